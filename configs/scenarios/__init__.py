@@ -1,0 +1,1 @@
+"""Packaged scenario files (installed as ``rrm_gym.scenarios``)."""

@@ -1,0 +1,104 @@
+"""Load and validate scenario files, by packaged name or by path."""
+
+from __future__ import annotations
+
+import importlib.resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from rrm_gym.config.schema import Scenario, semantic_problems
+
+_SOURCE_TREE_SCENARIOS = Path(__file__).resolve().parents[2] / "configs" / "scenarios"
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used; ``problems`` holds ``(field path, reason)`` pairs."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = [f"{source}: {path}: {reason}" if path else f"{source}: {reason}" for path, reason in problems]
+        super().__init__("\n".join(lines))
+
+
+def _packaged_dir() -> Path | None:
+    try:
+        root = importlib.resources.files("rrm_gym.scenarios")
+    except ModuleNotFoundError:
+        root = None
+    if root is not None and root.is_dir():
+        return Path(str(root))
+    return _SOURCE_TREE_SCENARIOS if _SOURCE_TREE_SCENARIOS.is_dir() else None
+
+
+def packaged_scenarios() -> list[str]:
+    """Names of the scenarios shipped with the package."""
+    d = _packaged_dir()
+    return sorted(p.stem for p in d.glob("*.yaml")) if d else []
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def scenario_from_dict(data: Any, source: str = "<dict>") -> Scenario:
+    """Validate an already-parsed mapping; ``ScenarioError`` names each bad field."""
+    if not isinstance(data, dict):
+        raise ScenarioError(source, [("", f"top level must be a mapping, got {type(data).__name__}")])
+    data = dict(data)
+    defaults = data.pop("ap_defaults", None)
+    if defaults is not None:
+        if not isinstance(defaults, dict):
+            raise ScenarioError(source, [("ap_defaults", "must be a mapping of AP fields")])
+        aps = data.get("aps")
+        if isinstance(aps, list):
+            data["aps"] = [{**defaults, **ap} if isinstance(ap, dict) else ap for ap in aps]
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            reason = err["msg"]
+            if err["type"] == "extra_forbidden":
+                reason = "unknown key (check the spelling; see the scenario schema)"
+            elif "input" in err and err["type"] not in ("missing",):
+                reason = f"{reason} (got {err['input']!r})"
+            problems.append((_format_loc(err["loc"]), reason))
+        raise ScenarioError(source, problems) from None
+    problems = semantic_problems(scenario)
+    if problems:
+        raise ScenarioError(source, problems)
+    return scenario
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """Load a scenario by packaged name (``"office"``) or by YAML path."""
+    text_name = str(name_or_path)
+    path = Path(text_name)
+    if not (path.suffix in (".yaml", ".yml") or path.exists()):
+        d = _packaged_dir()
+        candidate = d / f"{text_name}.yaml" if d else None
+        if candidate is None or not candidate.is_file():
+            names = ", ".join(packaged_scenarios()) or "none found"
+            raise ScenarioError(text_name, [("", f"no such scenario file or packaged scenario (packaged: {names})")])
+        path = candidate
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ScenarioError(str(path), [("", f"cannot read file: {e}")]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ScenarioError(str(path), [("", f"invalid YAML: {where}{getattr(e, 'problem', e)}")]) from None
+    return scenario_from_dict(data, str(path))

@@ -1,0 +1,685 @@
+"""WirelessSimulation: the world state of B networks of one scenario, and its clock.
+
+Time advances in *segments* of constant configuration. Client positions and
+offered load change only at *epoch* boundaries (``loops.epoch_s``); non-Wi-Fi
+interferers, radars and channel-change outages vary per 1 s tick. Inside a
+segment every quantity is a numpy array; Python runs per segment, never per
+tick, AP or client.
+
+Shapes: ``B`` networks, ``T`` ticks, ``N`` managed APs, ``M`` unmanaged
+neighbour APs, ``W = N + M`` Wi-Fi transmitters, ``K`` clients, ``I``
+non-Wi-Fi interferers, ``R`` radars.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rrm_gym.config import Scenario, load_scenario
+from rrm_gym.config.schema import INTERFERER_DEFAULTS, Schedule
+from rrm_gym.radio.phy import (
+    HE_RATE_20MHZ_1SS_MBPS,
+    MCS_SINR_THRESHOLD_DB,
+    PER_SLOPE_PER_DB,
+    WIDTH_RATE_FACTOR,
+)
+from rrm_gym.radio.propagation import frequency_loss_db, geometric_loss_db, noise_floor_dbm
+from rrm_gym.radio.regulatory import (
+    CCA_ENERGY_DETECT_DBM,
+    CCA_PREAMBLE_DETECT_DBM,
+    DOMAINS,
+    OVERLAP,
+    SLOT_BAND_GHZ,
+    SLOT_CHANNEL,
+    SLOT_FREQ_GHZ,
+    SLOT_WIDTH_MHZ,
+    SLOTS,
+    slot_index,
+)
+from rrm_gym.sim.geometry import place_clients, wall_segments, walls_crossed
+
+MAC_EFFICIENCY = 0.7  # HE A-MPDU aggregation, block ack, contention overhead
+REASSOCIATION_OUTAGE_S = 2.0  # clients of an AP that changes channel without CSA
+CLIENT_SENSITIVITY_DBM = -82.0  # MCS 0 sensitivity: weaker than this and a client cannot associate
+NEIGHBOR_REPORT_DBM = -90.0  # weakest neighbour AP a radio still reports (beacons, NDP)
+NONWIFI_DETECT_DBM = -95.0  # spectrum-analysis sensitivity for non-Wi-Fi classification
+# Chance that a frame collides with one busy contender's frame (same backoff slot):
+# about 2 / (CWmin + 1) for CWmin = 15 (Bianchi, IEEE JSAC 2000), scaled by its airtime.
+CSMA_COLLISION_PER_CONTENDER = 0.12
+# Interference this far under the 20 MHz noise floor changes SINR by < 0.4 dB: ignored.
+HIDDEN_NODE_FLOOR_DBM = -105.0
+INTERFERER_KINDS = ("microwave", "video_bridge", "bluetooth", "generic")
+_FIXED_POINT_ITERATIONS = 4
+_NEG = -300.0  # "no power" in dB, finite so that arithmetic stays warning-free
+
+# Hourly probability that a client is active (hour 0..23).
+DIURNAL_PROFILES = {
+    "office": (0.05,) * 7 + (0.3, 0.6, 0.85, 0.85, 0.85, 0.6, 0.85, 0.85, 0.85, 0.85, 0.5, 0.25) + (0.08,) * 5,
+    "residential": (0.15,) * 7 + (0.4, 0.4) + (0.3,) * 8 + (0.5, 0.85, 0.85, 0.85, 0.85, 0.85, 0.4),
+    "flat": (0.8,) * 24,
+}
+
+with np.errstate(divide="ignore"):
+    _OVERLAP_DB = np.maximum(10.0 * np.log10(OVERLAP), _NEG).astype(np.float32)
+_SLOT_FREQ_LOSS_DB = frequency_loss_db(SLOT_FREQ_GHZ)
+_SLOT_NOISE_MW = 10.0 ** (noise_floor_dbm(SLOT_WIDTH_MHZ) / 10.0)
+_SLOT_RATE_FACTOR = np.array([WIDTH_RATE_FACTOR[int(w)] for w in SLOT_WIDTH_MHZ])
+
+
+def _per(sinr_db: np.ndarray, mcs: np.ndarray) -> np.ndarray:
+    """Packet error of frames at ``mcs`` (>= 0) and ``sinr_db``; see :mod:`rrm_gym.radio.phy`."""
+    margin = sinr_db - MCS_SINR_THRESHOLD_DB[mcs]
+    return 1.0 / (1.0 + 9.0 * np.exp(np.minimum(PER_SLOPE_PER_DB * margin, 50.0)))
+
+
+@dataclass(frozen=True)
+class _RadioState:
+    tx_eff: np.ndarray  # [B, W] transmit power less the frequency term of path loss
+    ov_db: np.ndarray  # [B, W, W] share of j's power in i's band, dB
+    hears: np.ndarray  # [B, W, W] i defers to j (CCA)
+    hears_t: np.ndarray  # [B, W, W] float, transposed: hears_t[b, j, i]
+    neighbor_rssi_dbm: np.ndarray  # [B, N, N]
+    foreign_rssi_dbm: np.ndarray  # [B, N, M]
+    radar_on: np.ndarray  # [B, R, N] AP's band covers the radar channel and it is in range
+    if_ed: np.ndarray  # [B, I, N] duty of interferer energy above energy detect
+    if_conf: np.ndarray  # [B, I, N] classifier confidence when the interferer is on
+    if_duty_seen: np.ndarray  # [B, I, N]
+
+
+@dataclass(frozen=True)
+class Sensing:
+    """What the APs and the controller measured over one span of ticks.
+
+    Per-tick arrays are ``[B, T, N]``; per-client arrays ``[B, K]`` are the
+    mean over the span (throughput, demand) or its last tick (association, RSSI).
+    """
+
+    t0_s: float
+    cca_busy_frac: np.ndarray  # [B, T, N] medium busy (other Wi-Fi heard + non-Wi-Fi energy)
+    airtime_frac: np.ndarray  # [B, T, N] own transmit time
+    retry_rate: np.ndarray  # [B, T, N] traffic-weighted frame retry probability
+    throughput_mbps: np.ndarray  # [B, T, N] served by each AP
+    nonwifi_duty_frac: np.ndarray  # [B, T, N] duty cycle of detected non-Wi-Fi energy
+    nonwifi_confidence: np.ndarray  # [B, T, N] classifier confidence in [0, 1]
+    nonwifi_kind: np.ndarray  # [B, T, N] index into INTERFERER_KINDS, -1 none
+    radar_detected: np.ndarray  # [B, T, N] bool
+    client_ap: np.ndarray  # [B, K] serving AP, -1 unassociated
+    client_rssi_dbm: np.ndarray  # [B, K]
+    client_snr_db: np.ndarray  # [B, K]
+    client_throughput_mbps: np.ndarray  # [B, K] mean over the span
+    client_demand_mbps: np.ndarray  # [B, K] mean offered load over the span
+    clients_per_ap: np.ndarray  # [B, N]
+    neighbor_rssi_dbm: np.ndarray  # [B, N, N] RSSI at AP i of managed AP j, NaN if not heard
+    foreign_rssi_dbm: np.ndarray  # [B, N, M] RSSI at AP i of unmanaged AP m, NaN if not heard
+    foreign_channel: np.ndarray  # [M]
+
+    @property
+    def ticks(self) -> int:
+        return self.cca_busy_frac.shape[1]
+
+    def kpis(self) -> dict[str, np.ndarray]:
+        """Network KPIs per network ``[B]``: client throughput mean/p5 (active clients), CCA busy, retry."""
+        active = self.client_demand_mbps > 0
+        thr = np.where(active, self.client_throughput_mbps, np.nan)
+        any_active = active.any(axis=1)
+        safe = np.where(any_active[:, None], thr, 0.0)
+        return {
+            "throughput_mean_mbps": np.where(any_active, np.nanmean(safe, axis=1), 0.0),
+            "throughput_p5_mbps": np.where(any_active, np.nanpercentile(safe, 5, axis=1), 0.0),
+            "cca_busy_mean": self.cca_busy_frac.mean(axis=(1, 2)),
+            "retry_rate_mean": self.retry_rate.mean(axis=(1, 2)),
+        }
+
+    @staticmethod
+    def concat(parts: list[Sensing]) -> Sensing:
+        """Join consecutive spans into one."""
+        if len(parts) == 1:
+            return parts[0]
+        last = parts[-1]
+        w = np.array([p.ticks for p in parts], dtype=float)
+        w /= w.sum()
+
+        def tick(name: str) -> np.ndarray:
+            return np.concatenate([getattr(p, name) for p in parts], axis=1)
+
+        def mean(name: str) -> np.ndarray:
+            return sum(wi * getattr(p, name) for wi, p in zip(w, parts, strict=True))
+
+        return Sensing(
+            t0_s=parts[0].t0_s,
+            cca_busy_frac=tick("cca_busy_frac"),
+            airtime_frac=tick("airtime_frac"),
+            retry_rate=tick("retry_rate"),
+            throughput_mbps=tick("throughput_mbps"),
+            nonwifi_duty_frac=tick("nonwifi_duty_frac"),
+            nonwifi_confidence=tick("nonwifi_confidence"),
+            nonwifi_kind=tick("nonwifi_kind"),
+            radar_detected=tick("radar_detected"),
+            client_ap=last.client_ap,
+            client_rssi_dbm=last.client_rssi_dbm,
+            client_snr_db=last.client_snr_db,
+            client_throughput_mbps=mean("client_throughput_mbps"),
+            client_demand_mbps=mean("client_demand_mbps"),
+            clients_per_ap=last.clients_per_ap,
+            neighbor_rssi_dbm=last.neighbor_rssi_dbm,
+            foreign_rssi_dbm=last.foreign_rssi_dbm,
+            foreign_channel=last.foreign_channel,
+        )
+
+
+class _OnOff:
+    """Per-tick on/off of E scheduled sources in B networks (always, intervals, random sessions)."""
+
+    def __init__(self, schedules: list[Schedule], num_networks: int, start_hour: float) -> None:
+        self.always = np.array([s.always for s in schedules], dtype=bool)
+        self.intervals = [np.asarray(s.intervals_s, dtype=float).reshape(-1, 2) for s in schedules]
+        self.rate_per_s = np.array([s.sessions_per_hour / 3600.0 for s in schedules])
+        self.mean_session_s = np.array([s.mean_session_s for s in schedules])
+        self.hours = np.array([s.active_hours for s in schedules], dtype=float).reshape(-1, 2)
+        self.start_hour = start_hour
+        self.session_end_s = np.full((num_networks, len(schedules)), -np.inf)  # [B, E]
+
+    def sample(self, t0_s: float, ticks: int, rng: np.random.Generator) -> np.ndarray:
+        """``[B, T, E]`` bool for ticks starting at ``t0_s``."""
+        b, e = self.session_end_s.shape
+        t = t0_s + np.arange(ticks, dtype=float)  # [T]
+        on = np.broadcast_to(self.always, (ticks, e)).copy()
+        for j, iv in enumerate(self.intervals):
+            if len(iv):
+                on[:, j] |= ((t[:, None] >= iv[:, 0]) & (t[:, None] < iv[:, 1])).any(axis=1)
+        on = np.broadcast_to(on, (b, ticks, e))
+        if not self.rate_per_s.any():
+            return on
+        hour = (self.start_hour + t / 3600.0) % 24.0
+        window = (hour[:, None] >= self.hours[:, 0]) & (hour[:, None] < self.hours[:, 1])  # [T, E]
+        starts = rng.random((b, ticks, e)) < self.rate_per_s * window
+        ends = np.where(starts, t[:, None] + rng.exponential(self.mean_session_s, (b, ticks, e)), -np.inf)
+        ends[:, 0] = np.maximum(ends[:, 0], self.session_end_s)
+        ends = np.maximum.accumulate(ends, axis=1)
+        self.session_end_s = ends[:, -1].copy()
+        return on | (ends > t[:, None])
+
+
+class WirelessSimulation:
+    """B independent draws of one scenario's WLAN, advanced together.
+
+    ``sim.run(duration_s)`` advances the clock and returns :class:`Sensing`.
+    ``set_channel`` / ``set_power`` change one AP's configuration between runs
+    (the event loop is their caller). ``channel``, ``width_mhz`` and
+    ``power_dbm`` are read-only ``[B, N]`` views of the current configuration.
+    Same scenario and seed give bit-identical sensing.
+    """
+
+    def __init__(self, scenario: Scenario | str | Path, seed: int = 0, num_networks: int = 1) -> None:
+        if not isinstance(scenario, Scenario):
+            scenario = load_scenario(scenario)
+        if num_networks < 1:
+            raise ValueError(f"num_networks must be >= 1, got {num_networks}")
+        self.scenario = scenario
+        self.seed = seed
+        self.domain = DOMAINS[scenario.regulatory_domain]
+        self.num_networks = b = num_networks
+        self._rng = np.random.default_rng(seed)
+        rng = self._rng
+        sc = scenario
+        self.num_aps = n = len(sc.aps)
+        self.num_neighbors = m = len(sc.neighbors)
+        self.num_clients = k = sc.clients.count
+        self.epoch_s = sc.loops.epoch_s
+        self.time_s = 0.0
+        self._walls = wall_segments(sc)
+        self._model = sc.propagation.model
+        self._sigma = sc.propagation.shadowing_sigma_db
+
+        # --- transmitters: managed APs then unmanaged neighbours ------------------------
+        self.ap_xy = np.array([ap.position for ap in sc.aps], dtype=float).reshape(n, 2)
+        nb_xy = np.array([nb.position for nb in sc.neighbors], dtype=float).reshape(m, 2)
+        self._tx_xy = np.concatenate([self.ap_xy, nb_xy])  # [W, 2]
+        self.ap_band_ghz = np.array([SLOT_BAND_GHZ[slot_index(ap.channel, ap.width_mhz)] for ap in sc.aps])
+        self.ap_min_power_dbm = np.array([ap.min_power_dbm for ap in sc.aps])
+        self.ap_max_power_dbm = np.array([ap.max_power_dbm for ap in sc.aps])
+        self.ap_max_width_mhz = np.array([ap.max_width_mhz or ap.width_mhz for ap in sc.aps])
+        self._ap_nss = np.array([ap.spatial_streams for ap in sc.aps])
+        slots = [slot_index(ap.channel, ap.width_mhz) for ap in sc.aps]
+        slots += [slot_index(nb.channel, nb.width_mhz) for nb in sc.neighbors]
+        self._slot = np.tile(np.array(slots, dtype=np.intp), (b, 1))  # [B, W]
+        powers = [ap.power_dbm for ap in sc.aps] + [nb.power_dbm for nb in sc.neighbors]
+        self._power = np.tile(np.array(powers, dtype=float), (b, 1))  # [B, W]
+        self._nb_load = np.array([nb.load for nb in sc.neighbors], dtype=float)  # [M]
+        self._outage_until_s = np.full((b, n), -np.inf)
+        self._last_outage_until_s = -np.inf
+
+        d_tt = np.linalg.norm(self._tx_xy[:, None] - self._tx_xy[None], axis=-1)
+        geo_tt = geometric_loss_db(
+            d_tt, walls_crossed(self._tx_xy[:, None], self._tx_xy[None], self._walls), self._model
+        )
+        shadow = rng.normal(0.0, self._sigma, (b, n + m, n + m))
+        shadow = np.triu(shadow, 1)
+        # link budgets are held in float32: dB values need no more, and it halves memory traffic
+        self._pl_tt = (geo_tt + shadow + shadow.transpose(0, 2, 1)).astype(np.float32)  # [B, W, W] symmetric
+
+        # --- non-Wi-Fi interferers --------------------------------------------------------
+        its = sc.interferers
+        self.num_interferers = len(its)
+        spec = [self._interferer_spec(it) for it in its]
+        self._if_kind = np.array([INTERFERER_KINDS.index(it.kind) for it in its], dtype=np.int8)
+        self._if_power = np.array([s[2] for s in spec], dtype=float)
+        self._if_duty = np.array([s[3] for s in spec], dtype=float)
+        # fraction of each interferer's spectrum inside each slot's band -> [I, S]
+        lo = np.array([s[0] - s[1] / 2 for s in spec]).reshape(-1, 1)
+        hi = np.array([s[0] + s[1] / 2 for s in spec]).reshape(-1, 1)
+        slo = np.array([sl.span_mhz[0] for sl in SLOTS])
+        shi = np.array([sl.span_mhz[1] for sl in SLOTS])
+        frac = np.clip(np.minimum(hi, shi) - np.maximum(lo, slo), 0.0, None) / np.maximum(hi - lo, 1e-9)
+        hopper = np.array([it.kind == "bluetooth" for it in its], dtype=bool).reshape(-1, 1)
+        # a hopper puts full power in the band for the share of hops that land there;
+        # a fixed-frequency source puts that share of its power there all the time
+        with np.errstate(divide="ignore"):
+            self._if_band_db = np.where(hopper, np.where(frac > 0, 0.0, _NEG), np.maximum(10 * np.log10(frac), _NEG))
+        self._if_band_duty = np.where(hopper, frac, frac > 0) * self._if_duty.reshape(-1, 1)  # [I, S]
+        if_xy = np.array([it.position for it in its], dtype=float).reshape(-1, 2)
+        self._if_xy = if_xy
+        d_it = np.linalg.norm(if_xy[:, None] - self.ap_xy[None], axis=-1)
+        geo_it = geometric_loss_db(d_it, walls_crossed(if_xy[:, None], self.ap_xy[None], self._walls), self._model)
+        self._pl_if_ap = geo_it + rng.normal(0.0, self._sigma, (b, len(its), n))  # [B, I, N]
+        self._if_onoff = _OnOff([it.schedule for it in its], b, sc.start_hour)
+
+        # --- radars -----------------------------------------------------------------------
+        rd = sc.radars
+        self._radar_slot = np.array([slot_index(r.channel) for r in rd], dtype=np.intp)
+        cover = np.ones((len(rd), n), dtype=bool)
+        for j, r in enumerate(rd):
+            if r.position is not None:
+                cover[j] = np.linalg.norm(self.ap_xy - np.asarray(r.position), axis=1) <= r.range_m
+        self._radar_cover = cover  # [R, N]
+        self._radar_at = [np.floor(np.asarray(r.at_s)).astype(int) for r in rd]
+        self._radar_rate_per_s = np.array([r.rate_per_hour / 3600.0 for r in rd])
+
+        # --- clients ----------------------------------------------------------------------
+        cl = sc.clients
+        profile = cl.demand.hourly or DIURNAL_PROFILES[cl.demand.profile]
+        self._profile = np.asarray(profile, dtype=float)
+        self.client_xy = place_clients(sc, rng, (b, k))  # [B, K, 2]
+        self._mobile = rng.random((b, k)) < cl.mobility.mobile_fraction
+        mu = np.log(cl.demand.mean_mbps) - 0.5 * cl.demand.sigma**2  # log-normal with that mean
+        self._base_demand = rng.lognormal(mu, cl.demand.sigma, (b, k))
+        self._client_nss = cl.spatial_streams
+        self._pl_ct = np.empty((b, k, n + m), dtype=np.float32)  # [B, K, W]
+        self._pl_ci = np.empty((b, k, len(its)), dtype=np.float32)  # [B, K, I]
+        self._relink(np.ones((b, k), dtype=bool))
+        self._assoc = np.full((b, k), -1, dtype=np.intp)
+        self._demand = np.zeros((b, k))
+        self._next_epoch_s = 0.0
+        self._epoch_if_code = np.zeros((b, 0), dtype=np.int64)
+        self._epoch_radar = np.zeros((b, 0, len(rd)), dtype=bool)
+        self._epoch_t0 = 0.0
+        self._rows = np.arange(b)[:, None]
+        self._ks = np.arange(k)[None, :]
+        self._nb_load_b = np.broadcast_to(self._nb_load, (b, m))
+        self._steer_db = np.where(self.ap_band_ghz == 5.0, cl.band_steering_db, 0.0)
+        self._radio_cache: _RadioState | None = None
+
+    # ------------------------------------------------------------------ configuration
+    @property
+    def channel(self) -> np.ndarray:
+        """Primary channel of each managed AP, ``[B, N]`` (read-only)."""
+        return self._readonly(SLOT_CHANNEL[self._slot[:, : self.num_aps]])
+
+    @property
+    def width_mhz(self) -> np.ndarray:
+        """Channel width of each managed AP, ``[B, N]`` (read-only)."""
+        return self._readonly(SLOT_WIDTH_MHZ[self._slot[:, : self.num_aps]])
+
+    @property
+    def power_dbm(self) -> np.ndarray:
+        """Transmit power (EIRP) of each managed AP, ``[B, N]`` (read-only)."""
+        return self._readonly(self._power[:, : self.num_aps])
+
+    @property
+    def slot(self) -> np.ndarray:
+        """Slot id (see :mod:`rrm_gym.radio.regulatory`) of each managed AP, ``[B, N]``."""
+        return self._readonly(self._slot[:, : self.num_aps])
+
+    @staticmethod
+    def _readonly(a: np.ndarray) -> np.ndarray:
+        v = a.view()
+        v.setflags(write=False)
+        return v
+
+    def _check_ap(self, ap: int, network: int) -> None:
+        if not 0 <= ap < self.num_aps:
+            raise ValueError(f"AP index {ap} out of range [0, {self.num_aps})")
+        if not 0 <= network < self.num_networks:
+            raise ValueError(f"network index {network} out of range [0, {self.num_networks})")
+
+    def set_channel(
+        self, ap: int, channel: int, width_mhz: int | None = None, *, network: int = 0, csa: bool = False
+    ) -> None:
+        """Retune AP ``ap`` of network ``network``; its clients lose service for a short
+        re-association outage unless the move is announced with a channel switch announcement."""
+        self._check_ap(ap, network)
+        width = int(width_mhz if width_mhz is not None else SLOT_WIDTH_MHZ[self._slot[network, ap]])
+        s = slot_index(channel, width)
+        if not self.domain.allows(channel, width):
+            raise ValueError(f"channel {channel} at {width} MHz is not allowed in {self.domain.name}")
+        if SLOT_BAND_GHZ[s] != self.ap_band_ghz[ap]:
+            raise ValueError(f"AP {ap} is a {self.ap_band_ghz[ap]:g} GHz radio; channel {channel} is not")
+        if width > self.ap_max_width_mhz[ap]:
+            raise ValueError(f"AP {ap} supports at most {self.ap_max_width_mhz[ap]} MHz, not {width}")
+        if s != self._slot[network, ap] and not csa:
+            self._outage_until_s[network, ap] = self.time_s + REASSOCIATION_OUTAGE_S
+            self._last_outage_until_s = self.time_s + REASSOCIATION_OUTAGE_S
+        self._slot[network, ap] = s
+        self._radio_cache = None
+
+    def set_power(self, ap: int, power_dbm: float, *, network: int = 0) -> None:
+        """Set AP ``ap``'s transmit power; must lie within its hardware range."""
+        self._check_ap(ap, network)
+        lo, hi = self.ap_min_power_dbm[ap], self.ap_max_power_dbm[ap]
+        if not lo <= power_dbm <= hi:
+            raise ValueError(f"power {power_dbm} dBm for AP {ap} is outside its range [{lo}, {hi}] dBm")
+        self._power[network, ap] = power_dbm
+        self._radio_cache = None
+
+    def set_powers(self, power_dbm: np.ndarray) -> None:
+        """Set every managed AP's power at once, ``[B, N]`` dBm within each AP's range."""
+        p = np.asarray(power_dbm, dtype=float)
+        if p.shape != (self.num_networks, self.num_aps):
+            raise ValueError(f"power array must have shape {(self.num_networks, self.num_aps)}, got {p.shape}")
+        if np.any(p < self.ap_min_power_dbm) or np.any(p > self.ap_max_power_dbm):
+            raise ValueError("power outside an AP's [min_power_dbm, max_power_dbm] range")
+        self._power[:, : self.num_aps] = p
+        self._radio_cache = None
+
+    # ------------------------------------------------------------------ time
+    def hour_of_day(self, t_s: float | None = None) -> float:
+        t = self.time_s if t_s is None else t_s
+        return (self.scenario.start_hour + t / 3600.0) % 24.0
+
+    def run(self, duration_s: float) -> Sensing:
+        """Advance ``duration_s`` seconds (a whole number of 1 s ticks) and return what was sensed."""
+        ticks = int(round(duration_s))
+        if ticks < 1 or abs(ticks - duration_s) > 1e-9:
+            raise ValueError(f"duration_s must be a positive whole number of seconds, got {duration_s}")
+        end = self.time_s + ticks
+        parts = []
+        while self.time_s < end:
+            if self.time_s >= self._next_epoch_s:
+                self._advance_epoch()
+            seg_end = min(end, self._next_epoch_s)
+            parts.append(self._segment(int(seg_end - self.time_s)))
+            self.time_s = seg_end
+        return Sensing.concat(parts)
+
+    def _advance_epoch(self) -> None:
+        """New epoch: nomadic clients relocate, offered load follows the diurnal profile,
+        and this epoch's interferer and radar activity is drawn (so chunking of ``run`` calls
+        never changes the random stream)."""
+        rng = self._rng
+        b, k = self.num_networks, self.num_clients
+        t0, e = self.time_s, self.epoch_s
+        if t0 > 0:
+            move = self._mobile & (rng.random((b, k)) < e / self.scenario.clients.mobility.mean_dwell_s)
+            if move.any():
+                new_xy = place_clients(self.scenario, rng, (b, k))
+                self.client_xy = np.where(move[..., None], new_xy, self.client_xy)
+                self._relink(move)
+        hour = self.hour_of_day(t0)
+        p_active = np.interp(hour, np.arange(25), np.append(self._profile, self._profile[0]))
+        self._demand = np.where(rng.random((b, k)) < p_active, self._base_demand, 0.0)
+        self._epoch_t0 = t0
+        self._epoch_if_code = self._if_onoff.sample(t0, e, rng) @ (1 << np.arange(self.num_interferers))
+        self._epoch_radar = self._radar_bursts(t0, e, rng)
+        self._next_epoch_s = t0 + e
+
+    def _radar_bursts(self, t0: float, ticks: int, rng: np.random.Generator) -> np.ndarray:
+        b, r = self.num_networks, len(self._radar_at)
+        burst = rng.random((b, ticks, r)) < self._radar_rate_per_s
+        t = int(t0) + np.arange(ticks)
+        for j, at in enumerate(self._radar_at):
+            if len(at):
+                burst[:, np.isin(t, at), j] = True
+        return burst
+
+    def _relink(self, mask: np.ndarray) -> None:
+        """Recompute path loss and shadowing of the links of clients where ``mask`` ``[B, K]``."""
+        bi, ki = np.nonzero(mask)
+        if len(bi) == 0:
+            return
+        xy = self.client_xy[bi, ki]  # [P, 2]
+        for target, src_xy in ((self._pl_ct, self._tx_xy), (self._pl_ci, self._if_xy)):
+            if src_xy.shape[0] == 0:
+                continue
+            d = np.linalg.norm(xy[:, None] - src_xy[None], axis=-1)
+            walls = walls_crossed(xy[:, None], src_xy[None], self._walls)
+            geo = geometric_loss_db(d, walls, self._model)
+            target[bi, ki] = geo + self._rng.normal(0.0, self._sigma, geo.shape)
+
+    @staticmethod
+    def _interferer_spec(it) -> tuple[float, float, float, float]:  # noqa: ANN001
+        c, bw, p, duty = INTERFERER_DEFAULTS[it.kind]
+        if it.channel is not None:
+            c = SLOTS[slot_index(it.channel)].center_mhz
+        elif it.center_mhz is not None:
+            c = it.center_mhz
+        return (
+            c,
+            it.bandwidth_mhz if it.bandwidth_mhz is not None else bw,
+            it.power_dbm if it.power_dbm is not None else p,
+            it.duty_cycle if it.duty_cycle is not None else duty,
+        )
+
+    # ------------------------------------------------------------------ physics of one segment
+    def _radio(self) -> _RadioState:
+        """Everything that depends on the AP configuration alone (cached until a setter runs)."""
+        if self._radio_cache is not None:
+            return self._radio_cache
+        n, w = self.num_aps, self._slot.shape[1]
+        slot, tx = self._slot, self._power
+        tx_eff = (tx - _SLOT_FREQ_LOSS_DB[slot]).astype(np.float32)  # [B, W]
+        # rx[b, i, j]: transmitter j's power at transmitter i, in i's band
+        ov_db = _OVERLAP_DB[slot[:, None, :], slot[:, :, None]]  # [B, W(i), W(j)]
+        rx_full = tx_eff[:, None, :] - self._pl_tt
+        rx_tt = rx_full + ov_db
+        # at least half of j's power in i's band: i decodes j's preamble (-82 dBm);
+        # otherwise only energy detection (-62 dBm) makes i defer
+        full = ov_db > -3.02
+        hears = (full & (rx_tt >= CCA_PREAMBLE_DETECT_DBM)) | (rx_tt >= CCA_ENERGY_DETECT_DBM)
+        hears[:, np.arange(w), np.arange(w)] = False
+        # neighbour reports: beacons heard on the receiving radio's band
+        same_band = self.ap_band_ghz[:, None] == self.ap_band_ghz[None, :]
+        nbr = np.where(same_band & (rx_full[:, :n, :n] >= NEIGHBOR_REPORT_DBM), rx_full[:, :n, :n], np.nan)
+        nbr[:, np.arange(n), np.arange(n)] = np.nan
+        fb = rx_full[:, :n, n:]
+        fband = self.ap_band_ghz[:, None] == SLOT_BAND_GHZ[slot[:, n:]][:, None, :]
+        ap_slot = slot[:, :n]
+        radar_on = OVERLAP[ap_slot[:, None, :], self._radar_slot[None, :, None]] > 0  # [B, R, N]
+        if_rx_ap = (self._if_power[:, None] - self._pl_if_ap) - _SLOT_FREQ_LOSS_DB[ap_slot][:, None, :]
+        if_rx_ap = if_rx_ap + self._if_band_db[:, ap_slot].transpose(1, 0, 2)  # [B, I, N]
+        duty_ap = self._if_band_duty[:, ap_slot].transpose(1, 0, 2)
+        seen = if_rx_ap >= NONWIFI_DETECT_DBM
+        self._radio_cache = _RadioState(
+            tx_eff=tx_eff,
+            ov_db=ov_db,
+            hears=hears,
+            hears_t=hears.transpose(0, 2, 1).astype(float),
+            neighbor_rssi_dbm=nbr,
+            foreign_rssi_dbm=np.where(fband & (fb >= NEIGHBOR_REPORT_DBM), fb, np.nan),
+            radar_on=radar_on & self._radar_cover,
+            if_ed=np.where(if_rx_ap >= CCA_ENERGY_DETECT_DBM, duty_ap, 0.0),
+            if_conf=np.where(seen, np.clip((if_rx_ap - NONWIFI_DETECT_DBM) / 20.0, 0.0, 1.0), 0.0),
+            if_duty_seen=np.where(seen, duty_ap, 0.0),
+        )
+        return self._radio_cache
+
+    def _associate(self, rx_ap: np.ndarray) -> np.ndarray:
+        """Strongest managed AP (5 GHz preferred by band steering), with roaming hysteresis. ``[B, K]``."""
+        cl = self.scenario.clients
+        score = np.where(rx_ap >= CLIENT_SENSITIVITY_DBM, rx_ap + self._steer_db, -np.inf)
+        best = score.argmax(axis=2)
+        cur = self._assoc
+        rows, ks = self._rows, self._ks
+        cur_score = score[rows, ks, np.maximum(cur, 0)]
+        best_score = score[rows, ks, best]
+        keep = (cur >= 0) & np.isfinite(cur_score) & (best_score < cur_score + cl.roam_hysteresis_db)
+        return np.where(keep, cur, np.where(np.isfinite(best_score), best, -1))
+
+    def _segment(self, ticks: int) -> Sensing:
+        b, n, k = self.num_networks, self.num_aps, self.num_clients
+        rows, ks = self._rows, self._ks
+        r = self._radio()
+        slot = self._slot
+
+        rx_ct = r.tx_eff[:, None, :] - self._pl_ct  # [B, K, W] full-band power at each client
+        rx_ap = rx_ct[:, :, :n]
+        assoc = self._associate(rx_ap)
+        self._assoc = assoc
+        linked = assoc >= 0  # [B, K]
+        a = np.maximum(assoc, 0)
+        a_slot = slot[rows, a]  # [B, K]
+        signal = rx_ap[rows, ks, a]  # [B, K] dBm
+        noise_mw = _SLOT_NOISE_MW[a_slot]
+        onehot = np.zeros((b, k, n))  # [B, K, N] client -> serving AP
+        onehot[rows, ks, a] = linked
+
+        # Interference at each client from every other Wi-Fi transmitter, in its serving band;
+        # the ones its AP cannot hear are hidden nodes (a sparse set: handled as a list).
+        intf_db = rx_ct + r.ov_db[rows, a]  # [B, K, W]
+        hidden = ~r.hears[rows, a] & (intf_db >= HIDDEN_NODE_FLOOR_DBM)
+        hidden[rows, ks, a] = False
+        hb, hk, hj = np.nonzero(hidden)
+        h_client = hb * k + hk
+        h_mw = 10.0 ** (intf_db[hb, hk, hj] / 10.0)  # [P]
+
+        # Pre-pass: airtime of every transmitter at interference-free rates, to weigh hidden nodes.
+        nss = np.minimum(self._client_nss, self._ap_nss[a])
+        rate_factor = _SLOT_RATE_FACTOR[a_slot] * nss * MAC_EFFICIENCY
+        snr_db = signal - 10.0 * np.log10(noise_mw)
+        demand = np.where(linked, self._demand, 0.0)
+        mcs0 = np.searchsorted(MCS_SINR_THRESHOLD_DB, snr_db, side="right") - 1
+        need0 = np.where(mcs0 >= 0, demand / (HE_RATE_20MHZ_1SS_MBPS[np.maximum(mcs0, 0)] * rate_factor), 0.0)
+        load0 = np.concatenate([(need0[:, None, :] @ onehot)[:, 0], self._nb_load_b], axis=1)  # [B, W]
+        act = self._airtime(load0[:, None], r.hears_t, 1.0)[:, 0]  # [B, W]
+
+        # Hidden nodes lower the SINR that rate adaptation sees and collide with frames.
+        h_act = act[hb, hj]
+        noise_plus = noise_mw + np.bincount(h_client, h_mw * h_act, b * k).reshape(b, k)
+        sinr_db = signal - 10.0 * np.log10(noise_plus)
+        mcs = np.searchsorted(MCS_SINR_THRESHOLD_DB, sinr_db, side="right") - 1
+        served = linked & (mcs >= 0)
+        mcs_c = np.maximum(mcs, 0)
+        rate = np.where(served, HE_RATE_20MHZ_1SS_MBPS[mcs_c] * rate_factor, 0.0)  # goodput without retries
+        coll = _per(signal[hb, hk] - 10.0 * np.log10(noise_mw[hb, hk] + h_mw), mcs_c[hb, hk])
+        log_ok = np.bincount(h_client, np.log1p(-np.minimum(coll * h_act, 0.999999)), b * k).reshape(b, k)
+        # CSMA collisions with contenders that picked the same backoff slot
+        log_ok_csma = np.log1p(-CSMA_COLLISION_PER_CONTENDER * act[:, None, :]) @ r.hears_t  # [B, 1, W]
+        log_ok = log_ok + log_ok_csma[:, 0, :n][rows, a]
+        ok_clean = (1.0 - _per(sinr_db, mcs_c)) * np.exp(log_ok)  # [B, K]
+
+        # Per-tick drivers: non-Wi-Fi interferers and channel-change outages. Ticks that share a
+        # driver state (which interferers are on; no outage) are solved once: S states, and
+        # inv [B, T] maps each tick to its state.
+        t0 = self.time_s
+        lo = int(t0 - self._epoch_t0)
+        radar = self._epoch_radar[:, lo : lo + ticks]  # [B, T, R]
+        n_if = self.num_interferers
+        n_out = min(ticks, max(0, math.ceil(self._last_outage_until_s - t0))) if self._last_outage_until_s > t0 else 0
+        code = self._epoch_if_code[:, lo : lo + ticks]  # [B, T] which interferers are on, as bits
+        if n_out == 0 and (n_if == 0 or code.min() == code.max()):
+            on_s = ((code[:1, :1] >> np.arange(n_if)) & 1).astype(float).reshape(1, n_if)
+            inv = None
+            outage = np.zeros((b, 1, k), dtype=bool)
+            weight = np.ones((b, 1))
+        else:
+            until = self._outage_until_s[rows, a]  # [B, K]
+            ts = np.arange(ticks)
+            key = code + (1 << n_if) * np.where(ts < n_out, ts + 1, 0)
+            present = np.bincount(key.ravel(), minlength=1)
+            uniq = np.flatnonzero(present)
+            inv = (np.cumsum(present > 0) - 1)[key]  # [B, T] state of each tick
+            on_s = ((uniq[:, None] >> np.arange(n_if)) & 1).astype(float)  # [S, I]
+            s_tick = uniq >> n_if  # 0: no outage, else 1 + tick index
+            outage = (s_tick[None, :, None] > 0) & ((t0 + s_tick - 1)[None, :, None] < until[:, None, :])
+            weight = np.bincount((rows * len(uniq) + inv).ravel(), minlength=b * len(uniq)).reshape(b, -1) / ticks
+        n_s = on_s.shape[0]
+        if n_if:
+            ed_busy = np.minimum(1.0, on_s @ r.if_ed)  # [B, S, N]
+            if_rx_cl = (self._if_power - self._pl_ci) - _SLOT_FREQ_LOSS_DB[a_slot][..., None]
+            if_rx_cl = if_rx_cl + self._if_band_db[:, a_slot].transpose(1, 2, 0)  # [B, K, I]
+            fail = _per(
+                signal[..., None] - 10.0 * np.log10(noise_plus[..., None] + 10.0 ** (if_rx_cl / 10.0)), mcs_c[..., None]
+            )
+            hit = fail * self._if_band_duty[:, a_slot].transpose(1, 2, 0)  # [B, K, I]
+            ok = ok_clean[:, None, :] * np.exp(on_s @ np.log1p(-np.minimum(hit, 0.999999)).transpose(0, 2, 1))
+            on4 = on_s[None, :, :, None] > 0  # [1, S, I, 1]
+            conf_s = np.where(on4, r.if_conf[:, None], 0.0)  # [B, S, I, N]
+            nw_conf = conf_s.max(axis=2)
+            nw_duty = np.where(on4, r.if_duty_seen[:, None], 0.0).max(axis=2)
+            nw_kind = np.where(nw_conf > 0, self._if_kind[conf_s.argmax(axis=2)], -1).astype(np.int8)
+        else:
+            ed_busy = np.zeros((b, n_s, n))
+            ok = np.broadcast_to(ok_clean[:, None, :], (b, n_s, k))
+            nw_conf = nw_duty = ed_busy
+            nw_kind = np.full((b, n_s, n), -1, dtype=np.int8)
+
+        # Per state: airtime needed, airtime won, throughput.
+        active = served[:, None, :] & ~outage  # [B, S, K]
+        need = np.where(active, demand[:, None, :] / np.maximum(rate[:, None, :] * ok, 1e-9), 0.0)
+        load = need @ onehot  # [B, S, N]
+        nb_load = np.broadcast_to(self._nb_load_b[:, None, :], (b, n_s, self.num_neighbors))
+        avail = np.concatenate([1.0 - ed_busy, np.ones_like(nb_load)], axis=2)
+        air = self._airtime(np.concatenate([load, nb_load], 2), r.hears_t, avail)  # [B, S, W]
+        cca = np.minimum(1.0, ed_busy + (air @ r.hears_t)[..., :n])
+        air_ap = air[..., :n]
+        frac = np.where(load > 0, np.minimum(1.0, air_ap / np.maximum(load, 1e-12)), 1.0)
+        thr = np.where(active, demand[:, None, :] * (frac @ onehot.transpose(0, 2, 1)), 0.0)  # [B, S, K]
+        ap_retry = np.where(load > 0, ((need * (1.0 - ok)) @ onehot) / np.maximum(load, 1e-12), 0.0)
+
+        if radar.shape[2]:
+            radar_hit = (radar[..., None] & r.radar_on[:, None]).any(axis=2)  # [B, T, N]
+        else:
+            radar_hit = np.zeros((b, ticks, n), dtype=bool)
+
+        def ticks_of(x: np.ndarray) -> np.ndarray:
+            if x.dtype == np.float64:
+                x = x.astype(np.float32)  # per-tick sensing: float32 halves the memory of long spans
+            return np.broadcast_to(x, (b, ticks, *x.shape[2:])) if inv is None else x[rows, inv]
+
+        return Sensing(
+            t0_s=t0,
+            cca_busy_frac=ticks_of(cca),
+            airtime_frac=ticks_of(air_ap),
+            retry_rate=ticks_of(ap_retry),
+            throughput_mbps=ticks_of(thr @ onehot),
+            nonwifi_duty_frac=ticks_of(nw_duty),
+            nonwifi_confidence=ticks_of(nw_conf),
+            nonwifi_kind=ticks_of(nw_kind),
+            radar_detected=radar_hit,
+            client_ap=assoc,
+            client_rssi_dbm=np.where(linked, signal, np.nan),
+            client_snr_db=np.where(linked, snr_db, np.nan),
+            client_throughput_mbps=(weight[:, None, :] @ thr)[:, 0],
+            client_demand_mbps=self._demand,
+            clients_per_ap=np.bincount((rows * n + a)[linked], minlength=b * n).reshape(b, n),
+            neighbor_rssi_dbm=r.neighbor_rssi_dbm,
+            foreign_rssi_dbm=r.foreign_rssi_dbm,
+            foreign_channel=SLOT_CHANNEL[slot[0, n:]].astype(int),
+        )
+
+    @staticmethod
+    def _airtime(load: np.ndarray, hears_t: np.ndarray, avail: np.ndarray | float) -> np.ndarray:
+        """CSMA airtime shares: each transmitter takes what it needs of what its contenders
+        leave, and at least an equal share of the medium when all are saturated.
+
+        ``load`` ``[B, T, W]`` airtime wanted; ``hears_t[b, j, i]`` is 1 where i defers to j;
+        ``avail`` medium fraction not blocked by non-Wi-Fi energy. Returns ``[B, T, W]``.
+        """
+        fair = avail / (1.0 + (load > 0).astype(float) @ hears_t)
+        air = np.minimum(load, avail)
+        for _ in range(_FIXED_POINT_ITERATIONS):
+            air = np.minimum(load, np.maximum(fair, avail - air @ hears_t))
+        return np.maximum(air, 0.0)
