@@ -68,21 +68,19 @@ def _cmd_simulate(args: argparse.Namespace, out: Console, err: Console) -> int:
     n = sim.num_aps
     kpi_sum: dict[str, float] = {}
     ap_sum = {name: np.zeros(n) for name in ("cca", "retry", "thr", "air", "clients")}
-    chunks = 0
     with Progress(console=err, transient=True, disable=total_s <= 6 * 3600 or not err.is_terminal) as bar:
         task = bar.add_task(f"simulating {sc.name}", total=total_s)
         done = 0
         while done < total_s:
             span = min(step, total_s - done)
             s = sim.run(span)
-            for key, value in s.kpis().items():
-                kpi_sum[key] = kpi_sum.get(key, 0.0) + float(value[0])
-            ap_sum["cca"] += s.cca_busy_frac[0].mean(axis=0)
-            ap_sum["retry"] += s.retry_rate[0].mean(axis=0)
-            ap_sum["thr"] += s.throughput_mbps[0].mean(axis=0)
-            ap_sum["air"] += s.airtime_frac[0].mean(axis=0)
-            ap_sum["clients"] += s.clients_per_ap[0]
-            chunks += 1
+            for key, value in s.kpis().items():  # chunk KPIs, weighted by the chunk's duration
+                kpi_sum[key] = kpi_sum.get(key, 0.0) + float(value[0]) * span
+            ap_sum["cca"] += s.cca_busy_frac[0].sum(axis=0)
+            ap_sum["retry"] += s.retry_rate[0].sum(axis=0)
+            ap_sum["thr"] += s.throughput_mbps[0].sum(axis=0)
+            ap_sum["air"] += s.airtime_frac[0].sum(axis=0)
+            ap_sum["clients"] += s.clients_per_ap[0] * span
             done += span
             bar.update(task, advance=span)
 
@@ -97,7 +95,7 @@ def _cmd_simulate(args: argparse.Namespace, out: Console, err: Console) -> int:
         "retry_rate_mean": ("retry rate, mean over APs", "{:.1%}"),
     }
     for key, (label, fmt) in labels.items():
-        table.add_row(label, fmt.format(kpi_sum[key] / chunks))
+        table.add_row(label, fmt.format(kpi_sum[key] / total_s))
     out.print(table)
 
     per_ap = Table(title="per AP (means over the run)")
@@ -111,11 +109,11 @@ def _cmd_simulate(args: argparse.Namespace, out: Console, err: Console) -> int:
             str(int(sim.channel[0, i])),
             str(int(sim.width_mhz[0, i])),
             f"{sim.power_dbm[0, i]:.0f}",
-            f"{ap_sum['clients'][i] / chunks:.1f}",
-            f"{ap_sum['cca'][i] / chunks:.1%}",
-            f"{ap_sum['air'][i] / chunks:.1%}",
-            f"{ap_sum['retry'][i] / chunks:.1%}",
-            f"{ap_sum['thr'][i] / chunks:.1f}",
+            f"{ap_sum['clients'][i] / total_s:.1f}",
+            f"{ap_sum['cca'][i] / total_s:.1%}",
+            f"{ap_sum['air'][i] / total_s:.1%}",
+            f"{ap_sum['retry'][i] / total_s:.1%}",
+            f"{ap_sum['thr'][i] / total_s:.1f}",
         )
     out.print(per_ap)
     return EXIT_OK

@@ -50,17 +50,27 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
+def _error_path(loc: tuple[Any, ...], inherited: list[set[str]]) -> str:
+    """Field path of an error; a value an AP inherited from ``ap_defaults`` is reported there."""
+    if len(loc) >= 3 and loc[0] == "aps" and isinstance(loc[1], int) and loc[1] < len(inherited):
+        if loc[2] in inherited[loc[1]]:
+            return _format_loc(("ap_defaults", *loc[2:]))
+    return _format_loc(loc)
+
+
 def scenario_from_dict(data: Any, source: str = "<dict>") -> Scenario:
     """Validate an already-parsed mapping; ``ScenarioError`` names each bad field."""
     if not isinstance(data, dict):
         raise ScenarioError(source, [("", f"top level must be a mapping, got {type(data).__name__}")])
     data = dict(data)
     defaults = data.pop("ap_defaults", None)
+    inherited: list[set[str]] = []
     if defaults is not None:
         if not isinstance(defaults, dict):
             raise ScenarioError(source, [("ap_defaults", "must be a mapping of AP fields")])
         aps = data.get("aps")
         if isinstance(aps, list):
+            inherited = [set(defaults) - set(ap) if isinstance(ap, dict) else set() for ap in aps]
             data["aps"] = [{**defaults, **ap} if isinstance(ap, dict) else ap for ap in aps]
     try:
         scenario = Scenario.model_validate(data)
@@ -72,7 +82,9 @@ def scenario_from_dict(data: Any, source: str = "<dict>") -> Scenario:
                 reason = "unknown key (check the spelling; see the scenario schema)"
             elif "input" in err and err["type"] not in ("missing",):
                 reason = f"{reason} (got {err['input']!r})"
-            problems.append((_format_loc(err["loc"]), reason))
+            problems.append((_error_path(err["loc"], inherited), reason))
+        # a bad default fails once per AP that inherits it: report it once, where it was written
+        problems = list(dict.fromkeys(problems))
         raise ScenarioError(source, problems) from None
     problems = semantic_problems(scenario)
     if problems:

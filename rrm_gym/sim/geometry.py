@@ -20,31 +20,88 @@ def wall_segments(scenario: Scenario) -> np.ndarray:
     return np.asarray(segs, dtype=float).reshape(-1, 4)
 
 
+def _cross(ux: np.ndarray, uy: np.ndarray, vx: np.ndarray, vy: np.ndarray) -> np.ndarray:
+    return ux * vy - uy * vx
+
+
 def walls_crossed(a_xy: np.ndarray, b_xy: np.ndarray, walls: np.ndarray) -> np.ndarray:
-    """Number of walls the straight link ``a -> b`` crosses; ``a``, ``b`` broadcast to ``[..., 2]``."""
-    a_xy, b_xy = np.broadcast_arrays(a_xy, b_xy)
+    """Number of walls the straight link ``a -> b`` crosses; ``a``, ``b`` broadcast to ``[..., 2]``.
+
+    A link crosses wall ``c -> d`` when ``a`` and ``b`` lie on opposite sides of the wall's line
+    and ``c`` and ``d`` on opposite sides of the link's line. Each side test is a sum of 2-D cross
+    products, so terms that involve only one end are formed before broadcasting over links.
+    """
+    a_xy, b_xy = np.asarray(a_xy, dtype=float), np.asarray(b_xy, dtype=float)
+    shape = np.broadcast_shapes(a_xy.shape, b_xy.shape)[:-1]
     if len(walls) == 0:
-        return np.zeros(a_xy.shape[:-1])
-    a = a_xy[..., None, :]  # [..., 1, 2]
-    b = b_xy[..., None, :]
-    c, d = walls[:, :2], walls[:, 2:]  # [L, 2]
+        return np.zeros(shape)
+    cx, cy, dx, dy = (walls[:, i] for i in range(4))  # [L]
+    wx, wy = dx - cx, dy - cy
+    ax, ay = a_xy[..., 0, None], a_xy[..., 1, None]  # [..., 1]
+    bx, by = b_xy[..., 0, None], b_xy[..., 1, None]
+    # (p - c) x w for p = a, b
+    side_a = _cross(ax - cx, ay - cy, wx, wy)
+    side_b = _cross(bx - cx, by - cy, wx, wy)
+    # (b - a) x (q - a) = b x q - a x q + a x b for q = c, d
+    ab = _cross(ax, ay, bx, by)
+    side_c = _cross(bx, by, cx, cy) - _cross(ax, ay, cx, cy) + ab
+    side_d = _cross(bx, by, dx, dy) - _cross(ax, ay, dx, dy) + ab
+    hit = ((side_a > 0) != (side_b > 0)) & ((side_c > 0) != (side_d > 0))
+    return np.broadcast_to(hit.sum(axis=-1), shape).astype(float)
 
-    def cross(o: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarray:
-        return (p[..., 0] - o[..., 0]) * (q[..., 1] - o[..., 1]) - (p[..., 1] - o[..., 1]) * (q[..., 0] - o[..., 0])
 
-    d1, d2 = cross(c, d, a), cross(c, d, b)
-    d3, d4 = cross(a, b, c), cross(a, b, d)
-    hit = (d1 * d2 < 0) & (d3 * d4 < 0)
-    return hit.sum(axis=-1).astype(float)
+# Clients stand at the centres of a grid of this pitch, so that walls crossed from any client
+# position can be looked up in a precomputed raster (see WallRaster).
+CLIENT_GRID_M = 0.5
+
+
+class WallRaster:
+    """Walls crossed between fixed sources and every client grid cell, ``[S, ny, nx]`` int8.
+
+    Exact for client positions (cell centres); built once per simulation, and only where it
+    stays small (``max_cells`` source-cells), else ``None`` is returned by :meth:`build`.
+    """
+
+    def __init__(self, counts: np.ndarray) -> None:
+        self.counts = counts
+
+    @classmethod
+    def build(
+        cls, src_xy: np.ndarray, walls: np.ndarray, width_m: float, height_m: float, max_cells: int = 4_000_000
+    ) -> WallRaster | None:
+        nx, ny = int(np.ceil(width_m / CLIENT_GRID_M)), int(np.ceil(height_m / CLIENT_GRID_M))
+        if len(walls) == 0 or len(src_xy) == 0 or nx * ny * len(src_xy) > max_cells:
+            return None
+        xs = (np.arange(nx) + 0.5) * CLIENT_GRID_M
+        ys = (np.arange(ny) + 0.5) * CLIENT_GRID_M
+        cells = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)  # [ny * nx, 2]
+        counts = np.stack([walls_crossed(cells, s, walls) for s in src_xy]).astype(np.int8)
+        return cls(counts.reshape(len(src_xy), ny, nx))
+
+    @classmethod
+    def cached(cls, src_xy: np.ndarray, walls: np.ndarray, width_m: float, height_m: float) -> WallRaster | None:
+        """:meth:`build`, shared by every simulation of the same floor plan in this process."""
+        key = (src_xy.tobytes(), walls.tobytes(), width_m, height_m)
+        if key not in _RASTERS:
+            _RASTERS[key] = cls.build(src_xy, walls, width_m, height_m)
+        return _RASTERS[key]
+
+    def lookup(self, xy: np.ndarray) -> np.ndarray:
+        """Walls between each client position ``[P, 2]`` and each source: ``[P, S]``."""
+        ix = np.minimum((xy[:, 0] / CLIENT_GRID_M).astype(np.intp), self.counts.shape[2] - 1)
+        iy = np.minimum((xy[:, 1] / CLIENT_GRID_M).astype(np.intp), self.counts.shape[1] - 1)
+        return self.counts[:, iy, ix].T.astype(float)
+
+
+_RASTERS: dict[tuple, WallRaster | None] = {}
 
 
 def place_clients(scenario: Scenario, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """Random client positions ``[*shape, 2]`` inside the area, per the placement model."""
+    """Random client positions ``[*shape, 2]`` on the client grid inside the area."""
     w, h = scenario.area.width_m, scenario.area.height_m
     pl = scenario.clients.placement
-    uniform = rng.random((*shape, 2)) * np.array([w, h])
     if pl.kind == "uniform":
-        return uniform
+        return _snap(rng.random((*shape, 2)) * np.array([w, h]), w, h)
     centers = np.array([hs.center for hs in pl.hotspots])
     radii = np.array([hs.radius_m for hs in pl.hotspots])
     weights = np.array([hs.weight for hs in pl.hotspots])
@@ -52,4 +109,11 @@ def place_clients(scenario: Scenario, rng: np.random.Generator, shape: tuple[int
     r = radii[pick] * np.sqrt(rng.random(shape))
     phi = rng.random(shape) * 2 * np.pi
     xy = centers[pick] + np.stack([r * np.cos(phi), r * np.sin(phi)], axis=-1)
-    return np.clip(xy, 0.0, [w, h])
+    return _snap(xy, w, h)
+
+
+def _snap(xy: np.ndarray, width_m: float, height_m: float) -> np.ndarray:
+    g = CLIENT_GRID_M
+    cells = np.floor(xy / g)
+    cells = np.clip(cells, 0, [np.ceil(width_m / g) - 1, np.ceil(height_m / g) - 1])
+    return np.minimum((cells + 0.5) * g, [width_m, height_m])

@@ -40,13 +40,15 @@ from rrm_gym.radio.regulatory import (
     SLOTS,
     slot_index,
 )
-from rrm_gym.sim.geometry import place_clients, wall_segments, walls_crossed
+from rrm_gym.sim.geometry import WallRaster, place_clients, wall_segments, walls_crossed
 
 MAC_EFFICIENCY = 0.7  # HE A-MPDU aggregation, block ack, contention overhead
 REASSOCIATION_OUTAGE_S = 2.0  # clients of an AP that changes channel without CSA
 CLIENT_SENSITIVITY_DBM = -82.0  # MCS 0 sensitivity: weaker than this and a client cannot associate
 NEIGHBOR_REPORT_DBM = -90.0  # weakest neighbour AP a radio still reports (beacons, NDP)
 NONWIFI_DETECT_DBM = -95.0  # spectrum-analysis sensitivity for non-Wi-Fi classification
+# IEEE 802.11-2020 21.3.18.5.4: a Wi-Fi signal in a secondary channel at -72 dBm or more (20 MHz).
+CCA_SECONDARY_DBM = -72.0
 # Chance that a frame collides with one busy contender's frame (same backoff slot):
 # about 2 / (CWmin + 1) for CWmin = 15 (Bianchi, IEEE JSAC 2000), scaled by its airtime.
 CSMA_COLLISION_PER_CONTENDER = 0.12
@@ -67,7 +69,20 @@ with np.errstate(divide="ignore"):
     _OVERLAP_DB = np.maximum(10.0 * np.log10(OVERLAP), _NEG).astype(np.float32)
 _SLOT_FREQ_LOSS_DB = frequency_loss_db(SLOT_FREQ_GHZ)
 _SLOT_NOISE_MW = 10.0 ** (noise_floor_dbm(SLOT_WIDTH_MHZ) / 10.0)
+_SLOT_PER20_DB = 10.0 * np.log10(SLOT_WIDTH_MHZ / 20.0)  # power per 20 MHz below the total
+_PRIMARY20 = np.array([slot_index(c) for c in SLOT_CHANNEL])  # slot of each slot's primary 20 MHz
+# _PRIMARY_DECODES[i, j]: j's band covers all of i's primary 20 MHz, so i can decode j's preamble
+_PRIMARY_DECODES = OVERLAP[_PRIMARY20][:, :] >= 0.999
+# _INSIDE[i, j]: all of j's power falls within i's band (e.g. j on one of i's secondary channels)
+_INSIDE = OVERLAP.T >= 0.999
 _SLOT_RATE_FACTOR = np.array([WIDTH_RATE_FACTOR[int(w)] for w in SLOT_WIDTH_MHZ])
+
+
+def _pick(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``x[b, k, idx[b, k]]`` for ``x`` ``[B, K, J]`` (flat take: much cheaper than fancy indexing)."""
+    b, k, j = x.shape
+    flat = (np.arange(b * k).reshape(b, k) * j) + idx
+    return np.take(x.reshape(-1), flat)
 
 
 def _per(sinr_db: np.ndarray, mcs: np.ndarray) -> np.ndarray:
@@ -88,6 +103,7 @@ class _RadioState:
     if_ed: np.ndarray  # [B, I, N] duty of interferer energy above energy detect
     if_conf: np.ndarray  # [B, I, N] classifier confidence when the interferer is on
     if_duty_seen: np.ndarray  # [B, I, N]
+    hidden_cand: np.ndarray  # [B, N, C] transmitters AP n cannot hear but that share its band, -1 pad
 
 
 @dataclass(frozen=True)
@@ -123,15 +139,24 @@ class Sensing:
 
     def kpis(self) -> dict[str, np.ndarray]:
         """Network KPIs per network ``[B]``: client throughput mean/p5 (active clients), CCA busy, retry."""
-        active = self.client_demand_mbps > 0
-        thr = np.where(active, self.client_throughput_mbps, np.nan)
-        any_active = active.any(axis=1)
-        safe = np.where(any_active[:, None], thr, 0.0)
+        active = self.client_demand_mbps > 0  # [B, K]
+        count = active.sum(axis=1)
+        mean = np.where(active, self.client_throughput_mbps, 0.0).sum(axis=1) / np.maximum(count, 1)
+        # 5th percentile over active clients (linear interpolation, as np.percentile): inactive
+        # ones sort to the end as +inf; a column of zeros keeps networks without clients indexable
+        ranked = np.sort(np.where(active, self.client_throughput_mbps, np.inf), axis=1)
+        ranked = np.concatenate([ranked, np.zeros((len(count), 1))], axis=1)
+        pos = np.clip(0.05 * (count - 1), 0, None)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, np.maximum(count - 1, 0))
+        rows = np.arange(len(count))
+        frac = pos - lo
+        p5 = np.where(count > 0, ranked[rows, lo] * (1 - frac) + np.where(frac > 0, ranked[rows, hi], 0) * frac, 0.0)
         return {
-            "throughput_mean_mbps": np.where(any_active, np.nanmean(safe, axis=1), 0.0),
-            "throughput_p5_mbps": np.where(any_active, np.nanpercentile(safe, 5, axis=1), 0.0),
-            "cca_busy_mean": self.cca_busy_frac.mean(axis=(1, 2)),
-            "retry_rate_mean": self.retry_rate.mean(axis=(1, 2)),
+            "throughput_mean_mbps": mean,
+            "throughput_p5_mbps": p5,
+            "cca_busy_mean": self.cca_busy_frac.mean(axis=(1, 2), dtype=np.float64),
+            "retry_rate_mean": self.retry_rate.mean(axis=(1, 2), dtype=np.float64),
         }
 
     @staticmethod
@@ -310,13 +335,21 @@ class WirelessSimulation:
         self._client_nss = cl.spatial_streams
         self._pl_ct = np.empty((b, k, n + m), dtype=np.float32)  # [B, K, W]
         self._pl_ci = np.empty((b, k, len(its)), dtype=np.float32)  # [B, K, I]
+        self._links_stale = True
+        self._moved = np.zeros((b, k), dtype=bool)
+        self._sources = [(self._pl_ct, self._tx_xy), (self._pl_ci, self._if_xy)]
+        self._rasters = [
+            WallRaster.cached(xy, self._walls, sc.area.width_m, sc.area.height_m) for _, xy in self._sources
+        ]
         self._relink(np.ones((b, k), dtype=bool))
         self._assoc = np.full((b, k), -1, dtype=np.intp)
         self._demand = np.zeros((b, k))
         self._next_epoch_s = 0.0
-        self._epoch_if_code = np.zeros((b, 0), dtype=np.int64)
-        self._epoch_radar = np.zeros((b, 0, len(rd)), dtype=bool)
-        self._epoch_t0 = 0.0
+        # interferer and radar activity is drawn a block of epochs at a time
+        self._block_s = self.epoch_s * max(1, 3600 // self.epoch_s)
+        self._block_t0 = -np.inf
+        self._block_if_code = np.zeros((b, 0), dtype=np.int64)  # [B, block ticks]
+        self._block_radar = np.zeros((b, 0, len(rd)), dtype=bool)  # [B, block ticks, R]
         self._rows = np.arange(b)[:, None]
         self._ks = np.arange(k)[None, :]
         self._nb_load_b = np.broadcast_to(self._nb_load, (b, m))
@@ -417,28 +450,32 @@ class WirelessSimulation:
 
     def _advance_epoch(self) -> None:
         """New epoch: nomadic clients relocate, offered load follows the diurnal profile,
-        and this epoch's interferer and radar activity is drawn (so chunking of ``run`` calls
-        never changes the random stream)."""
+        and at block starts interferer and radar activity is drawn (so chunking of ``run``
+        calls never changes the random stream)."""
         rng = self._rng
         b, k = self.num_networks, self.num_clients
         t0, e = self.time_s, self.epoch_s
         if t0 > 0:
             move = self._mobile & (rng.random((b, k)) < e / self.scenario.clients.mobility.mean_dwell_s)
             if move.any():
-                new_xy = place_clients(self.scenario, rng, (b, k))
-                self.client_xy = np.where(move[..., None], new_xy, self.client_xy)
+                self.client_xy[move] = place_clients(self.scenario, rng, (int(move.sum()),))
                 self._relink(move)
         hour = self.hour_of_day(t0)
         p_active = np.interp(hour, np.arange(25), np.append(self._profile, self._profile[0]))
         self._demand = np.where(rng.random((b, k)) < p_active, self._base_demand, 0.0)
-        self._epoch_t0 = t0
-        self._epoch_if_code = self._if_onoff.sample(t0, e, rng) @ (1 << np.arange(self.num_interferers))
-        self._epoch_radar = self._radar_bursts(t0, e, rng)
+        if t0 >= self._block_t0 + self._block_s:
+            self._block_t0 = t0
+            on = self._if_onoff.sample(t0, self._block_s, rng)
+            self._block_if_code = on @ (1 << np.arange(self.num_interferers))
+            self._block_radar = self._radar_bursts(t0, self._block_s, rng)
         self._next_epoch_s = t0 + e
 
     def _radar_bursts(self, t0: float, ticks: int, rng: np.random.Generator) -> np.ndarray:
         b, r = self.num_networks, len(self._radar_at)
-        burst = rng.random((b, ticks, r)) < self._radar_rate_per_s
+        if self._radar_rate_per_s.any():
+            burst = rng.random((b, ticks, r)) < self._radar_rate_per_s
+        else:
+            burst = np.zeros((b, ticks, r), dtype=bool)
         t = int(t0) + np.arange(ticks)
         for j, at in enumerate(self._radar_at):
             if len(at):
@@ -450,12 +487,16 @@ class WirelessSimulation:
         bi, ki = np.nonzero(mask)
         if len(bi) == 0:
             return
+        self._moved |= mask
         xy = self.client_xy[bi, ki]  # [P, 2]
-        for target, src_xy in ((self._pl_ct, self._tx_xy), (self._pl_ci, self._if_xy)):
+        for (target, src_xy), raster in zip(self._sources, self._rasters, strict=True):
             if src_xy.shape[0] == 0:
                 continue
             d = np.linalg.norm(xy[:, None] - src_xy[None], axis=-1)
-            walls = walls_crossed(xy[:, None], src_xy[None], self._walls)
+            if raster is not None:
+                walls = raster.lookup(xy)
+            else:
+                walls = walls_crossed(xy[:, None], src_xy[None], self._walls)
             geo = geometric_loss_db(d, walls, self._model)
             target[bi, ki] = geo + self._rng.normal(0.0, self._sigma, geo.shape)
 
@@ -485,10 +526,13 @@ class WirelessSimulation:
         ov_db = _OVERLAP_DB[slot[:, None, :], slot[:, :, None]]  # [B, W(i), W(j)]
         rx_full = tx_eff[:, None, :] - self._pl_tt
         rx_tt = rx_full + ov_db
-        # at least half of j's power in i's band: i decodes j's preamble (-82 dBm);
-        # otherwise only energy detection (-62 dBm) makes i defer
-        full = ov_db > -3.02
-        hears = (full & (rx_tt >= CCA_PREAMBLE_DETECT_DBM)) | (rx_tt >= CCA_ENERGY_DETECT_DBM)
+        # i defers to j when it decodes j's preamble in its primary 20 MHz (the legacy preamble is
+        # repeated in every 20 MHz of j's band), when j sits in i's secondary channels above the
+        # secondary CCA level, or when j's energy in i's band exceeds energy detect.
+        si, sj = slot[:, :, None], slot[:, None, :]
+        per20_db = rx_full - _SLOT_PER20_DB[sj]
+        hears = (_PRIMARY_DECODES[si, sj] & (per20_db >= CCA_PREAMBLE_DETECT_DBM)) | (rx_tt >= CCA_ENERGY_DETECT_DBM)
+        hears |= _INSIDE[si, sj] & (rx_full >= CCA_SECONDARY_DBM)
         hears[:, np.arange(w), np.arange(w)] = False
         # neighbour reports: beacons heard on the receiving radio's band
         same_band = self.ap_band_ghz[:, None] == self.ap_band_ghz[None, :]
@@ -502,6 +546,13 @@ class WirelessSimulation:
         if_rx_ap = if_rx_ap + self._if_band_db[:, ap_slot].transpose(1, 0, 2)  # [B, I, N]
         duty_ap = self._if_band_duty[:, ap_slot].transpose(1, 0, 2)
         seen = if_rx_ap >= NONWIFI_DETECT_DBM
+        # Hidden-node candidates of each managed AP: overlapping transmitters it does not hear.
+        cand = ~hears[:, :n] & (ov_db[:, :n] > _NEG / 2)
+        cand[:, np.arange(n), np.arange(n)] = False
+        width = max(1, int(cand.sum(axis=2).max(initial=0)))
+        order = np.argsort(~cand, axis=2, kind="stable")[..., :width]
+        hidden_cand = np.where(np.take_along_axis(cand, order, 2), order, -1)
+        self._links_stale = True
         self._radio_cache = _RadioState(
             tx_eff=tx_eff,
             ov_db=ov_db,
@@ -513,20 +564,67 @@ class WirelessSimulation:
             if_ed=np.where(if_rx_ap >= CCA_ENERGY_DETECT_DBM, duty_ap, 0.0),
             if_conf=np.where(seen, np.clip((if_rx_ap - NONWIFI_DETECT_DBM) / 20.0, 0.0, 1.0), 0.0),
             if_duty_seen=np.where(seen, duty_ap, 0.0),
+            hidden_cand=hidden_cand,
         )
         return self._radio_cache
 
-    def _associate(self, rx_ap: np.ndarray) -> np.ndarray:
+    def _links(self, r: _RadioState) -> None:
+        """Refresh client-side received powers and association scores where stale: everything
+        after a configuration change, only the relocated clients' rows after an epoch."""
+        n = self.num_aps
+        if self._links_stale:
+            self._rx_ct = r.tx_eff[:, None, :] - self._pl_ct  # [B, K, W] full-band power at each client
+            rx_ap = self._rx_ct[:, :, :n]
+            self._score = np.where(rx_ap >= CLIENT_SENSITIVITY_DBM, rx_ap + self._steer_db, -np.inf)
+            self._best = self._score.argmax(axis=2)
+            self._best_score = np.take_along_axis(self._score, self._best[..., None], 2)[..., 0]
+        elif self._moved.any():
+            bi, ki = np.nonzero(self._moved)
+            rx = r.tx_eff[bi] - self._pl_ct[bi, ki]  # [P, W]
+            self._rx_ct[bi, ki] = rx
+            score = np.where(rx[:, :n] >= CLIENT_SENSITIVITY_DBM, rx[:, :n] + self._steer_db, -np.inf)
+            self._score[bi, ki] = score
+            best = score.argmax(axis=1)
+            self._best[bi, ki] = best
+            self._best_score[bi, ki] = score[np.arange(len(bi)), best]
+
+    def _hidden(self, r: _RadioState, assoc: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Hidden nodes as a list ``(network, client, source, power mW)``: transmitters sharing a
+        client's band that its AP cannot hear, loud enough at the client to matter. Cached per
+        client; rows are redone when the client moved, roamed, or the configuration changed."""
+        if self._links_stale:
+            redo = None
+        else:
+            redo = self._moved | (assoc != self._hidden_assoc)
+            if not redo.any():
+                return self._hidden_list
+        if redo is None:
+            bi, ki = np.nonzero(np.ones_like(assoc, dtype=bool))
+            self._h_cand = np.full((*assoc.shape, r.hidden_cand.shape[2]), -1)
+            self._h_db = np.zeros(self._h_cand.shape, dtype=np.float32)
+        else:
+            bi, ki = np.nonzero(redo)
+        a = np.maximum(assoc[bi, ki], 0)
+        cand = r.hidden_cand[bi, a]  # [P, C]
+        c_j = np.maximum(cand, 0)
+        c_db = self._rx_ct[bi[:, None], ki[:, None], c_j] + r.ov_db[bi[:, None], a[:, None], c_j]
+        ok = (cand >= 0) & (c_db >= HIDDEN_NODE_FLOOR_DBM) & (assoc[bi, ki] >= 0)[:, None]
+        self._h_cand[bi, ki] = np.where(ok, cand, -1)
+        self._h_db[bi, ki] = c_db
+        flat = np.flatnonzero(self._h_cand >= 0)
+        hb, hk = np.divmod(flat // self._h_cand.shape[2], assoc.shape[1])
+        self._hidden_list = (hb, hk, self._h_cand.ravel()[flat], 10.0 ** (self._h_db.ravel()[flat] / 10.0))
+        self._hidden_assoc = assoc
+        return self._hidden_list
+
+    def _associate(self) -> np.ndarray:
         """Strongest managed AP (5 GHz preferred by band steering), with roaming hysteresis. ``[B, K]``."""
-        cl = self.scenario.clients
-        score = np.where(rx_ap >= CLIENT_SENSITIVITY_DBM, rx_ap + self._steer_db, -np.inf)
-        best = score.argmax(axis=2)
         cur = self._assoc
-        rows, ks = self._rows, self._ks
-        cur_score = score[rows, ks, np.maximum(cur, 0)]
-        best_score = score[rows, ks, best]
-        keep = (cur >= 0) & np.isfinite(cur_score) & (best_score < cur_score + cl.roam_hysteresis_db)
-        return np.where(keep, cur, np.where(np.isfinite(best_score), best, -1))
+        cur_score = _pick(self._score, np.maximum(cur, 0))
+        best_score = self._best_score
+        keep = (cur >= 0) & np.isfinite(cur_score)
+        keep &= best_score < cur_score + self.scenario.clients.roam_hysteresis_db
+        return np.where(keep, cur, np.where(np.isfinite(best_score), self._best, -1))
 
     def _segment(self, ticks: int) -> Sensing:
         b, n, k = self.num_networks, self.num_aps, self.num_clients
@@ -534,26 +632,22 @@ class WirelessSimulation:
         r = self._radio()
         slot = self._slot
 
-        rx_ct = r.tx_eff[:, None, :] - self._pl_ct  # [B, K, W] full-band power at each client
-        rx_ap = rx_ct[:, :, :n]
-        assoc = self._associate(rx_ap)
+        self._links(r)
+        rx_ct = self._rx_ct
+        assoc = self._associate()
         self._assoc = assoc
         linked = assoc >= 0  # [B, K]
         a = np.maximum(assoc, 0)
         a_slot = slot[rows, a]  # [B, K]
-        signal = rx_ap[rows, ks, a]  # [B, K] dBm
+        signal = _pick(rx_ct, a)  # [B, K] dBm
         noise_mw = _SLOT_NOISE_MW[a_slot]
         onehot = np.zeros((b, k, n))  # [B, K, N] client -> serving AP
         onehot[rows, ks, a] = linked
 
-        # Interference at each client from every other Wi-Fi transmitter, in its serving band;
-        # the ones its AP cannot hear are hidden nodes (a sparse set: handled as a list).
-        intf_db = rx_ct + r.ov_db[rows, a]  # [B, K, W]
-        hidden = ~r.hears[rows, a] & (intf_db >= HIDDEN_NODE_FLOOR_DBM)
-        hidden[rows, ks, a] = False
-        hb, hk, hj = np.nonzero(hidden)
+        hb, hk, hj, h_mw = self._hidden(r, assoc)
+        self._links_stale = False
+        self._moved[:] = False
         h_client = hb * k + hk
-        h_mw = 10.0 ** (intf_db[hb, hk, hj] / 10.0)  # [P]
 
         # Pre-pass: airtime of every transmitter at interference-free rates, to weigh hidden nodes.
         nss = np.minimum(self._client_nss, self._ap_nss[a])
@@ -584,11 +678,11 @@ class WirelessSimulation:
         # driver state (which interferers are on; no outage) are solved once: S states, and
         # inv [B, T] maps each tick to its state.
         t0 = self.time_s
-        lo = int(t0 - self._epoch_t0)
-        radar = self._epoch_radar[:, lo : lo + ticks]  # [B, T, R]
+        lo = int(t0 - self._block_t0)
+        radar = self._block_radar[:, lo : lo + ticks]  # [B, T, R]
         n_if = self.num_interferers
         n_out = min(ticks, max(0, math.ceil(self._last_outage_until_s - t0))) if self._last_outage_until_s > t0 else 0
-        code = self._epoch_if_code[:, lo : lo + ticks]  # [B, T] which interferers are on, as bits
+        code = self._block_if_code[:, lo : lo + ticks]  # [B, T] which interferers are on, as bits
         if n_out == 0 and (n_if == 0 or code.min() == code.max()):
             on_s = ((code[:1, :1] >> np.arange(n_if)) & 1).astype(float).reshape(1, n_if)
             inv = None
@@ -659,11 +753,11 @@ class WirelessSimulation:
             nonwifi_confidence=ticks_of(nw_conf),
             nonwifi_kind=ticks_of(nw_kind),
             radar_detected=radar_hit,
-            client_ap=assoc,
+            client_ap=assoc.copy(),
             client_rssi_dbm=np.where(linked, signal, np.nan),
             client_snr_db=np.where(linked, snr_db, np.nan),
             client_throughput_mbps=(weight[:, None, :] @ thr)[:, 0],
-            client_demand_mbps=self._demand,
+            client_demand_mbps=self._demand.copy(),
             clients_per_ap=np.bincount((rows * n + a)[linked], minlength=b * n).reshape(b, n),
             neighbor_rssi_dbm=r.neighbor_rssi_dbm,
             foreign_rssi_dbm=r.foreign_rssi_dbm,

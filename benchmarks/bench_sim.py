@@ -1,0 +1,95 @@
+"""Simulation speed: one simulated hour of each packaged scenario at B = 1 and B = 64.
+
+Prints wall time per simulated hour, simulated seconds per wall second, client-AP
+link-seconds per wall second and the batching gain of B = 64, and times random
+steps of gymnasium's CartPole-v1 in the same run so figures can be compared as
+ratios on a noisy machine.
+
+    python benchmarks/bench_sim.py [--scenarios office enterprise] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import gymnasium as gym
+
+from rrm_gym.config import load_scenario, packaged_scenarios
+from rrm_gym.sim import WirelessSimulation
+
+TARGET_HOUR_MS = {"office": 25.0, "enterprise": 150.0}
+TARGET_BATCH_GAIN = 10.0
+
+
+def cartpole_steps_per_s(steps: int = 20000) -> float:
+    env = gym.make("CartPole-v1")
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    t = time.perf_counter()
+    for _ in range(steps):
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            env.reset()
+    return steps / (time.perf_counter() - t)
+
+
+def hour_s(scenario: str, num_networks: int, repeats: int, chunk_s: int) -> float:
+    """Median wall seconds to simulate one hour (after one warm-up hour)."""
+    sim = WirelessSimulation(scenario, seed=0, num_networks=num_networks)
+    sim.run(3600)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(3600 // chunk_s):
+            sim.run(chunk_s)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenarios", nargs="+", default=packaged_scenarios())
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=64)
+    args = parser.parse_args()
+
+    cartpole = cartpole_steps_per_s()
+    print(f"CartPole-v1 random steps: {cartpole:,.0f} steps/s (reference, same process)\n")
+    head = (
+        f"{'scenario':<12} {'APs':>4} {'clients':>7} | {'B=1 ms/h':>9} {'60x60s ms/h':>11} {'sim s/s':>9} "
+        f"{'links*s/s':>11} {'x CartPole':>10} | {f'B={args.batch} ms/h':>11} {'per net-h':>9} {'gain':>6} | target"
+    )
+    print(head)
+    print("-" * len(head))
+    for name in args.scenarios:
+        sc = load_scenario(name)
+        n, k = len(sc.aps), sc.clients.count
+        one = hour_s(name, 1, args.repeats, 3600)
+        stepped = hour_s(name, 1, args.repeats, sc.loops.fast_period_s)
+        batch = hour_s(name, args.batch, max(1, args.repeats - 1), 3600)
+        sim_per_s = 3600.0 / one
+        links_per_s = sim_per_s * n * k
+        gain = args.batch * one / batch
+        verdict = []
+        if name in TARGET_HOUR_MS:
+            ok = one * 1e3 <= TARGET_HOUR_MS[name]
+            verdict.append(f"hour<={TARGET_HOUR_MS[name]:g}ms {'PASS' if ok else 'MISS'}")
+        verdict.append(f"gain>={TARGET_BATCH_GAIN:g} {'PASS' if gain >= TARGET_BATCH_GAIN else 'MISS'}")
+        print(
+            f"{name:<12} {n:>4} {k:>7} | {one * 1e3:>9.1f} {stepped * 1e3:>11.1f} {sim_per_s:>9,.0f} "
+            f"{links_per_s:>11.2e} {sim_per_s / cartpole:>10.2f} | {batch * 1e3:>11.1f} "
+            f"{batch / args.batch * 1e3:>9.2f} "
+            f"{gain:>5.1f}x | {', '.join(verdict)}"
+        )
+    print(
+        "\nms/h: wall milliseconds per simulated hour (median of repeats); 60x60s: the same hour as 60 calls of "
+        "run(60), the fast-loop pattern;\nsim s/s: simulated seconds per wall second; links*s/s: client-AP "
+        "link-seconds per wall second (clients x APs); x CartPole: simulated seconds\nper wall second over "
+        "CartPole-v1 steps per second; gain: B-network throughput per network-hour over B = 1."
+    )
+
+
+if __name__ == "__main__":
+    main()

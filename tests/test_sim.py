@@ -1,0 +1,765 @@
+"""WirelessSimulation: physics properties and behaviour on small hand-built scenarios."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rrm_gym.config import Scenario, load_scenario, scenario_from_dict
+from rrm_gym.radio import HE_RATE_20MHZ_1SS_MBPS, noise_floor_dbm, path_loss_db
+from rrm_gym.sim import INTERFERER_KINDS, Sensing, WirelessSimulation
+from rrm_gym.sim.simulation import MAC_EFFICIENCY
+
+# HE MCS 11, 20 MHz, 2 spatial streams (IEEE 802.11ax-2021 Table 27-64: 143.4 Mb/s per stream),
+# times the simulator's MAC efficiency: what one saturated AP with close clients delivers.
+FULL_RATE_20MHZ_2SS_MBPS = 2 * 143.4 * MAC_EFFICIENCY
+SENSING_TICK_FIELDS = (
+    "cca_busy_frac",
+    "airtime_frac",
+    "retry_rate",
+    "throughput_mbps",
+    "nonwifi_duty_frac",
+    "nonwifi_confidence",
+    "nonwifi_kind",
+    "radar_detected",
+)
+SENSING_CLIENT_FIELDS = (
+    "client_ap",
+    "client_rssi_dbm",
+    "client_snr_db",
+    "client_throughput_mbps",
+    "client_demand_mbps",
+)
+
+
+def small_scenario(
+    aps: list[dict],
+    *,
+    neighbors: tuple[dict, ...] = (),
+    walls: tuple[tuple[float, float, float, float], ...] = (),
+    hotspots: list[dict] | None = None,
+    clients: int | None = None,
+    mean_mbps: float = 500.0,
+    area: tuple[float, float] = (100.0, 40.0),
+    domain: str = "FCC",
+    interferers: tuple[dict, ...] = (),
+    radars: tuple[dict, ...] = (),
+) -> Scenario:
+    """A deterministic-geometry scenario: no shadowing, static clients in 1 m hotspots at the APs
+    (unless ``hotspots`` says otherwise; 10 clients per AP by default, so that every AP gets some),
+    every client always active with ``mean_mbps`` of demand."""
+    if hotspots is None:
+        hotspots = [{"center": list(ap["position"]), "radius_m": 1.0} for ap in aps]
+    return scenario_from_dict(
+        {
+            "name": "small",
+            "regulatory_domain": domain,
+            "area": {"width_m": area[0], "height_m": area[1]},
+            "walls": [list(w) for w in walls],
+            "propagation": {"model": "enterprise", "shadowing_sigma_db": 0.0},
+            "aps": [{"power_dbm": 20, "width_mhz": 20, **ap} for ap in aps],
+            "clients": {
+                "count": clients if clients is not None else 10 * len(aps),
+                "placement": {"kind": "hotspots", "hotspots": hotspots},
+                "demand": {"mean_mbps": mean_mbps, "sigma": 0.0, "profile": "flat", "hourly": [1.0] * 24},
+                "mobility": {"mobile_fraction": 0.0},
+            },
+            "neighbors": list(neighbors),
+            "interferers": list(interferers),
+            "radars": list(radars),
+        },
+        source="<test>",
+    )
+
+
+def two_aps(channel_a: int = 36, channel_b: int = 36) -> Scenario:
+    """Two APs 20 m apart (TGax enterprise: 77.3 dB, so each hears the other at -57 dBm)."""
+    return small_scenario([{"position": [10, 20], "channel": channel_a}, {"position": [30, 20], "channel": channel_b}])
+
+
+def assert_sensing_equal(a: Sensing, b: Sensing) -> None:
+    for name in (*SENSING_TICK_FIELDS, *SENSING_CLIENT_FIELDS, "clients_per_ap"):
+        assert np.array_equal(getattr(a, name), getattr(b, name), equal_nan=name != "radar_detected"), name
+    assert np.array_equal(a.neighbor_rssi_dbm, b.neighbor_rssi_dbm, equal_nan=True)
+
+
+# ----------------------------------------------------------------------------- physics properties
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    ap=st.integers(0, 9),
+    p_low=st.floats(2.0, 23.0),
+    boost=st.floats(0.0, 21.0),
+    seed=st.integers(0, 5),
+)
+def test_more_power_on_an_ap_never_lowers_its_own_clients_rssi(ap, p_low, boost, seed):
+    p_high = min(23.0, p_low + boost)
+    low = WirelessSimulation("office", seed=seed)
+    high = WirelessSimulation("office", seed=seed)
+    low.set_power(ap, p_low)
+    high.set_power(ap, p_high)
+    s_low, s_high = low.run(1), high.run(1)
+    mine_low = s_low.client_ap[0] == ap
+    mine_high = s_high.client_ap[0] == ap
+    both = mine_low & mine_high
+    gain = s_high.client_rssi_dbm[0, both] - s_low.client_rssi_dbm[0, both]
+    assert np.all(gain >= -1e-3)
+    # RSSI is transmit power minus path loss: it moves dB for dB with the power
+    assert gain == pytest.approx(np.full(gain.shape, p_high - p_low), abs=1e-3)
+    # at first association a stronger AP keeps every client it had and may win more
+    assert np.all(mine_high[mine_low])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    x=st.floats(-20.0, 120.0),
+    y=st.floats(-20.0, 60.0),
+    power=st.floats(-10.0, 36.0),
+    load=st.floats(0.01, 1.0),
+    width=st.sampled_from([20, 40, 80]),
+    mean_mbps=st.floats(1.0, 500.0),
+    seed=st.integers(0, 5),
+)
+def test_an_extra_cochannel_transmitter_never_raises_any_clients_throughput(x, y, power, load, width, mean_mbps, seed):
+    """One managed AP on 36 and an unmanaged neighbour whose band covers 36, anywhere, any power.
+
+    The baseline is the same neighbour with ``load: 0`` (it never transmits), so both runs draw the
+    same random numbers and place the clients identically. (With several managed APs an interferer
+    can legitimately *raise* a client's throughput: slowing AP A frees airtime for A's contender B.)
+    """
+
+    def run(nb_load: float) -> Sensing:
+        sc = small_scenario(
+            [{"position": [40, 20], "channel": 36}],
+            neighbors=({"position": [x, y], "channel": 36, "width_mhz": width, "power_dbm": power, "load": nb_load},),
+            hotspots=[{"center": [40, 20], "radius_m": 30}],
+            clients=8,
+            mean_mbps=mean_mbps,
+        )
+        return WirelessSimulation(sc, seed=seed).run(5)
+
+    quiet, busy = run(0.0), run(load)
+    assert np.array_equal(quiet.client_ap, busy.client_ap)
+    assert np.all(busy.client_throughput_mbps <= quiet.client_throughput_mbps + 1e-9)
+    assert np.all(busy.throughput_mbps <= quiet.throughput_mbps + 1e-3)
+    assert np.all(busy.cca_busy_frac >= quiet.cca_busy_frac - 1e-6)
+
+
+# ----------------------------------------------------------------------------- link budget
+
+
+def test_neighbor_rssi_between_aps_follows_tgax_path_loss():
+    s = WirelessSimulation(two_aps(), seed=0).run(1)
+    # 20 dBm - 77.3 dB (TGax enterprise at 20 m and 5.18 GHz, IEEE 802.11-14/0980r16)
+    expected = 20.0 - float(path_loss_db(20.0, 5.18))
+    assert expected == pytest.approx(-57.3, abs=0.05)
+    assert s.neighbor_rssi_dbm[0, 0, 1] == pytest.approx(expected, abs=1e-3)
+    assert s.neighbor_rssi_dbm[0, 1, 0] == pytest.approx(expected, abs=1e-3)
+    assert np.isnan(s.neighbor_rssi_dbm[0, 0, 0])
+
+
+def test_client_snr_is_rssi_over_the_noise_floor_of_the_serving_channel():
+    sc = small_scenario(
+        [{"position": [10, 20], "channel": 36}, {"position": [60, 20], "channel": 149, "width_mhz": 80}]
+    )
+    s = WirelessSimulation(sc, seed=0).run(1)
+    width = np.where(s.client_ap[0] == 0, 20, 80)
+    expected = s.client_rssi_dbm[0] - noise_floor_dbm(width)
+    assert s.client_snr_db[0] == pytest.approx(expected, abs=1e-3)
+
+
+def test_clients_associate_with_the_ap_they_stand_next_to():
+    sc = small_scenario(
+        [{"position": [10, 20], "channel": 36}, {"position": [60, 20], "channel": 149}],
+        hotspots=[{"center": [60, 20], "radius_m": 1.0}],
+        clients=5,
+    )
+    s = WirelessSimulation(sc, seed=0).run(1)
+    assert s.client_ap[0].tolist() == [1] * 5
+    assert s.clients_per_ap[0].tolist() == [0, 5]
+
+
+# ----------------------------------------------------------------------------- (a) shared airtime
+
+
+def test_an_ap_alone_with_saturating_clients_uses_all_airtime_at_mcs_11():
+    s = WirelessSimulation(small_scenario([{"position": [10, 20], "channel": 36}]), seed=0).run(60)
+    assert s.airtime_frac[0, :, 0] == pytest.approx(np.ones(60))
+    assert s.cca_busy_frac[0, :, 0] == pytest.approx(np.zeros(60))
+    # clients within 1 m: far above the MCS 11 threshold (34 dB), so 2 SS MCS 11 x MAC efficiency
+    assert s.throughput_mbps[0, :, 0] == pytest.approx(np.full(60, FULL_RATE_20MHZ_2SS_MBPS))
+    assert s.client_throughput_mbps[0].sum() == pytest.approx(FULL_RATE_20MHZ_2SS_MBPS)
+
+
+def test_two_cochannel_aps_that_hear_each_other_share_airtime():
+    sim = WirelessSimulation(two_aps(36, 36), seed=0)
+    shared = sim.run(60)
+    assert (shared.clients_per_ap[0] > 0).all()
+    assert shared.neighbor_rssi_dbm[0, 0, 1] > -82.0  # above preamble detect: they defer to each other
+    assert shared.airtime_frac[0] == pytest.approx(np.full((60, 2), 0.5))
+    assert shared.cca_busy_frac[0] == pytest.approx(np.full((60, 2), 0.5))
+
+    sim.set_channel(1, 149, csa=True)  # non-overlapping: each has the medium to itself
+    alone = sim.run(60)
+    assert alone.airtime_frac[0] == pytest.approx(np.ones((60, 2)))
+    assert alone.cca_busy_frac[0] == pytest.approx(np.zeros((60, 2)))
+    assert alone.throughput_mbps[0] == pytest.approx(np.full((60, 2), FULL_RATE_20MHZ_2SS_MBPS))
+
+    # about half the throughput each (a little less: CSMA collisions when both pick the same slot)
+    ratio = shared.throughput_mbps[0].mean(axis=0) / alone.throughput_mbps[0].mean(axis=0)
+    assert np.all((ratio > 0.4) & (ratio <= 0.5))
+    assert np.all(shared.retry_rate[0] > alone.retry_rate[0])
+
+
+def test_moving_back_to_a_shared_channel_halves_airtime_again():
+    sim = WirelessSimulation(two_aps(36, 149), seed=0)
+    assert sim.run(60).airtime_frac[0] == pytest.approx(np.ones((60, 2)))
+    sim.set_channel(1, 36, csa=True)
+    assert sim.run(60).airtime_frac[0] == pytest.approx(np.full((60, 2), 0.5))
+
+
+def test_aps_on_adjacent_non_overlapping_5_ghz_channels_do_not_share_airtime():
+    s = WirelessSimulation(two_aps(36, 40), seed=0).run(10)
+    assert s.airtime_frac[0] == pytest.approx(np.ones((10, 2)))
+
+
+def test_a_lightly_loaded_ap_leaves_the_rest_of_the_airtime_to_its_contender():
+    # AP 0's single client wants 20 Mb/s (about 10 % of the medium at 200 Mb/s); AP 1 is saturated.
+    sc = small_scenario(
+        [{"position": [10, 20], "channel": 36}, {"position": [30, 20], "channel": 36}],
+        hotspots=[{"center": [10, 20], "radius_m": 1.0}],
+        clients=1,
+        mean_mbps=20.0,
+    )
+    s = WirelessSimulation(sc, seed=0).run(10)
+    assert s.client_ap[0].tolist() == [0]
+    assert s.client_throughput_mbps[0, 0] == pytest.approx(20.0)  # demand fully served
+    light = s.airtime_frac[0, 0, 0]
+    assert 0.08 < light < 0.15
+    assert s.airtime_frac[0, 0, 1] == 0.0  # AP 1 has no clients: nothing to send
+    assert s.cca_busy_frac[0, 0, 1] == pytest.approx(light)
+
+
+def test_an_unsaturated_ap_serves_all_offered_load():
+    sc = small_scenario([{"position": [10, 20], "channel": 36}], clients=3, mean_mbps=3.0)
+    s = WirelessSimulation(sc, seed=0).run(60)
+    assert s.client_demand_mbps[0] == pytest.approx(np.full(3, 3.0))
+    assert s.client_throughput_mbps[0] == pytest.approx(np.full(3, 3.0))
+    assert s.throughput_mbps[0, :, 0] == pytest.approx(np.full(60, 9.0))
+    # airtime is what 9 Mb/s needs at MCS 11, 2 SS
+    assert s.airtime_frac[0, 0, 0] == pytest.approx(9.0 / FULL_RATE_20MHZ_2SS_MBPS, rel=0.05)
+    assert s.kpis()["throughput_mean_mbps"][0] == pytest.approx(3.0)
+
+
+def test_a_20_mhz_ap_defers_to_an_overlapping_80_mhz_neighbour_it_can_decode():
+    """A 40/80/160 MHz PPDU repeats its legacy preamble (L-STF, L-LTF, L-SIG) in every 20 MHz
+    subchannel (non-HT duplicate; IEEE 802.11-2020 clauses 19 and 21, 802.11ax-2021 clause 27), so a
+    20 MHz radio on channel 36 decodes an 80 MHz (36-48) neighbour's preamble like a 20 MHz one and
+    must report CCA busy from -82 dBm in its 20 MHz (IEEE 802.11-2020 17.3.10.6), not only from the
+    -62 dBm energy-detect level."""
+
+    def sense(width: int) -> Sensing:
+        nb = {"position": [35, 10], "channel": 36, "width_mhz": width, "power_dbm": 20, "load": 0.5}
+        sc = small_scenario([{"position": [10, 10], "channel": 36}], neighbors=(nb,), clients=3)
+        return WirelessSimulation(sc, seed=0).run(5)
+
+    narrow, wide = sense(20), sense(80)
+    # 25 m: TGax 81 dB, so about -61 dBm in all, -67 dBm in each 20 MHz of the 80 MHz PPDU
+    assert -62.0 < wide.foreign_rssi_dbm[0, 0, 0] < -60.0
+    assert wide.foreign_rssi_dbm[0, 0, 0] - 10 * np.log10(4) > -82.0
+    assert narrow.cca_busy_frac[0, :, 0] == pytest.approx(np.full(5, 0.5))
+    assert wide.cca_busy_frac[0, :, 0] == pytest.approx(np.full(5, 0.5))
+    assert wide.airtime_frac[0, :, 0] == pytest.approx(np.full(5, 0.5))
+
+
+def test_roaming_needs_the_hysteresis_margin():
+    # one client 8 m from AP 0 and 12 m from AP 1: TGax 64.8 vs 69.5 dB, AP 0 about 4.7 dB stronger
+    sc = small_scenario(
+        [{"position": [10, 20], "channel": 36}, {"position": [30, 20], "channel": 149}],
+        hotspots=[{"center": [18.1, 20.1], "radius_m": 0.1}],
+        clients=1,
+    )
+    sim = WirelessSimulation(sc, seed=0)
+    assert sim.run(1).client_ap[0, 0] == 0
+    sim.set_power(0, 14.0)  # now AP 1 is about 1.3 dB stronger: less than the 6 dB roam hysteresis
+    assert sim.run(1).client_ap[0, 0] == 0
+    fresh = WirelessSimulation(sc, seed=0)  # without history the client simply picks the strongest
+    fresh.set_power(0, 14.0)
+    assert fresh.run(1).client_ap[0, 0] == 1
+    sim.set_power(0, 8.0)  # AP 1 about 7.3 dB stronger: the client roams
+    assert sim.run(1).client_ap[0, 0] == 1
+
+
+def test_static_clients_stay_put_and_mobile_ones_relocate_between_epochs():
+    def rssi_over_epochs(mobile_fraction: float) -> np.ndarray:
+        sc = scenario_from_dict(
+            {
+                "name": "roamers",
+                "area": {"width_m": 60, "height_m": 60},
+                "propagation": {"shadowing_sigma_db": 0.0},
+                "loops": {"epoch_s": 10, "fast_period_s": 10, "slow_period_s": 60},
+                "aps": [{"position": [30, 30], "channel": 36}],
+                "clients": {"count": 40, "mobility": {"mobile_fraction": mobile_fraction, "mean_dwell_s": 10}},
+            }
+        )
+        sim = WirelessSimulation(sc, seed=0)
+        return np.stack([sim.run(10).client_rssi_dbm[0] for _ in range(4)])
+
+    static = rssi_over_epochs(0.0)
+    assert np.array_equal(static, np.broadcast_to(static[0], static.shape), equal_nan=True)
+    mobile = rssi_over_epochs(1.0)
+    changed = ~np.isclose(mobile[1:], mobile[:-1], equal_nan=True)
+    assert changed.mean() > 0.3  # mean dwell = epoch: most clients move every epoch
+
+
+# ----------------------------------------------------------------------------- (b) hidden node
+
+
+def hidden_node_scenario(with_neighbor: bool) -> Scenario:
+    """AP at (10, 10), clients around (30, 20); a neighbour at (50, 10) 22 m from the clients but
+    behind three walls from the AP (40 m + 3 x 7 dB: 108.8 dB, heard at -88.8 dBm < -82 dBm)."""
+    nb = ({"name": "hidden", "position": [50, 10], "channel": 36, "power_dbm": 20, "load": 0.3},)
+    return small_scenario(
+        [{"position": [10, 10], "channel": 36}],
+        neighbors=nb if with_neighbor else (),
+        walls=((25, 5, 25, 15), (30, 5, 30, 15), (35, 5, 35, 15)),
+        hotspots=[{"center": [30, 20], "radius_m": 1.0}],
+        clients=3,
+        mean_mbps=20.0,
+    )
+
+
+def test_a_hidden_node_raises_the_retry_rate_without_raising_cca_busy():
+    clean = WirelessSimulation(hidden_node_scenario(False), seed=0).run(60)
+    hidden = WirelessSimulation(hidden_node_scenario(True), seed=0).run(60)
+    # precondition: the AP cannot hear the neighbour's preamble, but the clients are close to it
+    assert hidden.foreign_rssi_dbm[0, 0, 0] < -82.0
+    assert (hidden.client_ap[0] == 0).all() and (clean.client_ap[0] == 0).all()
+    # the AP senses an idle medium in both cases...
+    assert hidden.cca_busy_frac[0, :, 0] == pytest.approx(np.zeros(60))
+    assert clean.cca_busy_frac[0, :, 0] == pytest.approx(np.zeros(60))
+    # ...but its frames collide at the clients
+    assert hidden.retry_rate[0, :, 0].mean() > clean.retry_rate[0, :, 0].mean() + 0.1
+    assert hidden.client_throughput_mbps[0].sum() < clean.client_throughput_mbps[0].sum()
+
+
+def test_a_neighbour_the_ap_hears_costs_airtime_not_retries():
+    nb = {"position": [25, 10], "channel": 36, "power_dbm": 20, "load": 0.3}
+    sc = small_scenario([{"position": [10, 10], "channel": 36}], neighbors=(nb,), clients=3, mean_mbps=500.0)
+    s = WirelessSimulation(sc, seed=0).run(10)
+    assert s.foreign_rssi_dbm[0, 0, 0] > -82.0
+    assert s.cca_busy_frac[0, :, 0] == pytest.approx(np.full(10, 0.3))  # the neighbour's airtime
+    assert s.airtime_frac[0, :, 0] == pytest.approx(np.full(10, 0.7))  # what it leaves
+    assert s.retry_rate[0, :, 0].max() < 0.1
+
+
+# ----------------------------------------------------------------------------- (c) channel change
+
+
+def test_a_channel_change_without_csa_gives_the_aps_clients_an_outage():
+    sim = WirelessSimulation(two_aps(36, 44), seed=0)
+    before = sim.run(60)
+    assert (before.clients_per_ap[0] > 0).all()
+    assert (before.throughput_mbps[0] > 0).all()
+    sim.set_channel(0, 149)
+    after = sim.run(60)
+    assert sim.channel[0].tolist() == [149, 44]
+    thr = after.throughput_mbps[0]
+    assert thr[:2, 0].tolist() == [0.0, 0.0]  # re-association outage (2 s)
+    assert (thr[2:, 0] > 0).all()
+    assert (thr[:, 1] > 0).all()  # the AP that stayed put is unaffected
+    mine = after.client_ap[0] == 0
+    # each client of the moved AP lost 2 of the 60 ticks
+    assert after.client_throughput_mbps[0, mine] == pytest.approx(before.client_throughput_mbps[0, mine] * 58 / 60)
+
+
+def test_a_channel_change_with_csa_has_no_outage():
+    sim = WirelessSimulation(two_aps(36, 44), seed=0)
+    before = sim.run(60)
+    sim.set_channel(0, 149, csa=True)
+    after = sim.run(60)
+    assert (after.throughput_mbps[0] > 0).all()
+    assert after.client_throughput_mbps[0] == pytest.approx(before.client_throughput_mbps[0])
+
+
+def test_an_outage_spans_short_runs():
+    sim = WirelessSimulation(two_aps(36, 44), seed=0)
+    sim.run(60)
+    sim.set_channel(0, 149)
+    thr = [sim.run(1).throughput_mbps[0, 0, 0] for _ in range(3)]
+    assert thr[:2] == [0.0, 0.0]
+    assert thr[2] > 0
+
+
+def test_setting_the_current_channel_again_is_not_a_channel_change():
+    sim = WirelessSimulation(two_aps(36, 44), seed=0)
+    sim.run(60)
+    sim.set_channel(0, 36)
+    assert (sim.run(5).throughput_mbps[0] > 0).all()
+
+
+# ----------------------------------------------------------------------------- (d) determinism
+
+
+def _script(seed: int) -> list[Sensing]:
+    sim = WirelessSimulation("office", seed=seed)
+    out = [sim.run(60)]
+    sim.set_power(3, 10.0)
+    sim.set_channel(2, 149, 80, csa=True)
+    out.append(sim.run(30))
+    sim.set_channel(5, 36)
+    out.append(sim.run(90))
+    return out
+
+
+def test_same_seed_gives_identical_sensing():
+    for a, b in zip(_script(11), _script(11), strict=True):
+        assert_sensing_equal(a, b)
+
+
+def test_a_different_seed_gives_different_sensing():
+    a, b = _script(11)[0], _script(12)[0]
+    assert not np.array_equal(a.cca_busy_frac, b.cca_busy_frac)
+    assert not np.array_equal(a.client_rssi_dbm, b.client_rssi_dbm, equal_nan=True)
+    assert not np.array_equal(a.client_throughput_mbps, b.client_throughput_mbps)
+
+
+# ----------------------------------------------------------------------------- (e) batches
+
+
+def test_num_networks_gives_a_batch_of_independent_draws():
+    sim = WirelessSimulation("office", seed=0, num_networks=4)
+    s = sim.run(60)
+    n, k = 10, 120
+    for name in ("cca_busy_frac", "airtime_frac", "retry_rate", "throughput_mbps", "radar_detected"):
+        assert getattr(s, name).shape == (4, 60, n), name
+    for name in SENSING_CLIENT_FIELDS:
+        assert getattr(s, name).shape == (4, k), name
+    assert s.clients_per_ap.shape == (4, n)
+    assert s.neighbor_rssi_dbm.shape == (4, n, n)
+    assert sim.channel.shape == sim.power_dbm.shape == sim.width_mhz.shape == (4, n)
+    for kpi in s.kpis().values():
+        assert kpi.shape == (4,)
+    for i in range(4):
+        for j in range(i + 1, 4):
+            assert not np.array_equal(s.cca_busy_frac[i], s.cca_busy_frac[j])
+            assert not np.array_equal(s.client_rssi_dbm[i], s.client_rssi_dbm[j], equal_nan=True)
+
+
+def test_a_setter_changes_only_the_network_it_names():
+    sim = WirelessSimulation(two_aps(36, 44), seed=0, num_networks=3)
+    sim.run(60)
+    sim.set_channel(0, 149, network=1)
+    sim.set_power(1, 5.0, network=2)
+    assert sim.channel[:, 0].tolist() == [36, 149, 36]
+    assert sim.power_dbm[:, 1].tolist() == [20.0, 20.0, 5.0]
+    s = sim.run(60)
+    assert s.throughput_mbps[1, :2, 0].tolist() == [0.0, 0.0]  # outage in network 1 only
+    assert (s.throughput_mbps[[0, 2], :2, 0] > 0).all()
+
+
+def test_set_powers_sets_every_ap_of_every_network():
+    sim = WirelessSimulation("office", seed=0, num_networks=2)
+    p = np.linspace(2.0, 23.0, 20).reshape(2, 10)
+    sim.set_powers(p)
+    assert np.array_equal(sim.power_dbm, p)
+
+
+# ----------------------------------------------------------------------------- (f) setters
+
+
+def test_set_channel_rejects_what_the_ap_cannot_do():
+    sim = WirelessSimulation("office", seed=0)  # FCC, 5 GHz radios at 40 MHz, max 80 MHz
+    cases = [
+        ((0, 14, 20), "does not exist"),  # no such channel
+        ((0, 14), "14"),  # ... nor at the AP's current 40 MHz
+        ((0, 6, 20), "5 GHz radio"),  # wrong band
+        ((0, 36, 160), "at most 80"),  # wider than the radio's max_width_mhz
+        ((0, 165), "40 MHz"),  # 165 has no 40 MHz group (current width kept)
+        ((10, 36), "out of range"),  # no AP 10
+        ((-1, 36), "out of range"),
+    ]
+    for args, match in cases:
+        with pytest.raises(ValueError, match=match):
+            sim.set_channel(*args)
+    with pytest.raises(ValueError, match="network index"):
+        sim.set_channel(0, 44, network=1)
+    assert sim.channel[0].tolist() == [36, 44, 36, 44, 36, 44, 36, 44, 36, 44]
+    assert sim.width_mhz[0].tolist() == [40] * 10
+
+
+def test_set_channel_rejects_channels_the_domain_does_not_allow():
+    etsi = WirelessSimulation("dfs_site", seed=0)
+    with pytest.raises(ValueError, match="not allowed in ETSI"):
+        etsi.set_channel(0, 144)
+    with pytest.raises(ValueError, match="not allowed in ETSI"):
+        etsi.set_channel(0, 149)
+    fcc = WirelessSimulation("legacy_24", seed=0)
+    with pytest.raises(ValueError, match="not allowed in FCC"):
+        fcc.set_channel(0, 13)
+
+
+def test_set_channel_accepts_a_legal_move_and_a_width_change():
+    sim = WirelessSimulation("office", seed=0)
+    sim.set_channel(0, 149, 80, csa=True)
+    sim.set_channel(1, 52)
+    assert sim.channel[0, :2].tolist() == [149, 52]
+    assert sim.width_mhz[0, :2].tolist() == [80, 40]
+
+
+def test_set_power_rejects_power_outside_the_aps_range():
+    sim = WirelessSimulation("office", seed=0)  # every AP: 2..23 dBm
+    for bad in (1.9, 23.1, 36.0, -10.0, float("nan")):
+        with pytest.raises(ValueError, match="outside"):
+            sim.set_power(0, bad)
+    with pytest.raises(ValueError, match="out of range"):
+        sim.set_power(10, 10.0)
+    sim.set_power(0, 2.0)
+    sim.set_power(1, 23.0)
+    assert sim.power_dbm[0, :3].tolist() == [2.0, 23.0, 20.0]
+
+
+def test_set_powers_validates_shape_and_range():
+    sim = WirelessSimulation("office", seed=0)
+    with pytest.raises(ValueError, match="shape"):
+        sim.set_powers(np.full(10, 10.0))
+    too_high = np.full((1, 10), 10.0)
+    too_high[0, 4] = 24.0
+    with pytest.raises(ValueError, match="range"):
+        sim.set_powers(too_high)
+    assert (sim.power_dbm == 20.0).all()
+
+
+def test_configuration_views_are_read_only():
+    sim = WirelessSimulation("office", seed=0)
+    for view in (sim.channel, sim.width_mhz, sim.power_dbm, sim.slot):
+        with pytest.raises(ValueError):
+            view[0, 0] = 1
+    with pytest.raises(ValueError):
+        sim.power_dbm[:] = 0.0
+    assert (sim.power_dbm == 20.0).all()
+    assert sim.channel[0, 0] == 36
+
+
+def test_run_takes_a_positive_whole_number_of_seconds():
+    sim = WirelessSimulation(two_aps(), seed=0)
+    for bad in (0, -5, 1.5):
+        with pytest.raises(ValueError, match="whole number"):
+            sim.run(bad)
+    assert sim.time_s == 0.0
+    sim.run(7)
+    assert sim.time_s == 7.0
+
+
+def test_num_networks_must_be_positive():
+    with pytest.raises(ValueError, match="num_networks"):
+        WirelessSimulation(two_aps(), num_networks=0)
+
+
+# ----------------------------------------------------------------------------- (g) radar
+
+
+def test_radar_burst_on_dfs_site_is_detected_by_the_ap_on_its_channel():
+    sc = load_scenario("dfs_site")
+    # dfs_site.yaml: radar "airport-approach" on channel 52, site-wide, at_s [300, 2700]
+    airport = next(r for r in sc.radars if r.name == "airport-approach")
+    assert airport.channel == 52 and 300 in airport.at_s and airport.position is None
+    weather = next(r for r in sc.radars if r.name == "weather")
+    assert weather.channel == 120 and 1200 in weather.at_s  # ETSI weather radar, site-wide
+    ap52 = next(i for i, ap in enumerate(sc.aps) if ap.channel == 52)
+    ap120 = next(i for i, ap in enumerate(sc.aps) if ap.channel == 120)
+    sim = WirelessSimulation(sc, seed=0)
+    s = sim.run(1260)
+    assert s.radar_detected.dtype == bool
+    assert s.radar_detected[0, 300, ap52]
+    assert s.radar_detected[0, 1200, ap120]
+    # APs whose 20 MHz channel overlaps no radar channel (52, 104, 120) never detect one
+    radar_channels = {r.channel for r in sc.radars}
+    quiet = [i for i, ap in enumerate(sc.aps) if ap.channel not in radar_channels]
+    assert quiet
+    assert not s.radar_detected[0][:, quiet].any()
+
+
+def test_radar_is_detected_only_in_range_and_by_any_ap_whose_band_covers_it():
+    sc = small_scenario(
+        [
+            {"position": [10, 10], "channel": 52},  # in range
+            {"position": [90, 10], "channel": 52},  # 90 m away: out of range
+            {"position": [12, 10], "channel": 56, "max_width_mhz": 40},  # in range, next channel
+        ],
+        radars=({"channel": 52, "position": [0, 10], "range_m": 30, "at_s": [10.5, 30]},),
+    )
+    sim = WirelessSimulation(sc, seed=0)
+    first = sim.run(20)
+    hits = first.radar_detected[0]
+    assert np.flatnonzero(hits[:, 0]).tolist() == [10]  # at_s 10.5 falls in tick 10
+    assert not hits[:, 1:].any()
+    sim.set_channel(2, 56, 40, csa=True)  # 52+56 at 40 MHz now covers the radar channel
+    second = sim.run(20)
+    assert np.flatnonzero(second.radar_detected[0, :, 0]).tolist() == [10]  # t = 30 s
+    assert np.flatnonzero(second.radar_detected[0, :, 2]).tolist() == [10]
+    assert not second.radar_detected[0, :, 1].any()
+
+
+# ----------------------------------------------------------------------------- non-Wi-Fi
+
+
+def test_a_microwave_oven_is_seen_on_upper_2_4_ghz_channels_only():
+    sc = small_scenario(
+        [
+            {"position": [5, 10], "channel": 11},
+            {"position": [15, 10], "channel": 1},
+            {"position": [25, 10], "channel": 36},
+        ],
+        area=(40.0, 20.0),
+        mean_mbps=1.0,
+        interferers=({"kind": "microwave", "position": [10, 12]},),
+    )
+    s = WirelessSimulation(sc, seed=0).run(10)
+    microwave = INTERFERER_KINDS.index("microwave")
+    # schema defaults: magnetron around 2455 MHz +- 15 MHz, 50 % duty; channel 11 spans 2451-2473 MHz
+    assert (s.nonwifi_kind[0, :, 0] == microwave).all()
+    assert s.nonwifi_duty_frac[0, :, 0] == pytest.approx(np.full(10, 0.5))
+    assert s.cca_busy_frac[0, :, 0] == pytest.approx(np.full(10, 0.5))
+    assert (s.nonwifi_kind[0, :, 1:] == -1).all()
+    assert (s.nonwifi_duty_frac[0, :, 1:] == 0).all()
+    assert (s.cca_busy_frac[0, :, 1:] == 0).all()
+
+
+def test_an_interferer_scheduled_in_an_interval_is_sensed_only_then():
+    sc = small_scenario(
+        [{"position": [5, 10], "channel": 6}],
+        area=(40.0, 20.0),
+        mean_mbps=1.0,
+        interferers=(
+            {
+                "kind": "generic",
+                "position": [8, 10],
+                "channel": 6,
+                "duty_cycle": 0.4,
+                "schedule": {"intervals_s": [[10, 20]]},
+            },
+        ),
+    )
+    s = WirelessSimulation(sc, seed=0).run(30)
+    on = np.zeros(30, dtype=bool)
+    on[10:20] = True
+    generic = INTERFERER_KINDS.index("generic")
+    assert (s.nonwifi_kind[0, on, 0] == generic).all()
+    assert s.nonwifi_duty_frac[0, on, 0] == pytest.approx(np.full(10, 0.4))
+    assert s.cca_busy_frac[0, on, 0] == pytest.approx(np.full(10, 0.4))  # 3 m away: far above -62 dBm
+    assert (s.nonwifi_kind[0, ~on, 0] == -1).all()
+    assert (s.cca_busy_frac[0, ~on, 0] == 0).all()
+
+
+# ----------------------------------------------------------------------------- (h) chunking
+
+
+@pytest.mark.parametrize("chunks", [(60, 60), (45, 75), (1, 59, 30, 30)])
+def test_chunking_run_calls_does_not_change_the_result(chunks):
+    whole = WirelessSimulation("office", seed=4).run(120)
+    sim = WirelessSimulation("office", seed=4)
+    parts = [sim.run(c) for c in chunks]
+    for name in SENSING_TICK_FIELDS:
+        joined = np.concatenate([getattr(p, name) for p in parts], axis=1)
+        assert np.array_equal(joined, getattr(whole, name)), name
+    weights = np.array(chunks) / 120
+    mean_thr = sum(w * p.client_throughput_mbps for w, p in zip(weights, parts, strict=True))
+    assert mean_thr == pytest.approx(whole.client_throughput_mbps, rel=1e-9, abs=1e-9)
+    assert np.array_equal(parts[-1].client_ap, whole.client_ap)
+    assert sim.time_s == 120.0
+
+
+def test_sensing_concat_joins_ticks_and_averages_client_throughput():
+    sim = WirelessSimulation("office", seed=2)
+    a, b = sim.run(20), sim.run(40)
+    joined = Sensing.concat([a, b])
+    assert joined.ticks == 60
+    assert joined.t0_s == 0.0 and b.t0_s == 20.0
+    assert np.array_equal(joined.cca_busy_frac[:, 20:], b.cca_busy_frac)
+    assert joined.client_throughput_mbps == pytest.approx((a.client_throughput_mbps + 2 * b.client_throughput_mbps) / 3)
+
+
+# ----------------------------------------------------------------------------- KPIs and sensing hygiene
+
+
+def test_kpis_average_active_clients_and_aps():
+    s = WirelessSimulation("office", seed=3).run(60)
+    k = s.kpis()
+    active = s.client_demand_mbps[0] > 0
+    assert active.any() and not active.all()
+    assert k["throughput_mean_mbps"][0] == pytest.approx(s.client_throughput_mbps[0, active].mean())
+    assert k["throughput_p5_mbps"][0] == pytest.approx(np.percentile(s.client_throughput_mbps[0, active], 5))
+    assert k["cca_busy_mean"][0] == pytest.approx(s.cca_busy_frac[0].mean())
+    assert k["retry_rate_mean"][0] == pytest.approx(s.retry_rate[0].mean())
+    assert 0.0 < k["cca_busy_mean"][0] < 1.0
+
+
+def test_kpis_of_a_network_without_clients_are_zero_without_warnings():
+    sc = small_scenario([{"position": [10, 20], "channel": 36}], clients=0)
+    s = WirelessSimulation(sc, seed=0).run(10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        k = s.kpis()
+    assert k["throughput_mean_mbps"].tolist() == [0.0]
+    assert k["throughput_p5_mbps"].tolist() == [0.0]
+    assert k["cca_busy_mean"].tolist() == [0.0]
+
+
+def test_per_tick_sensing_stays_in_physical_ranges():
+    s = WirelessSimulation("enterprise", seed=1).run(60)
+    for name in ("cca_busy_frac", "airtime_frac", "retry_rate", "nonwifi_duty_frac", "nonwifi_confidence"):
+        x = getattr(s, name)
+        assert x.min() >= 0.0 and x.max() <= 1.0, name
+    assert (s.throughput_mbps >= 0).all()
+    assert (s.client_throughput_mbps <= s.client_demand_mbps + 1e-9).all()
+    assert s.clients_per_ap.sum() == (s.client_ap >= 0).sum()
+    assert (s.client_ap < 30).all()
+    assert np.isnan(s.client_rssi_dbm[s.client_ap < 0]).all()
+
+
+@pytest.mark.parametrize(("field", "value"), [("client_demand_mbps", 0.0), ("client_ap", 99), ("client_rssi_dbm", 0.0)])
+def test_changing_a_returned_sensing_does_not_change_the_simulation(field, value):
+    """Sensing is a measurement: a caller editing its arrays (say, reusing them as buffers, or
+    normalising observations in place) must not alter what the simulation does next."""
+
+    def second_run(tamper: bool) -> Sensing:
+        sim = WirelessSimulation(two_aps(36, 36), seed=0)
+        first = sim.run(30)  # half of a 60 s epoch: the next run continues the same epoch
+        arr = getattr(first, field)
+        if tamper and arr.flags.writeable:
+            arr[...] = value
+        return sim.run(30)
+
+    assert_sensing_equal(second_run(tamper=True), second_run(tamper=False))
+
+
+def test_demand_follows_the_hourly_profile():
+    silent = scenario_from_dict(
+        {
+            "name": "night",
+            "area": {"width_m": 20, "height_m": 20},
+            "aps": [{"position": [10, 10], "channel": 36}],
+            "clients": {"count": 50, "demand": {"profile": "flat", "hourly": [0.0] * 24}},
+        }
+    )
+    s = WirelessSimulation(silent, seed=0).run(60)
+    assert (s.client_demand_mbps == 0).all()
+    assert (s.throughput_mbps == 0).all()
+    assert (s.airtime_frac == 0).all()
+    sc = small_scenario([{"position": [10, 20], "channel": 36}], clients=3, mean_mbps=5.0)
+    busy = WirelessSimulation(sc, seed=0).run(60)
+    assert busy.client_demand_mbps[0] == pytest.approx(np.full(3, 5.0))
+
+
+def test_rate_used_by_the_sim_is_the_he_table_rate():
+    # a single client right next to its AP: 2 SS MCS 11 (HE table) times MAC efficiency, served in full
+    # when its demand fits, i.e. demand / airtime equals the effective rate
+    s = WirelessSimulation(small_scenario([{"position": [10, 20], "channel": 36}], clients=1, mean_mbps=50.0)).run(1)
+    effective = s.throughput_mbps[0, 0, 0] / s.airtime_frac[0, 0, 0]
+    assert effective == pytest.approx(2 * HE_RATE_20MHZ_1SS_MBPS[11] * MAC_EFFICIENCY, rel=1e-4)
