@@ -613,7 +613,13 @@ class WirelessSimulation:
         self._h_db[bi, ki] = c_db
         flat = np.flatnonzero(self._h_cand >= 0)
         hb, hk = np.divmod(flat // self._h_cand.shape[2], assoc.shape[1])
-        self._hidden_list = (hb, hk, self._h_cand.ravel()[flat], 10.0 ** (self._h_db.ravel()[flat] / 10.0))
+        h_mw = 10.0 ** (self._h_db.ravel()[flat] / 10.0)
+        # SINR while that source transmits: a collision is possible only below the top MCS's
+        # threshold plus a margin where its PER is < 1e-5 (see rrm_gym.radio.phy).
+        a = np.maximum(assoc[hb, hk], 0)
+        sinr_db = self._rx_ct[hb, hk, a] - 10.0 * np.log10(_SLOT_NOISE_MW[self._slot[hb, a]] + h_mw)
+        coll = np.flatnonzero(sinr_db < MCS_SINR_THRESHOLD_DB[-1] + 8.0)
+        self._hidden_list = (hb, hk, self._h_cand.ravel()[flat], h_mw, coll, sinr_db[coll])
         self._hidden_assoc = assoc
         return self._hidden_list
 
@@ -644,7 +650,7 @@ class WirelessSimulation:
         onehot = np.zeros((b, k, n))  # [B, K, N] client -> serving AP
         onehot[rows, ks, a] = linked
 
-        hb, hk, hj, h_mw = self._hidden(r, assoc)
+        hb, hk, hj, h_mw, c_i, c_sinr_db = self._hidden(r, assoc)
         self._links_stale = False
         self._moved[:] = False
         h_client = hb * k + hk
@@ -667,8 +673,9 @@ class WirelessSimulation:
         served = linked & (mcs >= 0)
         mcs_c = np.maximum(mcs, 0)
         rate = np.where(served, HE_RATE_20MHZ_1SS_MBPS[mcs_c] * rate_factor, 0.0)  # goodput without retries
-        coll = _per(signal[hb, hk] - 10.0 * np.log10(noise_mw[hb, hk] + h_mw), mcs_c[hb, hk])
-        log_ok = np.bincount(h_client, np.log1p(-np.minimum(coll * h_act, 0.999999)), b * k).reshape(b, k)
+        c_client = h_client[c_i]
+        coll = _per(c_sinr_db, mcs_c.ravel()[c_client]) * h_act[c_i]
+        log_ok = np.bincount(c_client, np.log1p(-np.minimum(coll, 0.999999)), b * k).reshape(b, k)
         # CSMA collisions with contenders that picked the same backoff slot
         log_ok_csma = np.log1p(-CSMA_COLLISION_PER_CONTENDER * act[:, None, :]) @ r.hears_t  # [B, 1, W]
         log_ok = log_ok + log_ok_csma[:, 0, :n][rows, a]
