@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from rich.console import Console
@@ -12,6 +13,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from rrm_gym.config import ScenarioError, load_scenario, packaged_scenarios
+from rrm_gym.safety.audit_cli import add_audit_parser
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -32,6 +34,13 @@ def _int(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+def _positive_int(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
 
 
 def _cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -119,6 +128,70 @@ def _cmd_simulate(args: argparse.Namespace, out: Console, err: Console) -> int:
     return EXIT_OK
 
 
+def _cmd_demo(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from rrm_gym.safety.audit import AuditConfigError, AuditLog, resolve_key
+    from rrm_gym.safety.demo import run_demo
+
+    try:
+        sc = load_scenario(args.scenario)
+    except ScenarioError as e:
+        err.print(str(e), markup=False, highlight=False)
+        return EXIT_USAGE
+    audit_path = None
+    try:
+        key = resolve_key(key_file=args.key_file)
+        if args.audit_dir is not None:
+            audit_path = Path(args.audit_dir) / "audit.jsonl"
+        audit = AuditLog(key, path=audit_path, fsync=args.fsync)
+    except (AuditConfigError, OSError) as e:
+        err.print(f"error: {e}", markup=False, highlight=False)
+        return EXIT_USAGE
+    with audit, Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task(f"demo on {sc.name}", total=args.periods)
+        report = run_demo(sc, args.periods, args.seed, audit, progress=lambda: bar.advance(task))
+    c = report.counters
+    table = Table(
+        title=f"event loop demo: {report.periods} x {report.period_s} s on {report.scenario}, seed {args.seed}"
+    )
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    by_source = c["events_by_source"]
+    table.add_row("events detected automatically", str(by_source.get("detected", 0)))
+    table.add_row("  (incl. rollback-monitor verdicts)", str(c["events_by_type"].get("DEGRADATION", 0)))
+    table.add_row("events injected", str(by_source.get("injected", 0)))
+    table.add_row("change requests (agent / manual)", f"{by_source.get('agent', 0)} / {by_source.get('manual', 0)}")
+    for name, count in sorted(c["events_by_type"].items()):
+        table.add_row(f"  {name}", str(count))
+    table.add_row("actions executed", str(c["actions_executed"]))
+    for name, count in sorted(c["actions_by_type"].items()):
+        table.add_row(f"  {name}", str(count))
+    table.add_row("shield outcomes", ", ".join(f"{k} {v}" for k, v in sorted(c["shield_outcomes"].items())) or "-")
+    table.add_row("rollbacks (automatic / manual)", f"{c['rollbacks_auto']} / {c['rollbacks_manual']}")
+    table.add_row("cooldown deferrals", str(c["cooldown_deferrals"]))
+    statuses = c["audit_records_by_status"]
+    table.add_row("audit records", str(sum(statuses.values())))
+    for name, count in sorted(statuses.items()):
+        table.add_row(f"  {name}", str(count))
+    table.add_row("DFS reactions (worst)", f"{c['dfs_reactions']} ({c['dfs_reaction_worst_s']:.0f} s)")
+    table.add_row("radar pulses hitting an AP's band", str(c["radar_hits"]))
+    table.add_row("DFS violations (compliance monitor)", str(c["dfs_violations"]))
+    table.add_row("EIRP violations (compliance monitor)", str(c["eirp_violations"]))
+    out.print(table)
+    for line in report.injected:
+        out.print(f"  {line}", highlight=False)
+    k = report.kpis
+    out.print(
+        f"client throughput mean {k['throughput_mean_mbps']:.2f} Mb/s, p5 {k['throughput_p5_mbps']:.2f} Mb/s; "
+        f"CCA busy {k['cca_busy_mean']:.1%}; retry {k['retry_rate_mean']:.1%}",
+        highlight=False,
+    )
+    if audit_path is not None:
+        out.print(f"audit log written to {audit_path.parent}/ (verify: rrm-gym audit verify {audit_path.parent})")
+    elif audit.ephemeral_key:
+        out.print("audit log kept in memory, signed with a throw-away key (give --audit-dir to keep it)")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rrm-gym", description="Wi-Fi radio resource management gym.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -134,6 +207,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hours", type=_positive_float, default=1.0, help="simulated hours (default 1)")
     p.add_argument("--seed", type=_int, default=0, help="random seed (default 0)")
     p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser("demo", help="the event loop end to end: detection, injected events, rollback, audit")
+    p.add_argument("--scenario", default="dfs_site", help="packaged name or YAML path (default dfs_site)")
+    p.add_argument("--periods", type=_positive_int, default=100, help="fast-loop periods to run (default 100)")
+    p.add_argument("--seed", type=_int, default=0, help="random seed (default 0)")
+    p.add_argument("--audit-dir", help="write the signed audit log here (needs a key)")
+    p.add_argument("--key-file", help="file holding the audit HMAC key (default: $RRM_GYM_AUDIT_KEY)")
+    p.add_argument("--fsync", action="store_true", help="fsync the audit file after every record")
+    p.set_defaults(func=_cmd_demo)
+
+    add_audit_parser(sub)
     return parser
 
 
@@ -143,6 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Console(soft_wrap=True)
     err = Console(stderr=True, soft_wrap=True)
     try:
+        if args.command == "audit":
+            return args.func(args)
         return args.func(args, out, err)
     except KeyboardInterrupt:
         err.print("interrupted")

@@ -13,7 +13,7 @@ import yaml
 
 from rrm_gym.cli import main
 from rrm_gym.config import ScenarioError, load_scenario, packaged_scenarios, scenario_from_dict
-from rrm_gym.radio import DOMAINS, ETSI
+from rrm_gym.radio import DOMAINS, ETSI, bonding_group
 
 PACKAGED = ("dfs_site", "enterprise", "hall", "legacy_24", "office", "residential")
 RRM_GYM = Path(sys.executable).with_name("rrm-gym")
@@ -93,10 +93,12 @@ def test_dfs_site_aps_are_on_dfs_channels_with_radars_on_them():
     domain = DOMAINS[sc.regulatory_domain]
     assert sc.regulatory_domain == "ETSI"
     assert all(domain.is_dfs(ap.channel, ap.width_mhz) for ap in sc.aps)
-    assert any(ap.channel in domain.weather_channels for ap in sc.aps)
+    assert any(set(bonding_group(ap.channel, ap.width_mhz)) & domain.weather_channels for ap in sc.aps)
     radar_channels = {r.channel for r in sc.radars}
     assert radar_channels == {52, 104, 120}
-    assert radar_channels <= {ap.channel for ap in sc.aps}
+    # every radar falls inside the band of some AP (APs run 40 MHz: 100+104, 116+120, ...)
+    occupied = {ch for ap in sc.aps for ch in bonding_group(ap.channel, ap.width_mhz)}
+    assert radar_channels <= occupied
 
 
 def test_hall_is_eight_aps_and_500_clients():
@@ -328,7 +330,7 @@ def test_etsi_scenario_rejects_u_nii_3(tmp_path):
     with pytest.raises(ScenarioError) as info:
         load_scenario(write_yaml(tmp_path, data))
     assert info.value.problems == [
-        ("aps[2].channel", f"channel 149 at 20 MHz is not allowed in regulatory domain {ETSI.name}")
+        ("aps[2].channel", f"channel 149 at 40 MHz is not allowed in regulatory domain {ETSI.name}")
     ]
 
 

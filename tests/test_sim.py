@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rrm_gym.config import Scenario, load_scenario, scenario_from_dict
-from rrm_gym.radio import HE_RATE_20MHZ_1SS_MBPS, noise_floor_dbm, path_loss_db
+from rrm_gym.radio import HE_RATE_20MHZ_1SS_MBPS, bonding_group, noise_floor_dbm, path_loss_db
 from rrm_gym.sim import INTERFERER_KINDS, Sensing, WirelessSimulation
 from rrm_gym.sim.simulation import MAC_EFFICIENCY
 
@@ -571,16 +571,17 @@ def test_radar_burst_on_dfs_site_is_detected_by_the_ap_on_its_channel():
     assert airport.channel == 52 and 300 in airport.at_s and airport.position is None
     weather = next(r for r in sc.radars if r.name == "weather")
     assert weather.channel == 120 and 1200 in weather.at_s  # ETSI weather radar, site-wide
-    ap52 = next(i for i, ap in enumerate(sc.aps) if ap.channel == 52)
-    ap120 = next(i for i, ap in enumerate(sc.aps) if ap.channel == 120)
+    # APs run 40 MHz: the one on 52+56 hears the 52 radar, the one on 116+120 the weather radar
+    ap52 = next(i for i, ap in enumerate(sc.aps) if 52 in bonding_group(ap.channel, ap.width_mhz))
+    ap120 = next(i for i, ap in enumerate(sc.aps) if 120 in bonding_group(ap.channel, ap.width_mhz))
     sim = WirelessSimulation(sc, seed=0)
     s = sim.run(1260)
     assert s.radar_detected.dtype == bool
     assert s.radar_detected[0, 300, ap52]
     assert s.radar_detected[0, 1200, ap120]
-    # APs whose 20 MHz channel overlaps no radar channel (52, 104, 120) never detect one
+    # APs whose band overlaps no radar channel (52, 104, 120) never detect one
     radar_channels = {r.channel for r in sc.radars}
-    quiet = [i for i, ap in enumerate(sc.aps) if ap.channel not in radar_channels]
+    quiet = [i for i, ap in enumerate(sc.aps) if not radar_channels & set(bonding_group(ap.channel, ap.width_mhz))]
     assert quiet
     assert not s.radar_detected[0][:, quiet].any()
 

@@ -119,6 +119,11 @@ SLOT_WIDTH_MHZ = np.array([s.width_mhz for s in SLOTS], dtype=np.int16)
 SLOT_CENTER_MHZ = np.array([s.center_mhz for s in SLOTS])
 SLOT_FREQ_GHZ = SLOT_CENTER_MHZ / 1000.0
 SLOT_BAND_GHZ = np.array([s.band_ghz for s in SLOTS])
+# SLOT_MEMBERS[s, c]: slot s occupies 20 MHz channel number c (c < 200)
+SLOT_MEMBERS = np.zeros((len(SLOTS), 200), dtype=bool)
+for _i, _s in enumerate(SLOTS):
+    SLOT_MEMBERS[_i, list(_s.members)] = True
+SLOT_MEMBERS.setflags(write=False)
 
 
 def slot_index(channel: int, width_mhz: int = 20) -> int:

@@ -123,6 +123,9 @@ class Sensing:
     nonwifi_confidence: np.ndarray  # [B, T, N] classifier confidence in [0, 1]
     nonwifi_kind: np.ndarray  # [B, T, N] index into INTERFERER_KINDS, -1 none
     radar_detected: np.ndarray  # [B, T, N] bool
+    demand_mbps: np.ndarray  # [B, T, N] traffic offered to each AP by its associated clients
+    transmitting: np.ndarray  # [B, T, N] bool: the radio is on (beacons at least)
+    radar_burst: np.ndarray  # [B, T, R] ground truth of radar pulses, for compliance monitoring only
     client_ap: np.ndarray  # [B, K] serving AP, -1 unassociated
     client_rssi_dbm: np.ndarray  # [B, K]
     client_snr_db: np.ndarray  # [B, K]
@@ -184,6 +187,9 @@ class Sensing:
             nonwifi_confidence=tick("nonwifi_confidence"),
             nonwifi_kind=tick("nonwifi_kind"),
             radar_detected=tick("radar_detected"),
+            demand_mbps=tick("demand_mbps"),
+            transmitting=tick("transmitting"),
+            radar_burst=tick("radar_burst"),
             client_ap=last.client_ap,
             client_rssi_dbm=last.client_rssi_dbm,
             client_snr_db=last.client_snr_db,
@@ -275,6 +281,7 @@ class WirelessSimulation:
         powers = [ap.power_dbm for ap in sc.aps] + [nb.power_dbm for nb in sc.neighbors]
         self._power = np.tile(np.array(powers, dtype=float), (b, 1))  # [B, W]
         self._nb_load = np.array([nb.load for nb in sc.neighbors], dtype=float)  # [M]
+        self._tx_on = np.ones((b, n + m), dtype=bool)  # radio on; off while silent (e.g. during CAC)
         self._outage_until_s = np.full((b, n), -np.inf)
         self._last_outage_until_s = -np.inf
 
@@ -377,6 +384,15 @@ class WirelessSimulation:
         """Slot id (see :mod:`rrm_gym.radio.regulatory`) of each managed AP, ``[B, N]``."""
         return self._readonly(self._slot[:, : self.num_aps])
 
+    def ap_config(self, ap: int, network: int = 0) -> dict[str, float | int]:
+        """One AP's ``channel``, ``width_mhz`` and ``power_dbm`` as Python numbers."""
+        s = int(self._slot[network, ap])
+        return {
+            "channel": int(SLOT_CHANNEL[s]),
+            "width_mhz": int(SLOT_WIDTH_MHZ[s]),
+            "power_dbm": float(self._power[network, ap]),
+        }
+
     @staticmethod
     def _readonly(a: np.ndarray) -> np.ndarray:
         v = a.view()
@@ -418,6 +434,19 @@ class WirelessSimulation:
         self._power[network, ap] = power_dbm
         self._radio_cache = None
 
+    def set_tx_enabled(self, ap: int, enabled: bool, *, network: int = 0) -> None:
+        """Switch AP ``ap``'s radio on or off. An AP that is off (silent during a channel
+        availability check) still listens, so it detects radar, but serves no client."""
+        self._check_ap(ap, network)
+        if bool(enabled) != bool(self._tx_on[network, ap]):
+            self._tx_on[network, ap] = bool(enabled)
+            self._radio_cache = None
+
+    @property
+    def tx_enabled(self) -> np.ndarray:
+        """Whether each managed AP's radio is on, ``[B, N]`` (read-only)."""
+        return self._readonly(self._tx_on[:, : self.num_aps])
+
     def set_powers(self, power_dbm: np.ndarray) -> None:
         """Set every managed AP's power at once, ``[B, N]`` dBm within each AP's range."""
         p = np.asarray(power_dbm, dtype=float)
@@ -447,6 +476,23 @@ class WirelessSimulation:
             parts.append(self._segment(int(seg_end - self.time_s)))
             self.time_s = seg_end
         return Sensing.concat(parts)
+
+    def rewind(self, to_s: float) -> None:
+        """Set the clock back to ``to_s`` within the current epoch, so that a caller that looked
+        ahead (say, found a radar detection mid-span) can re-run a shorter span and act at the
+        detection. Within an epoch nothing random is drawn, so the re-run is identical."""
+        epoch_start = self._next_epoch_s - self.epoch_s
+        if not epoch_start <= to_s <= self.time_s or to_s != int(to_s):
+            raise ValueError(
+                f"can rewind only to a whole second in [{epoch_start:g}, {self.time_s:g}] (the current epoch), "
+                f"not to {to_s}"
+            )
+        self.time_s = float(to_s)
+
+    @property
+    def next_epoch_s(self) -> float:
+        """Time of the next epoch boundary (client moves, new offered load)."""
+        return self._next_epoch_s
 
     def _advance_epoch(self) -> None:
         """New epoch: nomadic clients relocate, offered load follows the diurnal profile,
@@ -521,7 +567,8 @@ class WirelessSimulation:
             return self._radio_cache
         n, w = self.num_aps, self._slot.shape[1]
         slot, tx = self._slot, self._power
-        tx_eff = (tx - _SLOT_FREQ_LOSS_DB[slot]).astype(np.float32)  # [B, W]
+        # a silent radio neither contends, interferes nor serves clients
+        tx_eff = np.where(self._tx_on, tx - _SLOT_FREQ_LOSS_DB[slot], _NEG).astype(np.float32)  # [B, W]
         # rx[b, i, j]: transmitter j's power at transmitter i, in i's band
         ov_db = _OVERLAP_DB[slot[:, None, :], slot[:, :, None]]  # [B, W(i), W(j)]
         rx_full = tx_eff[:, None, :] - self._pl_tt
@@ -760,6 +807,9 @@ class WirelessSimulation:
             nonwifi_confidence=ticks_of(nw_conf),
             nonwifi_kind=ticks_of(nw_kind),
             radar_detected=radar_hit,
+            demand_mbps=np.broadcast_to((demand[:, None, :] @ onehot).astype(np.float32), (b, ticks, n)),
+            transmitting=np.broadcast_to(self._tx_on[:, None, :n], (b, ticks, n)),
+            radar_burst=radar,
             client_ap=assoc.copy(),
             client_rssi_dbm=np.where(linked, signal, np.nan),
             client_snr_db=np.where(linked, snr_db, np.nan),

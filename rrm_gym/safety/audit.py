@@ -1,0 +1,932 @@
+"""Tamper-evident audit log: append-only JSON Lines, each record HMAC-SHA256-signed and hash-chained.
+
+Every record carries ``sequence`` (0, 1, 2, ... per log), ``prev_signature`` (the previous record's
+``signature``; ``"0" * 64`` for the first record) and ``signature`` = hex HMAC-SHA256 over the
+canonical JSON of all other fields (:func:`canonical_json`). Editing, inserting, deleting or
+reordering records therefore breaks a signature, the sequence or the chain, and :func:`verify`
+names the first bad line.
+
+Keys (:func:`resolve_key`): an explicit key, else a key file, else ``$RRM_GYM_AUDIT_KEY``. There is
+no default key in code. A file-backed log without a key is refused; an in-memory log without one
+signs with a random per-process key (``AuditLog.ephemeral_key``), useful only within the process.
+
+Files and rotation: a log at ``audit/audit.jsonl`` continues in ``audit.jsonl.1``, ``audit.jsonl.2``,
+... (higher index = newer; files are never renamed) whenever the next record would push the current
+file past ``max_bytes``. The chain runs on across files. ``retention_files`` keeps the newest N files
+and deletes the oldest, so a directory may start mid-chain; :func:`verify` accepts that only at the
+head of the oldest surviving file, and only if that file is a rotated one (index >= 1), and reports
+it as ``truncated_head``.
+
+What verification cannot see: records removed from the *end* of the newest file (or whole newest
+files) leave a valid, shorter chain; a chain alone cannot tell that from a log that simply stopped
+there. Likewise records removed from the head of the oldest surviving rotated file look like
+retention. Keep a copy of ``last_signature`` / ``total`` elsewhere (or ship the log off-host) when
+that matters. A torn last line (a crash mid-write) is reported as ``torn_tail`` and ignored, which
+is the same as tail truncation.
+
+One writer per log: two processes appending to the same file would interleave two chains.
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+import dataclasses
+import enum
+import hashlib
+import hmac
+import io
+import json
+import math
+import operator
+import os
+import re
+import secrets
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+KEY_ENV_VAR = "RRM_GYM_AUDIT_KEY"
+GENESIS_SIGNATURE = "0" * 64
+EXECUTION_STATUSES = ("SUCCESS", "MODIFIED", "REJECTED", "DEFERRED", "ROLLED_BACK", "PENDING", "FAILED")
+SOURCES = ("detected", "injected", "agent", "manual", "rule")
+# Common values; event_type and action_type are not restricted to these.
+EVENT_TYPES = ("DFS_RADAR", "NON_WIFI_INTERFERENCE", "SPECTRUM_SATURATION", "DEGRADATION", "CHANGE_REQUEST")
+ACTION_TYPES = ("CHANNEL_CHANGE", "POWER_CHANGE", "WIDTH_CHANGE", "ROLLBACK", "NONE")
+# Values under these keys (anywhere in details / configuration_changes) are client identifiers.
+CLIENT_KEYS = frozenset({"client_id", "client", "clients", "client_ids", "mac"})
+RECORD_FIELDS = (
+    "audit_id",
+    "sequence",
+    "sim_time_s",
+    "network",
+    "ap_id",
+    "event_type",
+    "action_type",
+    "configuration_changes",
+    "source",
+    "rollback_token",
+    "execution_status",
+    "reason",
+    "details",
+    "prev_signature",
+    "signature",
+)
+
+SIGNATURE_MISMATCH = "signature mismatch: record edited or signed with another key"
+CHAIN_BROKEN = "chain broken: prev_signature does not match previous record (record deleted, inserted or reordered)"
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_MAC = re.compile(r"(?<![0-9A-Fa-f:-])[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}(?![0-9A-Fa-f:-])")
+_PSEUDONYM = re.compile(r"c-[0-9a-f]{16}")
+_LOG_NAME = re.compile(r"(?P<base>.+\.jsonl)(?:\.(?P<index>[1-9][0-9]*))?")
+_TAIL_CHUNK_BYTES = 64 * 1024
+
+
+class AuditConfigError(ValueError):
+    """The audit log cannot be set up as asked (no key, unreadable key file, bad option)."""
+
+
+# ----------------------------------------------------------------------------------------- keys
+
+
+def resolve_key(key: bytes | str | None = None, key_file: str | Path | None = None) -> bytes | None:
+    """The HMAC key: ``key``, else the stripped contents of ``key_file``, else ``$RRM_GYM_AUDIT_KEY``.
+
+    A ``str`` key is used as its UTF-8 bytes (a hex string is not decoded). Returns ``None`` when no
+    source is set; an empty key or an unreadable key file raises :class:`AuditConfigError`.
+    """
+    if key is not None:
+        raw = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+        origin = "the key argument"
+    elif key_file is not None:
+        try:
+            raw = Path(key_file).read_bytes().strip()
+        except OSError as e:
+            raise AuditConfigError(f"cannot read audit key file {str(key_file)!r}: {e.strerror or e}") from None
+        origin = f"key file {str(key_file)!r}"
+    elif os.environ.get(KEY_ENV_VAR) is not None:
+        raw = os.environ[KEY_ENV_VAR].strip().encode("utf-8")
+        origin = f"${KEY_ENV_VAR}"
+    else:
+        return None
+    if not raw:
+        raise AuditConfigError(f"audit key from {origin} is empty")
+    return raw
+
+
+def _require_key(key: bytes | str | None) -> bytes:
+    raw = resolve_key(key)  # None falls back to $RRM_GYM_AUDIT_KEY
+    if raw is None:
+        raise AuditConfigError(f"no audit key: pass one or set ${KEY_ENV_VAR}")
+    return raw
+
+
+# ----------------------------------------------------------------------------- JSON and signing
+
+
+def _enum_text(value: enum.Enum) -> Any:
+    # str enums (Source.AGENT) log their value, others (IntEnum EventType.DFS_RADAR) their name.
+    return value.value if isinstance(value.value, str) else value.name
+
+
+def to_jsonable(value: Any, where: str = "value") -> Any:
+    """``value`` as plain JSON types: numpy scalars/arrays, tuples, sets, enums, paths and dataclasses converted.
+
+    Non-finite floats become the strings ``"nan"``, ``"inf"``, ``"-inf"`` (JSON has no NaN). Dict
+    keys become strings; sets are sorted so the signature does not depend on hash order. Anything
+    else raises ``TypeError`` naming where it was found.
+    """
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, enum.Enum):
+        return to_jsonable(_enum_text(value), where)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else str(float(value))
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist(), where)
+    if isinstance(value, np.generic):
+        return to_jsonable(value.item(), where)
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if isinstance(k, enum.Enum):
+                k = _enum_text(k)
+            if isinstance(k, np.generic):
+                k = k.item()
+            if not isinstance(k, (str, int, float, bool)) or k is None:
+                raise TypeError(f"{where}: dict key {k!r} of type {type(k).__name__} is not JSON-safe")
+            out[str(k)] = to_jsonable(v, f"{where}.{k}")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, (set, frozenset)):
+        items = [to_jsonable(v, f"{where}{{}}") for v in value]
+        return sorted(items, key=canonical_json)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(dataclasses.asdict(value), where)
+    raise TypeError(f"{where}: {type(value).__name__} is not JSON-safe")
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def canonical_json(value: Any) -> str:
+    """The signed encoding: sorted keys, no spaces, UTF-8 text, no NaN."""
+    return _CANONICAL.encode(value)
+
+
+def compute_signature(record: Mapping[str, Any], key: bytes) -> str:
+    """Hex HMAC-SHA256 of :func:`canonical_json` of ``record`` without its ``signature`` field."""
+    body = record if "signature" not in record else {k: v for k, v in record.items() if k != "signature"}
+    return hmac.digest(key, canonical_json(body).encode("utf-8"), "sha256").hex()
+
+
+def _line(record: Mapping[str, Any]) -> str:
+    # Written in field order for readability; verification re-canonicalises, so order is not signed.
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+# --------------------------------------------------------------------------- pseudonymisation
+
+
+def pseudonymise(identifier: str | int | bytes, key: bytes) -> str:
+    """``"c-"`` + first 16 hex chars of HMAC-SHA256(key, ``b"client:"`` + identifier).
+
+    ``17`` and ``"17"`` map alike. MAC addresses are normalised first (lower case, ``:``), so
+    ``AA-BB-CC-DD-EE-FF`` and ``aa:bb:cc:dd:ee:ff`` get the same pseudonym.
+    """
+    if isinstance(identifier, bytes):
+        raw = identifier
+    else:
+        text = str(identifier)
+        if _MAC.fullmatch(text):
+            text = text.lower().replace("-", ":")
+        raw = text.encode("utf-8")
+    return "c-" + hmac.new(key, b"client:" + raw, hashlib.sha256).hexdigest()[:16]
+
+
+def _pseudo_all(value: Any, key: bytes) -> Any:
+    # Everything under a client key is treated as identifying: dict keys and scalar leaves alike.
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [_pseudo_all(v, key) for v in value]
+    if isinstance(value, dict):
+        return {_pseudo_all(k, key): _pseudo_all(v, key) for k, v in value.items()}
+    if isinstance(value, str) and _PSEUDONYM.fullmatch(value):
+        return value  # already pseudonymised by the caller
+    return pseudonymise(value, key)
+
+
+def _scrub(value: Any, key: bytes) -> Any:
+    """Pseudonymise client identifiers in JSON-safe ``value``: values under client keys, and MAC-like text."""
+    if isinstance(value, dict):
+        out = {
+            _scrub_text(k, key): (_pseudo_all(v, key) if k in CLIENT_KEYS else _scrub(v, key)) for k, v in value.items()
+        }
+        # A change of a client-valued parameter: {"param": "client_id", "old_value": ..., "new_value": ...}
+        if isinstance(out.get("param"), str) and out["param"] in CLIENT_KEYS:
+            for k in ("old_value", "new_value"):
+                if k in out:
+                    out[k] = _pseudo_all(value[k], key)
+        return out
+    if isinstance(value, list):
+        return [_scrub(v, key) for v in value]
+    if isinstance(value, str):
+        return _scrub_text(value, key)
+    return value
+
+
+class _NotPlain(Exception):
+    """Raised by :func:`_clean_plain` when a value needs the general conversion path."""
+
+
+def _clean_plain(value: Any, key: bytes) -> Any:
+    """Fast path of ``_scrub(to_jsonable(value))`` for plain dicts, lists, strings and numbers
+    without client keys (the common case); anything else raises :class:`_NotPlain`."""
+    t = type(value)
+    if t is str:
+        return _scrub_text(value, key)
+    if t is float:
+        return value if math.isfinite(value) else str(value)
+    if t is int or t is bool or value is None:
+        return value
+    if t is dict:
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str or k in CLIENT_KEYS:
+                raise _NotPlain
+            tv = type(v)
+            if tv is float and math.isfinite(v) or tv is int:
+                out[_scrub_text(k, key)] = v  # inline the commonest leaves
+            else:
+                out[_scrub_text(k, key)] = _clean_plain(v, key)
+        if out.get("param") in CLIENT_KEYS:
+            raise _NotPlain
+        return out
+    if t is list or t is tuple:
+        return [_clean_plain(v, key) for v in value]
+    raise _NotPlain
+
+
+def _clean(value: Any, key: bytes, where: str) -> Any:
+    try:
+        return _clean_plain(value, key)
+    except _NotPlain:
+        return _scrub(to_jsonable(value, where), key)
+
+
+def _scrub_text(text: str, key: bytes) -> str:
+    if len(text) < 17:  # shorter than any MAC address: nothing to replace
+        return text
+    return _MAC.sub(lambda m: pseudonymise(m.group(0), key), text) if _MAC.search(text) else text
+
+
+# ------------------------------------------------------------------------------------ records
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One signed audit record; treat as read-only (``to_dict`` returns a deep copy)."""
+
+    audit_id: str
+    sequence: int
+    sim_time_s: float  # simulated seconds since the run started
+    network: int
+    ap_id: int | None
+    event_type: str
+    action_type: str
+    configuration_changes: tuple[dict[str, Any], ...]  # each {"param", "old_value", "new_value"}
+    source: str
+    rollback_token: str | None
+    execution_status: str
+    reason: str
+    details: dict[str, Any]
+    prev_signature: str
+    signature: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a JSON-safe dict with exactly :data:`RECORD_FIELDS`."""
+        d = {name: getattr(self, name) for name in RECORD_FIELDS}
+        d["configuration_changes"] = copy.deepcopy(list(self.configuration_changes))
+        d["details"] = copy.deepcopy(self.details)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> AuditRecord:
+        """A record from a parsed log line (not verified; see :func:`verify_records`)."""
+        missing = [name for name in RECORD_FIELDS if name not in d]
+        if missing:
+            raise ValueError(f"missing field {missing[0]!r}")
+        kw = {name: d[name] for name in RECORD_FIELDS}
+        kw["configuration_changes"] = tuple(copy.deepcopy(list(d["configuration_changes"])))
+        kw["details"] = copy.deepcopy(dict(d["details"]))
+        return cls(**kw)
+
+
+def _label(value: Any, name: str, allowed: tuple[str, ...] | None = None) -> str:
+    if isinstance(value, enum.Enum):
+        value = _enum_text(value)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    if allowed is not None and value not in allowed:
+        raise ValueError(f"{name} {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _changes(changes: Iterable[Any]) -> list[dict[str, Any]]:
+    out = []
+    for i, c in enumerate(changes):
+        if isinstance(c, Mapping):
+            if set(c) != {"param", "old_value", "new_value"}:
+                raise ValueError(
+                    f"configuration_changes[{i}] must have keys param, old_value, new_value; got {sorted(c)}"
+                )
+            param, old, new = c["param"], c["old_value"], c["new_value"]
+        else:
+            try:
+                param, old, new = c
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"configuration_changes[{i}] must be a mapping or a (param, old, new) tuple, got {c!r}"
+                ) from None
+        out.append({"param": _label(param, f"configuration_changes[{i}].param"), "old_value": old, "new_value": new})
+    return out
+
+
+# ------------------------------------------------------------------------------- verification
+
+
+@dataclass
+class VerifyResult:
+    """Outcome of :func:`verify` / :func:`verify_records`.
+
+    ``first_bad_line`` is 1-based within ``file`` (within the list for :func:`verify_records`);
+    ``first_bad_sequence`` is the sequence number written in that record (``None`` if unreadable).
+    """
+
+    ok: bool
+    records: int = 0  # valid records checked (before the first bad one)
+    first_bad_line: int | None = None
+    first_bad_sequence: int | None = None
+    file: str | None = None
+    reason: str = "intact"
+    torn_tail: bool = False  # an incomplete last line (crash mid-write) was ignored
+    truncated_head: bool = False  # the chain starts mid-log (oldest files removed by retention)
+
+
+def _record_problem(rec: Any, key: bytes) -> tuple[str, int | None] | None:
+    """``(reason, sequence)`` if ``rec`` lacks fields, has extra ones or its signature does not verify."""
+    if not isinstance(rec, Mapping):
+        return "not a JSON object", None
+    seq = rec.get("sequence")
+    seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+    for name in RECORD_FIELDS:
+        if name not in rec:
+            return f"missing field {name!r}", seq
+    extra = sorted(set(rec) - set(RECORD_FIELDS))
+    if extra:
+        return f"unexpected field {extra[0]!r}", seq
+    sig = rec["signature"]
+    if not isinstance(sig, str) or not _HEX64.fullmatch(sig):
+        return "malformed signature (not 64 lower-case hex digits)", seq
+    try:
+        expected_sig = compute_signature(rec, key)
+    except (TypeError, ValueError):
+        return "record is not JSON-safe", seq
+    if not hmac.compare_digest(expected_sig, sig):
+        return SIGNATURE_MISMATCH, seq
+    # Only the key holder can get here, but a hand-made record could still carry odd types.
+    if seq is None or seq < 0 or not isinstance(rec["prev_signature"], str):
+        return "malformed sequence or prev_signature", seq
+    return None
+
+
+class _Chain:
+    """Checks records one by one: fields, signature, sequence, link to the previous record."""
+
+    def __init__(self, key: bytes, allow_truncated_head: bool) -> None:
+        self.key = key
+        self.allow_truncated_head = allow_truncated_head
+        self.expected_seq: int | None = None  # None until the first valid record
+        self.prev_sig = GENESIS_SIGNATURE
+        self.records = 0
+        self.truncated_head = False
+
+    def check(self, rec: Any) -> tuple[str, int | None] | None:
+        """``(reason, sequence)`` for a bad record, else ``None`` after advancing the chain."""
+        problem = _record_problem(rec, self.key)
+        if problem is not None:
+            return problem
+        seq, prev, sig = rec["sequence"], rec["prev_signature"], rec["signature"]
+        if self.expected_seq is None:
+            if seq == 0 and prev != GENESIS_SIGNATURE:
+                return "chain broken: first record (sequence 0) does not start from the genesis signature", seq
+            if seq > 0:
+                if not self.allow_truncated_head:
+                    return f"sequence gap: expected 0, found {seq} (head of the log deleted)", seq
+                if prev == GENESIS_SIGNATURE:
+                    return f"chain broken: record {seq} claims to be the first of the log", seq
+                self.truncated_head = True
+        elif seq > self.expected_seq:
+            return f"sequence gap: expected {self.expected_seq}, found {seq} (record deleted or reordered)", seq
+        elif seq < self.expected_seq:
+            return (
+                f"sequence out of order: expected {self.expected_seq}, found {seq} "
+                "(record duplicated, inserted or reordered)"
+            ), seq
+        elif not hmac.compare_digest(prev, self.prev_sig):
+            return CHAIN_BROKEN, seq
+        self.expected_seq = seq + 1
+        self.prev_sig = sig
+        self.records += 1
+        return None
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # A duplicated key would let a line show one value to some readers and sign another.
+    d: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in d:
+            raise ValueError(f"duplicate key {k!r}")
+        d[k] = v
+    return d
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-standard constant {name}")
+
+
+def _parse_line(raw: bytes) -> Any:
+    """Parse one log line; ``ValueError`` with a short reason if it is not valid JSON."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("invalid UTF-8") from None
+    if not text.strip():
+        raise ValueError("blank line")
+    try:
+        return json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+    except json.JSONDecodeError as e:
+        raise ValueError(e.msg) from None
+
+
+def rotation_index(path: str | Path) -> int:
+    """0 for ``audit.jsonl``, n for ``audit.jsonl.n``."""
+    m = _LOG_NAME.fullmatch(Path(path).name)
+    return int(m["index"]) if m and m["index"] else 0
+
+
+def log_files(path: str | Path) -> list[Path]:
+    """The files of a log, oldest first: ``[path]`` for a file; for a directory its ``*.jsonl[.n]`` files.
+
+    Raises ``FileNotFoundError`` for a missing path and :class:`AuditConfigError` for a directory
+    holding no log or several (differently named) logs.
+    """
+    p = Path(path)
+    if p.is_file():
+        return [p]
+    if not p.exists():
+        raise FileNotFoundError(f"no such file or directory: {str(p)!r}")
+    if not p.is_dir():
+        raise AuditConfigError(f"{str(p)!r} is neither a file nor a directory")
+    groups: dict[str, list[tuple[int, Path]]] = {}
+    for child in p.iterdir():
+        m = _LOG_NAME.fullmatch(child.name)
+        if m and child.is_file():
+            groups.setdefault(m["base"], []).append((int(m["index"] or 0), child))
+    if not groups:
+        raise AuditConfigError(f"no audit log files (*.jsonl, *.jsonl.N) in directory {str(p)!r}")
+    if len(groups) > 1:
+        raise AuditConfigError(f"directory {str(p)!r} holds several logs ({', '.join(sorted(groups))}); pass one file")
+    return [f for _, f in sorted(next(iter(groups.values())))]
+
+
+def _boundary_note(files: list[Path], i: int) -> str:
+    return f" (at the start of {files[i].name}: records at the end of {files[i - 1].name} or a whole file removed)"
+
+
+def verify(path: str | Path, key: bytes | str | None, *, allow_truncated_head: bool | None = None) -> VerifyResult:
+    """Verify a log file, or a directory of rotated files in rotation order, against ``key``.
+
+    ``allow_truncated_head`` defaults to: only when the oldest file is a rotated one (``.n``, n >= 1),
+    i.e. the base file was removed by retention. Streams the files; memory stays small.
+    """
+    key_bytes = _require_key(key)
+    files = log_files(path)
+    if allow_truncated_head is None:
+        allow_truncated_head = rotation_index(files[0]) > 0
+    chain = _Chain(key_bytes, allow_truncated_head)
+    torn: list[str] = []
+    for i, f in enumerate(files):
+        with open(f, "rb") as fh:
+            for line_no, raw in enumerate(fh, 1):
+                try:
+                    rec = _parse_line(raw)
+                except ValueError as e:
+                    if not raw.endswith(b"\n"):
+                        # Only the last line of a file can lack the newline: an interrupted write.
+                        # Ignoring it is safe: a later file must still link to the last full record.
+                        torn.append(f.name)
+                        break
+                    bad: tuple[str, int | None] | None = (f"not valid JSON: {e}", None)
+                else:
+                    bad = chain.check(rec)
+                if bad is not None:
+                    reason, seq = bad
+                    if line_no == 1 and i > 0 and reason.startswith(("sequence gap", "chain broken")):
+                        reason += _boundary_note(files, i)
+                    return VerifyResult(
+                        ok=False,
+                        records=chain.records,
+                        first_bad_line=line_no,
+                        first_bad_sequence=seq,
+                        file=str(f),
+                        reason=reason,
+                        torn_tail=bool(torn),
+                        truncated_head=chain.truncated_head,
+                    )
+    notes = ["intact"]
+    if chain.truncated_head:
+        notes.append(f"chain starts at sequence {chain.expected_seq - chain.records} (older files removed)")
+    if torn:
+        notes.append(f"incomplete last line ignored in {', '.join(torn)} (interrupted write)")
+    return VerifyResult(
+        True, chain.records, reason="; ".join(notes), torn_tail=bool(torn), truncated_head=chain.truncated_head
+    )
+
+
+def verify_records(
+    records: Iterable[Mapping[str, Any] | AuditRecord], key: bytes | str | None, *, allow_truncated_head: bool = False
+) -> VerifyResult:
+    """Verify in-memory records (dicts or :class:`AuditRecord`) in order; ``first_bad_line`` is the 1-based index."""
+    chain = _Chain(_require_key(key), allow_truncated_head)
+    for i, rec in enumerate(records, 1):
+        # Read-only use, so skip to_dict()'s deep copy.
+        d = {n: getattr(rec, n) for n in RECORD_FIELDS} if isinstance(rec, AuditRecord) else rec
+        bad = chain.check(d)
+        if bad is not None:
+            return VerifyResult(False, chain.records, i, bad[1], None, bad[0], truncated_head=chain.truncated_head)
+    return VerifyResult(True, chain.records, truncated_head=chain.truncated_head)
+
+
+def iter_records(path: str | Path, *, skip_invalid: bool = False) -> Iterator[dict[str, Any]]:
+    """Parsed records of a log file or directory, oldest first, without verifying them.
+
+    A torn last line is skipped; another unparseable line raises ``ValueError`` unless ``skip_invalid``.
+    """
+    for f in log_files(path):
+        with open(f, "rb") as fh:
+            for line_no, raw in enumerate(fh, 1):
+                try:
+                    rec = _parse_line(raw)
+                except ValueError as e:
+                    if skip_invalid or not raw.endswith(b"\n"):
+                        continue
+                    raise ValueError(f"{f} line {line_no}: not valid JSON: {e}") from None
+                if isinstance(rec, dict):
+                    yield rec
+                elif not skip_invalid:
+                    raise ValueError(f"{f} line {line_no}: not a JSON object")
+
+
+def _last_line(path: Path) -> tuple[bytes | None, bool]:
+    """``(last complete line, file ends with a newline)``; reads backwards in chunks, not the whole file.
+
+    A trailing fragment without newline counts as the last line if it parses (the newline alone was
+    lost), otherwise it is torn and the line before it is returned.
+    """
+    size = path.stat().st_size
+    if size == 0:
+        return None, True
+    chunk = _TAIL_CHUNK_BYTES
+    with open(path, "rb") as fh:
+        while True:
+            start = max(0, size - chunk)
+            fh.seek(start)
+            data = fh.read(size - start)
+            ends_clean = data.endswith(b"\n")
+            pieces = data.split(b"\n")
+            tail = pieces[-1]  # b"" after a final newline, else a fragment
+            # Pieces that were followed by a newline; a chunk starting mid-file cuts its first piece.
+            complete = pieces[(0 if start == 0 else 1) : -1]
+            if not ends_clean and (start == 0 or len(pieces) > 1):
+                try:
+                    _parse_line(tail)
+                except ValueError:
+                    pass  # torn: fall back to the last complete line
+                else:
+                    return tail, False
+            if complete:
+                return complete[-1], ends_clean
+            if start == 0:
+                return None, ends_clean
+            chunk *= 4
+
+
+# ------------------------------------------------------------------------------------ the log
+
+
+class AuditLog:
+    """Append-only, signed, hash-chained audit log, in memory and optionally in JSON Lines files.
+
+    ``path`` (e.g. ``audit/audit.jsonl``) enables the file sink; an existing log there is resumed
+    (sequence and chain continue; nothing written is touched). ``max_bytes`` rotates to
+    ``audit.jsonl.1``, ``.2``, ...; ``retention_files`` keeps only the newest N files. ``fsync``
+    forces each record to disk (slow, crash-safe). ``seed`` makes ``audit_id`` reproducible.
+    Memory keeps the newest ``memory_limit`` records; ``total`` and ``counts_by_status`` count all
+    records appended by this object.
+    """
+
+    def __init__(
+        self,
+        key: bytes | str | None = None,
+        *,
+        key_file: str | Path | None = None,
+        path: str | Path | None = None,
+        fsync: bool = False,
+        max_bytes: int | None = None,
+        retention_files: int | None = None,
+        seed: int | str | None = None,
+        memory_limit: int = 100_000,
+    ) -> None:
+        resolved = resolve_key(key, key_file)
+        self.ephemeral_key = resolved is None
+        if resolved is None:
+            if path is not None:
+                raise AuditConfigError(
+                    f"an audit log file needs a signing key: set ${KEY_ENV_VAR}, or pass key= or key_file= "
+                    "(e.g. 32 random bytes: python -c 'import secrets; print(secrets.token_hex(32))')"
+                )
+            resolved = secrets.token_bytes(32)  # in-memory only: signatures are checkable in this process
+        self._key = resolved
+        if max_bytes is not None and (not isinstance(max_bytes, int) or max_bytes < 1):
+            raise AuditConfigError(f"max_bytes must be a positive integer, got {max_bytes!r}")
+        if retention_files is not None:
+            if not isinstance(retention_files, int) or retention_files < 1:
+                raise AuditConfigError(f"retention_files must be a positive integer, got {retention_files!r}")
+            if max_bytes is None:
+                raise AuditConfigError("retention_files needs max_bytes (without rotation there is one file)")
+        if memory_limit < 0:
+            raise AuditConfigError(f"memory_limit must be >= 0, got {memory_limit}")
+        if (max_bytes is not None or fsync) and path is None:
+            raise AuditConfigError("max_bytes, retention_files and fsync need path=")
+        self._fsync = fsync
+        self._max_bytes = max_bytes
+        self._retention = retention_files
+        self._seed = seed
+        self._id_prefix = secrets.token_hex(8)
+        self._memory: collections.deque[AuditRecord] = collections.deque(maxlen=memory_limit)
+        self._lock = threading.Lock()
+        self._next_seq = 0
+        self._last_sig = GENESIS_SIGNATURE
+        self.total = 0
+        self._counts: dict[str, int] = {}
+        self._closed = False
+        self._fh: IO[bytes] | None = None
+        self._base: Path | None = None
+        self._index = 0
+        self._size = 0
+        if path is not None:
+            self._base = Path(path)
+            self._base.parent.mkdir(parents=True, exist_ok=True)
+            self._resume()
+            self._open_current()
+
+    # ------------------------------------------------------------------------------ files
+
+    def _file(self, index: int) -> Path:
+        assert self._base is not None
+        return self._base if index == 0 else self._base.with_name(f"{self._base.name}.{index}")
+
+    def _indices(self) -> list[int]:
+        assert self._base is not None
+        pattern = re.compile(re.escape(self._base.name) + r"(?:\.([1-9][0-9]*))?")
+        found = []
+        for child in self._base.parent.iterdir():
+            m = pattern.fullmatch(child.name)
+            if m and child.is_file():
+                found.append(int(m[1] or 0))
+        return sorted(found)
+
+    def _resume(self) -> None:
+        """Continue the chain of an existing log: last record of the newest file that has one."""
+        indices = self._indices()
+        if not indices:
+            return
+        self._index = indices[-1]
+        newest_clean = True
+        for n, idx in enumerate(reversed(indices)):
+            f = self._file(idx)
+            raw, ends_clean = _last_line(f)
+            if n == 0:
+                newest_clean = ends_clean
+            if raw is None:
+                continue
+            try:
+                rec = _parse_line(raw)
+            except ValueError as e:
+                problem: tuple[str, int | None] | None = (f"not valid JSON: {e}", None)
+            else:
+                problem = _record_problem(rec, self._key)
+            if problem is not None:
+                raise AuditConfigError(
+                    f"cannot resume audit log {str(f)!r}: its last record does not verify ({problem[0]}); "
+                    "check it with 'rrm-gym audit verify', or use another path"
+                )
+            self._next_seq = rec["sequence"] + 1
+            self._last_sig = rec["signature"]
+            break
+        if not newest_clean:
+            # Never modify written bytes: after an interrupted write, continue in the next file.
+            self._index += 1
+
+    def _open_current(self) -> None:
+        f = self._file(self._index)
+        self._fh = open(f, "ab")  # noqa: SIM115 - held open for the log's lifetime
+        self._size = self._fh.tell()
+        self._enforce_retention()
+
+    def _enforce_retention(self) -> None:
+        if self._retention is None:
+            return
+        indices = self._indices()
+        for idx in indices[: max(0, len(indices) - self._retention)]:
+            if idx != self._index:
+                self._file(idx).unlink(missing_ok=True)
+
+    def _rotate(self) -> None:
+        assert self._fh is not None
+        self._fh.close()
+        self._index += 1
+        self._open_current()
+        if self._fsync:
+            self._fsync_dir()
+
+    def _fsync_dir(self) -> None:
+        # Make the new file's directory entry durable too; not possible on every platform.
+        assert self._base is not None
+        try:
+            fd = os.open(self._base.parent, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    # ------------------------------------------------------------------------------ API
+
+    @property
+    def current_file(self) -> Path | None:
+        """The file being written, or ``None`` for an in-memory log."""
+        return None if self._base is None else self._file(self._index)
+
+    @property
+    def records(self) -> list[AuditRecord]:
+        """The records held in memory (the newest ``memory_limit``), oldest first."""
+        with self._lock:
+            return list(self._memory)
+
+    @property
+    def last_signature(self) -> str:
+        """Signature of the newest record (``"0" * 64`` before the first)."""
+        return self._last_sig
+
+    @property
+    def next_sequence(self) -> int:
+        """Sequence number the next record will get (continues a resumed log)."""
+        return self._next_seq
+
+    @property
+    def counts_by_status(self) -> dict[str, int]:
+        """Records appended by this object, per ``execution_status``."""
+        with self._lock:
+            return dict(self._counts)
+
+    def pseudonymise(self, identifier: str | int) -> str:
+        """Pseudonym of a client identifier under this log's key (stable for the key)."""
+        return pseudonymise(identifier, self._key)
+
+    def _audit_id(self, sequence: int) -> str:
+        if self._seed is None:
+            # a random per-log prefix and the sequence number: unique, and far cheaper than uuid4()
+            return f"{self._id_prefix}{sequence:016x}"
+        # From (seed, sequence), not a running RNG, so a resumed seeded log keeps ids unique.
+        digest = hashlib.sha256(f"rrm-gym-audit:{self._seed}:{sequence}".encode()).digest()
+        return uuid.UUID(bytes=digest[:16], version=4).hex
+
+    def append(
+        self,
+        *,
+        sim_time_s: float,
+        event_type: str,
+        source: str,
+        execution_status: str,
+        action_type: str = "NONE",
+        network: int = 0,
+        ap_id: int | None = None,
+        configuration_changes: Iterable[Any] = (),
+        rollback_token: str | None = None,
+        reason: str = "",
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditRecord:
+        """Sign, chain, store and (with a path) write one record; returns it.
+
+        ``sim_time_s`` in simulated seconds. Enum values are accepted for the labels. Client
+        identifiers in ``details`` / ``configuration_changes`` are pseudonymised before signing.
+        """
+        t = float(sim_time_s)
+        if not math.isfinite(t):
+            raise ValueError(f"sim_time_s must be finite, got {sim_time_s!r}")
+        if isinstance(network, bool) or isinstance(ap_id, bool):
+            raise ValueError("network and ap_id must be integers, not bool")
+        if rollback_token is not None and not isinstance(rollback_token, str):
+            raise ValueError(f"rollback_token must be a string or None, got {rollback_token!r}")
+        if not isinstance(reason, str):
+            raise ValueError(f"reason must be a string, got {reason!r}")
+        if details is not None and not isinstance(details, Mapping):
+            raise ValueError(f"details must be a mapping, got {type(details).__name__}")
+        changes = _changes(configuration_changes)
+        body: dict[str, Any] = {
+            "audit_id": "",
+            "sequence": 0,
+            "sim_time_s": t,
+            "network": operator.index(network),
+            "ap_id": None if ap_id is None else operator.index(ap_id),
+            "event_type": _label(event_type, "event_type"),
+            "action_type": _label(action_type, "action_type"),
+            "configuration_changes": _clean(changes, self._key, "configuration_changes"),
+            "source": _label(source, "source", SOURCES),
+            "rollback_token": rollback_token,
+            "execution_status": _label(execution_status, "execution_status", EXECUTION_STATUSES),
+            "reason": _scrub_text(reason, self._key),
+            "details": _clean(dict(details) if details else {}, self._key, "details"),
+            "prev_signature": "",
+        }
+        with self._lock:
+            if self._closed:
+                raise ValueError("audit log is closed")
+            body["audit_id"] = self._audit_id(self._next_seq)
+            body["sequence"] = self._next_seq
+            body["prev_signature"] = self._last_sig
+            body["signature"] = compute_signature(body, self._key)
+            if self._fh is not None:
+                data = (_line(body) + "\n").encode("utf-8")
+                if self._max_bytes is not None and self._size > 0 and self._size + len(data) > self._max_bytes:
+                    self._rotate()
+                self._fh.write(data)
+                self._fh.flush()
+                if self._fsync:
+                    os.fsync(self._fh.fileno())
+                self._size += len(data)
+            # body is freshly built and private, so the record can share it without a copy.
+            record = AuditRecord(**{**body, "configuration_changes": tuple(body["configuration_changes"])})
+            self._next_seq += 1
+            self._last_sig = body["signature"]
+            self._memory.append(record)
+            self.total += 1
+            self._counts[record.execution_status] = self._counts.get(record.execution_status, 0) + 1
+        return record
+
+    def verify(self) -> VerifyResult:
+        """Verify the records held in memory (they may start mid-chain after eviction or resume)."""
+        return verify_records(self.records, self._key, allow_truncated_head=True)
+
+    def export(self, target: str | Path | IO[str] | IO[bytes]) -> int:
+        """Write the in-memory records as JSON Lines to a path or an open text/binary file; returns the count."""
+        records = self.records
+        if isinstance(target, (str, os.PathLike)):
+            with open(target, "w", encoding="utf-8", newline="\n") as fh:
+                return self.export(fh)
+        binary = isinstance(target, (io.RawIOBase, io.BufferedIOBase)) or "b" in getattr(target, "mode", "")
+        for rec in records:
+            text = _line(rec.to_dict()) + "\n"
+            target.write(text.encode("utf-8") if binary else text)  # type: ignore[arg-type]
+        return len(records)
+
+    def close(self) -> None:
+        """Close the file sink; further appends raise. Idempotent."""
+        with self._lock:
+            self._closed = True
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

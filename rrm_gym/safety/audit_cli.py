@@ -1,0 +1,194 @@
+"""``rrm-gym audit verify|export``: check and export a signed audit log.
+
+Wire into the main CLI with :func:`add_audit_parser`; ``python -m rrm_gym.safety.audit_cli verify PATH``
+runs the same subcommands standalone. Exit codes: 0 intact / exported, 1 tampered (or export refused
+because of it), 2 unreadable path, no key or bad usage.
+
+The key comes from ``--key-file`` or ``$RRM_GYM_AUDIT_KEY``; there is deliberately no ``--key``
+option, because a key on the command line leaks into shell history and process listings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rrm_gym.safety.audit import (
+    KEY_ENV_VAR,
+    AuditConfigError,
+    VerifyResult,
+    iter_records,
+    log_files,
+    resolve_key,
+    rotation_index,
+    verify,
+)
+
+EXIT_OK = 0
+EXIT_TAMPERED = 1
+EXIT_USAGE = 2
+CSV_COLUMNS = (
+    "sequence",
+    "audit_id",
+    "sim_time_s",
+    "network",
+    "ap_id",
+    "event_type",
+    "action_type",
+    "source",
+    "execution_status",
+    "reason",
+    "rollback_token",
+    "configuration_changes",
+)
+
+
+def _say(console: Any, text: str, *, stderr: bool = False) -> None:
+    # The main CLI passes rich Consoles; standalone use prints plainly. Paths must not be read as markup.
+    if console is None:
+        print(text, file=sys.stderr if stderr else sys.stdout)
+    else:
+        console.print(text, markup=False, highlight=False)
+
+
+def _key(args: argparse.Namespace, err: Any) -> bytes | None:
+    try:
+        key = resolve_key(key_file=args.key_file)
+    except AuditConfigError as e:
+        _say(err, f"error: {e}", stderr=True)
+        return None
+    if key is None:
+        _say(err, f"error: no audit key: set ${KEY_ENV_VAR} or pass --key-file FILE", stderr=True)
+    return key
+
+
+def _verify(path: str, key: bytes, err: Any) -> VerifyResult | None:
+    try:
+        return verify(path, key)
+    except (OSError, AuditConfigError) as e:
+        _say(err, f"error: cannot read audit log {path!r}: {getattr(e, 'strerror', None) or e}", stderr=True)
+        return None
+
+
+def _tampered_line(result: VerifyResult) -> str:
+    return (
+        f"TAMPERED: {result.file} line {result.first_bad_line} (sequence {result.first_bad_sequence}): {result.reason}"
+    )
+
+
+def cmd_verify(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
+    """``audit verify PATH``: 0 intact, 1 tampered, 2 unreadable or no key."""
+    key = _key(args, err)
+    if key is None:
+        return EXIT_USAGE
+    result = _verify(args.path, key, err)
+    if result is None:
+        return EXIT_USAGE
+    if not result.ok:
+        _say(out, _tampered_line(result))
+        return EXIT_TAMPERED
+    _say(out, f"OK: {result.records} records verified in {args.path}")
+    if result.truncated_head:
+        _say(out, "note: truncated head - the chain starts mid-log (oldest files removed by retention)")
+    if result.torn_tail:
+        _say(out, "note: torn tail - an incomplete last line (interrupted write) was ignored")
+    p = Path(args.path)
+    if p.is_file() and rotation_index(p) == 0 and any(p.parent.glob(f"{p.name}.[0-9]*")):
+        _say(out, f"note: rotated files {p.name}.N exist beside it; verify the directory to check the whole chain")
+    return EXIT_OK
+
+
+def _csv_value(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def cmd_export(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
+    """``audit export PATH --out OUT``: verify, then write every record as JSON Lines or CSV."""
+    key = _key(args, err)
+    if key is None:
+        return EXIT_USAGE
+    result = _verify(args.path, key, err)
+    if result is None:
+        return EXIT_USAGE
+    if not result.ok:
+        _say(out, _tampered_line(result))
+        if not args.force:
+            _say(err, "error: refusing to export a tampered log (use --force to export it anyway)", stderr=True)
+            return EXIT_TAMPERED
+        _say(err, "warning: exporting a tampered log (--force); unparseable lines are skipped", stderr=True)
+    fmt = args.format or ("csv" if args.out.lower().endswith(".csv") else "jsonl")
+    out_path = Path(args.out)
+    try:
+        if out_path.exists() and any(out_path.resolve() == f.resolve() for f in log_files(args.path)):
+            _say(err, f"error: --out {args.out!r} is one of the log's own files", stderr=True)
+            return EXIT_USAGE
+        records = iter_records(args.path, skip_invalid=args.force)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        count = 0
+        with open(out_path, "w", encoding="utf-8", newline="") as fh:
+            if fmt == "csv":
+                writer = csv.writer(fh)
+                writer.writerow(CSV_COLUMNS)
+                for rec in records:
+                    row = [_csv_value(rec.get(c)) for c in CSV_COLUMNS[:-1]]
+                    changes = json.dumps(rec.get("configuration_changes"), separators=(",", ":"), ensure_ascii=False)
+                    writer.writerow([*row, changes])
+                    count += 1
+            else:
+                for rec in records:
+                    fh.write(json.dumps(rec, separators=(",", ":"), ensure_ascii=False) + "\n")
+                    count += 1
+    except (OSError, AuditConfigError, ValueError) as e:
+        _say(err, f"error: export failed: {getattr(e, 'strerror', None) or e}", stderr=True)
+        return EXIT_USAGE
+    _say(out, f"exported {count} records from {args.path} to {args.out} ({fmt})")
+    return EXIT_OK
+
+
+def _add_subcommands(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="audit_command", required=True, metavar="SUBCOMMAND")
+    key_help = f"file holding the HMAC key (default: ${KEY_ENV_VAR})"
+
+    p = sub.add_parser("verify", help="check signatures and the hash chain; exit 1 if tampered")
+    p.add_argument("path", help="audit log file, or directory of rotated files (audit.jsonl, audit.jsonl.1, ...)")
+    p.add_argument("--key-file", help=key_help)
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("export", help="verify, then write the records as JSON Lines or CSV")
+    p.add_argument("path", help="audit log file or directory of rotated files")
+    p.add_argument("--out", required=True, help="output file")
+    p.add_argument("--key-file", help=key_help)
+    p.add_argument(
+        "--format", choices=("jsonl", "csv"), default=None, help="output format (default: from --out, else jsonl)"
+    )
+    p.add_argument("--force", action="store_true", help="export even if verification fails")
+    p.set_defaults(func=cmd_export)
+
+
+def add_audit_parser(subparsers: Any) -> None:
+    """Add ``audit verify`` / ``audit export`` to the ``rrm-gym`` subparsers; each sets ``func(args) -> int``."""
+    p = subparsers.add_parser(
+        "audit",
+        help="verify or export a tamper-evident audit log",
+        description="Verify or export an HMAC-signed, hash-chained audit log (key: --key-file or $RRM_GYM_AUDIT_KEY).",
+    )
+    _add_subcommands(p)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone ``audit`` command: ``main(["verify", "audit/"])``; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="rrm-gym audit", description="Verify or export a signed audit log.")
+    _add_subcommands(parser)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse exits on bad usage (2) and --help (0); return it instead
+        return e.code if isinstance(e.code, int) else EXIT_USAGE
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Events, change requests and the priority queue that orders them."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from dataclasses import dataclass, field
+from enum import Enum, IntEnum
+from typing import Any
+
+
+class EventType(IntEnum):
+    """Event kinds; the value is the priority (lower is handled first)."""
+
+    DFS_RADAR = 0  # emergency: regulatory deadline
+    NON_WIFI_INTERFERENCE = 1
+    SPECTRUM_SATURATION = 2
+    DEGRADATION = 3  # from the rollback monitor
+    CHANGE_REQUEST = 4  # fast loop, slow loop or a person
+
+
+class Source(str, Enum):
+    DETECTED = "detected"  # a detector saw it in the sensing
+    INJECTED = "injected"  # inject_* API (tests, demos, drills)
+    AGENT = "agent"  # fast or slow loop policy
+    MANUAL = "manual"  # a person
+    RULE = "rule"  # the event loop's own handlers (emergency moves, rollbacks)
+
+
+class Outcome(str, Enum):
+    APPLIED = "APPLIED"
+    MODIFIED = "MODIFIED"  # applied with changes (power clipped, width narrowed)
+    REJECTED = "REJECTED"
+
+
+PARAMS = ("channel", "width_mhz", "power_dbm")
+
+
+@dataclass(frozen=True)
+class ChangeRequest:
+    """A requested configuration change of one AP; unset parameters are left as they are."""
+
+    ap: int
+    channel: int | None = None
+    width_mhz: int | None = None
+    power_dbm: float | None = None
+    network: int = 0
+    source: Source = Source.AGENT
+    loop: str = "manual"  # "fast", "slow", "manual", "rule"
+    emergency: bool = False  # bypasses cooldown (DFS moves)
+    reason: str = ""
+
+    def params(self) -> dict[str, Any]:
+        return {p: getattr(self, p) for p in PARAMS if getattr(self, p) is not None}
+
+
+@dataclass(frozen=True)
+class ShieldResult:
+    """What the shield decided about one request, and why."""
+
+    outcome: Outcome
+    reason: str
+    request: ChangeRequest
+    applied: dict[str, Any] = field(default_factory=dict)  # the values actually set
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome is not Outcome.REJECTED
+
+
+@dataclass(frozen=True)
+class Event:
+    type: EventType
+    network: int
+    ap: int
+    source: Source
+    detected_s: float  # when the condition was seen (start of the detecting tick)
+    data: dict[str, Any] = field(default_factory=dict)
+    request: ChangeRequest | None = None
+
+
+class EventQueue:
+    """Priority queue: emergencies first, first-in first-out within a priority."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, int, Event]] = []
+        self._seq = itertools.count()
+
+    def push(self, event: Event) -> None:
+        heapq.heappush(self._heap, (int(event.type), next(self._seq), event))
+
+    def pop(self) -> Event:
+        return heapq.heappop(self._heap)[2]
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def __bool__(self) -> bool:
+        return bool(self._heap)

@@ -1,0 +1,451 @@
+"""The event loop: the one path by which the network's configuration changes.
+
+shield -> apply -> audit -> monitor -> (rollback). Detectors watch every tick of the
+simulation; when one fires mid-span the loop re-runs the span up to that tick (the
+simulation is deterministic within an epoch) and acts at the next tick boundary, so a
+radar detection is answered within one simulated second.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rrm_gym.radio.regulatory import SLOT_CHANNEL, SLOT_MEMBERS, SLOT_WIDTH_MHZ, slot_index
+from rrm_gym.safety.audit import AuditLog
+from rrm_gym.safety.detectors import DetectorConfig, Detectors
+from rrm_gym.safety.dfs import ComplianceMonitor, DfsState
+from rrm_gym.safety.events import ChangeRequest, Event, EventQueue, EventType, Outcome, ShieldResult, Source
+from rrm_gym.safety.rollback import RollbackConfig, RollbackManager, Watch
+from rrm_gym.safety.selector import ChannelSelector, SelectorWeights
+from rrm_gym.safety.shield import Cooldown, CooldownConfig, Shield, ShieldConfig
+from rrm_gym.sim import Sensing, WirelessSimulation
+
+
+@dataclass(frozen=True)
+class EventLoopConfig:
+    detectors: DetectorConfig = field(default_factory=DetectorConfig)
+    shield: ShieldConfig = field(default_factory=ShieldConfig)
+    cooldown: CooldownConfig = field(default_factory=CooldownConfig)
+    rollback: RollbackConfig = field(default_factory=RollbackConfig)
+    selector: SelectorWeights = field(default_factory=SelectorWeights)
+    auto_rollback: bool = True
+    react_to_interference: bool = True
+    react_to_saturation: bool = True
+    saturation_margin: float = 10.0  # selector points a saturated AP's new channel must win by
+
+
+class EventLoop:
+    """Safety layer over a :class:`WirelessSimulation` (all B networks).
+
+    ``advance(duration_s)`` runs the simulation with detectors, DFS handling, rollback
+    monitoring and compliance accounting; ``submit(request)`` is the only way to change
+    an AP (agents, people and the loop's own rules alike).
+    """
+
+    def __init__(
+        self,
+        sim: WirelessSimulation,
+        config: EventLoopConfig | None = None,
+        audit: AuditLog | None = None,
+    ) -> None:
+        self.sim = sim
+        self.config = cfg = config or EventLoopConfig()
+        b, n = sim.num_networks, sim.num_aps
+        self.audit = audit if audit is not None else AuditLog()
+        self.dfs = DfsState(sim.domain, b, n)
+        self.cooldown = Cooldown(cfg.cooldown, b, n)
+        self.shield = Shield(sim, self.dfs, self.cooldown, cfg.shield)
+        self.detectors = Detectors(cfg.detectors, b, n)
+        self.rollbacks = RollbackManager(cfg.rollback, b, n)
+        self.selector = ChannelSelector(cfg.selector)
+        self.compliance = ComplianceMonitor(sim)
+        self._queue = EventQueue()
+        self._timers: list[tuple[float, int, int, int]] = []  # (time, seq, network, ap): CAC ends
+        self._timer_seq = 0
+        self.last_sensing: Sensing | None = None
+        self.events_by_type: Counter[str] = Counter()
+        self.events_by_source: Counter[str] = Counter()
+        self.shield_outcomes: Counter[str] = Counter()
+        self.actions: Counter[str] = Counter()
+        self.dfs_reaction_s: list[float] = []
+        self.step_results: list[ShieldResult] = []  # results since the last take_results()
+        self.step_audit_ids: list[str] = []
+        self.last_token: str | None = None  # rollback token of the latest watched change
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def now_s(self) -> float:
+        return self.sim.time_s
+
+    def advance(self, duration_s: int) -> Sensing:
+        """Run the network for ``duration_s`` seconds under the safety layer; what was sensed."""
+        sim = self.sim
+        end = sim.time_s + int(duration_s)
+        parts = []
+        while sim.time_s < end:
+            now = sim.time_s
+            epoch_end = sim.next_epoch_s if sim.next_epoch_s > now else now + sim.epoch_s
+            stop = min(end, epoch_end, self._next_deadline_s())
+            stop = max(stop, now + 1)
+            slot, power = sim.slot.copy(), sim.power_dbm.copy()
+            s = sim.run(int(stop - now))
+            first = self.detectors.first_tick(s)
+            if first is not None and first + 1 < s.ticks:
+                sim.rewind(now)
+                s = sim.run(first + 1)
+            self.compliance.observe(s, slot, power)
+            self.rollbacks.observe(s)
+            self.last_sensing = s
+            parts.append(s)
+            for d in self.detectors.consume(s):
+                ev = Event(
+                    d.type,
+                    d.network,
+                    d.ap,
+                    Source.DETECTED,
+                    s.t0_s + d.tick,
+                    {**d.data, "slot": int(slot[d.network, d.ap])},
+                )
+                self._count(ev)
+                self._queue.push(ev)
+            self._fire_timers()
+            self._drain()
+            self._check_rollbacks()
+        return Sensing.concat(parts)
+
+    def submit(self, request: ChangeRequest) -> ShieldResult:
+        """Shield, apply, audit and (for non-emergency changes) watch one change request."""
+        ev = Event(EventType.CHANGE_REQUEST, request.network, request.ap, request.source, self.now_s, request=request)
+        self._count(ev)
+        return self._handle_request(ev, request)
+
+    def rollback(self, token: str) -> ShieldResult:
+        """Undo the change that issued ``token`` (manual rollback)."""
+        w = self.rollbacks.history.get(token)
+        if w is None:
+            raise KeyError(f"unknown rollback token {token!r}")
+        self.rollbacks.watching.pop(token, None)
+        return self._restore(w, manual=True, reason="manual rollback")
+
+    def inject_dfs_event(self, ap_id: int, channel: int | None = None, network: int = 0) -> None:
+        """Report radar on ``channel`` (default: the AP's primary channel) as AP ``ap_id`` would."""
+        ch = int(self.sim.channel[network, ap_id]) if channel is None else int(channel)
+        slot = int(self.sim.slot[network, ap_id])
+        ev = Event(EventType.DFS_RADAR, network, ap_id, Source.INJECTED, self.now_s, {"channel": ch, "slot": slot})
+        self._inject(ev)
+
+    def inject_interference_event(
+        self, ap_id: int, kind: str = "generic", duty_cycle: float = 0.8, confidence: float = 0.9, network: int = 0
+    ) -> None:
+        data = {
+            "kind": kind,
+            "duty_cycle": duty_cycle,
+            "confidence": confidence,
+            "slot": int(self.sim.slot[network, ap_id]),
+        }
+        self._inject(Event(EventType.NON_WIFI_INTERFERENCE, network, ap_id, Source.INJECTED, self.now_s, data))
+
+    def inject_spectrum_saturation_event(self, ap_id: int, cca_busy_pct: float, network: int = 0) -> None:
+        data = {"cca_busy_pct": float(cca_busy_pct), "slot": int(self.sim.slot[network, ap_id])}
+        self._inject(Event(EventType.SPECTRUM_SATURATION, network, ap_id, Source.INJECTED, self.now_s, data))
+
+    def take_results(self) -> tuple[list[ShieldResult], list[str]]:
+        """Shield results and audit ids since the last call (for an env's ``info``)."""
+        out = (self.step_results, self.step_audit_ids)
+        self.step_results, self.step_audit_ids = [], []
+        return out
+
+    def counters(self) -> dict[str, Any]:
+        reaction = self.dfs_reaction_s
+        return {
+            "events_by_type": dict(self.events_by_type),
+            "events_by_source": dict(self.events_by_source),
+            "actions_executed": sum(self.actions.values()),
+            "actions_by_type": dict(self.actions),
+            "shield_outcomes": dict(self.shield_outcomes),
+            "rollbacks_auto": self.rollbacks.auto_rollbacks,
+            "rollbacks_manual": self.rollbacks.manual_rollbacks,
+            "audit_records_by_status": dict(self.audit.counts_by_status),
+            "cooldown_deferrals": self.cooldown.deferrals,
+            "dfs_reactions": len(reaction),
+            "dfs_reaction_worst_s": max(reaction, default=0.0),
+            "dfs_reaction_mean_s": float(np.mean(reaction)) if reaction else 0.0,
+            **self.compliance.counters(),
+        }
+
+    # ------------------------------------------------------------------ internals
+    def _count(self, ev: Event) -> None:
+        self.events_by_type[ev.type.name] += 1
+        self.events_by_source[ev.source.value] += 1
+
+    def _inject(self, ev: Event) -> None:
+        self._count(ev)
+        self._queue.push(ev)
+        self._drain()
+
+    def _next_deadline_s(self) -> float:
+        t = self._timers[0][0] if self._timers else np.inf
+        return min(t, self.rollbacks.next_deadline_s())
+
+    def _drain(self) -> None:
+        handlers = {
+            EventType.DFS_RADAR: self._on_radar,
+            EventType.NON_WIFI_INTERFERENCE: self._on_interference,
+            EventType.SPECTRUM_SATURATION: self._on_saturation,
+        }
+        while self._queue:
+            ev = self._queue.pop()
+            handlers[ev.type](ev)
+
+    def _fire_timers(self) -> None:
+        now = self.now_s
+        while self._timers and self._timers[0][0] <= now:
+            _, _, b, ap = heapq.heappop(self._timers)
+            if self.dfs.cac_until_s[b, ap] <= now and self.dfs.cac_slot[b, ap] == self.sim.slot[b, ap]:
+                self.dfs.end_cac(b, ap)
+                self.sim.set_tx_enabled(ap, True, network=b)
+
+    def _check_rollbacks(self) -> None:
+        for w in self.rollbacks.due(self.now_s):
+            degraded, why, kpis = self.rollbacks.verdict(w)
+            if degraded and self.config.auto_rollback:
+                ev = Event(
+                    EventType.DEGRADATION, w.network, w.ap, Source.DETECTED, self.now_s, {"token": w.token, **kpis}
+                )
+                self._count(ev)
+                self._restore(w, manual=False, reason=f"degradation: {why}", kpis=kpis)
+
+    # --- handlers
+    def _stale(self, ev: Event) -> bool:
+        """A detection made on a channel the AP has since left needs no action."""
+        return "slot" in ev.data and ev.data["slot"] != int(self.sim.slot[ev.network, ev.ap])
+
+    def _on_radar(self, ev: Event) -> None:
+        b, ap, now = ev.network, ev.ap, self.now_s
+        slot_now = int(self.sim.slot[b, ap])
+        radar_slot = slot_index(ev.data["channel"]) if "channel" in ev.data else ev.data.get("slot", slot_now)
+        if not self.sim.domain.slot_dfs[radar_slot]:
+            return  # radar is only looked for, and only binding, on DFS channels
+        self.dfs.bar(b, radar_slot, now)
+        if not (SLOT_MEMBERS[slot_now] & SLOT_MEMBERS[radar_slot]).any():
+            return  # the AP is not on the radar's channel: barring it is all there is to do
+        self.rollbacks.forget_ap(b, ap)
+        target = self._select(b, ap, emergency=True)
+        if target is None:
+            # nowhere legal to go: stop transmitting, which is always compliant
+            self.sim.set_tx_enabled(ap, False, network=b)
+            self._audit(
+                ev,
+                "RADIO_OFF",
+                [{"param": "tx_enabled", "old_value": True, "new_value": False}],
+                "SUCCESS",
+                "radar: no legal channel left",
+            )
+            self.dfs_reaction_s.append(now - ev.detected_s)
+            return
+        req = ChangeRequest(
+            ap,
+            int(SLOT_CHANNEL[target]),
+            int(SLOT_WIDTH_MHZ[target]),
+            network=b,
+            source=ev.source,
+            loop="rule",
+            emergency=True,
+            reason=f"radar on channel {int(SLOT_CHANNEL[radar_slot])}",
+        )
+        result = self._handle_request(ev, req)
+        if result.accepted:
+            self.dfs_reaction_s.append(now - ev.detected_s)
+
+    def _on_interference(self, ev: Event) -> None:
+        b, ap = ev.network, ev.ap
+        self.selector.note_nonwifi(b, int(ev.data.get("slot", self.sim.slot[b, ap])), self.now_s)
+        if self._stale(ev) or not self.config.react_to_interference:
+            return
+        target = self._select(b, ap, emergency=False)
+        if target is not None:
+            reason = (
+                f"non-Wi-Fi interference ({ev.data.get('kind', 'unknown')}, duty {ev.data.get('duty_cycle', 0):.0%})"
+            )
+            self._handle_request(ev, self._move_request(ev, target, reason))
+
+    def _on_saturation(self, ev: Event) -> None:
+        b, ap = ev.network, ev.ap
+        if self._stale(ev) or not self.config.react_to_saturation:
+            return
+        cost = self._costs(b, ap, emergency=False)
+        cur = int(self.sim.slot[b, ap])
+        stay = cost[cur]
+        cost[cur] = np.inf
+        best = int(np.argmin(cost))
+        if np.isfinite(cost[best]) and cost[best] + self.config.saturation_margin < stay:
+            reason = f"spectrum saturation (CCA busy {ev.data.get('cca_busy_pct', 0):.0f} %)"
+            self._handle_request(ev, self._move_request(ev, best, reason))
+
+    def _move_request(self, ev: Event, slot: int, reason: str) -> ChangeRequest:
+        return ChangeRequest(
+            ev.ap,
+            int(SLOT_CHANNEL[slot]),
+            int(SLOT_WIDTH_MHZ[slot]),
+            network=ev.network,
+            source=ev.source,
+            loop="rule",
+            reason=reason,
+        )
+
+    def _costs(self, b: int, ap: int, emergency: bool) -> np.ndarray:
+        """Selector cost of every slot for AP ``ap``, staying put included (it needs no CAC)."""
+        cur = int(self.sim.slot[b, ap])
+        cand = self.shield.legal_slots(b, ap, self.now_s, emergency)
+        cac_s = self.sim.domain.slot_cac_s.copy()
+        cac_s[cur] = 0.0
+        if not self.dfs.barred(b, cur, self.now_s):
+            cand[cur] = True
+        return self.selector.costs(b, ap, cand, self.sim.slot[b], self.last_sensing, cac_s, self.now_s)
+
+    def _select(self, b: int, ap: int, emergency: bool) -> int | None:
+        cost = self._costs(b, ap, emergency)
+        cost[int(self.sim.slot[b, ap])] = np.inf
+        best = int(np.argmin(cost))
+        return best if np.isfinite(cost[best]) else None
+
+    # --- the one change path
+    def _handle_request(self, ev: Event, req: ChangeRequest) -> ShieldResult:
+        now = self.now_s
+        result = self.shield.check(req, now)
+        self.shield_outcomes[result.outcome.value] += 1
+        self.step_results.append(result)
+        if not result.accepted:
+            status = "DEFERRED" if result.reason.startswith("cooldown") else "REJECTED"
+            self._audit(ev, _action(req.params()), [], status, result.reason, req=req)
+            return result
+        if not result.applied:
+            return result  # nothing to change: not an action, not audited
+        b, ap = req.network, req.ap
+        old = self.sim.ap_config(ap, b)
+        self._apply(b, ap, result.applied, csa=req.emergency)
+        self.shield.note_applied(result, now)
+        changes = [{"param": p, "old_value": old[p], "new_value": v} for p, v in result.applied.items()]
+        token = None
+        if self.config.auto_rollback and not req.emergency and req.loop != "rollback":
+            new = {**old, **result.applied}
+            token = self.rollbacks.watch(b, ap, old, new, now).token
+            self.last_token = token
+        status = "MODIFIED" if result.outcome is Outcome.MODIFIED else "SUCCESS"
+        action = _action(result.applied)
+        self.actions[action] += 1
+        self._audit(
+            ev, action, changes, status, result.reason if status == "MODIFIED" else req.reason, req=req, token=token
+        )
+        return result
+
+    def _apply(self, b: int, ap: int, params: dict[str, Any], csa: bool) -> None:
+        sim = self.sim
+        if "channel" in params or "width_mhz" in params:
+            ch = params.get("channel", int(sim.channel[b, ap]))
+            width = params.get("width_mhz", int(sim.width_mhz[b, ap]))
+            sim.set_channel(ap, ch, width, network=b, csa=csa)
+            self.detectors.reset_ap(b, ap)
+            slot = int(sim.slot[b, ap])
+            if self.dfs.needs_cac(slot) > 0:
+                until = self.dfs.start_cac(b, ap, slot, self.now_s)
+                sim.set_tx_enabled(ap, False, network=b)
+                self._timer_seq += 1
+                heapq.heappush(self._timers, (until, self._timer_seq, b, ap))
+            elif self.dfs.cac_slot[b, ap] >= 0 or not sim.tx_enabled[b, ap]:
+                self.dfs.end_cac(b, ap)
+                sim.set_tx_enabled(ap, True, network=b)
+        if "power_dbm" in params:
+            sim.set_power(ap, params["power_dbm"], network=b)
+
+    def _restore(self, w: Watch, manual: bool, reason: str, kpis: dict | None = None) -> ShieldResult:
+        """Put back the configuration ``w`` replaced; never onto a barred channel."""
+        req = ChangeRequest(
+            w.ap,
+            w.old["channel"],
+            w.old["width_mhz"],
+            w.old["power_dbm"],
+            network=w.network,
+            source=Source.MANUAL if manual else Source.RULE,
+            loop="rollback",
+            emergency=True,
+            reason=reason,
+        )
+        ev = Event(EventType.DEGRADATION, w.network, w.ap, req.source, self.now_s, {"token": w.token})
+        result = self.shield.check(req, self.now_s)
+        if not result.accepted and "barred" in result.reason:
+            # the old channel is in radar non-occupancy: restore the power only
+            req = ChangeRequest(
+                w.ap,
+                power_dbm=w.old["power_dbm"],
+                network=w.network,
+                source=req.source,
+                loop="rollback",
+                emergency=True,
+                reason=f"{reason} (old channel barred: power only)",
+            )
+            result = self.shield.check(req, self.now_s)
+        self.shield_outcomes[result.outcome.value] += 1
+        if not result.accepted:
+            self._audit(ev, "ROLLBACK", [], "FAILED", result.reason, token=w.token)
+            return result
+        b, ap = w.network, w.ap
+        old = self.sim.ap_config(ap, b)
+        if result.applied:
+            self._apply(b, ap, result.applied, csa=False)
+            self.shield.note_applied(result, self.now_s)
+        changes = [{"param": p, "old_value": old[p], "new_value": v} for p, v in result.applied.items()]
+        if manual:
+            self.rollbacks.manual_rollbacks += 1
+        else:
+            self.rollbacks.auto_rollbacks += 1
+        self.actions["ROLLBACK"] += 1
+        self._audit(ev, "ROLLBACK", changes, "ROLLED_BACK", req.reason, token=w.token, details=kpis)
+        return result
+
+    def _audit(
+        self,
+        ev: Event,
+        action: str,
+        changes: list[dict[str, Any]],
+        status: str,
+        reason: str,
+        req: ChangeRequest | None = None,
+        token: str | None = None,
+        details: dict | None = None,
+    ) -> None:
+        info = {k: v for k, v in ev.data.items() if k != "slot"}
+        if req is not None:
+            info["requested"] = req.params()
+            info["loop"] = req.loop
+        if details:
+            info.update(details)
+        if ev.type is EventType.DFS_RADAR:
+            info["detected_s"] = ev.detected_s
+        rec = self.audit.append(
+            sim_time_s=float(self.now_s),
+            network=int(ev.network),
+            ap_id=int(ev.ap),
+            event_type=ev.type.name,
+            action_type=action,
+            configuration_changes=changes,
+            source=ev.source.value,
+            rollback_token=token,
+            execution_status=status,
+            reason=reason,
+            details=info,
+        )
+        self.step_audit_ids.append(rec.audit_id)
+
+
+def _action(params: dict[str, Any]) -> str:
+    if "channel" in params or "width_mhz" in params:
+        return "CHANNEL_CHANGE"
+    if "power_dbm" in params:
+        return "POWER_CHANGE"
+    return "NONE"

@@ -1,0 +1,134 @@
+"""Rollback manager: snapshot before a change, watch a window after it, undo it if KPIs degrade."""
+
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rrm_gym.sim import Sensing
+
+
+@dataclass(frozen=True)
+class RollbackConfig:
+    window_s: int = 120  # monitoring window after a change
+    baseline_tau_s: float = 300.0  # time constant of the KPI baseline kept before changes
+    retry_rel_increase: float = 0.5  # roll back if retry rate rises by 50 % relative ...
+    retry_abs_increase: float = 0.03  # ... and by at least 3 points
+    satisfaction_drop: float = 0.15  # or the served share of offered traffic falls by 15 points
+
+    def __post_init__(self) -> None:
+        if self.window_s < 1 or self.baseline_tau_s <= 0:
+            raise ValueError("window_s must be >= 1 and baseline_tau_s > 0")
+
+
+@dataclass
+class Watch:
+    """One applied change under observation."""
+
+    token: str
+    network: int
+    ap: int
+    old: dict[str, Any]  # configuration to restore
+    new: dict[str, Any]
+    baseline: dict[str, float]
+    start_s: float
+    end_s: float
+    audit_id: str | None = None
+    ticks: int = 0
+    sums: dict[str, float] = field(default_factory=lambda: {"retry": 0.0, "served": 0.0, "offered": 0.0})
+
+
+class RollbackManager:
+    """Keeps per-AP KPI baselines and the changes being watched; decides on rollbacks."""
+
+    def __init__(self, config: RollbackConfig, num_networks: int, num_aps: int, history_limit: int = 10_000) -> None:
+        self.config = config
+        self._retry = np.zeros((num_networks, num_aps))
+        self._served = np.zeros((num_networks, num_aps))
+        self._offered = np.zeros((num_networks, num_aps))
+        self._warm = False
+        self.watching: dict[str, Watch] = {}
+        # token -> watch, for manual rollback after the window; the oldest are forgotten past the limit
+        self.history: OrderedDict[str, Watch] = OrderedDict()
+        self.history_limit = history_limit
+        self._ids = itertools.count(1)
+        self.auto_rollbacks = 0
+        self.manual_rollbacks = 0
+
+    def baseline(self, network: int, ap: int) -> dict[str, float]:
+        offered = self._offered[network, ap]
+        return {
+            "retry_rate": float(self._retry[network, ap]),
+            "satisfaction": float(self._served[network, ap] / offered) if offered > 0 else 1.0,
+        }
+
+    def observe(self, s: Sensing) -> None:
+        """Fold a span into the baselines and into every open watch."""
+        retry = s.retry_rate.mean(axis=1)  # [B, N]
+        served = s.throughput_mbps.mean(axis=1)
+        offered = s.demand_mbps.mean(axis=1)
+        a = 1.0 - np.exp(-s.ticks / self.config.baseline_tau_s)
+        if not self._warm:
+            self._retry, self._served, self._offered, self._warm = retry, served, offered, True
+        else:
+            self._retry += a * (retry - self._retry)
+            self._served += a * (served - self._served)
+            self._offered += a * (offered - self._offered)
+        t = s.t0_s + np.arange(s.ticks)
+        for w in self.watching.values():
+            inside = (t >= w.start_s) & (t < w.end_s)
+            k = int(inside.sum())
+            if k:
+                w.ticks += k
+                w.sums["retry"] += float(s.retry_rate[w.network, inside, w.ap].sum())
+                w.sums["served"] += float(s.throughput_mbps[w.network, inside, w.ap].sum())
+                w.sums["offered"] += float(s.demand_mbps[w.network, inside, w.ap].sum())
+
+    def watch(
+        self, network: int, ap: int, old: dict[str, Any], new: dict[str, Any], now_s: float, prefix: str = "rb"
+    ) -> Watch:
+        token = f"{prefix}-n{network}-ap{ap}-{next(self._ids):06d}"
+        w = Watch(token, network, ap, old, new, self.baseline(network, ap), now_s, now_s + self.config.window_s)
+        self.watching[token] = w
+        self.history[token] = w
+        while len(self.history) > self.history_limit:
+            self.history.popitem(last=False)
+        return w
+
+    def next_deadline_s(self) -> float:
+        return min((w.end_s for w in self.watching.values()), default=np.inf)
+
+    def verdict(self, w: Watch) -> tuple[bool, str, dict[str, float]]:
+        """Whether the watched change degraded the AP, why, and the KPIs compared."""
+        c = self.config
+        after_retry = w.sums["retry"] / max(w.ticks, 1)
+        after_sat = w.sums["served"] / w.sums["offered"] if w.sums["offered"] > 0 else 1.0
+        before_retry, before_sat = w.baseline["retry_rate"], w.baseline["satisfaction"]
+        kpis = {
+            "retry_before": round(before_retry, 4),
+            "retry_after": round(after_retry, 4),
+            "satisfaction_before": round(before_sat, 4),
+            "satisfaction_after": round(after_sat, 4),
+        }
+        rise = after_retry - before_retry
+        if rise >= c.retry_abs_increase and rise >= c.retry_rel_increase * max(before_retry, 1e-9):
+            return True, f"retry rate {before_retry:.1%} -> {after_retry:.1%}", kpis
+        if before_sat - after_sat >= c.satisfaction_drop:
+            return True, f"served share of offered traffic {before_sat:.0%} -> {after_sat:.0%}", kpis
+        return False, "kept", kpis
+
+    def due(self, now_s: float) -> list[Watch]:
+        """Watches whose window has closed by ``now_s`` (removed from the open set)."""
+        done = [w for w in self.watching.values() if w.end_s <= now_s]
+        for w in done:
+            del self.watching[w.token]
+        return done
+
+    def forget_ap(self, network: int, ap: int) -> None:
+        """Stop watching an AP's changes (an emergency move superseded them)."""
+        for token in [t for t, w in self.watching.items() if w.network == network and w.ap == ap]:
+            del self.watching[token]

@@ -1,0 +1,180 @@
+"""Shield and cooldown: every requested change is checked before it touches the network."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from rrm_gym.radio.regulatory import SLOT_BAND_GHZ, SLOT_WIDTH_MHZ, slot_index
+from rrm_gym.safety.dfs import DfsState
+from rrm_gym.safety.events import PARAMS, ChangeRequest, Outcome, ShieldResult
+from rrm_gym.sim import WirelessSimulation
+
+
+@dataclass(frozen=True)
+class CooldownConfig:
+    """Minimum seconds between two changes of the same parameter on the same AP."""
+
+    channel_s: float = 300.0
+    width_s: float = 300.0
+    power_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if min(self.channel_s, self.width_s, self.power_s) < 0:
+            raise ValueError("cooldown times must be >= 0")
+
+
+class Cooldown:
+    """Last change time per network, AP and parameter; emergencies bypass it."""
+
+    def __init__(self, config: CooldownConfig, num_networks: int, num_aps: int) -> None:
+        self.config = config
+        self.min_gap_s = np.array([config.channel_s, config.width_s, config.power_s])
+        self.last_change_s = np.full((num_networks, num_aps, len(PARAMS)), -np.inf)
+        self.deferrals = 0
+
+    def remaining_s(self, network: int, ap: int, param: str, now_s: float) -> float:
+        i = PARAMS.index(param)
+        return max(0.0, float(self.last_change_s[network, ap, i] + self.min_gap_s[i] - now_s))
+
+    def record(self, network: int, ap: int, params: list[str], now_s: float) -> None:
+        for p in params:
+            self.last_change_s[network, ap, PARAMS.index(p)] = now_s
+
+
+@dataclass(frozen=True)
+class ShieldConfig:
+    max_channel_change_frac: float = 0.25  # of a network's APs changing channel at one instant
+    allow_dfs: bool = True  # may non-emergency requests pick DFS channels (CAC silence follows)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.max_channel_change_frac <= 1:
+            raise ValueError("max_channel_change_frac must be in (0, 1]")
+
+
+class Shield:
+    """Decides APPLIED / MODIFIED / REJECTED (with a reason) for each change request.
+
+    Checks: the AP exists; the channel exists, is legal in the domain, in the radio's band
+    and within its width; it is not in radar non-occupancy; DFS channels only if allowed;
+    cooldown (emergencies bypass it); at most a fraction of APs changing channel at one
+    instant; power within the radio's range and the sub-band's EIRP limit (else clipped).
+    """
+
+    def __init__(
+        self,
+        sim: WirelessSimulation,
+        dfs: DfsState,
+        cooldown: Cooldown,
+        config: ShieldConfig | None = None,
+    ) -> None:
+        self.sim = sim
+        self.dfs = dfs
+        self.cooldown = cooldown
+        self.config = config or ShieldConfig()
+        self._batch_time_s = -np.inf
+        self._batch_channel_changes = np.zeros(sim.num_networks, dtype=np.int64)
+        self.max_channel_changes = max(1, math.floor(self.config.max_channel_change_frac * sim.num_aps))
+
+    # ------------------------------------------------------------------ vectorized queries
+    def legal_slots(self, network: int, ap: int, now_s: float, emergency: bool = False) -> np.ndarray:
+        """``[S]`` bool: slots a request for AP ``ap`` may move to (before cooldown and batch limits)."""
+        sim = self.sim
+        ok = sim.domain.slot_allowed & (SLOT_BAND_GHZ == sim.ap_band_ghz[ap])
+        ok &= SLOT_WIDTH_MHZ <= sim.ap_max_width_mhz[ap]
+        ok &= ~self.dfs.barred_slots(network, now_s)
+        if not (self.config.allow_dfs or emergency):
+            ok &= ~sim.domain.slot_dfs
+        return ok
+
+    def power_range_dbm(self, ap: int, slot: int) -> tuple[float, float]:
+        """Power an AP may use on ``slot``: its hardware range capped by the EIRP limit."""
+        lo = float(self.sim.ap_min_power_dbm[ap])
+        hi = min(float(self.sim.ap_max_power_dbm[ap]), float(self.sim.domain.slot_max_eirp_dbm[slot]))
+        return lo, max(lo, hi)
+
+    # ------------------------------------------------------------------ one request
+    def check(self, req: ChangeRequest, now_s: float) -> ShieldResult:
+        sim = self.sim
+        if not 0 <= req.network < sim.num_networks:
+            return ShieldResult(Outcome.REJECTED, f"no network {req.network}", req)
+        if not 0 <= req.ap < sim.num_aps:
+            return ShieldResult(Outcome.REJECTED, f"no AP {req.ap} (network has {sim.num_aps})", req)
+        b, ap = req.network, req.ap
+        cur = sim.ap_config(ap, b)
+        if req.channel is None and req.width_mhz is None:
+            channel, width = cur["channel"], cur["width_mhz"]
+            slot = cur_slot = slot_index(channel, width)
+        else:
+            cur_slot = slot_index(cur["channel"], cur["width_mhz"])
+            channel = cur["channel"] if req.channel is None else int(req.channel)
+            width = cur["width_mhz"] if req.width_mhz is None else int(req.width_mhz)
+            try:
+                slot = slot_index(channel, width)
+            except ValueError as e:
+                return ShieldResult(Outcome.REJECTED, f"invalid channel: {e}", req)
+        if slot != cur_slot:
+            if not self.legal_slots(b, ap, now_s, req.emergency)[slot]:
+                return ShieldResult(Outcome.REJECTED, self._why_illegal(b, ap, slot, now_s, req.emergency), req)
+        notes = []
+        power = cur["power_dbm"] if req.power_dbm is None else float(req.power_dbm)
+        if not math.isfinite(power):
+            return ShieldResult(Outcome.REJECTED, f"power {req.power_dbm} is not a number", req)
+        lo, hi = self.power_range_dbm(ap, slot)
+        if not lo <= power <= hi:
+            clipped = min(max(power, lo), hi)
+            limit = "EIRP limit" if hi < sim.ap_max_power_dbm[ap] and power > hi else "radio range"
+            notes.append(f"power {power:g} dBm clipped to {clipped:g} dBm ({limit})")
+            power = clipped
+        new = {"channel": channel, "width_mhz": width, "power_dbm": power}
+        changed = {p: v for p, v in new.items() if v != cur[p]}
+        if not changed:
+            outcome = Outcome.MODIFIED if notes else Outcome.APPLIED
+            return ShieldResult(outcome, "; ".join(notes) or "no change", req, {})
+        if not req.emergency:
+            for p in changed:
+                wait = self.cooldown.remaining_s(b, ap, p, now_s)
+                if wait > 0:
+                    self.cooldown.deferrals += 1
+                    return ShieldResult(Outcome.REJECTED, f"cooldown: {p} may change again in {wait:.0f} s", req)
+            if "channel" in changed or "width_mhz" in changed:
+                if now_s != self._batch_time_s:
+                    self._batch_time_s = now_s
+                    self._batch_channel_changes[:] = 0
+                if self._batch_channel_changes[b] >= self.max_channel_changes:
+                    return ShieldResult(
+                        Outcome.REJECTED,
+                        f"at most {self.max_channel_changes} APs may change channel at once",
+                        req,
+                    )
+        return ShieldResult(Outcome.MODIFIED if notes else Outcome.APPLIED, "; ".join(notes) or "ok", req, changed)
+
+    def note_applied(self, result: ShieldResult, now_s: float) -> None:
+        """Book an applied change against cooldown and the simultaneous-change limit."""
+        req = result.request
+        self.cooldown.record(req.network, req.ap, list(result.applied), now_s)
+        if not req.emergency and ("channel" in result.applied or "width_mhz" in result.applied):
+            if now_s != self._batch_time_s:
+                self._batch_time_s = now_s
+                self._batch_channel_changes[:] = 0
+            self._batch_channel_changes[req.network] += 1
+
+    def _why_illegal(self, b: int, ap: int, slot: int, now_s: float, emergency: bool) -> str:
+        sim = self.sim
+        from rrm_gym.radio.regulatory import SLOTS
+
+        s = SLOTS[slot]
+        if not sim.domain.slot_allowed[slot]:
+            return f"channel {s.channel} at {s.width_mhz} MHz is not allowed in {sim.domain.name}"
+        if SLOT_BAND_GHZ[slot] != sim.ap_band_ghz[ap]:
+            return f"AP {ap} is a {sim.ap_band_ghz[ap]:g} GHz radio; channel {s.channel} is not"
+        if s.width_mhz > sim.ap_max_width_mhz[ap]:
+            return f"AP {ap} supports at most {sim.ap_max_width_mhz[ap]} MHz"
+        if self.dfs.barred(b, slot, now_s):
+            until = float(self.dfs.barred_until_s[b, list(s.members)].max())
+            return f"channel {s.channel} is barred after radar (non-occupancy until t={until:.0f} s)"
+        if not (self.config.allow_dfs or emergency) and sim.domain.slot_dfs[slot]:
+            return f"channel {s.channel} is a DFS channel and DFS is disabled for requests"
+        return "not allowed"

@@ -1,0 +1,646 @@
+"""Audit log: signed, hash-chained JSON Lines; verification names the first tampered line."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rrm_gym.safety.audit import (
+    CHAIN_BROKEN,
+    GENESIS_SIGNATURE,
+    KEY_ENV_VAR,
+    RECORD_FIELDS,
+    SIGNATURE_MISMATCH,
+    AuditConfigError,
+    AuditLog,
+    compute_signature,
+    iter_records,
+    pseudonymise,
+    resolve_key,
+    verify,
+    verify_records,
+)
+from rrm_gym.safety.audit_cli import main
+
+KEY = b"test-key-0123456789abcdef"
+OTHER_KEY = b"another-key-fedcba9876543210"
+
+
+def append_some(log: AuditLog, n: int, start_s: float = 0.0) -> None:
+    """``n`` varied records, one per simulated second."""
+    statuses = ("SUCCESS", "MODIFIED", "REJECTED", "ROLLED_BACK")
+    for i in range(n):
+        log.append(
+            sim_time_s=start_s + i,
+            network=i % 2,
+            ap_id=i % 4,
+            event_type="CHANGE_REQUEST" if i % 3 else "DFS_RADAR",
+            action_type="CHANNEL_CHANGE",
+            configuration_changes=[{"param": "channel", "old_value": 36, "new_value": 40 + 4 * (i % 3)}],
+            source="agent",
+            rollback_token=f"tok-{i}",
+            execution_status=statuses[i % len(statuses)],
+            reason=f"step {i}",
+            details={"sinr_db": 12.5 + i, "load": [0.1, 0.2]},
+        )
+
+
+def write_log(path: Path, n: int = 20, **kw) -> Path:
+    with AuditLog(KEY, path=path, seed=0, **kw) as log:
+        append_some(log, n)
+    return path
+
+
+def lines_of(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+def resign(d: dict, key: bytes) -> dict:
+    return {**d, "signature": compute_signature(d, key)}
+
+
+# ------------------------------------------------------------------------------ intact logs
+
+
+def test_file_log_of_20_records_verifies_and_every_line_has_exactly_the_record_fields(tmp_path):
+    path = write_log(tmp_path / "audit" / "audit.jsonl")
+    result = verify(path, KEY)
+    assert (result.ok, result.records, result.torn_tail, result.truncated_head) == (True, 20, False, False)
+    records = [json.loads(line) for line in lines_of(path)]
+    assert [r["sequence"] for r in records] == list(range(20))
+    assert all(tuple(r) == RECORD_FIELDS for r in records)
+    assert records[0]["prev_signature"] == GENESIS_SIGNATURE
+    assert all(b["prev_signature"] == a["signature"] for a, b in zip(records[:-1], records[1:], strict=True))
+
+
+def test_in_memory_log_verifies_with_verify_records_and_counts_statuses():
+    log = AuditLog(KEY)
+    append_some(log, 20)
+    assert verify_records(log.records, KEY).ok
+    assert verify_records([r.to_dict() for r in log.records], KEY).records == 20
+    assert log.counts_by_status == {"SUCCESS": 5, "MODIFIED": 5, "REJECTED": 5, "ROLLED_BACK": 5}
+    assert log.total == 20 and log.last_signature == log.records[-1].signature
+    assert not verify_records(log.records, OTHER_KEY).ok
+
+
+def test_seeded_logs_have_reproducible_audit_ids_and_signatures():
+    a, b, c = AuditLog(KEY, seed=7), AuditLog(KEY, seed=7), AuditLog(KEY)
+    for log in (a, b, c):
+        append_some(log, 3)
+    assert [r.to_dict() for r in a.records] == [r.to_dict() for r in b.records]
+    assert len({r.audit_id for r in a.records}) == 3
+    assert all(len(r.audit_id) == 32 for r in c.records)
+    assert [r.audit_id for r in c.records] != [r.audit_id for r in a.records]
+
+
+def test_memory_stays_bounded_while_counters_cover_every_record():
+    log = AuditLog(KEY, memory_limit=5)
+    append_some(log, 12)
+    assert [r.sequence for r in log.records] == list(range(7, 12))
+    assert log.total == 12 and sum(log.counts_by_status.values()) == 12
+    assert not verify_records(log.records, KEY).ok  # starts mid-chain ...
+    assert log.verify().ok and log.verify().truncated_head  # ... which the log's own check allows
+
+
+def test_numpy_values_are_stored_as_plain_json():
+    log = AuditLog(KEY)
+    rec = log.append(
+        sim_time_s=np.float32(1.5),
+        network=np.int64(1),
+        ap_id=np.int32(2),
+        event_type="DEGRADATION",
+        source="rule",
+        execution_status="SUCCESS",
+        configuration_changes=[("power_dbm", np.float64(17.0), np.float64(14.0))],
+        details={"kpis": np.array([1.0, 2.0]), "flag": np.bool_(True), "bad": float("nan")},
+    )
+    d = rec.to_dict()
+    assert json.loads(json.dumps(d)) == d
+    assert d["details"] == {"kpis": [1.0, 2.0], "flag": True, "bad": "nan"}
+    assert (d["sim_time_s"], d["network"], d["ap_id"]) == (1.5, 1, 2)
+    assert d["configuration_changes"] == [{"param": "power_dbm", "old_value": 17.0, "new_value": 14.0}]
+
+
+def test_invalid_status_and_source_are_refused_without_consuming_a_sequence():
+    log = AuditLog(KEY)
+    with pytest.raises(ValueError, match="execution_status 'DONE'"):
+        log.append(sim_time_s=0, event_type="X", source="agent", execution_status="DONE")
+    with pytest.raises(ValueError, match="source 'robot'"):
+        log.append(sim_time_s=0, event_type="X", source="robot", execution_status="SUCCESS")
+    assert log.append(sim_time_s=0, event_type="X", source="agent", execution_status="SUCCESS").sequence == 0
+
+
+def test_signature_does_not_depend_on_dict_key_order():
+    log = AuditLog(KEY)
+    d = log.append(
+        sim_time_s=0,
+        event_type="X",
+        source="agent",
+        execution_status="SUCCESS",
+        details={"a": 1, "b": {"y": 2, "x": 3}},
+    ).to_dict()
+    reordered = {k: d[k] for k in reversed(list(d))}
+    reordered["details"] = {"b": {"x": 3, "y": 2}, "a": 1}
+    assert compute_signature(reordered, KEY) == d["signature"]
+    assert verify_records([reordered], KEY).ok
+
+
+# ------------------------------------------------------------------------------ tampering
+
+
+def test_edited_record_is_reported_as_signature_mismatch_at_its_line(tmp_path):
+    path = write_log(tmp_path / "audit.jsonl")
+    lines = lines_of(path)
+    rec = json.loads(lines[6])
+    rec["execution_status"] = "SUCCESS" if rec["execution_status"] != "SUCCESS" else "REJECTED"
+    lines[6] = json.dumps(rec) + "\n"
+    path.write_text("".join(lines))
+    r = verify(path, KEY)
+    assert (r.ok, r.first_bad_line, r.first_bad_sequence, r.records, r.file) == (False, 7, 6, 6, str(path))
+    assert r.reason == SIGNATURE_MISMATCH
+
+
+def test_deleted_record_is_reported_as_sequence_gap_at_the_next_line(tmp_path):
+    path = write_log(tmp_path / "audit.jsonl")
+    lines = lines_of(path)
+    del lines[5]
+    path.write_text("".join(lines))
+    r = verify(path, KEY)
+    assert (r.ok, r.first_bad_line, r.first_bad_sequence) == (False, 6, 6)
+    assert r.reason.startswith("sequence gap: expected 5, found 6")
+
+
+def test_deleted_first_record_is_not_mistaken_for_retention(tmp_path):
+    path = write_log(tmp_path / "audit.jsonl")
+    path.write_text("".join(lines_of(path)[1:]))
+    r = verify(path, KEY)
+    assert (r.ok, r.first_bad_line, r.first_bad_sequence) == (False, 1, 1)
+    assert "expected 0" in r.reason
+
+
+def test_inserted_copy_of_a_record_is_reported_as_out_of_order(tmp_path):
+    path = write_log(tmp_path / "audit.jsonl")
+    lines = lines_of(path)
+    lines.insert(10, lines[3])
+    path.write_text("".join(lines))
+    r = verify(path, KEY)
+    assert (r.ok, r.first_bad_line, r.first_bad_sequence) == (False, 11, 3)
+    assert r.reason.startswith("sequence out of order: expected 10, found 3")
+
+
+def test_inserted_forgery_signed_with_another_key_is_a_signature_mismatch(tmp_path):
+    path = write_log(tmp_path / "audit.jsonl")
+    lines = lines_of(path)
+    prev = json.loads(lines[9])
+    forged = {**json.loads(lines[10]), "reason": "forged", "prev_signature": prev["signature"]}
+    lines.insert(10, json.dumps(resign(forged, OTHER_KEY)) + "\n")
+    path.write_text("".join(lines))
+    r = verify(path, KEY)
+    assert (r.ok, r.first_bad_line, r.first_bad_sequence, r.reason) == (False, 11, 10, SIGNATURE_MISMATCH)
+
+
+def test_swapped_records_are_reported_at_the_first_of_the_pair(tmp_path):
+    path = write_log(tmp_path / "audit.jsonl")
+    lines = lines_of(path)
+    lines[12], lines[13] = lines[13], lines[12]
+    path.write_text("".join(lines))
+    r = verify(path, KEY)
+    assert (r.ok, r.first_bad_line, r.first_bad_sequence) == (False, 13, 13)
+    assert r.reason.startswith("sequence gap: expected 12, found 13")
+
+
+def test_record_spliced_from_another_log_with_the_same_key_breaks_the_chain(tmp_path):
+    a, b = write_log(tmp_path / "a.jsonl"), tmp_path / "b.jsonl"
+    with AuditLog(KEY, path=b, seed=1) as log:  # same key, different content
+        append_some(log, 20, start_s=100.0)
+    lines = lines_of(a)
+    lines[8] = lines_of(b)[8]
+    a.write_text("".join(lines))
+    r = verify(a, KEY)
+    assert (r.ok, r.first_bad_line, r.first_bad_sequence, r.reason) == (False, 9, 8, CHAIN_BROKEN)
+
+
+def test_log_signed_with_another_key_fails_at_line_1(tmp_path):
+    path = write_log(tmp_path / "audit.jsonl")
+    r = verify(path, OTHER_KEY)
+    assert (r.ok, r.first_bad_line, r.first_bad_sequence, r.reason) == (False, 1, 0, SIGNATURE_MISMATCH)
+
+
+def test_unparseable_and_incomplete_lines_are_named(tmp_path):
+    path = write_log(tmp_path / "audit.jsonl", n=5)
+    lines = lines_of(path)
+    lines[2] = "{not json\n"
+    path.write_text("".join(lines))
+    r = verify(path, KEY)
+    assert (r.ok, r.first_bad_line, r.first_bad_sequence) == (False, 3, None)
+    assert r.reason.startswith("not valid JSON")
+    rec = json.loads(lines_of(write_log(tmp_path / "b.jsonl", n=1))[0])
+    del rec["signature"]
+    assert verify_records([rec], KEY).reason == "missing field 'signature'"
+
+
+def test_duplicate_json_keys_are_rejected(tmp_path):
+    # {"reason":"fake", ..., "reason":"real"} would show "fake" to some readers while verifying.
+    path = write_log(tmp_path / "audit.jsonl", n=2)
+    lines = lines_of(path)
+    lines[1] = '{"reason":"fake",' + lines[1][1:]
+    path.write_text("".join(lines))
+    r = verify(path, KEY)
+    assert (r.ok, r.first_bad_line) == (False, 2) and "duplicate key 'reason'" in r.reason
+
+
+def test_tail_truncation_of_a_single_file_is_not_detectable_by_the_chain(tmp_path):
+    # Documented limitation: a shorter prefix of a valid chain is itself a valid chain.
+    path = write_log(tmp_path / "audit.jsonl")
+    path.write_text("".join(lines_of(path)[:15]))
+    r = verify(path, KEY)
+    assert (r.ok, r.records) == (True, 15)
+
+
+def test_torn_last_line_is_reported_and_everything_before_it_verifies(tmp_path):
+    path = write_log(tmp_path / "audit.jsonl")
+    half = lines_of(path)[5][:80]  # half a record, no newline: a crash mid-write
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(half)
+    r = verify(path, KEY)
+    assert (r.ok, r.records, r.torn_tail) == (True, 20, True)
+
+
+# ------------------------------------------------------------------------------ rotation
+
+
+def test_rotation_splits_the_chain_across_files_and_the_directory_verifies(tmp_path):
+    d = tmp_path / "audit"
+    write_log(d / "audit.jsonl", n=30, max_bytes=2000)
+    files = sorted(p.name for p in d.iterdir())
+    assert len(files) >= 4 and "audit.jsonl" in files and "audit.jsonl.1" in files
+    assert all(p.stat().st_size <= 2000 for p in d.iterdir())
+    r = verify(d, KEY)
+    assert (r.ok, r.records, r.truncated_head) == (True, 30, False)
+    second = json.loads(lines_of(d / "audit.jsonl.1")[0])
+    last_of_first = json.loads(lines_of(d / "audit.jsonl")[-1])
+    assert second["prev_signature"] == last_of_first["signature"]
+    assert second["sequence"] == last_of_first["sequence"] + 1
+
+
+def test_directory_files_are_ordered_by_rotation_index_not_by_name(tmp_path):
+    d = tmp_path / "audit"
+    write_log(d / "audit.jsonl", n=60, max_bytes=1000)  # > 10 files: ".10" sorts before ".2" as text
+    assert (d / "audit.jsonl.10").exists()
+    assert verify(d, KEY).ok and verify(d, KEY).records == 60
+    assert [r["sequence"] for r in iter_records(d)] == list(range(60))
+
+
+def test_truncated_rotated_file_is_detected_at_the_start_of_the_next_file(tmp_path):
+    d = tmp_path / "audit"
+    write_log(d / "audit.jsonl", n=30, max_bytes=2000)
+    first = d / "audit.jsonl.1"
+    lines = lines_of(first)
+    first.write_text("".join(lines[:-2]))  # last 2 records of a middle file removed
+    r = verify(d, KEY)
+    expected_seq = json.loads(lines[-2])["sequence"]
+    assert (r.ok, r.file, r.first_bad_line, r.first_bad_sequence) == (
+        False,
+        str(d / "audit.jsonl.2"),
+        1,
+        expected_seq + 2,
+    )
+    assert r.reason.startswith(f"sequence gap: expected {expected_seq}")
+    assert "audit.jsonl.1" in r.reason
+
+
+def test_deleted_middle_file_is_detected(tmp_path):
+    d = tmp_path / "audit"
+    write_log(d / "audit.jsonl", n=30, max_bytes=2000)
+    (d / "audit.jsonl.2").unlink()
+    r = verify(d, KEY)
+    assert (r.ok, r.file, r.first_bad_line) == (False, str(d / "audit.jsonl.3"), 1)
+
+
+def test_retention_keeps_the_newest_files_and_the_directory_verifies_with_truncated_head(tmp_path):
+    d = tmp_path / "audit"
+    write_log(d / "audit.jsonl", n=40, max_bytes=1500, retention_files=3)
+    names = sorted((p.name for p in d.iterdir()), key=lambda n: int(n.rsplit(".", 1)[1]))
+    assert len(names) == 3 and "audit.jsonl" not in names
+    r = verify(d, KEY)
+    assert (r.ok, r.truncated_head) == (True, True)
+    assert r.records == sum(len(lines_of(d / n)) for n in names)
+    assert [rec["sequence"] for rec in iter_records(d)][-1] == 39
+
+
+def test_head_deletion_inside_the_base_file_is_not_accepted_as_retention(tmp_path):
+    d = tmp_path / "audit"
+    write_log(d / "audit.jsonl", n=30, max_bytes=2000)
+    base = d / "audit.jsonl"
+    base.write_text("".join(lines_of(base)[2:]))
+    r = verify(d, KEY)
+    assert (r.ok, r.first_bad_line, r.file) == (False, 1, str(base))
+
+
+def test_directory_with_two_logs_or_none_is_refused(tmp_path):
+    write_log(tmp_path / "a.jsonl", n=2)
+    write_log(tmp_path / "b.jsonl", n=2)
+    with pytest.raises(AuditConfigError, match="several logs"):
+        verify(tmp_path, KEY)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(AuditConfigError, match="no audit log files"):
+        verify(tmp_path / "empty", KEY)
+
+
+# ------------------------------------------------------------------------------ resume
+
+
+def test_reopening_an_existing_file_continues_sequence_and_chain(tmp_path):
+    path = write_log(tmp_path / "audit.jsonl", n=10)
+    with AuditLog(KEY, path=path, seed=0) as log:
+        assert log.next_sequence == 10
+        rec = log.append(sim_time_s=99, event_type="X", source="manual", execution_status="SUCCESS")
+    assert rec.sequence == 10 and rec.prev_signature == json.loads(lines_of(path)[9])["signature"]
+    assert len({json.loads(line)["audit_id"] for line in lines_of(path)}) == 11
+    assert verify(path, KEY).records == 11 and verify(path, KEY).ok
+
+
+def test_reopening_after_a_torn_write_keeps_the_fragment_and_continues_in_the_next_file(tmp_path):
+    d = tmp_path / "audit"
+    path = write_log(d / "audit.jsonl", n=10)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write('{"audit_id":"dead')
+    size = path.stat().st_size
+    with AuditLog(KEY, path=path) as log:
+        append_some(log, 3)
+        assert log.current_file == d / "audit.jsonl.1"
+    assert path.stat().st_size == size  # written bytes are never modified
+    r = verify(d, KEY)
+    assert (r.ok, r.records, r.torn_tail) == (True, 13, True)
+
+
+def test_reopening_with_another_key_is_refused(tmp_path):
+    path = write_log(tmp_path / "audit.jsonl", n=3)
+    with pytest.raises(AuditConfigError, match="does not verify"):
+        AuditLog(OTHER_KEY, path=path)
+
+
+def test_reopening_a_rotated_directory_continues_in_the_newest_file(tmp_path):
+    d = tmp_path / "audit"
+    write_log(d / "audit.jsonl", n=20, max_bytes=2000)
+    newest = max(d.iterdir(), key=lambda p: int(p.name.rsplit(".", 1)[1]) if p.name[-1].isdigit() else 0)
+    with AuditLog(KEY, path=d / "audit.jsonl", max_bytes=2000) as log:
+        assert log.current_file == newest and log.next_sequence == 20
+        append_some(log, 10)
+    assert verify(d, KEY).records == 30
+
+
+# ------------------------------------------------------------------------------ keys
+
+
+def test_file_log_without_a_key_is_refused_with_a_hint(tmp_path, monkeypatch):
+    monkeypatch.delenv(KEY_ENV_VAR, raising=False)
+    with pytest.raises(AuditConfigError, match=KEY_ENV_VAR):
+        AuditLog(path=tmp_path / "audit.jsonl")
+    assert not (tmp_path / "audit.jsonl").exists()
+
+
+def test_in_memory_log_without_a_key_uses_an_ephemeral_key(monkeypatch):
+    monkeypatch.delenv(KEY_ENV_VAR, raising=False)
+    log = AuditLog()
+    append_some(log, 3)
+    assert log.ephemeral_key and log.verify().ok
+    assert not AuditLog(KEY).ephemeral_key
+
+
+def test_key_comes_from_argument_then_key_file_then_environment(tmp_path, monkeypatch):
+    key_file = tmp_path / "audit.key"
+    key_file.write_text("file-key\n")
+    monkeypatch.setenv(KEY_ENV_VAR, "env-key")
+    assert resolve_key("arg-key", key_file) == b"arg-key"
+    assert resolve_key(None, key_file) == b"file-key"
+    assert resolve_key() == b"env-key"
+    monkeypatch.delenv(KEY_ENV_VAR)
+    assert resolve_key() is None
+    with pytest.raises(AuditConfigError, match="cannot read audit key file"):
+        resolve_key(key_file=tmp_path / "missing.key")
+
+
+def test_file_log_signs_with_the_environment_or_key_file_key(tmp_path, monkeypatch):
+    monkeypatch.setenv(KEY_ENV_VAR, "env-key")
+    with AuditLog(path=tmp_path / "env.jsonl") as log:
+        append_some(log, 2)
+    assert verify(tmp_path / "env.jsonl", b"env-key").ok
+    monkeypatch.delenv(KEY_ENV_VAR)
+    (tmp_path / "k").write_text("file-key\n")
+    with AuditLog(key_file=tmp_path / "k", path=tmp_path / "file.jsonl") as log:
+        append_some(log, 2)
+    assert verify(tmp_path / "file.jsonl", b"file-key").ok
+    assert not verify(tmp_path / "file.jsonl", b"env-key").ok
+
+
+# ------------------------------------------------------------------------------ privacy
+
+
+def test_no_raw_client_identifier_reaches_the_file(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(KEY, path=path) as log:
+        log.append(
+            sim_time_s=1,
+            event_type="DEGRADATION",
+            source="rule",
+            execution_status="SUCCESS",
+            configuration_changes=[{"param": "client_id", "old_value": "aa:bb:cc:dd:ee:ff", "new_value": None}],
+            reason="steered AA-BB-CC-DD-EE-FF away",
+            details={
+                "client_id": "aa:bb:cc:dd:ee:ff",
+                "clients": ["phone-of-alice", 17],
+                "nested": [{"mac": "11:22:33:44:55:66", "rssi_dbm": -60}],
+                "client": {"phone-of-bob": {"snr_db": 20}},
+            },
+        )
+        expected = log.pseudonymise("aa:bb:cc:dd:ee:ff")
+    text = path.read_text()
+    for raw in ("aa:bb:cc:dd:ee:ff", "AA-BB-CC-DD-EE-FF", "phone-of-alice", "phone-of-bob", "11:22:33:44:55:66"):
+        assert raw not in text
+    rec = json.loads(text)
+    assert rec["details"]["client_id"] == expected == pseudonymise("AA-BB-CC-DD-EE-FF", KEY)
+    assert rec["details"]["clients"] == [pseudonymise("phone-of-alice", KEY), pseudonymise(17, KEY)]
+    assert rec["details"]["nested"][0]["rssi_dbm"] == -60
+    assert rec["configuration_changes"][0]["old_value"] == expected
+    assert expected in rec["reason"]
+    assert verify(path, KEY).ok
+
+
+def test_pseudonym_is_stable_for_a_key_and_differs_between_keys():
+    p = pseudonymise("phone-of-alice", KEY)
+    digest = hmac.new(KEY, b"client:phone-of-alice", hashlib.sha256).hexdigest()
+    assert p == "c-" + digest[:16] == pseudonymise("phone-of-alice", KEY)
+    assert p != pseudonymise("phone-of-alice", OTHER_KEY)
+    assert AuditLog(KEY).pseudonymise("phone-of-alice") == p
+
+
+def test_already_pseudonymised_values_are_not_hashed_twice():
+    log = AuditLog(KEY)
+    p = log.pseudonymise("phone-of-alice")
+    rec = log.append(sim_time_s=0, event_type="X", source="rule", execution_status="SUCCESS", details={"client": p})
+    assert rec.details["client"] == p
+
+
+# ------------------------------------------------------------------------------ export
+
+
+def test_export_writes_in_memory_records_that_verify(tmp_path):
+    log = AuditLog(KEY)
+    append_some(log, 5)
+    assert log.export(tmp_path / "out.jsonl") == 5
+    assert verify(tmp_path / "out.jsonl", KEY).records == 5
+
+
+# ------------------------------------------------------------------------------ property
+
+
+FIELD_EDITS = {
+    "sim_time_s": lambda v: v + 0.5,
+    "network": lambda v: v + 1,
+    "ap_id": lambda v: (v or 0) + 1,
+    "event_type": lambda v: v + "_X",
+    "action_type": lambda v: "ROLLBACK" if v != "ROLLBACK" else "NONE",
+    "configuration_changes": lambda v: [*v, {"param": "power_dbm", "old_value": 20, "new_value": 3}],
+    "source": lambda v: "manual" if v != "manual" else "agent",
+    "rollback_token": lambda v: None if v else "tok",
+    "execution_status": lambda v: "SUCCESS" if v != "SUCCESS" else "FAILED",
+    "reason": lambda v: v + "!",
+    "details": lambda v: {**v, "edited_by_test": 1},  # keys drawn below are <= 5 chars
+    "audit_id": lambda v: v[::-1],
+}
+
+record_st = st.fixed_dictionaries(
+    {
+        "sim_time_s": st.floats(0, 1e6, allow_nan=False),
+        "network": st.integers(0, 7),
+        "ap_id": st.none() | st.integers(0, 63),
+        "event_type": st.sampled_from(["DFS_RADAR", "DEGRADATION", "CHANGE_REQUEST"]),
+        "action_type": st.sampled_from(["CHANNEL_CHANGE", "POWER_CHANGE", "NONE"]),
+        "source": st.sampled_from(["detected", "agent", "rule"]),
+        "execution_status": st.sampled_from(["SUCCESS", "REJECTED", "DEFERRED"]),
+        "reason": st.text(max_size=20),
+        "details": st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=3),
+    }
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(records=st.lists(record_st, min_size=1, max_size=12), data=st.data())
+def test_any_single_field_edit_is_caught_at_that_record(records, data):
+    log = AuditLog(KEY, seed=0)
+    for fields in records:
+        log.append(**fields)
+    dicts = [r.to_dict() for r in log.records]
+    assert verify_records(dicts, KEY).ok
+    i = data.draw(st.integers(0, len(dicts) - 1), label="record")
+    name = data.draw(st.sampled_from(sorted(FIELD_EDITS)), label="field")
+    dicts[i][name] = FIELD_EDITS[name](dicts[i][name])
+    r = verify_records(dicts, KEY)
+    assert (r.ok, r.first_bad_line, r.first_bad_sequence, r.records) == (False, i + 1, i, i)
+    assert r.reason == SIGNATURE_MISMATCH
+
+
+# ------------------------------------------------------------------------------ CLI
+
+
+@pytest.fixture
+def env_key(monkeypatch):
+    monkeypatch.setenv(KEY_ENV_VAR, KEY.decode())
+
+
+def test_cli_verify_intact_log_exits_0(tmp_path, capsys, env_key):
+    path = write_log(tmp_path / "audit.jsonl")
+    assert main(["verify", str(path)]) == 0
+    assert f"OK: 20 records verified in {path}" in capsys.readouterr().out
+
+
+def test_cli_verify_reports_torn_tail_and_truncated_head(tmp_path, capsys, env_key):
+    d = tmp_path / "audit"
+    write_log(d / "audit.jsonl", n=40, max_bytes=1500, retention_files=3)
+    newest = max(d.iterdir(), key=lambda p: int(p.name.rsplit(".", 1)[1]))
+    with open(newest, "a") as fh:
+        fh.write('{"seq')
+    assert main(["verify", str(d)]) == 0
+    out = capsys.readouterr().out
+    assert "OK:" in out and "truncated head" in out and "torn tail" in out
+
+
+def test_cli_verify_tampered_log_exits_1_and_names_the_line(tmp_path, capsys, env_key):
+    path = write_log(tmp_path / "audit.jsonl")
+    lines = lines_of(path)
+    lines[3] = lines[3].replace('"reason":"step 3"', '"reason":"step 33"')
+    path.write_text("".join(lines))
+    assert main(["verify", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert f"TAMPERED: {path} line 4 (sequence 3): signature mismatch" in out
+
+
+def test_cli_verify_missing_path_or_missing_key_exits_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(KEY_ENV_VAR, KEY.decode())
+    assert main(["verify", str(tmp_path / "nope.jsonl")]) == 2
+    assert "cannot read audit log" in capsys.readouterr().err
+    path = write_log(tmp_path / "audit.jsonl", n=2)
+    monkeypatch.delenv(KEY_ENV_VAR)
+    assert main(["verify", str(path)]) == 2
+    assert KEY_ENV_VAR in capsys.readouterr().err
+    assert main(["verify", str(path), "--key-file", str(tmp_path / "no.key")]) == 2
+    assert main([]) == 2  # bad usage: argparse's message, no traceback
+
+
+def test_cli_verify_reads_the_key_file(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(KEY_ENV_VAR, raising=False)
+    path = write_log(tmp_path / "audit.jsonl", n=3)
+    (tmp_path / "key").write_bytes(KEY + b"\n")
+    assert main(["verify", str(path), "--key-file", str(tmp_path / "key")]) == 0
+
+
+def test_cli_export_writes_jsonl_and_csv(tmp_path, capsys, env_key):
+    d = tmp_path / "audit"
+    write_log(d / "audit.jsonl", n=12, max_bytes=2000)
+    assert main(["export", str(d), "--out", str(tmp_path / "all.jsonl")]) == 0
+    assert verify(tmp_path / "all.jsonl", KEY).records == 12
+    assert main(["export", str(d), "--out", str(tmp_path / "all.csv")]) == 0
+    with open(tmp_path / "all.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["sequence"]) for r in rows] == list(range(12))
+    assert list(rows[0])[-1] == "configuration_changes" and list(rows[0])[0] == "sequence"
+    assert json.loads(rows[1]["configuration_changes"]) == [{"param": "channel", "old_value": 36, "new_value": 44}]
+    assert rows[0]["ap_id"] == "0" and rows[0]["rollback_token"] == "tok-0"
+    assert "exported 12 records" in capsys.readouterr().out
+
+
+def test_cli_export_refuses_a_tampered_log_unless_forced(tmp_path, capsys, env_key):
+    path = write_log(tmp_path / "audit.jsonl", n=5)
+    lines = lines_of(path)
+    del lines[2]
+    path.write_text("".join(lines))
+    out = tmp_path / "out.jsonl"
+    assert main(["export", str(path), "--out", str(out)]) == 1
+    assert not out.exists() and "TAMPERED" in capsys.readouterr().out
+    assert main(["export", str(path), "--out", str(out), "--force", "--format", "jsonl"]) == 0
+    assert len(lines_of(out)) == 4
+
+
+def test_cli_export_missing_input_exits_2(tmp_path, capsys, env_key):
+    assert main(["export", str(tmp_path / "nope"), "--out", str(tmp_path / "x.csv")]) == 2
+
+
+def test_add_audit_parser_wires_into_a_parent_parser(tmp_path, capsys, env_key):
+    import argparse
+
+    from rrm_gym.safety.audit_cli import add_audit_parser
+
+    parser = argparse.ArgumentParser(prog="rrm-gym")
+    add_audit_parser(parser.add_subparsers(dest="command", required=True))
+    path = write_log(tmp_path / "audit.jsonl", n=2)
+    args = parser.parse_args(["audit", "verify", str(path)])
+    assert args.func(args) == 0
