@@ -52,16 +52,28 @@ class Detectors:
         self.config = config
         self._nonwifi_run = np.zeros((num_networks, num_aps), dtype=np.int64)
         self._saturation_run = np.zeros((num_networks, num_aps), dtype=np.int64)
+        self._cache: tuple[Sensing, tuple] | None = None
 
-    def _triggers(self, s: Sensing) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _triggers(self, s: Sensing) -> tuple[np.ndarray, ...]:
+        if self._cache is not None and self._cache[0] is s:
+            return self._cache[1]
         c = self.config
         nonwifi = (s.nonwifi_confidence >= c.nonwifi_confidence) & (s.nonwifi_duty_frac >= c.nonwifi_duty)
         saturated = s.cca_busy_frac >= c.saturation_cca
-        nw_run = _run_lengths(nonwifi, self._nonwifi_run)
-        sat_run = _run_lengths(saturated, self._saturation_run)
-        nw_fire = nonwifi & (nw_run % c.nonwifi_sustain_s == 0)
-        sat_fire = saturated & (sat_run % c.saturation_sustain_s == 0)
-        return s.radar_detected, nw_fire, sat_fire, nw_run, sat_run
+        nw_fire, nw_run = self._sustained(nonwifi, self._nonwifi_run, c.nonwifi_sustain_s)
+        sat_fire, sat_run = self._sustained(saturated, self._saturation_run, c.saturation_sustain_s)
+        out = (s.radar_detected, nw_fire, sat_fire, nw_run, sat_run)
+        self._cache = (s, out)
+        return out
+
+    @staticmethod
+    def _sustained(cond: np.ndarray, carry: np.ndarray, sustain: int) -> tuple[np.ndarray, np.ndarray]:
+        """Ticks where ``cond`` has held for a multiple of ``sustain`` ticks, and the run-length counts
+        at the end of the span ``[B, N]``."""
+        if not cond.any():
+            return np.zeros(cond.shape, dtype=bool), np.zeros_like(carry)
+        run = _run_lengths(cond, carry)
+        return cond & (run % sustain == 0), run[:, -1].copy()
 
     def first_tick(self, s: Sensing) -> int | None:
         """Earliest tick of the span at which any detector fires (without consuming the span)."""
@@ -72,8 +84,7 @@ class Detectors:
     def consume(self, s: Sensing) -> list[Detection]:
         """Detections in the span, in tick order; updates the sustain counters."""
         radar, nw, sat, nw_run, sat_run = self._triggers(s)
-        self._nonwifi_run = nw_run[:, -1].copy()
-        self._saturation_run = sat_run[:, -1].copy()
+        self._nonwifi_run, self._saturation_run = nw_run, sat_run
         out: list[Detection] = []
         for b, t, n in zip(*np.nonzero(radar), strict=True):
             out.append(Detection(EventType.DFS_RADAR, int(b), int(n), int(t), {}))

@@ -189,8 +189,9 @@ class EventLoop:
         self._drain()
 
     def _next_deadline_s(self) -> float:
-        t = self._timers[0][0] if self._timers else np.inf
-        return min(t, self.rollbacks.next_deadline_s())
+        # CAC completions split a span (the radio must come back on time); rollback windows do
+        # not: they are judged at the first span boundary after they close.
+        return self._timers[0][0] if self._timers else np.inf
 
     def _drain(self) -> None:
         handlers = {
@@ -332,7 +333,11 @@ class EventLoop:
         self.shield.note_applied(result, now)
         changes = [{"param": p, "old_value": old[p], "new_value": v} for p, v in result.applied.items()]
         token = None
-        if self.config.auto_rollback and not req.emergency and req.loop != "rollback":
+        if req.emergency or req.loop == "rollback":
+            self.rollbacks.forget_ap(b, ap)  # what was being watched on this AP has been overridden
+        elif self.config.auto_rollback:
+            # a newer change supersedes the one being watched: the new one is judged from here on
+            self.rollbacks.forget_ap(b, ap)
             new = {**old, **result.applied}
             token = self.rollbacks.watch(b, ap, old, new, now).token
             self.last_token = token

@@ -78,15 +78,23 @@ class RollbackManager:
             self._retry += a * (retry - self._retry)
             self._served += a * (served - self._served)
             self._offered += a * (offered - self._offered)
-        t = s.t0_s + np.arange(s.ticks)
+        if not self.watching:
+            return
+        t0, t1 = s.t0_s, s.t0_s + s.ticks
+        whole = {"retry": retry * s.ticks, "served": served * s.ticks, "offered": offered * s.ticks}
         for w in self.watching.values():
-            inside = (t >= w.start_s) & (t < w.end_s)
-            k = int(inside.sum())
-            if k:
-                w.ticks += k
-                w.sums["retry"] += float(s.retry_rate[w.network, inside, w.ap].sum())
-                w.sums["served"] += float(s.throughput_mbps[w.network, inside, w.ap].sum())
-                w.sums["offered"] += float(s.demand_mbps[w.network, inside, w.ap].sum())
+            lo, hi = max(t0, w.start_s), min(t1, w.end_s)
+            if hi <= lo:
+                continue
+            w.ticks += int(hi - lo)
+            if lo == t0 and hi == t1:  # the common case: the whole span is inside the window
+                for key, total in whole.items():
+                    w.sums[key] += float(total[w.network, w.ap])
+            else:
+                a, b, n, ap = int(lo - t0), int(hi - t0), w.network, w.ap
+                w.sums["retry"] += float(s.retry_rate[n, a:b, ap].sum())
+                w.sums["served"] += float(s.throughput_mbps[n, a:b, ap].sum())
+                w.sums["offered"] += float(s.demand_mbps[n, a:b, ap].sum())
 
     def watch(
         self, network: int, ap: int, old: dict[str, Any], new: dict[str, Any], now_s: float, prefix: str = "rb"

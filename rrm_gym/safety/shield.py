@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rrm_gym.radio.regulatory import SLOT_BAND_GHZ, SLOT_WIDTH_MHZ, slot_index
+from rrm_gym.radio.regulatory import SLOT_BAND_GHZ, SLOT_CHANNEL, SLOT_WIDTH_MHZ, SLOTS, slot_index
 from rrm_gym.safety.dfs import DfsState
 from rrm_gym.safety.events import PARAMS, ChangeRequest, Outcome, ShieldResult
 from rrm_gym.sim import WirelessSimulation
@@ -95,6 +95,28 @@ class Shield:
         hi = min(float(self.sim.ap_max_power_dbm[ap]), float(self.sim.domain.slot_max_eirp_dbm[slot]))
         return lo, max(lo, hi)
 
+    def slot_mask(self, network: int, ap: int, slots: np.ndarray, now_s: float) -> np.ndarray:
+        """For each candidate slot, whether a non-emergency request to move AP ``ap`` there would
+        be accepted now (staying put always is). The limit on simultaneous channel changes couples
+        APs and is not part of this per-AP mask."""
+        cur = int(self.sim.slot[network, ap])
+        ok = self.legal_slots(network, ap, now_s)[slots]
+        if self.cooldown.remaining_s(network, ap, "channel", now_s) > 0:
+            ok &= SLOT_CHANNEL[slots] == SLOT_CHANNEL[cur]
+        if self.cooldown.remaining_s(network, ap, "width_mhz", now_s) > 0:
+            ok &= SLOT_WIDTH_MHZ[slots] == SLOT_WIDTH_MHZ[cur]
+        return ok | (slots == cur)
+
+    def power_mask(self, network: int, ap: int, levels_dbm: np.ndarray, now_s: float) -> np.ndarray:
+        """For each power level, whether a request for it would be accepted now (clipping to the
+        EIRP limit modifies a request but does not reject it; cooldown rejects real changes)."""
+        cur = float(self.sim.power_dbm[network, ap])
+        lo, hi = self.power_range_dbm(ap, int(self.sim.slot[network, ap]))
+        changes = np.clip(levels_dbm, lo, hi) != cur
+        if self.cooldown.remaining_s(network, ap, "power_dbm", now_s) > 0:
+            return ~changes
+        return np.ones(len(levels_dbm), dtype=bool)
+
     # ------------------------------------------------------------------ one request
     def check(self, req: ChangeRequest, now_s: float) -> ShieldResult:
         sim = self.sim
@@ -163,8 +185,6 @@ class Shield:
 
     def _why_illegal(self, b: int, ap: int, slot: int, now_s: float, emergency: bool) -> str:
         sim = self.sim
-        from rrm_gym.radio.regulatory import SLOTS
-
         s = SLOTS[slot]
         if not sim.domain.slot_allowed[slot]:
             return f"channel {s.channel} at {s.width_mhz} MHz is not allowed in {sim.domain.name}"

@@ -1,0 +1,318 @@
+"""What the three RRM environments share: scenario, simulation, event loop, actions,
+reward, cost and ``info``. The concrete envs (fast, slow, joint) say when they act."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from rrm_gym.config import Scenario, load_scenario
+from rrm_gym.radio.regulatory import SLOT_BAND_GHZ, SLOT_CHANNEL, SLOT_WIDTH_MHZ
+from rrm_gym.safety import AuditLog, ChangeRequest, EventLoop, EventLoopConfig, Outcome, Source
+from rrm_gym.safety.audit import resolve_key
+from rrm_gym.sim import Sensing, WirelessSimulation
+
+POWER_STEP_DB = 3.0  # Cisco-style TPC step
+PF_FLOOR_MBPS = 0.01  # log(0) guard: a starved client counts as 10 kb/s
+REWARDS = ("pf", "throughput", "p5")
+DEFAULT_COST_WEIGHTS = {
+    "shield_rejected": 1.0,
+    "shield_modified": 0.5,
+    "rollbacks": 1.0,
+    "dfs_violations": 10.0,
+    "eirp_violations": 10.0,
+}
+KPI_KEYS = ("throughput_mean_mbps", "throughput_p5_mbps", "cca_busy_mean", "retry_rate_mean", "pf_utility")
+EVENT_KEYS = ("DFS_RADAR", "NON_WIFI_INTERFERENCE", "SPECTRUM_SATURATION", "DEGRADATION", "CHANGE_REQUEST")
+
+# A policy for the *other* loop: (observation, info) -> action in that loop's encoding.
+Policy = Callable[[Mapping[str, np.ndarray], Mapping[str, Any]], Any]
+
+
+def power_levels_dbm(min_dbm: float, max_dbm: float) -> np.ndarray:
+    """Power choices of one radio: from its maximum down in 3 dB steps to its minimum."""
+    levels = np.arange(max_dbm, min_dbm - 1e-9, -POWER_STEP_DB)[::-1]
+    if levels[0] > min_dbm + 1e-9:
+        levels = np.concatenate([[min_dbm], levels])
+    return levels
+
+
+def candidate_slots(sim: WirelessSimulation, ap: int, allow_width: bool) -> np.ndarray:
+    """Slot ids AP ``ap`` may be tuned to: legal in the domain, its band, up to its width
+    (all widths up to its maximum when ``allow_width``, else its initial width only)."""
+    initial = int(sim.width_mhz[0, ap])
+    mask = sim.domain.slot_allowed & (SLOT_BAND_GHZ == sim.ap_band_ghz[ap])
+    if allow_width:
+        mask &= SLOT_WIDTH_MHZ <= sim.ap_max_width_mhz[ap]
+    else:
+        mask &= SLOT_WIDTH_MHZ == initial
+    slots = np.flatnonzero(mask)
+    order = np.lexsort((SLOT_WIDTH_MHZ[slots], SLOT_CHANNEL[slots]))
+    return slots[order]
+
+
+class RRMEnv(gym.Env):
+    """Base of the RRM environments; see :class:`FastLoopEnv`, :class:`SlowLoopEnv`, :class:`JointEnv`."""
+
+    metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 2}
+    controls_channel = False
+    controls_power = False
+    agent_loop = "fast"  # the ``loop`` tag of this env's own change requests (its cost counts only those)
+
+    def __init__(
+        self,
+        scenario: str | Path | Scenario = "office",
+        *,
+        episode_steps: int = 60,
+        fast_period_s: int | None = None,
+        slow_period_s: int | None = None,
+        reward: str = "pf",
+        cost_weights: Mapping[str, float] | None = None,
+        allow_width: bool = True,
+        event_loop: EventLoopConfig | None = None,
+        audit_key: str | bytes | None = None,
+        audit_path: str | Path | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        loops = self.scenario.loops
+        self.fast_period_s = int(fast_period_s or loops.fast_period_s)
+        self.slow_period_s = int(slow_period_s or loops.slow_period_s)
+        if self.fast_period_s < 1 or self.slow_period_s < self.fast_period_s:
+            raise ValueError(
+                f"need 1 <= fast_period_s <= slow_period_s, got {self.fast_period_s} and {self.slow_period_s}"
+            )
+        if self.slow_period_s % self.fast_period_s:
+            raise ValueError(f"slow_period_s {self.slow_period_s} must be a multiple of fast_period_s")
+        if episode_steps < 1:
+            raise ValueError(f"episode_steps must be >= 1, got {episode_steps}")
+        if reward not in REWARDS:
+            raise ValueError(f"unknown reward {reward!r}; choose one of {REWARDS}")
+        unknown = set(cost_weights or {}) - set(DEFAULT_COST_WEIGHTS)
+        if unknown:
+            raise ValueError(f"unknown cost terms {sorted(unknown)}; known: {sorted(DEFAULT_COST_WEIGHTS)}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None")
+        self.episode_steps = episode_steps
+        self.reward_name = reward
+        self.cost_weights = {**DEFAULT_COST_WEIGHTS, **(cost_weights or {})}
+        self.allow_width = allow_width
+        self.event_loop_config = event_loop or EventLoopConfig()
+        self._audit_key = resolve_key(audit_key) if audit_path is not None else audit_key
+        self._audit_path = audit_path
+        self.render_mode = render_mode
+
+        # A template simulation fixes the action encoding; reset() builds the episode's own.
+        self.sim = WirelessSimulation(self.scenario, seed=0)
+        n = self.sim.num_aps
+        self.num_aps = n
+        self.power_levels = [
+            power_levels_dbm(self.sim.ap_min_power_dbm[i], self.sim.ap_max_power_dbm[i]) for i in range(n)
+        ]
+        self.slots = [candidate_slots(self.sim, i, allow_width) for i in range(n)]
+        self.event_loop: EventLoop = self._make_loop(self.sim)
+        self._steps = 0
+        self._sensing: Sensing | None = None
+        self._obs: dict[str, np.ndarray] | None = None
+        self._info: dict[str, Any] = {}
+        self._compliance_prev = self.event_loop.compliance.counters()
+        self._rollbacks_prev = 0
+
+    # ------------------------------------------------------------------ encodings
+    def slot_action(self, ap: int, slot: int) -> int:
+        """Index of ``slot`` in AP ``ap``'s channel choices."""
+        return int(np.flatnonzero(self.slots[ap] == slot)[0])
+
+    def power_action(self, ap: int, power_dbm: float) -> int:
+        """Index of the power level nearest ``power_dbm`` in AP ``ap``'s choices."""
+        return int(np.argmin(np.abs(self.power_levels[ap] - power_dbm)))
+
+    def current_channel_action(self) -> np.ndarray:
+        return np.array([self.slot_action(i, int(self.sim.slot[0, i])) for i in range(self.num_aps)])
+
+    def current_power_action(self) -> np.ndarray:
+        return np.array([self.power_action(i, float(self.sim.power_dbm[0, i])) for i in range(self.num_aps)])
+
+    def _channel_nvec(self) -> list[int]:
+        return [len(s) for s in self.slots]
+
+    def _power_nvec(self) -> list[int]:
+        return [len(p) for p in self.power_levels]
+
+    def _mask_channel(self) -> list[np.ndarray]:
+        sh, now = self.event_loop.shield, self.sim.time_s
+        return [sh.slot_mask(0, i, self.slots[i], now) for i in range(self.num_aps)]
+
+    def _mask_power(self) -> list[np.ndarray]:
+        sh, now = self.event_loop.shield, self.sim.time_s
+        cooling = sh.cooldown.last_change_s[0, :, 2] + sh.cooldown.min_gap_s[2] > now  # [N]
+        if not cooling.any():  # the usual case: every level is accepted
+            return [np.ones(len(p), dtype=bool) for p in self.power_levels]
+        return [
+            sh.power_mask(0, i, self.power_levels[i], now) if cooling[i] else np.ones(len(self.power_levels[i]), bool)
+            for i in range(self.num_aps)
+        ]
+
+    def action_masks(self) -> np.ndarray:
+        """Flat boolean vector of length ``sum(nvec)`` (sb3-contrib MaskablePPO convention):
+        true exactly for the choices the shield would accept now, AP by AP."""
+        parts = (self._mask_channel() if self.controls_channel else []) + (
+            self._mask_power() if self.controls_power else []
+        )
+        return np.concatenate(parts).astype(bool)
+
+    # ------------------------------------------------------------------ lifecycle
+    def _make_loop(self, sim: WirelessSimulation) -> EventLoop:
+        audit = AuditLog(self._audit_key, path=self._audit_path) if self._audit_path else AuditLog(self._audit_key)
+        return EventLoop(sim, self.event_loop_config, audit=audit)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        super().reset(seed=seed)
+        sim_seed = int(self.np_random.integers(2**31 - 1))
+        if self._audit_path is not None:
+            self.event_loop.audit.close()
+        self.sim = WirelessSimulation(self.scenario, seed=sim_seed)
+        self.event_loop = self._make_loop(self.sim)
+        self._steps = 0
+        self._compliance_prev = self.event_loop.compliance.counters()
+        self._rollbacks_prev = 0
+        # one quiet fast period so that the first observation holds real measurements
+        self._sensing = self.event_loop.advance(self.fast_period_s)
+        self.event_loop.take_results()
+        self._obs = self._observe()
+        self._info = self._make_info(self._sensing, [], [], Counter(), self._reward_terms(self._sensing))
+        return self._obs, self._info
+
+    def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
+        if self._obs is None:
+            raise RuntimeError("call reset() before step()")
+        a = np.asarray(action)
+        if a.shape != self.action_space.shape or not self.action_space.contains(a.astype(np.int64)):
+            raise ValueError(
+                f"action must be integers of shape {self.action_space.shape} with 0 <= a < {self.action_space.nvec}; "
+                f"got {action!r}"
+            )
+        sensing, results, audit_ids, events = self._act_and_run(a.astype(np.int64))
+        self._steps += 1
+        self._sensing = sensing
+        self._obs = self._observe()
+        terms = self._reward_terms(sensing)
+        reward = float(terms[self.reward_name])
+        self._info = self._make_info(sensing, results, audit_ids, events, terms)
+        truncated = self._steps >= self.episode_steps
+        return self._obs, reward, False, truncated, self._info
+
+    # --- subclass hook
+    def _act_and_run(self, action: np.ndarray) -> tuple[Sensing, list, list, Counter]:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ helpers for subclasses
+    def _policy_action(self, policy: Policy, nvec: list[int], name: str) -> np.ndarray:
+        choice = np.asarray(policy(self._obs, self._info), dtype=np.int64)
+        if choice.shape != (len(nvec),) or (choice < 0).any() or (choice >= np.asarray(nvec)).any():
+            raise ValueError(f"{name} must return {len(nvec)} choices with 0 <= a < {nvec}; got {choice!r}")
+        return choice
+
+    def _submit_channels(self, choice: np.ndarray, loop: str) -> None:
+        for ap in range(self.num_aps):
+            slot = int(self.slots[ap][int(choice[ap])])
+            if slot != int(self.sim.slot[0, ap]):
+                self.event_loop.submit(
+                    ChangeRequest(
+                        ap, int(SLOT_CHANNEL[slot]), int(SLOT_WIDTH_MHZ[slot]), source=Source.AGENT, loop=loop
+                    )
+                )
+
+    def _submit_powers(self, choice: np.ndarray, loop: str) -> None:
+        for ap in range(self.num_aps):
+            level = float(self.power_levels[ap][int(choice[ap])])
+            if level != float(self.sim.power_dbm[0, ap]):
+                self.event_loop.submit(ChangeRequest(ap, power_dbm=level, source=Source.AGENT, loop=loop))
+
+    def _run(self, seconds: int) -> tuple[Sensing, list, list, Counter]:
+        """Advance under the event loop; the agent's shield results, audit ids and events since the last call."""
+        loop = self.event_loop
+        before = Counter(loop.events_by_type)
+        sensing = loop.advance(seconds)
+        results, audit_ids = loop.take_results()
+        events = Counter(loop.events_by_type)
+        events.subtract(before)
+        return sensing, results, audit_ids, events
+
+    def _observe(self) -> dict[str, np.ndarray]:
+        from rrm_gym.envs.observation import build_observation
+
+        return build_observation(self.event_loop, self._sensing)
+
+    def _reward_terms(self, s: Sensing) -> dict[str, float]:
+        k = s.kpis()
+        active = s.client_demand_mbps[0] > 0
+        thr = np.maximum(s.client_throughput_mbps[0][active], PF_FLOOR_MBPS)
+        pf = float(np.log(thr).mean()) if thr.size else 0.0
+        return {
+            "pf": pf,
+            "throughput": float(k["throughput_mean_mbps"][0]),
+            "p5": float(k["throughput_p5_mbps"][0]),
+            "kpi": {
+                "throughput_mean_mbps": float(k["throughput_mean_mbps"][0]),
+                "throughput_p5_mbps": float(k["throughput_p5_mbps"][0]),
+                "cca_busy_mean": float(k["cca_busy_mean"][0]),
+                "retry_rate_mean": float(k["retry_rate_mean"][0]),
+                "pf_utility": pf,
+            },
+        }
+
+    def _make_info(
+        self, s: Sensing, results: list, audit_ids: list[str], events: Counter, terms: dict
+    ) -> dict[str, Any]:
+        loop = self.event_loop
+        agent = [r for r in results if r.request.source is Source.AGENT and r.request.loop == self.agent_loop]
+        outcomes = Counter(r.outcome for r in agent)
+        compliance = loop.compliance.counters()
+        rollbacks_total = loop.rollbacks.auto_rollbacks + loop.rollbacks.manual_rollbacks
+        cost_terms = {
+            "shield_rejected": float(outcomes[Outcome.REJECTED]),
+            "shield_modified": float(outcomes[Outcome.MODIFIED]),
+            "rollbacks": float(rollbacks_total - self._rollbacks_prev),
+            "dfs_violations": float(compliance["dfs_violations"] - self._compliance_prev["dfs_violations"]),
+            "eirp_violations": float(compliance["eirp_violations"] - self._compliance_prev["eirp_violations"]),
+        }
+        self._compliance_prev = compliance
+        self._rollbacks_prev = rollbacks_total
+        cost = float(sum(self.cost_weights[k] * v for k, v in cost_terms.items()))
+        return {
+            "cost": cost,
+            "cost_terms": cost_terms,
+            "kpi": terms["kpi"],
+            "compliance": {k: int(v) for k, v in compliance.items()},
+            "shield": {o.value: int(outcomes[o]) for o in Outcome},
+            "events": {k: int(events.get(k, 0)) for k in EVENT_KEYS},
+            "rollbacks": int(cost_terms["rollbacks"]),
+            "audit_ids": list(audit_ids),
+            "action_mask": self.action_masks(),
+            "sim_time_s": float(self.sim.time_s),
+        }
+
+    # ------------------------------------------------------------------ render
+    def render(self) -> np.ndarray | str | None:
+        from rrm_gym.envs.render import render_ansi, render_rgb
+
+        if self.render_mode == "rgb_array":
+            return render_rgb(self.sim, self._sensing)
+        if self.render_mode == "ansi":
+            return render_ansi(self.sim, self._sensing, self._info)
+        return None
+
+    def close(self) -> None:
+        if self._audit_path is not None:
+            self.event_loop.audit.close()
+
+
+def multi_discrete(nvec: list[int]) -> spaces.MultiDiscrete:
+    return spaces.MultiDiscrete(np.asarray(nvec, dtype=np.int64))

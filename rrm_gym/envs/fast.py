@@ -1,0 +1,81 @@
+"""The fast loop: transmit power of every AP, every minute."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rrm_gym.config import Scenario
+from rrm_gym.envs.core import Policy, RRMEnv, multi_discrete
+from rrm_gym.envs.observation import observation_space
+from rrm_gym.sim import Sensing
+
+
+class FastLoopEnv(RRMEnv):
+    """Transmit-power control of every AP of a WLAN, one decision per fast period.
+
+    **Action space** — ``MultiDiscrete(nvec)``, one entry per AP: the index of a power level in
+    that AP's list ``env.power_levels[i]`` (its minimum, then 3 dB steps up to its maximum, dBm).
+    Each choice becomes a change request through the event loop: the shield may clip it to the
+    sub-band EIRP limit (MODIFIED) or refuse it (REJECTED, e.g. cooldown). ``action_masks()``
+    (length ``sum(nvec)``) is true exactly for the levels the shield would accept now.
+
+    **Observation space** — ``Dict``: ``ap_features`` ``Box(0, 1, (N, 16))`` (channel, band,
+    width, power, clients, offered load, throughput, satisfaction, CCA busy mean/max, airtime,
+    retry rate, non-Wi-Fi duty, on DFS, silent in CAC, client SNR — see
+    ``rrm_gym.envs.observation.AP_FEATURES``), ``neighbor_rssi`` ``Box(0, 1, (N, N))`` (RSSI at
+    AP i of AP j, (dBm + 100) / 70, 0 when not heard) and ``time_of_day`` ``Box(-1, 1, (2,))``
+    (sine, cosine). Everything is what a controller measures over the last period.
+
+    **Reward** — network utility of the period: ``"pf"`` (default, proportional fair) the mean
+    over active clients of ln(throughput in Mb/s, floored at 0.01); ``"throughput"`` mean client
+    throughput (Mb/s); ``"p5"`` 5th-percentile client throughput (Mb/s).
+
+    **Cost** — ``info["cost"]``, the weighted sum of ``info["cost_terms"]``: shield rejections
+    (1) and modifications (0.5) of this env's requests, rollbacks (1), DFS and EIRP violation
+    seconds counted by the compliance monitor (10 each; zero by construction).
+
+    **Starting state** — a fresh draw of the scenario (clients, shadowing, interferer and radar
+    schedules) from the reset seed, its initial channel plan and powers, after one quiet period.
+
+    **Episode end** — never terminates; truncated after ``episode_steps`` periods (default 60:
+    one hour of one-minute periods).
+
+    **Arguments** — ``scenario`` (packaged name, YAML path or Scenario), ``slow_policy``
+    (callable ``(obs, info) -> channel choices`` in :class:`SlowLoopEnv`'s encoding, called every
+    slow period; default: keep the scenario's plan), ``episode_steps``, ``fast_period_s`` and
+    ``slow_period_s`` (default from the scenario), ``reward``, ``cost_weights``,
+    ``allow_width`` (channel choices include widths up to each AP's maximum), ``event_loop``
+    (``EventLoopConfig``), ``audit_key`` / ``audit_path`` (file audit log), ``render_mode``
+    (``"rgb_array"`` or ``"ansi"``).
+
+    ``env.unwrapped.sim`` is the simulation and ``env.unwrapped.event_loop`` the event loop
+    (inject events with ``inject_dfs_event`` and friends).
+    """
+
+    controls_power = True
+    agent_loop = "fast"
+
+    def __init__(
+        self,
+        scenario: str | Path | Scenario = "office",
+        *,
+        slow_policy: Policy | None = None,
+        episode_steps: int = 60,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scenario, episode_steps=episode_steps, **kwargs)
+        self.slow_policy = slow_policy
+        self.action_space = multi_discrete(self._power_nvec())
+        self.observation_space = observation_space(self.num_aps)
+
+    def _act_and_run(self, action: np.ndarray) -> tuple[Sensing, list, list, Counter]:
+        per_slow = self.slow_period_s // self.fast_period_s
+        if self.slow_policy is not None and self._steps % per_slow == 0:
+            choice = self._policy_action(self.slow_policy, self._channel_nvec(), "slow_policy")
+            self._submit_channels(choice, loop="slow")
+        self._submit_powers(action, loop=self.agent_loop)
+        return self._run(self.fast_period_s)

@@ -1,0 +1,84 @@
+"""Observations: what the controller sensed over the last period, as a flat-friendly Dict."""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+
+from rrm_gym.safety import EventLoop
+from rrm_gym.sim import Sensing
+
+AP_FEATURES = (
+    "channel",  # primary channel number / 165
+    "band_5ghz",  # 1 for a 5 GHz radio
+    "width",  # MHz / 160
+    "power",  # position in the radio's [min, max] range
+    "clients",  # associated clients / clients in the network
+    "offered_load",  # log1p(Mb/s offered) / log(1001)
+    "throughput",  # log1p(Mb/s served) / log(1001)
+    "satisfaction",  # served / offered
+    "cca_busy",  # mean over the period
+    "cca_busy_max",
+    "airtime",  # own transmit share
+    "retry_rate",
+    "nonwifi_duty",  # strongest detected non-Wi-Fi duty cycle in the period
+    "on_dfs",  # 1 on a DFS channel
+    "silent",  # 1 while the radio is off (channel availability check)
+    "client_snr",  # mean SNR of its clients / 60 dB
+)
+NUM_AP_FEATURES = len(AP_FEATURES)
+_LOG_MBPS = np.log(1001.0)
+
+
+def observation_space(num_aps: int) -> spaces.Dict:
+    return spaces.Dict(
+        {
+            "ap_features": spaces.Box(0.0, 1.0, (num_aps, NUM_AP_FEATURES), np.float32),
+            "neighbor_rssi": spaces.Box(0.0, 1.0, (num_aps, num_aps), np.float32),
+            "time_of_day": spaces.Box(-1.0, 1.0, (2,), np.float32),
+        }
+    )
+
+
+def build_observation(loop: EventLoop, s: Sensing | None, network: int = 0) -> dict[str, np.ndarray]:
+    """Observation of network ``network`` from the span ``s`` (``None`` before the first span)."""
+    sim = loop.sim
+    n = sim.num_aps
+    feats = np.zeros((n, NUM_AP_FEATURES), dtype=np.float32)
+    slot = sim.slot[network]
+    power = sim.power_dbm[network]
+    span = np.maximum(sim.ap_max_power_dbm - sim.ap_min_power_dbm, 1e-9)
+    feats[:, 0] = sim.channel[network] / 165.0
+    feats[:, 1] = sim.ap_band_ghz == 5.0
+    feats[:, 2] = sim.width_mhz[network] / 160.0
+    feats[:, 3] = (power - sim.ap_min_power_dbm) / span
+    feats[:, 13] = sim.domain.slot_dfs[slot]
+    feats[:, 14] = ~sim.tx_enabled[network]
+    rssi = np.zeros((n, n), dtype=np.float32)
+    if s is not None:
+        b = network
+        offered = s.demand_mbps[b].mean(axis=0)
+        served = s.throughput_mbps[b].mean(axis=0)
+        feats[:, 4] = s.clients_per_ap[b] / max(1, sim.num_clients)
+        feats[:, 5] = np.log1p(offered) / _LOG_MBPS
+        feats[:, 6] = np.log1p(served) / _LOG_MBPS
+        feats[:, 7] = np.where(offered > 0, served / np.maximum(offered, 1e-9), 1.0)
+        feats[:, 8] = s.cca_busy_frac[b].mean(axis=0)
+        feats[:, 9] = s.cca_busy_frac[b].max(axis=0)
+        feats[:, 10] = s.airtime_frac[b].mean(axis=0)
+        feats[:, 11] = s.retry_rate[b].mean(axis=0)
+        feats[:, 12] = s.nonwifi_duty_frac[b].max(axis=0)
+        ap = s.client_ap[b]
+        linked = ap >= 0
+        snr_sum = np.bincount(ap[linked], np.nan_to_num(s.client_snr_db[b][linked]), minlength=n)
+        count = np.bincount(ap[linked], minlength=n)
+        feats[:, 15] = np.where(count > 0, snr_sum / np.maximum(count, 1), 0.0) / 60.0
+        r = s.neighbor_rssi_dbm[b]
+        rssi = np.where(np.isfinite(r), (r + 100.0) / 70.0, 0.0).astype(np.float32)
+    hour = sim.hour_of_day()
+    angle = 2.0 * np.pi * hour / 24.0
+    return {
+        "ap_features": np.clip(feats, 0.0, 1.0),
+        "neighbor_rssi": np.clip(rssi, 0.0, 1.0),
+        "time_of_day": np.array([np.sin(angle), np.cos(angle)], dtype=np.float32),
+    }

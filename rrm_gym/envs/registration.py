@@ -1,0 +1,17 @@
+"""Register the environments with Gymnasium (idempotent; run when ``rrm_gym`` is imported)."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+ENV_IDS = {
+    "rrm_gym/FastLoop-v0": "rrm_gym.envs.fast:FastLoopEnv",
+    "rrm_gym/SlowLoop-v0": "rrm_gym.envs.slow:SlowLoopEnv",
+    "rrm_gym/Joint-v0": "rrm_gym.envs.joint:JointEnv",
+}
+
+
+def register_envs() -> None:
+    for env_id, entry_point in ENV_IDS.items():
+        if env_id not in gym.registry:
+            gym.register(id=env_id, entry_point=entry_point)
