@@ -103,7 +103,9 @@ class RRMEnv(gym.Env):
         self.reward_name = reward
         self.cost_weights = {**DEFAULT_COST_WEIGHTS, **(cost_weights or {})}
         self.allow_width = allow_width
-        self.event_loop_config = event_loop or EventLoopConfig()
+        # Saturation is what the agent is there to fix: by default the event loop leaves it to the
+        # agent, and keeps reacting to radar and non-Wi-Fi interference.
+        self.event_loop_config = event_loop or EventLoopConfig(react_to_saturation=False)
         self._audit_key = resolve_key(audit_key) if audit_path is not None else audit_key
         self._audit_path = audit_path
         self.render_mode = render_mode
@@ -169,7 +171,8 @@ class RRMEnv(gym.Env):
 
     # ------------------------------------------------------------------ lifecycle
     def _make_loop(self, sim: WirelessSimulation) -> EventLoop:
-        audit = AuditLog(self._audit_key, path=self._audit_path) if self._audit_path else AuditLog(self._audit_key)
+        # audit ids follow the episode seed, so equal seeds give equal infos
+        audit = AuditLog(self._audit_key, path=self._audit_path, seed=sim.seed)
         return EventLoop(sim, self.event_loop_config, audit=audit)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:

@@ -49,7 +49,8 @@ class FastLoopEnv(RRMEnv):
     slow period; default: keep the scenario's plan), ``episode_steps``, ``fast_period_s`` and
     ``slow_period_s`` (default from the scenario), ``reward``, ``cost_weights``,
     ``allow_width`` (channel choices include widths up to each AP's maximum), ``event_loop``
-    (``EventLoopConfig``), ``audit_key`` / ``audit_path`` (file audit log), ``render_mode``
+    (``EventLoopConfig``; by default the loop reacts to radar and non-Wi-Fi interference but
+    leaves saturation to the agent), ``audit_key`` / ``audit_path`` (file audit log), ``render_mode``
     (``"rgb_array"`` or ``"ansi"``).
 
     ``env.unwrapped.sim`` is the simulation and ``env.unwrapped.event_loop`` the event loop

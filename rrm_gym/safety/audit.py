@@ -925,6 +925,19 @@ class AuditLog:
                 self._fh.close()
                 self._fh = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        # An in-memory log travels with a pickled environment; a file sink cannot (its writer
+        # owns the file), so the copy would silently fork the chain.
+        if self._fh is not None:
+            raise TypeError("a file-backed AuditLog cannot be pickled; create it in the process that writes it")
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def __enter__(self) -> AuditLog:
         return self
 
