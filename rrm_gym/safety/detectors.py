@@ -75,10 +75,15 @@ class Detectors:
         run = _run_lengths(cond, carry)
         return cond & (run % sustain == 0), run[:, -1].copy()
 
-    def first_tick(self, s: Sensing) -> int | None:
-        """Earliest tick of the span at which any detector fires (without consuming the span)."""
+    def first_tick(self, s: Sensing, types: frozenset[EventType] | None = None) -> int | None:
+        """Earliest tick of the span at which a detector of ``types`` (default: all) fires,
+        without consuming the span."""
         radar, nw, sat, _, _ = self._triggers(s)
-        fired = (radar | nw | sat).any(axis=(0, 2))
+        kinds = {EventType.DFS_RADAR: radar, EventType.NON_WIFI_INTERFERENCE: nw, EventType.SPECTRUM_SATURATION: sat}
+        chosen = [v for k, v in kinds.items() if types is None or k in types]
+        if not chosen:
+            return None
+        fired = np.logical_or.reduce(chosen).any(axis=(0, 2))
         return int(np.argmax(fired)) if fired.any() else None
 
     def consume(self, s: Sensing) -> list[Detection]:

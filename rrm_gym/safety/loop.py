@@ -65,6 +65,13 @@ class EventLoop:
         self.selector = ChannelSelector(cfg.selector)
         self.compliance = ComplianceMonitor(sim)
         self._queue = EventQueue()
+        # detections the loop acts on at once; the others are counted at the end of the span
+        urgent = {EventType.DFS_RADAR}
+        if cfg.react_to_interference:
+            urgent.add(EventType.NON_WIFI_INTERFERENCE)
+        if cfg.react_to_saturation:
+            urgent.add(EventType.SPECTRUM_SATURATION)
+        self._urgent = frozenset(urgent)
         self._timers: list[tuple[float, int, int, int]] = []  # (time, seq, network, ap): CAC ends
         self._timer_seq = 0
         self.last_sensing: Sensing | None = None
@@ -94,7 +101,7 @@ class EventLoop:
             stop = max(stop, now + 1)
             slot, power = sim.slot.copy(), sim.power_dbm.copy()
             s = sim.run(int(stop - now))
-            first = self.detectors.first_tick(s)
+            first = self.detectors.first_tick(s, self._urgent)
             if first is not None and first + 1 < s.ticks:
                 sim.rewind(now)
                 s = sim.run(first + 1)

@@ -1,0 +1,88 @@
+"""Environment speed: steps per second of each env on ``office`` and ``enterprise``.
+
+Two action streams per env: ``random`` (a fresh random action every step: nearly every AP
+changes, so every step is a burst of shielded, audited change requests and rollback
+watches) and ``hold`` (the current configuration: the floor cost of a step, simulation and
+event loop included). CartPole-v1 random steps are timed in the same run for the ratio.
+
+    python benchmarks/bench_envs.py [--steps 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import gymnasium as gym
+import numpy as np
+
+import rrm_gym  # noqa: F401  (registers the envs)
+
+ENVS = ("rrm_gym/FastLoop-v0", "rrm_gym/SlowLoop-v0", "rrm_gym/Joint-v0")
+TARGET = {("rrm_gym/FastLoop-v0", "office"): 2000.0}
+
+
+def cartpole_steps_per_s(steps: int = 20000) -> float:
+    env = gym.make("CartPole-v1")
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    t = time.perf_counter()
+    for _ in range(steps):
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            env.reset()
+    return steps / (time.perf_counter() - t)
+
+
+def hold_action(u: gym.Env) -> np.ndarray:
+    """The action that keeps the current configuration."""
+    parts = ([u.current_channel_action()] if u.controls_channel else []) + (
+        [u.current_power_action()] if u.controls_power else []
+    )
+    return np.concatenate(parts)
+
+
+def steps_per_s(env_id: str, scenario: str, steps: int, hold: bool) -> float:
+    env = gym.make(env_id, scenario=scenario, episode_steps=10_000)
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    u = env.unwrapped
+    env.step(env.action_space.sample())  # warm-up
+    t = time.perf_counter()
+    for _ in range(steps):
+        env.step(hold_action(u) if hold else env.action_space.sample())
+    return steps / (time.perf_counter() - t)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--scenarios", nargs="+", default=["office", "enterprise"])
+    args = parser.parse_args()
+    cartpole = cartpole_steps_per_s()
+    print(f"CartPole-v1 random steps: {cartpole:,.0f} steps/s (reference, same process)\n")
+    head = (
+        f"{'env':<22} {'scenario':<11} {'sim s/step':>10} {'random st/s':>12} {'hold st/s':>10} "
+        f"{'x CartPole':>11}  target"
+    )
+    print(head)
+    print("-" * len(head))
+    for env_id in ENVS:
+        for scenario in args.scenarios:
+            n = max(5, args.steps // 60) if env_id.endswith("SlowLoop-v0") else args.steps
+            rnd = steps_per_s(env_id, scenario, n, hold=False)
+            hold = steps_per_s(env_id, scenario, n, hold=True)
+            u = gym.make(env_id, scenario=scenario).unwrapped
+            period = u.slow_period_s if env_id.endswith("SlowLoop-v0") else u.fast_period_s
+            target = TARGET.get((env_id, scenario))
+            verdict = f">= {target:,.0f} {'PASS' if rnd >= target else 'MISS'}" if target else ""
+            row = f"{env_id:<22} {scenario:<11} {period:>10} {rnd:>12,.0f} {hold:>10,.0f} {rnd / cartpole:>11.4f}"
+            print(f"{row}  {verdict}")
+    print(
+        "\nst/s: environment steps per wall second (one step = one fast period, or one slow period for SlowLoop,\n"
+        "with the event loop on); x CartPole: random-action steps/s over CartPole-v1 random steps/s."
+    )
+
+
+if __name__ == "__main__":
+    main()
