@@ -35,12 +35,12 @@ EVENT_KEYS = ("DFS_RADAR", "NON_WIFI_INTERFERENCE", "SPECTRUM_SATURATION", "DEGR
 Policy = Callable[[Mapping[str, np.ndarray], Mapping[str, Any]], Any]
 
 
-def power_levels_dbm(min_dbm: float, max_dbm: float) -> np.ndarray:
-    """Power choices of one radio: from its maximum down in 3 dB steps to its minimum."""
-    levels = np.arange(max_dbm, min_dbm - 1e-9, -POWER_STEP_DB)[::-1]
-    if levels[0] > min_dbm + 1e-9:
-        levels = np.concatenate([[min_dbm], levels])
-    return levels
+def power_levels_dbm(min_dbm: float, max_dbm: float, initial_dbm: float | None = None) -> np.ndarray:
+    """Power choices of one radio: from its maximum down in 3 dB steps to its minimum, plus its
+    initial power (so that "no change" is always expressible)."""
+    levels = np.arange(max_dbm, min_dbm - 1e-9, -POWER_STEP_DB)
+    extra = [min_dbm] + ([] if initial_dbm is None else [initial_dbm])
+    return np.unique(np.round(np.concatenate([levels, extra]), 6))
 
 
 def candidate_slots(sim: WirelessSimulation, ap: int, allow_width: bool) -> np.ndarray:
@@ -115,11 +115,13 @@ class RRMEnv(gym.Env):
         n = self.sim.num_aps
         self.num_aps = n
         self.power_levels = [
-            power_levels_dbm(self.sim.ap_min_power_dbm[i], self.sim.ap_max_power_dbm[i]) for i in range(n)
+            power_levels_dbm(self.sim.ap_min_power_dbm[i], self.sim.ap_max_power_dbm[i], self.sim.power_dbm[0, i])
+            for i in range(n)
         ]
         self.slots = [candidate_slots(self.sim, i, allow_width) for i in range(n)]
         self.event_loop: EventLoop = self._make_loop(self.sim)
         self._steps = 0
+        self._events_seen: Counter = Counter()
         self._sensing: Sensing | None = None
         self._obs: dict[str, np.ndarray] | None = None
         self._info: dict[str, Any] = {}
@@ -196,11 +198,15 @@ class RRMEnv(gym.Env):
         if self._obs is None:
             raise RuntimeError("call reset() before step()")
         a = np.asarray(action)
-        if a.shape != self.action_space.shape or not self.action_space.contains(a.astype(np.int64)):
+        integral = np.issubdtype(a.dtype, np.integer) or (
+            np.issubdtype(a.dtype, np.floating) and bool(np.all(np.isfinite(a) & (a == np.round(a))))
+        )
+        if a.shape != self.action_space.shape or not integral or not self.action_space.contains(a.astype(np.int64)):
             raise ValueError(
                 f"action must be integers of shape {self.action_space.shape} with 0 <= a < {self.action_space.nvec}; "
                 f"got {action!r}"
             )
+        self._events_seen = Counter(self.event_loop.events_by_type)
         sensing, results, audit_ids, events = self._act_and_run(a.astype(np.int64))
         self._steps += 1
         self._sensing = sensing
@@ -241,11 +247,12 @@ class RRMEnv(gym.Env):
     def _run(self, seconds: int) -> tuple[Sensing, list, list, Counter]:
         """Advance under the event loop; the agent's shield results, audit ids and events since the last call."""
         loop = self.event_loop
-        before = Counter(loop.events_by_type)
         sensing = loop.advance(seconds)
         results, audit_ids = loop.take_results()
-        events = Counter(loop.events_by_type)
-        events.subtract(before)
+        now = Counter(loop.events_by_type)
+        events = now.copy()
+        events.subtract(self._events_seen)  # requests submitted before the run count too
+        self._events_seen = now
         return sensing, results, audit_ids, events
 
     def _observe(self) -> dict[str, np.ndarray]:

@@ -18,7 +18,8 @@ class FastLoopEnv(RRMEnv):
     """Transmit-power control of every AP of a WLAN, one decision per fast period.
 
     **Action space** — ``MultiDiscrete(nvec)``, one entry per AP: the index of a power level in
-    that AP's list ``env.power_levels[i]`` (its minimum, then 3 dB steps up to its maximum, dBm).
+    that AP's ascending list ``env.power_levels[i]`` (dBm: its maximum and 3 dB steps below it,
+    its minimum and its initial power).
     Each choice becomes a change request through the event loop: the shield may clip it to the
     sub-band EIRP limit (MODIFIED) or refuse it (REJECTED, e.g. cooldown). ``action_masks()``
     (length ``sum(nvec)``) is true exactly for the levels the shield would accept now.

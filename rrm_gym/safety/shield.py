@@ -105,6 +105,10 @@ class Shield:
             ok &= SLOT_CHANNEL[slots] == SLOT_CHANNEL[cur]
         if self.cooldown.remaining_s(network, ap, "width_mhz", now_s) > 0:
             ok &= SLOT_WIDTH_MHZ[slots] == SLOT_WIDTH_MHZ[cur]
+        if self.cooldown.remaining_s(network, ap, "power_dbm", now_s) > 0:
+            # a move that forces the power down to a lower EIRP limit changes the power too
+            power = float(self.sim.power_dbm[network, ap])
+            ok &= np.minimum(power, self.sim.domain.slot_max_eirp_dbm[slots]) >= power
         return ok | (slots == cur)
 
     def power_mask(self, network: int, ap: int, levels_dbm: np.ndarray, now_s: float) -> np.ndarray:
