@@ -8,6 +8,7 @@ radar detection is answered within one simulated second.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 from collections import Counter
 from dataclasses import dataclass, field
@@ -91,6 +92,8 @@ class EventLoop:
 
     def advance(self, duration_s: int) -> Sensing:
         """Run the network for ``duration_s`` seconds under the safety layer; what was sensed."""
+        if int(duration_s) != duration_s or duration_s < 1:
+            raise ValueError(f"duration_s must be a whole number of seconds >= 1, got {duration_s}")
         sim = self.sim
         end = sim.time_s + int(duration_s)
         parts = []
@@ -126,7 +129,10 @@ class EventLoop:
         return Sensing.concat(parts)
 
     def submit(self, request: ChangeRequest) -> ShieldResult:
-        """Shield, apply, audit and (for non-emergency changes) watch one change request."""
+        """Shield, apply, audit and (for non-emergency changes) watch one change request.
+        An agent cannot claim an emergency: only the loop's own rules and people bypass cooldown."""
+        if request.emergency and request.source is Source.AGENT:
+            request = dataclasses.replace(request, emergency=False)
         ev = Event(EventType.CHANGE_REQUEST, request.network, request.ap, request.source, self.now_s, request=request)
         self._count(ev)
         return self._handle_request(ev, request)
@@ -135,7 +141,7 @@ class EventLoop:
         """Undo the change that issued ``token`` (manual rollback)."""
         w = self.rollbacks.history.get(token)
         if w is None:
-            raise KeyError(f"unknown rollback token {token!r}")
+            raise KeyError(f"unknown or already rolled-back token {token!r}")
         self.rollbacks.watching.pop(token, None)
         return self._restore(w, manual=True, reason="manual rollback")
 
@@ -345,8 +351,9 @@ class EventLoop:
         elif self.config.auto_rollback:
             # a newer change supersedes the one being watched: the new one is judged from here on
             self.rollbacks.forget_ap(b, ap)
-            new = {**old, **result.applied}
-            token = self.rollbacks.watch(b, ap, old, new, now).token
+            # the snapshot holds only what this change touched, so a rollback undoes exactly it
+            before = {p: old[p] for p in result.applied}
+            token = self.rollbacks.watch(b, ap, before, dict(result.applied), now).token
             self.last_token = token
         status = "MODIFIED" if result.outcome is Outcome.MODIFIED else "SUCCESS"
         action = _action(result.applied)
@@ -379,9 +386,9 @@ class EventLoop:
         """Put back the configuration ``w`` replaced; never onto a barred channel."""
         req = ChangeRequest(
             w.ap,
-            w.old["channel"],
-            w.old["width_mhz"],
-            w.old["power_dbm"],
+            w.old.get("channel"),
+            w.old.get("width_mhz"),
+            w.old.get("power_dbm"),
             network=w.network,
             source=Source.MANUAL if manual else Source.RULE,
             loop="rollback",
@@ -390,7 +397,9 @@ class EventLoop:
         )
         ev = Event(EventType.DEGRADATION, w.network, w.ap, req.source, self.now_s, {"token": w.token})
         result = self.shield.check(req, self.now_s)
-        if not result.accepted and "barred" in result.reason:
+        remaining: dict[str, Any] = {}
+        if not result.accepted and "barred" in result.reason and "power_dbm" in w.old:
+            remaining = {p: v for p, v in w.old.items() if p != "power_dbm"}
             # the old channel is in radar non-occupancy: restore the power only
             req = ChangeRequest(
                 w.ap,
@@ -418,6 +427,10 @@ class EventLoop:
             self.rollbacks.auto_rollbacks += 1
         self.actions["ROLLBACK"] += 1
         self._audit(ev, "ROLLBACK", changes, "ROLLED_BACK", req.reason, token=w.token, details=kpis)
+        if remaining:
+            w.old = remaining  # the channel part can be restored by the same token once it is free again
+        else:
+            self.rollbacks.history.pop(w.token, None)
         return result
 
     def _audit(

@@ -54,6 +54,17 @@ class ShieldConfig:
             raise ValueError("max_channel_change_frac must be in (0, 1]")
 
 
+def _whole(value: object, name: str) -> int:
+    """An integral channel or width; NaN, infinities and fractions are errors, not truncated."""
+    try:
+        f = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} {value!r} is not a number") from None
+    if not f.is_integer():
+        raise ValueError(f"{name} {value!r} is not a whole number")
+    return int(f)
+
+
 class Shield:
     """Decides APPLIED / MODIFIED / REJECTED (with a reason) for each change request.
 
@@ -85,15 +96,18 @@ class Shield:
         ok = sim.domain.slot_allowed & (SLOT_BAND_GHZ == sim.ap_band_ghz[ap])
         ok &= SLOT_WIDTH_MHZ <= sim.ap_max_width_mhz[ap]
         ok &= ~self.dfs.barred_slots(network, now_s)
+        # a radio that cannot turn its power down to the sub-band's EIRP limit may not go there
+        ok &= sim.domain.slot_max_eirp_dbm >= sim.ap_min_power_dbm[ap]
         if not (self.config.allow_dfs or emergency):
             ok &= ~sim.domain.slot_dfs
         return ok
 
     def power_range_dbm(self, ap: int, slot: int) -> tuple[float, float]:
-        """Power an AP may use on ``slot``: its hardware range capped by the EIRP limit."""
+        """Power an AP may use on ``slot``: its hardware range capped by the EIRP limit
+        (``hi < lo`` when even the radio's minimum is above the limit)."""
         lo = float(self.sim.ap_min_power_dbm[ap])
         hi = min(float(self.sim.ap_max_power_dbm[ap]), float(self.sim.domain.slot_max_eirp_dbm[slot]))
-        return lo, max(lo, hi)
+        return lo, hi
 
     def slot_mask(self, network: int, ap: int, slots: np.ndarray, now_s: float) -> np.ndarray:
         """For each candidate slot, whether a non-emergency request to move AP ``ap`` there would
@@ -135,9 +149,9 @@ class Shield:
             slot = cur_slot = slot_index(channel, width)
         else:
             cur_slot = slot_index(cur["channel"], cur["width_mhz"])
-            channel = cur["channel"] if req.channel is None else int(req.channel)
-            width = cur["width_mhz"] if req.width_mhz is None else int(req.width_mhz)
             try:
+                channel = cur["channel"] if req.channel is None else _whole(req.channel, "channel")
+                width = cur["width_mhz"] if req.width_mhz is None else _whole(req.width_mhz, "width_mhz")
                 slot = slot_index(channel, width)
             except ValueError as e:
                 return ShieldResult(Outcome.REJECTED, f"invalid channel: {e}", req)
@@ -149,6 +163,12 @@ class Shield:
         if not math.isfinite(power):
             return ShieldResult(Outcome.REJECTED, f"power {req.power_dbm} is not a number", req)
         lo, hi = self.power_range_dbm(ap, slot)
+        if hi < lo:
+            return ShieldResult(
+                Outcome.REJECTED,
+                f"radio minimum power {lo:g} dBm exceeds the {hi:g} dBm EIRP limit of that channel",
+                req,
+            )
         if not lo <= power <= hi:
             clipped = min(max(power, lo), hi)
             limit = "EIRP limit" if hi < sim.ap_max_power_dbm[ap] and power > hi else "radio range"

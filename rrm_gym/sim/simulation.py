@@ -808,7 +808,7 @@ class WirelessSimulation:
             nonwifi_kind=ticks_of(nw_kind),
             radar_detected=radar_hit,
             demand_mbps=np.broadcast_to((demand[:, None, :] @ onehot).astype(np.float32), (b, ticks, n)),
-            transmitting=np.broadcast_to(self._tx_on[:, None, :n], (b, ticks, n)),
+            transmitting=np.broadcast_to(self._tx_on[:, None, :n].copy(), (b, ticks, n)),
             radar_burst=radar,
             client_ap=assoc.copy(),
             client_rssi_dbm=np.where(linked, signal, np.nan),
