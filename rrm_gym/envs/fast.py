@@ -10,7 +10,7 @@ import numpy as np
 
 from rrm_gym.config import Scenario
 from rrm_gym.envs.core import Policy, RRMEnv, multi_discrete
-from rrm_gym.envs.observation import observation_space
+from rrm_gym.envs.observation import observation_space, scan_channels
 from rrm_gym.sim import Sensing
 
 
@@ -24,12 +24,14 @@ class FastLoopEnv(RRMEnv):
     sub-band EIRP limit (MODIFIED) or refuse it (REJECTED, e.g. cooldown). ``action_masks()``
     (length ``sum(nvec)``) is true exactly for the levels the shield would accept now.
 
-    **Observation space** — ``Dict``: ``ap_features`` ``Box(0, 1, (N, 16))`` (channel, band,
+    **Observation space** — ``Dict``: ``ap_features`` ``Box(0, 1, (N, 17))`` (channel, band,
     width, power, clients, offered load, throughput, satisfaction, CCA busy mean/max, airtime,
-    retry rate, non-Wi-Fi duty, on DFS, silent in CAC, client SNR — see
+    retry rate, non-Wi-Fi duty, on DFS, silent in CAC, mean and weakest client SNR — see
     ``rrm_gym.envs.observation.AP_FEATURES``), ``neighbor_rssi`` ``Box(0, 1, (N, N))`` (RSSI at
-    AP i of AP j, (dBm + 100) / 70, 0 when not heard) and ``time_of_day`` ``Box(-1, 1, (2,))``
-    (sine, cosine). Everything is what a controller measures over the last period.
+    AP i of AP j, (dBm + 100) / 70, 0 when not heard), ``channel_scan`` ``Box(0, 1, (N, C))``
+    (strongest unmanaged AP each AP hears on each 20 MHz channel of the domain, same scale;
+    ``rrm_gym.envs.observation.scan_channels``) and ``time_of_day`` ``Box(-1, 1, (2,))`` (sine,
+    cosine). Everything is what a controller measures over the last period.
 
     **Reward** — network utility of the period: ``"pf"`` (default, proportional fair) the mean
     over active clients of ln(throughput in Mb/s, floored at 0.01); ``"throughput"`` mean client
@@ -72,7 +74,7 @@ class FastLoopEnv(RRMEnv):
         super().__init__(scenario, episode_steps=episode_steps, **kwargs)
         self.slow_policy = slow_policy
         self.action_space = multi_discrete(self._power_nvec())
-        self.observation_space = observation_space(self.num_aps)
+        self.observation_space = observation_space(self.num_aps, len(scan_channels(self.sim.domain)))
 
     def _act_and_run(self, action: np.ndarray) -> tuple[Sensing, list, list, Counter]:
         per_slow = self.slow_period_s // self.fast_period_s

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from gymnasium import spaces
 
+from rrm_gym.radio.regulatory import SLOT_MEMBERS, RegulatoryDomain
 from rrm_gym.safety import EventLoop
 from rrm_gym.sim import Sensing
 
@@ -25,16 +26,23 @@ AP_FEATURES = (
     "on_dfs",  # 1 on a DFS channel
     "silent",  # 1 while the radio is off (channel availability check)
     "client_snr",  # mean SNR of its clients / 60 dB
+    "client_snr_min",  # SNR of its weakest client / 60 dB
 )
 NUM_AP_FEATURES = len(AP_FEATURES)
 _LOG_MBPS = np.log(1001.0)
 
 
-def observation_space(num_aps: int) -> spaces.Dict:
+def scan_channels(domain: RegulatoryDomain) -> np.ndarray:
+    """The 20 MHz channels of the ``channel_scan`` observation: every channel of the domain."""
+    return np.asarray(domain.channels, dtype=np.int64)
+
+
+def observation_space(num_aps: int, num_channels: int) -> spaces.Dict:
     return spaces.Dict(
         {
             "ap_features": spaces.Box(0.0, 1.0, (num_aps, NUM_AP_FEATURES), np.float32),
             "neighbor_rssi": spaces.Box(0.0, 1.0, (num_aps, num_aps), np.float32),
+            "channel_scan": spaces.Box(0.0, 1.0, (num_aps, num_channels), np.float32),
             "time_of_day": spaces.Box(-1.0, 1.0, (2,), np.float32),
         }
     )
@@ -55,6 +63,8 @@ def build_observation(loop: EventLoop, s: Sensing | None, network: int = 0) -> d
     feats[:, 13] = sim.domain.slot_dfs[slot]
     feats[:, 14] = ~sim.tx_enabled[network]
     rssi = np.zeros((n, n), dtype=np.float32)
+    channels = scan_channels(sim.domain)
+    scan = np.zeros((n, len(channels)), dtype=np.float32)
     if s is not None:
         b = network
         offered = s.demand_mbps[b].mean(axis=0)
@@ -73,12 +83,23 @@ def build_observation(loop: EventLoop, s: Sensing | None, network: int = 0) -> d
         snr_sum = np.bincount(ap[linked], np.nan_to_num(s.client_snr_db[b][linked]), minlength=n)
         count = np.bincount(ap[linked], minlength=n)
         feats[:, 15] = np.where(count > 0, snr_sum / np.maximum(count, 1), 0.0) / 60.0
+        snr = np.where(linked, np.nan_to_num(s.client_snr_db[b], nan=0.0), np.inf)
+        snr_min = np.full(n, np.inf)
+        np.minimum.at(snr_min, np.maximum(ap, 0), snr)
+        feats[:, 16] = np.where(np.isfinite(snr_min), snr_min, 0.0) / 60.0
         r = s.neighbor_rssi_dbm[b]
         rssi = np.where(np.isfinite(r), (r + 100.0) / 70.0, 0.0).astype(np.float32)
+        # off-channel scan: strongest unmanaged AP heard on each 20 MHz channel of its band
+        if s.foreign_rssi_dbm.shape[2]:
+            f = s.foreign_rssi_dbm[b]  # [N, M]
+            on = SLOT_MEMBERS[s.foreign_slot][:, channels]  # [M, C]
+            heard = np.where(np.isfinite(f)[:, :, None] & on[None], f[:, :, None], -np.inf).max(axis=1)
+            scan = np.where(np.isfinite(heard), (heard + 100.0) / 70.0, 0.0).astype(np.float32)
     hour = sim.hour_of_day()
     angle = 2.0 * np.pi * hour / 24.0
     return {
         "ap_features": np.clip(feats, 0.0, 1.0),
         "neighbor_rssi": np.clip(rssi, 0.0, 1.0),
+        "channel_scan": np.clip(scan, 0.0, 1.0),
         "time_of_day": np.array([np.sin(angle), np.cos(angle)], dtype=np.float32),
     }

@@ -134,7 +134,8 @@ class Sensing:
     clients_per_ap: np.ndarray  # [B, N]
     neighbor_rssi_dbm: np.ndarray  # [B, N, N] RSSI at AP i of managed AP j, NaN if not heard
     foreign_rssi_dbm: np.ndarray  # [B, N, M] RSSI at AP i of unmanaged AP m, NaN if not heard
-    foreign_channel: np.ndarray  # [M]
+    foreign_channel: np.ndarray  # [M] primary channel of each unmanaged AP
+    foreign_slot: np.ndarray  # [M] its slot (channel and width), as an off-channel scan reports it
 
     @property
     def ticks(self) -> int:
@@ -199,6 +200,7 @@ class Sensing:
             neighbor_rssi_dbm=last.neighbor_rssi_dbm,
             foreign_rssi_dbm=last.foreign_rssi_dbm,
             foreign_channel=last.foreign_channel,
+            foreign_slot=last.foreign_slot,
         )
 
 
@@ -819,6 +821,7 @@ class WirelessSimulation:
             neighbor_rssi_dbm=r.neighbor_rssi_dbm,
             foreign_rssi_dbm=r.foreign_rssi_dbm,
             foreign_channel=SLOT_CHANNEL[slot[0, n:]].astype(int),
+            foreign_slot=slot[0, n:].copy(),
         )
 
     @staticmethod
