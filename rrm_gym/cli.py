@@ -195,6 +195,7 @@ def _cmd_demo(args: argparse.Namespace, out: Console, err: Console) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rrm-gym", description="Wi-Fi radio resource management gym.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.set_defaults(subparsers=sub)
 
     p = sub.add_parser("validate", help="check a scenario file and explain every problem")
     p.add_argument("path", help="scenario YAML path or packaged name")
@@ -221,10 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    """Run the command line; ``parser`` lets ``agents.cli`` add the training-side commands."""
+    parser = parser or build_parser()
     args = parser.parse_args(argv)
-    out = Console(soft_wrap=True)
+    # tables piped to a file or a log keep their columns instead of wrapping at 80
+    out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
     err = Console(stderr=True, soft_wrap=True)
     try:
         if args.command == "audit":

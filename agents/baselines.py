@@ -1,0 +1,343 @@
+"""Baseline RRM heuristics over the same sensing an RL agent gets.
+
+Every policy is a callable ``policy(obs, info) -> action`` in an environment's encoding
+(channel policies: an index into ``env.slots[i]`` per AP; power policies: an index into
+``env.power_levels[i]``). ``bind(env)`` hands it the encoding (the choice lists, the
+channels of the ``channel_scan`` observation) and nothing else; policies read only the
+observation and ``info``. The exception is :class:`Oracle`, which is *privileged*: it
+reads and searches the true simulator state, and serves as the upper reference.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from rrm_gym.envs.core import RRMEnv
+from rrm_gym.envs.observation import AP_FEATURES, scan_channels
+from rrm_gym.radio.regulatory import OVERLAP, SLOT_CHANNEL, SLOT_MEMBERS, SLOT_WIDTH_MHZ, slot_index
+
+_F = {name: i for i, name in enumerate(AP_FEATURES)}
+TPC_TARGET_DBM = -70.0  # Cisco TPC: the 3rd strongest neighbour should hear an AP at -70 dBm
+TPC_DOWN_DB, TPC_UP_DB = 6.0, 3.0  # hysteresis: step down only for a 6 dB excess, up for 3 dB
+CLIENT_SNR_TARGET_DB = 25.0  # MCS 7 (22 dB) plus a 3 dB fade margin for the weakest client
+
+
+def rssi_dbm(normalized: np.ndarray) -> np.ndarray:
+    """Back from the observation's ``(dBm + 100) / 70`` scale; NaN where nothing was heard."""
+    return np.where(normalized > 0, normalized * 70.0 - 100.0, np.nan)
+
+
+def current_slots(obs: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Each AP's slot, decoded from its channel and width features."""
+    f = obs["ap_features"]
+    channels = np.rint(f[:, _F["channel"]] * 165.0).astype(int)
+    widths = np.rint(f[:, _F["width"]] * 160.0).astype(int)
+    return np.array([slot_index(c, w) for c, w in zip(channels, widths, strict=True)])
+
+
+class Baseline:
+    """Base class: holds the env's choice encoding and a random generator."""
+
+    name = "baseline"
+    privileged = False
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.slots: list[np.ndarray] = []
+        self.power_levels: list[np.ndarray] = []
+        self.channels = np.zeros(0, dtype=int)
+
+    def bind(self, env: RRMEnv) -> Baseline:
+        self.slots = env.slots
+        self.power_levels = env.power_levels
+        self.channels = scan_channels(env.sim.domain)
+        return self
+
+    def __call__(self, obs: Mapping[str, np.ndarray], info: Mapping[str, Any]) -> np.ndarray:
+        raise NotImplementedError
+
+
+# ----------------------------------------------------------------------------- channel policies
+class ChannelBaseline(Baseline):
+    kind = "channel"
+
+    def _index(self, ap: int, slot: int) -> int:
+        return int(np.flatnonzero(self.slots[ap] == slot)[0])
+
+    def _mask(self, info: Mapping[str, Any], ap: int) -> np.ndarray:
+        """The env's channel mask for AP ``ap`` (all true when the env gives none)."""
+        sizes = [len(s) for s in self.slots]
+        full = np.asarray(info.get("action_mask", np.ones(sum(sizes), bool)))
+        if len(full) < sum(sizes):
+            return np.ones(sizes[ap], dtype=bool)
+        start = sum(sizes[:ap])
+        return full[start : start + sizes[ap]]
+
+    def _same_width(self, ap: int, cur_slot: int) -> np.ndarray:
+        return SLOT_WIDTH_MHZ[self.slots[ap]] == SLOT_WIDTH_MHZ[cur_slot]
+
+
+class StaticChannels(ChannelBaseline):
+    """Keep the plan."""
+
+    name = "static"
+
+    def __call__(self, obs: Mapping[str, np.ndarray], info: Mapping[str, Any]) -> np.ndarray:
+        return np.array([self._index(i, s) for i, s in enumerate(current_slots(obs))])
+
+
+class RandomChannels(ChannelBaseline):
+    """A random allowed channel of the AP's current width for every AP."""
+
+    name = "random"
+
+    def __call__(self, obs: Mapping[str, np.ndarray], info: Mapping[str, Any]) -> np.ndarray:
+        out = []
+        for i, cur in enumerate(current_slots(obs)):
+            ok = np.flatnonzero(self._mask(info, i) & self._same_width(i, cur))
+            out.append(int(self.rng.choice(ok)) if len(ok) else self._index(i, cur))
+        return np.array(out)
+
+
+class _InterferenceCost(ChannelBaseline):
+    """Shared cost model: what an AP would hear on each candidate slot."""
+
+    managed_weight = 1.0
+    foreign_weight = 1.0
+    load_weighted = False
+    margin = 0.0  # cost an alternative must beat the current slot by
+    dfs_penalty = 0.3  # a DFS move costs a silent channel availability check (a minute or ten)
+
+    def costs(self, obs: Mapping[str, np.ndarray], ap: int, slots_now: np.ndarray) -> np.ndarray:
+        """Cost of each of AP ``ap``'s candidate slots given the other APs on ``slots_now``."""
+        cand = self.slots[ap]
+        f = obs["ap_features"]
+        rssi = rssi_dbm(obs["neighbor_rssi"])
+        # heard in either direction; strength ramps from 0 at -85 dBm to 1 at -60 dBm
+        both = np.fmax(rssi[ap], rssi[:, ap])
+        strength = np.clip((np.nan_to_num(both, nan=-200.0) + 85.0) / 25.0, 0.0, 1.0)
+        strength[ap] = 0.0
+        weight = strength * (f[:, _F["airtime"]] + 0.1 if self.load_weighted else 1.0)
+        # share of each neighbour's band falling in each candidate, and the reverse
+        ov = np.maximum(OVERLAP[slots_now][:, cand], OVERLAP[cand][:, slots_now].T)  # [N, K]
+        cost = self.managed_weight * (weight[:, None] * ov).sum(axis=0)
+        scan = rssi_dbm(obs["channel_scan"][ap])  # [C]
+        f_strength = np.clip((np.nan_to_num(scan, nan=-200.0) + 85.0) / 25.0, 0.0, 1.0)
+        cand_members = SLOT_MEMBERS[cand][:, self.channels]  # [K, C]
+        cost = cost + self.foreign_weight * (cand_members * f_strength).max(axis=1)
+        # non-Wi-Fi energy seen on the current channel
+        cur = slots_now[ap]
+        nonwifi = f[ap, _F["nonwifi_duty"]]
+        cost = cost + 2.0 * nonwifi * (OVERLAP[cur][cand] > 0)
+        return cost + self.dfs_penalty * (self._dfs[cand] & (cand != cur))
+
+    def bind(self, env: RRMEnv) -> Baseline:
+        super().bind(env)
+        self._dfs = env.sim.domain.slot_dfs
+        return self
+
+    def _choose(self, obs: Mapping[str, np.ndarray], info: Mapping[str, Any], ap: int, slots_now: np.ndarray) -> int:
+        cur = int(slots_now[ap])
+        cost = self.costs(obs, ap, slots_now)
+        allowed = self._mask(info, ap) & self._same_width(ap, cur)
+        cost = np.where(allowed, cost, np.inf)
+        here = self._index(ap, cur)
+        best = int(np.argmin(cost))
+        if not np.isfinite(cost[best]) or cost[best] >= cost[here] - self.margin:
+            return here
+        return best
+
+
+class LeastCongestedChannel(_InterferenceCost):
+    """LCCS: every AP independently moves to the channel where it hears the fewest APs."""
+
+    name = "lccs"
+
+    def __call__(self, obs: Mapping[str, np.ndarray], info: Mapping[str, Any]) -> np.ndarray:
+        now = current_slots(obs)
+        return np.array([self._choose(obs, info, i, now) for i in range(len(now))])
+
+
+class UnmanagedAwareChannel(LeastCongestedChannel):
+    """Least-used channel with unmanaged APs weighing three times as much (they will not move)."""
+
+    name = "unmanaged_aware"
+    foreign_weight = 3.0
+
+
+class DynamicChannelAssignment(_InterferenceCost):
+    """Cisco-style DCA: cost from co-channel neighbours' RSSI weighted by their load, unmanaged
+    APs and non-Wi-Fi energy; weighted greedy graph colouring (most-constrained AP first, each
+    choice seen by the next); a change only when it beats the current channel by a margin."""
+
+    name = "dca"
+    dfs_penalty = 0.0  # Cisco DCA plans over DFS channels like any other
+    load_weighted = True
+    foreign_weight = 1.5
+    margin = 0.3
+
+    def __call__(self, obs: Mapping[str, np.ndarray], info: Mapping[str, Any]) -> np.ndarray:
+        plan = current_slots(obs)
+        rssi = np.nan_to_num(rssi_dbm(obs["neighbor_rssi"]), nan=-200.0)
+        degree = np.clip((np.fmax(rssi, rssi.T) + 85.0) / 25.0, 0.0, 1.0).sum(axis=1)
+        for ap in np.argsort(-degree, kind="stable"):
+            plan[ap] = self.slots[ap][self._choose(obs, info, int(ap), plan)]
+        return np.array([self._index(i, s) for i, s in enumerate(plan)])
+
+
+# ------------------------------------------------------------------------------ power policies
+class PowerBaseline(Baseline):
+    kind = "power"
+
+    def _current_dbm(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
+        frac = obs["ap_features"][:, _F["power"]]
+        return np.array([lv[0] + f * (lv[-1] - lv[0]) for lv, f in zip(self.power_levels, frac, strict=True)])
+
+    def _nearest(self, ap: int, dbm: float) -> int:
+        return int(np.argmin(np.abs(self.power_levels[ap] - dbm)))
+
+    def _stepped(self, ap: int, cur: float, desired: float) -> int:
+        """TPC-style move towards ``desired``: 3 dB down past a 6 dB excess, 3 dB up past a 3 dB gap."""
+        if desired <= cur - TPC_DOWN_DB:
+            return self._nearest(ap, cur - 3.0)
+        if desired >= cur + TPC_UP_DB:
+            return self._nearest(ap, cur + 3.0)
+        return self._nearest(ap, cur)
+
+
+class MaxPower(PowerBaseline):
+    name = "max"
+
+    def __call__(self, obs: Mapping[str, np.ndarray], info: Mapping[str, Any]) -> np.ndarray:
+        return np.array([len(lv) - 1 for lv in self.power_levels])
+
+
+class RandomPower(PowerBaseline):
+    name = "random"
+
+    def __call__(self, obs: Mapping[str, np.ndarray], info: Mapping[str, Any]) -> np.ndarray:
+        return np.array([int(self.rng.integers(len(lv))) for lv in self.power_levels])
+
+
+class TransmitPowerControl(PowerBaseline):
+    """Cisco-style TPC: power = current + (-70 dBm - RSSI at which the 3rd strongest neighbour
+    hears this AP); with 6 dB down / 3 dB up hysteresis in 3 dB steps. Fewer than three
+    neighbours: step up towards maximum."""
+
+    name = "tpc"
+
+    def __call__(self, obs: Mapping[str, np.ndarray], info: Mapping[str, Any]) -> np.ndarray:
+        cur = self._current_dbm(obs)
+        heard = rssi_dbm(obs["neighbor_rssi"])  # [i, j]: RSSI at AP i of AP j
+        out = []
+        for ap in range(len(cur)):
+            by_others = np.sort(heard[:, ap][np.isfinite(heard[:, ap])])[::-1]
+            desired = cur[ap] + (TPC_TARGET_DBM - by_others[2]) if len(by_others) >= 3 else np.inf
+            out.append(self._stepped(ap, cur[ap], desired))
+        return np.array(out)
+
+
+class ClientSnrPower(PowerBaseline):
+    """Power for the weakest client's SNR to reach a target MCS (MCS 7 plus margin), in 3 dB steps."""
+
+    name = "client_snr"
+
+    def __call__(self, obs: Mapping[str, np.ndarray], info: Mapping[str, Any]) -> np.ndarray:
+        cur = self._current_dbm(obs)
+        snr_min = obs["ap_features"][:, _F["client_snr_min"]] * 60.0
+        has_clients = obs["ap_features"][:, _F["clients"]] > 0
+        out = []
+        for ap in range(len(cur)):
+            desired = cur[ap] + (CLIENT_SNR_TARGET_DB - snr_min[ap]) if has_clients[ap] else cur[ap]
+            out.append(self._stepped(ap, cur[ap], desired))
+        return np.array(out)
+
+
+# ------------------------------------------------------------------------------------- oracle
+class Oracle(Baseline):
+    """PRIVILEGED upper reference: simulated annealing over every AP's channel and power on the
+    true model. Each candidate plan is scored by simulating the next period on a copy of the
+    simulation (same clients, same offered load) and taking its proportional-fair utility.
+    It reads hidden simulator state and is not an implementable controller."""
+
+    name = "oracle"
+    kind = "joint"
+    privileged = True
+
+    def __init__(self, seed: int = 0, evaluations: int = 60, horizon_s: int = 60) -> None:
+        super().__init__(seed)
+        self.evaluations = evaluations
+        self.horizon_s = horizon_s
+        self.env: RRMEnv | None = None
+
+    def bind(self, env: RRMEnv) -> Baseline:
+        super().bind(env)
+        self.env = env
+        return self
+
+    def _score(self, slots: np.ndarray, levels: np.ndarray) -> float:
+        env = self.env
+        assert env is not None
+        sim = copy.deepcopy(env.sim)
+        for ap in range(env.num_aps):
+            s = int(self.slots[ap][slots[ap]])
+            if s != int(sim.slot[0, ap]):
+                sim.set_channel(ap, int(SLOT_CHANNEL[s]), int(SLOT_WIDTH_MHZ[s]), csa=True)
+            sim.set_tx_enabled(ap, True)
+            lo, hi = env.event_loop.shield.power_range_dbm(ap, s)
+            sim.set_power(ap, float(np.clip(self.power_levels[ap][levels[ap]], lo, max(lo, hi))))
+        sense = sim.run(self.horizon_s)
+        active = sense.client_demand_mbps[0] > 0
+        thr = np.maximum(sense.client_throughput_mbps[0][active], 0.01)
+        return float(np.log(thr).mean()) if thr.size else 0.0
+
+    def plan(self, info: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Best (slot choices, power choices) found, starting from the current configuration."""
+        env = self.env
+        assert env is not None
+        slots = env.current_channel_action()
+        levels = env.current_power_action()
+        mask = np.asarray(info.get("action_mask")) if "action_mask" in info else None
+        sizes = [len(s) for s in self.slots]
+        allowed = []
+        for ap in range(env.num_aps):
+            legal = env.event_loop.shield.legal_slots(0, ap, env.sim.time_s)[self.slots[ap]]
+            # no DFS moves: the oracle plans for the next period, which a CAC would spend silent
+            legal &= ~env.sim.domain.slot_dfs[self.slots[ap]] | (np.arange(sizes[ap]) == slots[ap])
+            if mask is not None and len(mask) >= sum(sizes):
+                legal &= mask[sum(sizes[:ap]) : sum(sizes[: ap + 1])]
+            allowed.append(np.flatnonzero(legal | (np.arange(sizes[ap]) == slots[ap])))
+        best = cur = self._score(slots, levels)
+        best_plan = (slots.copy(), levels.copy())
+        temp = 0.05
+        for _ in range(self.evaluations):
+            s2, l2 = slots.copy(), levels.copy()
+            ap = int(self.rng.integers(env.num_aps))
+            if self.rng.random() < 0.5:
+                s2[ap] = int(self.rng.choice(allowed[ap]))
+            else:
+                l2[ap] = int(np.clip(l2[ap] + self.rng.choice([-2, -1, 1, 2]), 0, len(self.power_levels[ap]) - 1))
+            score = self._score(s2, l2)
+            if score > cur or self.rng.random() < np.exp((score - cur) / max(temp, 1e-6)):
+                slots, levels, cur = s2, l2, score
+                if score > best:
+                    best, best_plan = score, (s2.copy(), l2.copy())
+            temp *= 0.95
+        return best_plan
+
+    def __call__(self, obs: Mapping[str, np.ndarray], info: Mapping[str, Any]) -> np.ndarray:
+        slots, levels = self.plan(info)
+        return np.concatenate([slots, levels])
+
+
+CHANNEL_POLICIES: dict[str, type[ChannelBaseline]] = {
+    p.name: p
+    for p in (StaticChannels, RandomChannels, LeastCongestedChannel, DynamicChannelAssignment, UnmanagedAwareChannel)
+}
+POWER_POLICIES: dict[str, type[PowerBaseline]] = {
+    p.name: p for p in (MaxPower, RandomPower, TransmitPowerControl, ClientSnrPower)
+}

@@ -1,0 +1,190 @@
+"""Run policies on an environment over seeds and summarise them with confidence intervals."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.baselines import CHANNEL_POLICIES, POWER_POLICIES, Oracle
+from rrm_gym.config import Scenario, load_scenario
+from rrm_gym.envs import FastLoopEnv, JointEnv
+
+METRICS = (
+    "pf_utility",
+    "throughput_mean_mbps",
+    "throughput_p5_mbps",
+    "cca_busy_mean",
+    "retry_rate_mean",
+    "channel_changes",
+    "shield_interventions",
+    "rollbacks",
+    "dfs_violations",
+)
+CHANNEL_PERIOD_S = 600  # channel heuristics re-plan every 10 minutes (Cisco DCA's default interval)
+ORACLE_REPLAN_S = 600
+# Student t, 97.5 % quantile, by degrees of freedom (1..30); beyond 30 the normal 1.96
+_T975 = (12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23, 2.20, 2.18, 2.16, 2.14, 2.13,
+         2.12, 2.11, 2.10, 2.09, 2.09, 2.08, 2.07, 2.07, 2.06, 2.06, 2.06, 2.05, 2.05, 2.05, 2.04)  # fmt: skip
+
+
+def ci95(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and half-width of the 95 % confidence interval (Student t over seeds)."""
+    x = np.asarray(values, dtype=float)
+    if len(x) < 2:
+        return float(x.mean()) if len(x) else math.nan, math.nan
+    t = _T975[len(x) - 2] if len(x) - 1 <= len(_T975) else 1.96
+    return float(x.mean()), float(t * x.std(ddof=1) / math.sqrt(len(x)))
+
+
+@dataclass
+class Result:
+    """One policy combination over seeds: per-seed metrics and their summaries."""
+
+    channel_policy: str
+    power_policy: str
+    per_seed: list[dict[str, float]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        row: dict[str, Any] = {"channel_policy": self.channel_policy, "power_policy": self.power_policy}
+        for m in METRICS:
+            mean, half = ci95([s[m] for s in self.per_seed])
+            row[m] = mean
+            row[f"{m}_ci95"] = half
+        row["seeds"] = len(self.per_seed)
+        return row
+
+
+def _episode_metrics(
+    env: FastLoopEnv | JointEnv, steps: int, act: Callable[[dict, dict], np.ndarray], seed: int
+) -> dict[str, float]:
+    obs, info = env.reset(seed=seed)
+    kpis: dict[str, list[float]] = {k: [] for k in METRICS[:5]}
+    for _ in range(steps):
+        obs, _, _, truncated, info = env.step(act(obs, info))
+        for k in kpis:
+            kpis[k].append(info["kpi"][k])
+        if truncated:
+            break
+    loop = env.event_loop
+    records = loop.audit.records
+    agent = [r for r in records if r.source == "agent"]
+    applied = ("SUCCESS", "MODIFIED")
+    intervened = ("REJECTED", "DEFERRED", "MODIFIED")
+    return {
+        **{k: float(np.mean(v)) for k, v in kpis.items()},
+        "channel_changes": float(
+            sum(r.action_type == "CHANNEL_CHANGE" and r.execution_status in applied for r in records)
+        ),
+        "shield_interventions": float(sum(r.execution_status in intervened for r in agent)),
+        "rollbacks": float(loop.rollbacks.auto_rollbacks + loop.rollbacks.manual_rollbacks),
+        "dfs_violations": float(info["compliance"]["dfs_violations"]),
+    }
+
+
+def run_baseline(
+    scenario: str | Path | Scenario, channel: str, power: str, seed: int, hours: float = 1.0
+) -> dict[str, float]:
+    """One episode of a channel x power heuristic combination (or ``"oracle"``), its metrics."""
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    fast = sc.loops.fast_period_s
+    steps = max(1, int(round(hours * 3600 / fast)))
+    if channel == "oracle" or power == "oracle":
+        env = JointEnv(sc, episode_steps=steps)
+        oracle = Oracle(seed=seed).bind(env)
+        every = max(1, ORACLE_REPLAN_S // fast)
+        state = {"step": 0, "action": None}
+
+        def act(obs: dict, info: dict) -> np.ndarray:
+            if state["step"] % every == 0 or state["action"] is None:
+                state["action"] = oracle(obs, info)
+            else:  # hold the plan between re-plans
+                state["action"] = np.concatenate([env.current_channel_action(), env.current_power_action()])
+            state["step"] += 1
+            return state["action"]
+
+        return _episode_metrics(env, steps, act, seed)
+    if channel not in CHANNEL_POLICIES:
+        raise ValueError(f"unknown channel policy {channel!r}; choose from {sorted(CHANNEL_POLICIES)} or 'oracle'")
+    if power not in POWER_POLICIES:
+        raise ValueError(f"unknown power policy {power!r}; choose from {sorted(POWER_POLICIES)} or 'oracle'")
+    env = FastLoopEnv(sc, episode_steps=steps, slow_period_s=max(fast, CHANNEL_PERIOD_S // fast * fast))
+    env.slow_policy = CHANNEL_POLICIES[channel](seed).bind(env)
+    return _episode_metrics(env, steps, POWER_POLICIES[power](seed).bind(env), seed)
+
+
+def run_model(scenario: str | Path | Scenario, act: Callable, seed: int, hours: float = 1.0) -> dict[str, float]:
+    """One episode of a trained FastLoop policy ``act(obs, info) -> action``."""
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    steps = max(1, int(round(hours * 3600 / sc.loops.fast_period_s)))
+    env = FastLoopEnv(sc, episode_steps=steps)
+    return _episode_metrics(env, steps, act, seed)
+
+
+def write_outputs(rows: list[dict[str, Any]], out: Path, title: str) -> list[Path]:
+    """CSV, Markdown and a PNG chart of benchmark rows into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    cols = ["channel_policy", "power_policy", *[c for m in METRICS for c in (m, f"{m}_ci95")], "seeds"]
+    path = out / "benchmark.csv"
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r[k] for k in cols})
+    written.append(path)
+    path = out / "benchmark.md"
+    path.write_text(markdown_table(rows, title))
+    written.append(path)
+    path = out / "benchmark.png"
+    _chart(rows, path, title)
+    written.append(path)
+    return written
+
+
+def _cell(r: dict[str, Any], m: str, fmt: str) -> str:
+    half = r[f"{m}_ci95"]
+    return f"{r[m]:{fmt}}" + ("" if not math.isfinite(half) else f" ± {half:{fmt}}")
+
+
+def markdown_table(rows: list[dict[str, Any]], title: str) -> str:
+    cols = ("channel", "power", "PF utility", "mean Mb/s", "p5 Mb/s", "CCA busy", "retry", "ch. changes", "shield")
+    head = "| " + " | ".join((*cols, "rollbacks", "DFS")) + " |"
+    lines = [f"### {title}", "", head, "|" + "---|" * 11]
+    for r in rows:
+        lines.append(
+            f"| {r['channel_policy']} | {r['power_policy']} | {_cell(r, 'pf_utility', '.3f')} | "
+            f"{_cell(r, 'throughput_mean_mbps', '.2f')} | {_cell(r, 'throughput_p5_mbps', '.2f')} | "
+            f"{_cell(r, 'cca_busy_mean', '.1%')} | {_cell(r, 'retry_rate_mean', '.1%')} | "
+            f"{_cell(r, 'channel_changes', '.1f')} | {_cell(r, 'shield_interventions', '.1f')} | "
+            f"{_cell(r, 'rollbacks', '.1f')} | {r['dfs_violations']:.0f} |"
+        )
+    lines.append("")
+    lines.append(f"Mean ± 95 % confidence half-width over {rows[0]['seeds'] if rows else 0} seeds.")
+    return "\n".join(lines) + "\n"
+
+
+def _chart(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    order = sorted(rows, key=lambda r: r["pf_utility"])
+    labels = [f"{r['channel_policy']} / {r['power_policy']}" for r in order]
+    fig = Figure(figsize=(8, 0.32 * len(rows) + 1.2), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    err = [r["pf_utility_ci95"] if math.isfinite(r["pf_utility_ci95"]) else 0.0 for r in order]
+    ax.barh(labels, [r["pf_utility"] for r in order], xerr=err, color="tab:blue", alpha=0.8)
+    ax.set_xlabel("proportional-fair utility (mean ln Mb/s)")
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(axis="y", labelsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
