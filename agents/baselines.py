@@ -260,22 +260,25 @@ class ClientSnrPower(PowerBaseline):
 # ------------------------------------------------------------------------------------- oracle
 class Oracle(Baseline):
     """PRIVILEGED upper reference: simulated annealing over every AP's channel and power on the
-    true model. Each candidate plan is scored by simulating the next period on a copy of the
-    simulation (same clients, same offered load) and taking its proportional-fair utility.
-    It reads hidden simulator state and is not an implementable controller."""
+    true model, starting from the DCA plan at maximum power. Each candidate plan is scored by
+    simulating the next ``horizon_s`` on a copy of the simulation (same clients, same offered
+    load; a move onto a DFS channel keeps that radio silent for its CAC) and taking its
+    proportional-fair utility. It reads hidden simulator state: not an implementable controller."""
 
     name = "oracle"
     kind = "joint"
     privileged = True
 
-    def __init__(self, seed: int = 0, evaluations: int = 60, horizon_s: int = 60) -> None:
+    def __init__(self, seed: int = 0, evaluations: int = 40, horizon_s: int = 600) -> None:
         super().__init__(seed)
         self.evaluations = evaluations
         self.horizon_s = horizon_s
         self.env: RRMEnv | None = None
+        self._dca = DynamicChannelAssignment(seed)
 
     def bind(self, env: RRMEnv) -> Baseline:
         super().bind(env)
+        self._dca.bind(env)
         self.env = env
         return self
 
@@ -283,35 +286,53 @@ class Oracle(Baseline):
         env = self.env
         assert env is not None
         sim = copy.deepcopy(env.sim)
+        silent_s = 0.0
         for ap in range(env.num_aps):
             s = int(self.slots[ap][slots[ap]])
             if s != int(sim.slot[0, ap]):
-                sim.set_channel(ap, int(SLOT_CHANNEL[s]), int(SLOT_WIDTH_MHZ[s]), csa=True)
-            sim.set_tx_enabled(ap, True)
+                sim.set_channel(ap, int(SLOT_CHANNEL[s]), int(SLOT_WIDTH_MHZ[s]))
+                cac = float(sim.domain.slot_cac_s[s])
+                sim.set_tx_enabled(ap, cac <= 0)
+                silent_s = max(silent_s, cac)
             lo, hi = env.event_loop.shield.power_range_dbm(ap, s)
             sim.set_power(ap, float(np.clip(self.power_levels[ap][levels[ap]], lo, max(lo, hi))))
-        sense = sim.run(self.horizon_s)
-        active = sense.client_demand_mbps[0] > 0
-        thr = np.maximum(sense.client_throughput_mbps[0][active], 0.01)
-        return float(np.log(thr).mean()) if thr.size else 0.0
+        spans = []
+        if 0 < silent_s < self.horizon_s:
+            spans.append(sim.run(int(silent_s)))
+            for ap in range(env.num_aps):
+                sim.set_tx_enabled(ap, True)
+            spans.append(sim.run(self.horizon_s - int(silent_s)))
+        else:
+            spans.append(sim.run(self.horizon_s))
+        score = 0.0
+        for sense in spans:
+            active = sense.client_demand_mbps[0] > 0
+            thr = np.maximum(sense.client_throughput_mbps[0][active], 0.01)
+            score += (float(np.log(thr).mean()) if thr.size else 0.0) * sense.ticks
+        return score / self.horizon_s
 
-    def plan(self, info: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-        """Best (slot choices, power choices) found, starting from the current configuration."""
+    def plan(self, obs: Mapping[str, np.ndarray], info: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Best (slot choices, power choices) found."""
         env = self.env
         assert env is not None
-        slots = env.current_channel_action()
-        levels = env.current_power_action()
-        mask = np.asarray(info.get("action_mask")) if "action_mask" in info else None
         sizes = [len(s) for s in self.slots]
+        mask = np.asarray(info.get("action_mask", np.ones(sum(sizes), bool)))
+        here = env.current_channel_action()
         allowed = []
         for ap in range(env.num_aps):
             legal = env.event_loop.shield.legal_slots(0, ap, env.sim.time_s)[self.slots[ap]]
-            # no DFS moves: the oracle plans for the next period, which a CAC would spend silent
-            legal &= ~env.sim.domain.slot_dfs[self.slots[ap]] | (np.arange(sizes[ap]) == slots[ap])
-            if mask is not None and len(mask) >= sum(sizes):
+            if len(mask) >= sum(sizes):
                 legal &= mask[sum(sizes[:ap]) : sum(sizes[: ap + 1])]
-            allowed.append(np.flatnonzero(legal | (np.arange(sizes[ap]) == slots[ap])))
-        best = cur = self._score(slots, levels)
+            legal[here[ap]] = True
+            allowed.append(np.flatnonzero(legal))
+        # start from the better of the current plan and DCA's plan at maximum power
+        starts = [
+            (here, env.current_power_action()),
+            (self._dca(obs, info), np.array([len(lv) - 1 for lv in self.power_levels])),
+        ]
+        scored = [(self._score(s0, l0), s0, l0) for s0, l0 in starts]
+        best, slots, levels = max(scored, key=lambda x: x[0])
+        cur = best
         best_plan = (slots.copy(), levels.copy())
         temp = 0.05
         for _ in range(self.evaluations):
@@ -326,11 +347,11 @@ class Oracle(Baseline):
                 slots, levels, cur = s2, l2, score
                 if score > best:
                     best, best_plan = score, (s2.copy(), l2.copy())
-            temp *= 0.95
+            temp *= 0.9
         return best_plan
 
     def __call__(self, obs: Mapping[str, np.ndarray], info: Mapping[str, Any]) -> np.ndarray:
-        slots, levels = self.plan(info)
+        slots, levels = self.plan(obs, info)
         return np.concatenate([slots, levels])
 
 
