@@ -15,23 +15,12 @@ import time
 
 import gymnasium as gym
 import numpy as np
+from reference import cartpole_steps_per_s
 
 import rrm_gym  # noqa: F401  (registers the envs)
 
 ENVS = ("rrm_gym/FastLoop-v0", "rrm_gym/SlowLoop-v0", "rrm_gym/Joint-v0")
 TARGET = {("rrm_gym/FastLoop-v0", "office"): 2000.0}
-
-
-def cartpole_steps_per_s(steps: int = 20000) -> float:
-    env = gym.make("CartPole-v1")
-    env.reset(seed=0)
-    env.action_space.seed(0)
-    t = time.perf_counter()
-    for _ in range(steps):
-        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
-        if terminated or truncated:
-            env.reset()
-    return steps / (time.perf_counter() - t)
 
 
 def hold_action(u: gym.Env) -> np.ndarray:

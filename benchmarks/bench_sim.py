@@ -13,25 +13,13 @@ from __future__ import annotations
 import argparse
 import time
 
-import gymnasium as gym
+from reference import cartpole_steps_per_s
 
 from rrm_gym.config import load_scenario, packaged_scenarios
 from rrm_gym.sim import WirelessSimulation
 
 TARGET_HOUR_MS = {"office": 25.0, "enterprise": 150.0}
 TARGET_BATCH_GAIN = 10.0
-
-
-def cartpole_steps_per_s(steps: int = 20000) -> float:
-    env = gym.make("CartPole-v1")
-    env.reset(seed=0)
-    env.action_space.seed(0)
-    t = time.perf_counter()
-    for _ in range(steps):
-        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
-        if terminated or truncated:
-            env.reset()
-    return steps / (time.perf_counter() - t)
 
 
 def hour_s(scenario: str, num_networks: int, repeats: int, chunk_s: int) -> float:
