@@ -72,7 +72,7 @@ class ChannelBaseline(Baseline):
         """The env's channel mask for AP ``ap`` (all true when the env gives none)."""
         sizes = [len(s) for s in self.slots]
         full = np.asarray(info.get("action_mask", np.ones(sum(sizes), bool)))
-        if len(full) < sum(sizes):
+        if len(full) < sum(sizes):  # a mask of another encoding: nothing to go by
             return np.ones(sizes[ap], dtype=bool)
         start = sum(sizes[:ap])
         return full[start : start + sizes[ap]]
@@ -202,11 +202,16 @@ class PowerBaseline(Baseline):
 
     def _stepped(self, ap: int, cur: float, desired: float) -> int:
         """TPC-style move towards ``desired``: 3 dB down past a 6 dB excess, 3 dB up past a 3 dB gap."""
+        levels = self.power_levels[ap]
+        here = self._nearest(ap, cur)  # the power feature is float32: compare with a 1 mdB tolerance
         if desired <= cur - TPC_DOWN_DB:
-            return self._nearest(ap, cur - 3.0)
+            # the lowest level at most 3 dB down (off-grid starting powers make smaller steps)
+            down = np.flatnonzero((levels < cur - 1e-3) & (levels >= cur - 3.0 - 1e-3))
+            return int(down[0]) if len(down) else here
         if desired >= cur + TPC_UP_DB:
-            return self._nearest(ap, cur + 3.0)
-        return self._nearest(ap, cur)
+            up = np.flatnonzero((levels > cur + 1e-3) & (levels <= cur + 3.0 + 1e-3))
+            return int(up[-1]) if len(up) else here
+        return here
 
 
 class MaxPower(PowerBaseline):

@@ -222,8 +222,8 @@ class RRMEnv(gym.Env):
         raise NotImplementedError
 
     # ------------------------------------------------------------------ helpers for subclasses
-    def _policy_action(self, policy: Policy, nvec: list[int], name: str) -> np.ndarray:
-        choice = np.asarray(policy(self._obs, self._info), dtype=np.int64)
+    def _policy_action(self, policy: Policy, nvec: list[int], name: str, info: dict[str, Any]) -> np.ndarray:
+        choice = np.asarray(policy(self._obs, info), dtype=np.int64)
         if choice.shape != (len(nvec),) or (choice < 0).any() or (choice >= np.asarray(nvec)).any():
             raise ValueError(f"{name} must return {len(nvec)} choices with 0 <= a < {nvec}; got {choice!r}")
         return choice

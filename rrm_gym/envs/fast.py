@@ -79,7 +79,9 @@ class FastLoopEnv(RRMEnv):
     def _act_and_run(self, action: np.ndarray) -> tuple[Sensing, list, list, Counter]:
         per_slow = self.slow_period_s // self.fast_period_s
         if self.slow_policy is not None and self._steps % per_slow == 0:
-            choice = self._policy_action(self.slow_policy, self._channel_nvec(), "slow_policy")
+            # the slow policy sees the mask of its own encoding (SlowLoopEnv's), not the power mask
+            info = {**self._info, "action_mask": np.concatenate(self._mask_channel())}
+            choice = self._policy_action(self.slow_policy, self._channel_nvec(), "slow_policy", info)
             self._submit_channels(choice, loop="slow")
         self._submit_powers(action, loop=self.agent_loop)
         return self._run(self.fast_period_s)

@@ -65,7 +65,8 @@ class SlowLoopEnv(RRMEnv):
         spans, results, audit_ids, events = [], [], [], Counter()
         for _ in range(self.slow_period_s // self.fast_period_s):
             if self.fast_policy is not None:
-                choice = self._policy_action(self.fast_policy, self._power_nvec(), "fast_policy")
+                info = {**self._info, "action_mask": np.concatenate(self._mask_power())}
+                choice = self._policy_action(self.fast_policy, self._power_nvec(), "fast_policy", info)
                 self._submit_powers(choice, loop="fast")
             s, r, ids, ev = self._run(self.fast_period_s)
             # the fast policy sees each fast period as it would in FastLoopEnv

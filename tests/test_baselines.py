@@ -1,0 +1,333 @@
+"""Baseline RRM heuristics and ``rrm-gym benchmark``: results make physical sense on the packaged
+scenarios, heuristics decide from the observation alone (only the oracle is privileged), actions stay
+inside the env's encoding and mask, and the benchmark writes its tables and chart."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import math
+
+import numpy as np
+import pytest
+from gymnasium import spaces
+
+import agents.evaluate as ev
+from agents.baselines import (
+    CHANNEL_POLICIES,
+    POWER_POLICIES,
+    ChannelBaseline,
+    ClientSnrPower,
+    MaxPower,
+    Oracle,
+    StaticChannels,
+    TransmitPowerControl,
+    current_slots,
+)
+from agents.cli import main
+from rrm_gym.envs import FastLoopEnv, JointEnv
+from rrm_gym.envs.observation import AP_FEATURES
+from rrm_gym.radio.regulatory import SLOT_BAND_GHZ, SLOT_WIDTH_MHZ, slot_index
+
+SEEDS = (0, 1, 2)
+F = {name: i for i, name in enumerate(AP_FEATURES)}
+
+
+class SingleChannel(ChannelBaseline):
+    """Worst-case plan: every 5 GHz AP on channel 36, every 2.4 GHz AP on channel 1, widths kept."""
+
+    name = "single"
+
+    def __call__(self, obs, info) -> np.ndarray:
+        out = []
+        for ap, cur in enumerate(current_slots(obs)):
+            channel = 36 if SLOT_BAND_GHZ[cur] == 5.0 else 1
+            out.append(self._index(ap, slot_index(channel, int(SLOT_WIDTH_MHZ[cur]))))
+        return np.array(out)
+
+
+@functools.cache
+def _episodes(scenario: str, channel: str, power: str) -> tuple[dict[str, float], ...]:
+    return tuple(ev.run_baseline(scenario, channel, power, seed) for seed in SEEDS)
+
+
+def _mean(scenario: str, channel: str, power: str, metric: str) -> float:
+    return float(np.mean([m[metric] for m in _episodes(scenario, channel, power)]))
+
+
+# ------------------------------------------------------------------------- physical sense
+@pytest.mark.parametrize("scenario", ["enterprise", "residential"])
+def test_dca_outscores_random_channels_and_a_single_channel_plan(scenario, monkeypatch):
+    monkeypatch.setitem(ev.CHANNEL_POLICIES, "single", SingleChannel)
+    single = [ev.run_baseline(scenario, "single", "max", seed) for seed in SEEDS]
+    assert all(m["channel_changes"] > 0 for m in single)  # the single-channel plan was really applied
+    single_pf = float(np.mean([m["pf_utility"] for m in single]))
+    dca_pf = _mean(scenario, "dca", "max", "pf_utility")
+    random_pf = _mean(scenario, "random", "max", "pf_utility")
+    assert dca_pf > random_pf
+    assert dca_pf > single_pf
+
+
+def test_oracle_outscores_the_static_plan_at_max_power_on_office():
+    assert _mean("office", "oracle", "oracle", "pf_utility") > _mean("office", "static", "max", "pf_utility")
+
+
+def test_tpc_lowers_cca_busy_against_max_power_on_enterprise():
+    assert _mean("enterprise", "static", "tpc", "cca_busy_mean") < _mean("enterprise", "static", "max", "cca_busy_mean")
+
+
+DFS_COMBOS = [(c, p) for c in CHANNEL_POLICIES for p in POWER_POLICIES] + [("oracle", "oracle")]
+
+
+@pytest.mark.parametrize(("channel", "power"), DFS_COMBOS, ids=[f"{c}/{p}" for c, p in DFS_COMBOS])
+def test_no_baseline_transmits_against_dfs_rules_while_radar_hits_on_dfs_site(channel, power, monkeypatch):
+    seen = {}
+    original = ev._episode_metrics
+
+    def recording(env, steps, act, seed):
+        metrics = original(env, steps, act, seed)
+        seen.update(env.event_loop.compliance.counters())
+        return metrics
+
+    monkeypatch.setattr(ev, "_episode_metrics", recording)
+    metrics = ev.run_baseline("dfs_site", channel, power, seed=0, hours=0.5)
+    assert seen["radar_hits"] > 0  # radar met an AP's band: the DFS rules were exercised
+    assert metrics["dfs_violations"] == 0
+    assert seen["cac_violation_s"] == 0
+    assert seen["non_occupancy_violation_s"] == 0
+
+
+# ------------------------------------------------------------------------- no hidden state
+class _Sealed:
+    """Stands in for the simulator and event loop: any read fails the test."""
+
+    def __getattr__(self, name: str):
+        raise AssertionError(f"policy read hidden simulator state: .{name}")
+
+
+@pytest.mark.parametrize(
+    "policy_cls", [*CHANNEL_POLICIES.values(), *POWER_POLICIES.values()], ids=lambda p: f"{p.kind}-{p.name}"
+)
+def test_heuristics_decide_from_observation_and_info_alone(policy_cls):
+    env = FastLoopEnv("office", episode_steps=5)
+    obs, info = env.reset(seed=0)
+    reference = policy_cls(seed=7).bind(env)(obs, info)
+    policy = policy_cls(seed=7).bind(env)
+    assert policy.privileged is False
+    env.sim, env.event_loop = _Sealed(), _Sealed()
+    np.testing.assert_array_equal(policy(obs, info), reference)
+
+
+def test_oracle_is_privileged_and_reads_the_simulator():
+    env = JointEnv("office", episode_steps=5)
+    obs, info = env.reset(seed=0)
+    oracle = Oracle(seed=0, evaluations=2).bind(env)
+    assert oracle.privileged is True
+    env.sim, env.event_loop = _Sealed(), _Sealed()
+    with pytest.raises(AssertionError, match="hidden simulator state"):
+        oracle(obs, info)
+
+
+# ------------------------------------------------------------------------- action encodings
+SCENARIOS = ["office", "dfs_site", "legacy_24", "residential"]
+
+
+@functools.cache
+def _joint_state(scenario: str):
+    """A JointEnv one period after a DCA re-plan (dfs_site: after radar), so that cooldowns and
+    radar bars leave masked-out channel choices."""
+    env = JointEnv(scenario, episode_steps=5)
+    obs, info = env.reset(seed=0)
+    dca = CHANNEL_POLICIES["dca"](0).bind(env)
+    if scenario == "dfs_site":
+        env.event_loop.inject_dfs_event(0)
+    obs, _, _, _, info = env.step(np.concatenate([dca(obs, info), env.current_power_action()]))
+    return env, obs, info
+
+
+def _random_masks(env, obs, count: int):
+    """Channel masks with about half the choices out, and for each AP at least one choice of its
+    current width in."""
+    rng = np.random.default_rng(0)
+    cur = current_slots(obs)
+    for _ in range(count):
+        parts = []
+        for ap, slots in enumerate(env.slots):
+            m = rng.random(len(slots)) < 0.5
+            same = np.flatnonzero(SLOT_WIDTH_MHZ[slots] == SLOT_WIDTH_MHZ[cur[ap]])
+            m[rng.choice(same)] = True
+            parts.append(m)
+        yield np.concatenate(parts + [np.ones(sum(len(p) for p in env.power_levels), bool)])
+
+
+@pytest.mark.parametrize("name", list(CHANNEL_POLICIES))
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_channel_policies_choose_inside_the_action_space_and_the_mask(scenario, name):
+    env, obs, info = _joint_state(scenario)
+    sizes = [len(s) for s in env.slots]
+    offsets = np.cumsum([0, *sizes[:-1]])
+    space = spaces.MultiDiscrete(sizes)
+    here = env.current_channel_action()
+    policy = CHANNEL_POLICIES[name](seed=0).bind(env)
+    masks = [info["action_mask"], *_random_masks(env, obs, 5)]
+    assert not masks[0][: sum(sizes)].all()  # the real mask has something to respect
+    for mask in masks:
+        choice = policy({k: v.copy() for k, v in obs.items()}, {**info, "action_mask": mask})
+        assert space.contains(np.asarray(choice, dtype=np.int64))
+        masked_in = mask[offsets + choice]
+        if name == "static":
+            np.testing.assert_array_equal(choice, here)
+        elif name == "random":
+            assert masked_in.all()
+            chosen = np.array([env.slots[ap][c] for ap, c in enumerate(choice)])
+            np.testing.assert_array_equal(SLOT_WIDTH_MHZ[chosen], SLOT_WIDTH_MHZ[current_slots(obs)])
+        else:
+            assert (masked_in | (choice == here)).all()
+
+
+@pytest.mark.parametrize("name", list(POWER_POLICIES))
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_power_policies_choose_inside_the_action_space(scenario, name):
+    env = FastLoopEnv(scenario, episode_steps=5)
+    obs, info = env.reset(seed=0)
+    policy = POWER_POLICIES[name](seed=0).bind(env)
+    for _ in range(3):
+        choice = policy(obs, info)
+        assert env.action_space.contains(np.asarray(choice, dtype=np.int64))
+        obs, _, _, _, info = env.step(choice)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_max_power_picks_each_radios_top_level(scenario):
+    env = FastLoopEnv(scenario, episode_steps=5)
+    obs, info = env.reset(seed=0)
+    choice = MaxPower().bind(env)(obs, info)
+    picked = np.array([env.power_levels[ap][c] for ap, c in enumerate(choice)])
+    np.testing.assert_array_equal(picked, env.sim.ap_max_power_dbm)
+
+
+# dfs_site starts at 18 dBm, off the 3 dB grid: TPC must still never step more than 3 dB
+@pytest.mark.parametrize("scenario", ["office", "legacy_24", "residential", "enterprise", "dfs_site"])
+def test_tpc_moves_power_at_most_3_db_per_call_and_never_above_the_radio_maximum(scenario):
+    env = FastLoopEnv(scenario, episode_steps=30)
+    env.slow_policy = StaticChannels().bind(env)
+    tpc = TransmitPowerControl().bind(env)
+    obs, info = env.reset(seed=0)
+    moves = 0
+    for _ in range(30):
+        now = env.sim.power_dbm[0].copy()
+        choice = tpc(obs, info)
+        wanted = np.array([env.power_levels[ap][c] for ap, c in enumerate(choice)])
+        assert np.all(np.abs(wanted - now) <= 3.0 + 1e-9)
+        assert np.all(wanted <= env.sim.ap_max_power_dbm)
+        moves += int((wanted != now).sum())
+        obs, _, _, _, info = env.step(choice)
+    assert moves > 0
+
+
+def _office_obs_at(power_dbm: float):
+    env = FastLoopEnv("office", episode_steps=5)
+    obs, info = env.reset(seed=0)
+    lo, hi = env.power_levels[0][0], env.power_levels[0][-1]
+    obs = {k: v.copy() for k, v in obs.items()}
+    obs["ap_features"][:, F["power"]] = (power_dbm - lo) / (hi - lo)
+    return env, obs, info
+
+
+def test_tpc_steps_up_3_db_when_fewer_than_three_neighbours_hear_an_ap():
+    env, obs, info = _office_obs_at(11.0)
+    obs["neighbor_rssi"][:] = 0.0  # nobody heard
+    choice = TransmitPowerControl().bind(env)(obs, info)
+    np.testing.assert_allclose([env.power_levels[ap][c] for ap, c in enumerate(choice)], 14.0)
+
+
+def test_tpc_steps_down_3_db_when_the_third_neighbour_hears_an_ap_far_above_minus_70_dbm():
+    env, obs, info = _office_obs_at(20.0)
+    obs["neighbor_rssi"][:] = (-45.0 + 100.0) / 70.0  # everyone hears everyone at -45 dBm
+    np.fill_diagonal(obs["neighbor_rssi"], 0.0)
+    choice = TransmitPowerControl().bind(env)(obs, info)
+    np.testing.assert_allclose([env.power_levels[ap][c] for ap, c in enumerate(choice)], 17.0)
+
+
+@pytest.mark.parametrize(
+    ("snr_min_db", "clients", "expected_dbm"),
+    [(10.0, 0.05, 14.0), (50.0, 0.05, 8.0), (24.0, 0.05, 11.0), (10.0, 0.0, 11.0)],
+    ids=["weak-client-raises", "strong-client-lowers", "near-target-holds", "no-clients-holds"],
+)
+def test_client_snr_power_follows_the_weakest_clients_snr(snr_min_db, clients, expected_dbm):
+    env, obs, info = _office_obs_at(11.0)
+    obs["ap_features"][:, F["client_snr_min"]] = snr_min_db / 60.0
+    obs["ap_features"][:, F["clients"]] = clients
+    choice = ClientSnrPower().bind(env)(obs, info)
+    np.testing.assert_allclose([env.power_levels[ap][c] for ap, c in enumerate(choice)], expected_dbm)
+
+
+# ------------------------------------------------------------------------- evaluate
+def test_ci95_is_the_mean_and_student_t_half_width():
+    mean, half = ev.ci95([1.0, 2.0, 4.0])
+    assert mean == pytest.approx(7.0 / 3.0)
+    assert half == pytest.approx(4.30 * math.sqrt(7.0 / 3.0) / math.sqrt(3.0))
+    assert ev.ci95([1.0, 3.0]) == pytest.approx((2.0, 12.71))
+
+
+def test_ci95_of_a_single_sample_has_a_nan_half_width():
+    mean, half = ev.ci95([0.7])
+    assert mean == 0.7
+    assert math.isnan(half)
+
+
+@pytest.mark.parametrize(
+    ("channel", "power", "named"),
+    [("best", "max", ["dca", "lccs", "static", "oracle"]), ("dca", "turbo", ["tpc", "client_snr", "max", "oracle"])],
+)
+def test_run_baseline_with_an_unknown_policy_raises_naming_the_choices(channel, power, named):
+    with pytest.raises(ValueError) as err:
+        ev.run_baseline("office", channel, power, seed=0, hours=0.05)
+    for word in named:
+        assert word in str(err.value)
+
+
+def test_run_baseline_is_reproducible_for_a_seed():
+    first = ev.run_baseline("office", "random", "random", seed=3, hours=0.25)
+    assert ev.run_baseline("office", "random", "random", seed=3, hours=0.25) == first
+    assert ev.run_baseline("office", "random", "random", seed=4, hours=0.25) != first
+    assert set(first) == set(ev.METRICS)
+
+
+# ------------------------------------------------------------------------- benchmark command
+def test_benchmark_writes_csv_markdown_and_png(tmp_path, capsys):
+    code = main(["benchmark", "--policies", "static/max", "dca/tpc", "--episodes", "2", "--out", str(tmp_path)])
+    assert code == 0
+    with (tmp_path / "benchmark.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted((r["channel_policy"], r["power_policy"]) for r in rows) == [("dca", "tpc"), ("static", "max")]
+    for r in rows:
+        for m in ev.METRICS:
+            assert math.isfinite(float(r[m]))
+            assert math.isfinite(float(r[f"{m}_ci95"]))
+        per_seed = [ev.run_baseline("office", r["channel_policy"], r["power_policy"], s) for s in (0, 1)]
+        assert float(r["pf_utility"]) == pytest.approx(np.mean([m["pf_utility"] for m in per_seed]))
+        assert float(r["dfs_violations"]) == 0
+    assert float(rows[0]["pf_utility"]) >= float(rows[1]["pf_utility"])  # best first
+    md = (tmp_path / "benchmark.md").read_text()
+    assert "| static | max |" in md and "| dca | tpc |" in md
+    assert (tmp_path / "benchmark.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    out = capsys.readouterr().out
+    assert "benchmark.csv" in out
+
+
+@pytest.mark.parametrize("spec", ["dca", "dca/turbo", "best/max", "dca/tpc/max"])
+def test_benchmark_with_a_bad_policy_spec_exits_2_without_traceback(spec, tmp_path, capsys):
+    assert main(["benchmark", "--policies", spec, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert spec in err and "CHANNEL/POWER" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "benchmark.csv").exists()
+
+
+def test_benchmark_with_an_unknown_scenario_exits_2_without_traceback(tmp_path, capsys):
+    assert main(["benchmark", "--scenario", "no_such_site", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no_such_site" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "benchmark.csv").exists()
