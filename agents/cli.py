@@ -15,7 +15,6 @@ from rich.progress import Progress
 from rich.table import Table
 
 from rrm_gym import cli as core
-from rrm_gym.config import ScenarioError, load_scenario
 
 
 def _combos(args: argparse.Namespace) -> list[tuple[str, str]]:
@@ -42,10 +41,8 @@ def _combos(args: argparse.Namespace) -> list[tuple[str, str]]:
 def _cmd_benchmark(args: argparse.Namespace, out: Console, err: Console) -> int:
     from agents.evaluate import Result, run_baseline, write_outputs
 
-    try:
-        sc = load_scenario(args.scenario)
-    except ScenarioError as e:
-        err.print(str(e), markup=False, highlight=False)
+    sc = core.load_or_report(args.scenario, err)
+    if sc is None:
         return core.EXIT_USAGE
     try:
         combos = _combos(args)

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from rrm_gym.config import ScenarioError, load_scenario, packaged_scenarios
+from rrm_gym.config import Scenario, ScenarioError, load_scenario, packaged_scenarios
 from rrm_gym.safety.audit_cli import add_audit_parser
 
 EXIT_OK = 0
@@ -43,6 +43,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def load_or_report(name_or_path: str, err: Console) -> Scenario | None:
+    """The scenario, or ``None`` after printing why it cannot be loaded."""
+    try:
+        return load_scenario(name_or_path)
+    except ScenarioError as e:
+        err.print(str(e), markup=False, highlight=False)
+        return None
+
+
 def _cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
     try:
         sc = load_scenario(args.path)
@@ -63,10 +72,8 @@ def _cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
 def _cmd_simulate(args: argparse.Namespace, out: Console, err: Console) -> int:
     from rrm_gym.sim import WirelessSimulation
 
-    try:
-        sc = load_scenario(args.scenario)
-    except ScenarioError as e:
-        err.print(str(e), markup=False, highlight=False)
+    sc = load_or_report(args.scenario, err)
+    if sc is None:
         return EXIT_USAGE
     total_s = int(round(args.hours * 3600))
     if total_s < 1:
@@ -132,10 +139,8 @@ def _cmd_demo(args: argparse.Namespace, out: Console, err: Console) -> int:
     from rrm_gym.safety.audit import AuditConfigError, AuditLog, resolve_key
     from rrm_gym.safety.demo import run_demo
 
-    try:
-        sc = load_scenario(args.scenario)
-    except ScenarioError as e:
-        err.print(str(e), markup=False, highlight=False)
+    sc = load_or_report(args.scenario, err)
+    if sc is None:
         return EXIT_USAGE
     audit_path = None
     try:

@@ -66,7 +66,12 @@ def _key(args: argparse.Namespace, err: Any) -> bytes | None:
     return key
 
 
-def _verify(path: str, key: bytes, err: Any) -> VerifyResult | None:
+def _verify(args: argparse.Namespace, err: Any) -> VerifyResult | None:
+    """Verify ``args.path`` with the key from ``args``; ``None`` (reported) when either is unusable."""
+    key = _key(args, err)
+    if key is None:
+        return None
+    path = args.path
     try:
         return verify(path, key)
     except (OSError, AuditConfigError) as e:
@@ -82,10 +87,7 @@ def _tampered_line(result: VerifyResult) -> str:
 
 def cmd_verify(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
     """``audit verify PATH``: 0 intact, 1 tampered, 2 unreadable or no key."""
-    key = _key(args, err)
-    if key is None:
-        return EXIT_USAGE
-    result = _verify(args.path, key, err)
+    result = _verify(args, err)
     if result is None:
         return EXIT_USAGE
     if not result.ok:
@@ -108,10 +110,7 @@ def _csv_value(value: Any) -> Any:
 
 def cmd_export(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
     """``audit export PATH --out OUT``: verify, then write every record as JSON Lines or CSV."""
-    key = _key(args, err)
-    if key is None:
-        return EXIT_USAGE
-    result = _verify(args.path, key, err)
+    result = _verify(args, err)
     if result is None:
         return EXIT_USAGE
     if not result.ok:

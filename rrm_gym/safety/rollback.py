@@ -107,9 +107,6 @@ class RollbackManager:
             self.history.popitem(last=False)
         return w
 
-    def next_deadline_s(self) -> float:
-        return min((w.end_s for w in self.watching.values()), default=np.inf)
-
     def verdict(self, w: Watch) -> tuple[bool, str, dict[str, float]]:
         """Whether the watched change degraded the AP, why, and the KPIs compared."""
         c = self.config

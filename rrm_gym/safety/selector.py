@@ -71,19 +71,3 @@ class ChannelSelector:
         if polluted:
             cost = cost + w.nonwifi * SLOT_MEMBERS[:, polluted].any(axis=1)
         return cost
-
-    def choose(
-        self,
-        network: int,
-        ap: int,
-        candidates: np.ndarray,
-        slots_now: np.ndarray,
-        sensing: Sensing | None,
-        cac_s: np.ndarray,
-        now_s: float,
-    ) -> int | None:
-        """Best slot other than the current one by :meth:`costs`, or ``None`` when none is left."""
-        cost = self.costs(network, ap, candidates, slots_now, sensing, cac_s, now_s)
-        cost[slots_now[ap]] = np.inf
-        best = int(np.argmin(cost))
-        return best if np.isfinite(cost[best]) else None
