@@ -1,4 +1,5 @@
-"""The ``rrm-gym`` command with the agent-side commands (``benchmark``) added to the core ones.
+"""The ``rrm-gym`` command with the agent-side commands (``benchmark``, ``train``, ``evaluate``) added
+to the core ones.
 
 The core package (``rrm_gym``) never imports ``agents``; this module extends its parser.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -38,41 +39,24 @@ def _combos(args: argparse.Namespace) -> list[tuple[str, str]]:
     return combos + ([("oracle", "oracle")] if args.oracle else [])
 
 
-def _cmd_benchmark(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from agents.evaluate import Result, run_baseline, write_outputs
+def _load_models(paths: Sequence[str] | None, err: Console) -> list | None:
+    """Trained policies named on the command line, or ``None`` after printing why one cannot load."""
+    from agents.training import load_policy
 
-    sc = core.load_or_report(args.scenario, err)
-    if sc is None:
-        return core.EXIT_USAGE
-    try:
-        combos = _combos(args)
-    except ValueError as e:
-        err.print(f"error: {e}", markup=False, highlight=False)
-        return core.EXIT_USAGE
-    seeds = args.seeds if args.seeds else list(range(args.episodes))
-    results = [Result(c, p) for c, p in combos]
-    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
-        task = bar.add_task(f"benchmark on {sc.name}", total=len(combos) * len(seeds))
-        for res in results:
-            for seed in seeds:
-                res.per_seed.append(run_baseline(sc, res.channel_policy, res.power_policy, seed, args.hours))
-                bar.advance(task)
-    rows = sorted((r.summary() for r in results), key=lambda r: -r["pf_utility"])
-    title = f"{sc.name}: {args.hours:g} h episodes, seeds {', '.join(map(str, seeds))}"
+    models = []
+    for path in paths or []:
+        try:
+            models.append(load_policy(path))
+        except (OSError, ValueError, RuntimeError) as e:
+            err.print(f"error: --model {path}: {e}", markup=False, highlight=False)
+            return None
+    return models
+
+
+def _print_table(rows: list[dict], title: str, out: Console) -> None:
     table = Table(title=title)
-    for col in (
-        "channel",
-        "power",
-        "PF utility",
-        "mean Mb/s",
-        "p5 Mb/s",
-        "CCA busy",
-        "retry",
-        "ch.chg",
-        "shield",
-        "rollb.",
-        "DFS",
-    ):
+    cols = ("channel", "power", "PF utility", "mean Mb/s", "p5 Mb/s", "CCA busy", "retry", "ch.chg", "shield")
+    for col in (*cols, "rollb.", "DFS", "cost"):
         table.add_column(col, justify="left" if col in ("channel", "power") else "right")
 
     def cell(r: dict, m: str, fmt: str) -> str:
@@ -92,11 +76,121 @@ def _cmd_benchmark(args: argparse.Namespace, out: Console, err: Console) -> int:
             f"{r['shield_interventions']:.1f}",
             f"{r['rollbacks']:.1f}",
             f"{r['dfs_violations']:.0f}",
+            f"{r['cost']:.1f}",
         )
     out.print(table)
+
+
+def _run_rows(sc: object, jobs: list, seeds: list[int], hours: float, err: Console, what: str) -> list[dict]:
+    """Run (Result, runner) jobs over seeds with a progress bar; summary rows, best PF utility first."""
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task(what, total=len(jobs) * len(seeds))
+        for res, runner in jobs:
+            for seed in seeds:
+                res.per_seed.append(runner(sc, seed, hours))
+                bar.advance(task)
+    return sorted((r.summary() for r, _ in jobs), key=lambda r: -r["pf_utility"])
+
+
+def _model_jobs(models: list, sc: object, err: Console) -> list | None:
+    from agents.evaluate import Result, model_env, model_labels, run_model
+
+    jobs = []
+    for m in models:
+        try:
+            model_env(sc, m)
+        except ValueError:
+            err.print(
+                f"error: --model {m.path}: trained on {m.meta.get('scenario')!r}, does not fit scenario {sc.name!r} "
+                f"(a policy acts on a fixed number of APs and choices)",
+                markup=False,
+                highlight=False,
+            )
+            return None
+        jobs.append((Result(*model_labels(m)), lambda s, seed, h, m=m: run_model(s, m, seed, h)))
+    return jobs
+
+
+def _cmd_benchmark(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from agents.evaluate import Result, run_baseline, write_outputs
+
+    sc = core.load_or_report(args.scenario, err)
+    if sc is None:
+        return core.EXIT_USAGE
+    try:
+        combos = _combos(args)
+    except ValueError as e:
+        err.print(f"error: {e}", markup=False, highlight=False)
+        return core.EXIT_USAGE
+    models = _load_models(args.model, err)
+    if models is None:
+        return core.EXIT_USAGE
+    model_jobs = _model_jobs(models, sc, err)
+    if model_jobs is None:
+        return core.EXIT_USAGE
+    seeds = args.seeds if args.seeds else list(range(args.episodes))
+    jobs = [(Result(c, p), lambda s, seed, h, c=c, p=p: run_baseline(s, c, p, seed, h)) for c, p in combos] + model_jobs
+    rows = _run_rows(sc, jobs, seeds, args.hours, err, f"benchmark on {sc.name}")
+    title = f"{sc.name}: {args.hours:g} h episodes, seeds {', '.join(map(str, seeds))}"
+    _print_table(rows, title, out)
     out.print("mean ± 95 % confidence half-width over seeds; oracle = privileged search on the true model")
     written = write_outputs(rows, Path(args.out) if args.out else Path("runs") / f"benchmark-{sc.name}", title)
     out.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
+    return core.EXIT_OK
+
+
+def _cmd_evaluate(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from agents.evaluate import write_outputs
+
+    sc = core.load_or_report(args.scenario, err)
+    if sc is None:
+        return core.EXIT_USAGE
+    models = _load_models([args.model], err)
+    if models is None:
+        return core.EXIT_USAGE
+    jobs = _model_jobs(models, sc, err)
+    if jobs is None:
+        return core.EXIT_USAGE
+    seeds = args.seeds if args.seeds else list(range(100, 100 + args.episodes))
+    rows = _run_rows(sc, jobs, seeds, args.hours, err, f"evaluate on {sc.name}")
+    title = f"{models[0].label} on {sc.name}: {args.hours:g} h episodes, seeds {', '.join(map(str, seeds))}"
+    _print_table(rows, title, out)
+    out.print("mean ± 95 % confidence half-width over seeds", highlight=False)
+    target = Path(args.out) if args.out else Path("runs") / f"evaluate-{models[0].meta.get('name', 'model')}-{sc.name}"
+    written = write_outputs(rows, target, title)
+    out.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
+    return core.EXIT_OK
+
+
+def _cmd_train(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from agents.training import TrainConfigError, load_config, train
+
+    overrides = {"timesteps": args.timesteps, "n_envs": args.n_envs, "seed": args.seed}
+    try:
+        cfg = load_config(args.config, overrides)
+    except TrainConfigError as e:
+        err.print(f"error: {e}", markup=False, highlight=False)
+        return core.EXIT_USAGE
+    run_dir = Path(args.out) if args.out else Path("runs") / cfg.name
+    out.print(
+        f"training {cfg.algorithm} on {cfg.env_id} ({cfg.scenario}, other loop: {cfg.other_policy}) for "
+        f"{cfg.timesteps} steps into {run_dir}; TensorBoard: tensorboard --logdir {run_dir / 'tb'}",
+        highlight=False,
+    )
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task(cfg.name, total=cfg.timesteps)
+
+        def progress(done: int, stats: Mapping[str, float]) -> None:
+            extra = " ".join(f"{k}={v:.3g}" for k, v in stats.items())
+            bar.update(task, completed=min(done, cfg.timesteps), description=f"{cfg.name} {extra}")
+
+        try:
+            path = train(cfg, run_dir, resume=args.resume, progress=progress)
+        except (FileNotFoundError, TrainConfigError) as e:
+            err.print(f"error: {e}", markup=False, highlight=False)
+            return core.EXIT_USAGE
+    out.print(f"saved {path} (and {path.with_suffix('.json').name}); evaluate with:", highlight=False)
+    out.print(f"  rrm-gym evaluate --model {path} --scenario {cfg.scenario}", highlight=False)
     return core.EXIT_OK
 
 
@@ -113,7 +207,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=core._int, nargs="+", help="explicit seeds (overrides --episodes)")
     p.add_argument("--hours", type=core._positive_float, default=1.0, help="episode length in hours (default 1)")
     p.add_argument("--out", help="directory for benchmark.csv / .md / .png (default runs/benchmark-SCENARIO)")
+    p.add_argument("--model", nargs="+", metavar="PATH", help="trained models to place in the same table")
     p.set_defaults(func=_cmd_benchmark)
+
+    p = sub.add_parser("train", help="train an RL agent from a YAML config (configs/training/)")
+    p.add_argument("--config", required=True, help="training config YAML")
+    p.add_argument("--timesteps", type=core._positive_int, help="override the config's timesteps")
+    p.add_argument("--n-envs", type=core._positive_int, help="override the config's number of envs")
+    p.add_argument("--seed", type=core._int, help="override the config's seed")
+    p.add_argument("--out", help="run directory (default runs/NAME)")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in the run directory")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a trained model with the benchmark's metrics")
+    p.add_argument("--model", required=True, help="model.pt / model.zip, or a run directory")
+    p.add_argument("--scenario", default="office", help="packaged name or YAML path (default office)")
+    p.add_argument("--episodes", type=core._positive_int, default=5, help="episodes, seeds 100..100+N-1 (default 5)")
+    p.add_argument("--seeds", type=core._int, nargs="+", help="explicit seeds (overrides --episodes)")
+    p.add_argument("--hours", type=core._positive_float, default=1.0, help="episode length in hours (default 1)")
+    p.add_argument("--out", help="directory for benchmark.csv / .md / .png")
+    p.set_defaults(func=_cmd_evaluate)
     return parser
 
 

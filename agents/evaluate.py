@@ -7,13 +7,17 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from agents.baselines import CHANNEL_POLICIES, POWER_POLICIES, Oracle
 from rrm_gym.config import Scenario, load_scenario
 from rrm_gym.envs import FastLoopEnv, JointEnv
+from rrm_gym.envs.core import DEFAULT_COST_WEIGHTS
+
+if TYPE_CHECKING:
+    from agents.training import TrainedPolicy
 
 METRICS = (
     "pf_utility",
@@ -25,6 +29,7 @@ METRICS = (
     "shield_interventions",
     "rollbacks",
     "dfs_violations",
+    "cost",
 )
 CHANNEL_PERIOD_S = 600  # channel heuristics re-plan every 10 minutes (Cisco DCA's default interval)
 ORACLE_REPLAN_S = 600
@@ -76,14 +81,26 @@ def _episode_metrics(
     agent = [r for r in records if r.source == "agent"]
     applied = ("SUCCESS", "MODIFIED")
     intervened = ("REJECTED", "DEFERRED", "MODIFIED")
+    rollbacks = loop.rollbacks.auto_rollbacks + loop.rollbacks.manual_rollbacks
+    compliance = info["compliance"]
+    # the env's cost, over the requests of both loops (a row's channel and power policy together)
+    w = DEFAULT_COST_WEIGHTS
+    cost = (
+        w["shield_rejected"] * sum(r.execution_status == "REJECTED" for r in agent)
+        + w["shield_modified"] * sum(r.execution_status == "MODIFIED" for r in agent)
+        + w["rollbacks"] * rollbacks
+        + w["dfs_violations"] * compliance["dfs_violations"]
+        + w["eirp_violations"] * compliance["eirp_violations"]
+    )
     return {
         **{k: float(np.mean(v)) for k, v in kpis.items()},
         "channel_changes": float(
             sum(r.action_type == "CHANNEL_CHANGE" and r.execution_status in applied for r in records)
         ),
         "shield_interventions": float(sum(r.execution_status in intervened for r in agent)),
-        "rollbacks": float(loop.rollbacks.auto_rollbacks + loop.rollbacks.manual_rollbacks),
-        "dfs_violations": float(info["compliance"]["dfs_violations"]),
+        "rollbacks": float(rollbacks),
+        "dfs_violations": float(compliance["dfs_violations"]),
+        "cost": float(cost),
     }
 
 
@@ -118,12 +135,40 @@ def run_baseline(
     return _episode_metrics(env, steps, POWER_POLICIES[power](seed).bind(env), seed)
 
 
-def run_model(scenario: str | Path | Scenario, act: Callable, seed: int, hours: float = 1.0) -> dict[str, float]:
-    """One episode of a trained FastLoop policy ``act(obs, info) -> action``."""
+ENCODING_KWARGS = ("allow_width", "power_mode")  # env settings that change a policy's action encoding
+
+
+def model_env(scenario: Scenario, policy: TrainedPolicy, steps: int = 60) -> FastLoopEnv:
+    """The benchmark's env for a trained policy, in the encoding it was trained with; ValueError
+    naming the mismatch when the policy does not fit the scenario."""
+    fast = scenario.loops.fast_period_s
+    encoding = {k: v for k, v in policy.env_kwargs.items() if k in ENCODING_KWARGS}
+    env = FastLoopEnv(
+        scenario, episode_steps=steps, slow_period_s=max(fast, CHANNEL_PERIOD_S // fast * fast), **encoding
+    )
+    policy.check_env(env, f"scenario {scenario.name!r}")
+    return env
+
+
+def run_model(
+    scenario: str | Path | Scenario, policy: TrainedPolicy, seed: int, hours: float = 1.0
+) -> dict[str, float]:
+    """One episode of a trained policy in the benchmark's harness: a fast-loop (power) model with its
+    channel heuristic re-planning every 10 minutes, or a slow-loop (channel) model re-planning every
+    10 minutes with its power heuristic; its metrics."""
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     steps = max(1, int(round(hours * 3600 / sc.loops.fast_period_s)))
-    env = FastLoopEnv(sc, episode_steps=steps)
-    return _episode_metrics(env, steps, act, seed)
+    env = model_env(sc, policy, steps)
+    if policy.loop == "fast":
+        env.slow_policy = CHANNEL_POLICIES[policy.other_policy](seed).bind(env)
+        return _episode_metrics(env, steps, policy, seed)
+    env.slow_policy = policy
+    return _episode_metrics(env, steps, POWER_POLICIES[policy.other_policy](seed).bind(env), seed)
+
+
+def model_labels(policy: TrainedPolicy) -> tuple[str, str]:
+    """(channel policy, power policy) names of a trained policy's benchmark row."""
+    return (policy.other_policy, policy.label) if policy.loop == "fast" else (policy.label, policy.other_policy)
 
 
 def write_outputs(rows: list[dict[str, Any]], out: Path, title: str) -> list[Path]:
@@ -154,15 +199,15 @@ def _cell(r: dict[str, Any], m: str, fmt: str) -> str:
 
 def markdown_table(rows: list[dict[str, Any]], title: str) -> str:
     cols = ("channel", "power", "PF utility", "mean Mb/s", "p5 Mb/s", "CCA busy", "retry", "ch. changes", "shield")
-    head = "| " + " | ".join((*cols, "rollbacks", "DFS")) + " |"
-    lines = [f"### {title}", "", head, "|" + "---|" * 11]
+    head = "| " + " | ".join((*cols, "rollbacks", "DFS", "cost")) + " |"
+    lines = [f"### {title}", "", head, "|" + "---|" * 12]
     for r in rows:
         lines.append(
             f"| {r['channel_policy']} | {r['power_policy']} | {_cell(r, 'pf_utility', '.3f')} | "
             f"{_cell(r, 'throughput_mean_mbps', '.2f')} | {_cell(r, 'throughput_p5_mbps', '.2f')} | "
             f"{_cell(r, 'cca_busy_mean', '.1%')} | {_cell(r, 'retry_rate_mean', '.1%')} | "
             f"{_cell(r, 'channel_changes', '.1f')} | {_cell(r, 'shield_interventions', '.1f')} | "
-            f"{_cell(r, 'rollbacks', '.1f')} | {r['dfs_violations']:.0f} |"
+            f"{_cell(r, 'rollbacks', '.1f')} | {r['dfs_violations']:.0f} | {_cell(r, 'cost', '.1f')} |"
         )
     lines.append("")
     lines.append(f"Mean ± 95 % confidence half-width over {rows[0]['seeds'] if rows else 0} seeds.")

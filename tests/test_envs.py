@@ -662,3 +662,39 @@ def test_importing_twice_and_registering_twice_is_harmless():
     for env_id, entry_point in ENV_IDS.items():
         assert gymnasium.spec(env_id).entry_point == entry_point
     assert gymnasium.make(FAST, episode_steps=1).unwrapped.episode_steps == 1
+
+
+# ----------------------------------------------------------------------------- step power actions
+def test_step_power_mode_moves_each_ap_one_level_down_holds_or_up():
+    env = gymnasium.make("rrm_gym/FastLoop-v0", scenario="office", power_mode="step")
+    u = env.unwrapped
+    env.reset(seed=3)
+    assert list(env.action_space.nvec) == [3] * u.num_aps
+    start = u.sim.power_dbm[0].copy()
+    idx = u.current_power_action()
+    # AP 0 down, AP 1 holds, the rest up (where a level above exists)
+    action = np.full(u.num_aps, 2)
+    action[0], action[1] = 0, 1
+    env.step(action)
+    after = u.sim.power_dbm[0]
+    assert after[0] == u.power_levels[0][idx[0] - 1] < start[0]
+    assert after[1] == start[1]
+    for ap in range(2, u.num_aps):
+        top = len(u.power_levels[ap]) - 1
+        assert after[ap] == u.power_levels[ap][min(idx[ap] + 1, top)]
+
+
+def test_step_power_mode_masks_steps_past_the_ends_of_the_power_range():
+    env = gymnasium.make("rrm_gym/FastLoop-v0", scenario="office", power_mode="step")
+    u = env.unwrapped
+    env.reset(seed=3)
+    for _ in range(12):  # walk every AP down to its minimum, one step a minute
+        env.step(np.zeros(u.num_aps, dtype=np.int64))
+    np.testing.assert_allclose(u.sim.power_dbm[0], [lv[0] for lv in u.power_levels])
+    mask = u.action_masks().reshape(u.num_aps, 3)
+    assert not mask[:, 0].any() and mask[:, 1].all() and mask[:, 2].all()
+
+
+def test_unknown_power_mode_is_a_value_error_naming_the_choices():
+    with pytest.raises(ValueError, match="power_mode must be one of"):
+        gymnasium.make("rrm_gym/FastLoop-v0", scenario="office", power_mode="delta")

@@ -17,12 +17,14 @@ from rrm_gym.sim import Sensing
 class FastLoopEnv(RRMEnv):
     """Transmit-power control of every AP of a WLAN, one decision per fast period.
 
-    **Action space** — ``MultiDiscrete(nvec)``, one entry per AP: the index of a power level in
-    that AP's ascending list ``env.power_levels[i]`` (dBm: its maximum and 3 dB steps below it,
-    its minimum and its initial power).
-    Each choice becomes a change request through the event loop: the shield may clip it to the
+    **Action space** — ``MultiDiscrete(nvec)``, one entry per AP. With ``power_mode="level"``
+    (default) the entry is the index of a power level in that AP's ascending list
+    ``env.power_levels[i]`` (dBm: its maximum and 3 dB steps below it, its minimum and its
+    initial power). With ``power_mode="step"`` every entry is 0 (one level down, about
+    -3 dB), 1 (hold) or 2 (one level up), as a TPC algorithm moves.
+    Each change becomes a change request through the event loop: the shield may clip it to the
     sub-band EIRP limit (MODIFIED) or refuse it (REJECTED, e.g. cooldown). ``action_masks()``
-    (length ``sum(nvec)``) is true exactly for the levels the shield would accept now.
+    (length ``sum(nvec)``) is true exactly for the choices the shield would accept now.
 
     **Observation space** — ``Dict``: ``ap_features`` ``Box(0, 1, (N, 17))`` (channel, band,
     width, power, clients, offered load, throughput, satisfaction, CCA busy mean/max, airtime,
@@ -50,7 +52,8 @@ class FastLoopEnv(RRMEnv):
     **Arguments** — ``scenario`` (packaged name, YAML path or Scenario), ``slow_policy``
     (callable ``(obs, info) -> channel choices`` in :class:`SlowLoopEnv`'s encoding, called every
     slow period; default: keep the scenario's plan), ``episode_steps``, ``fast_period_s`` and
-    ``slow_period_s`` (default from the scenario), ``reward``, ``cost_weights``,
+    ``slow_period_s`` (default from the scenario), ``power_mode`` (``"level"`` or ``"step"``),
+    ``reward``, ``cost_weights``,
     ``allow_width`` (channel choices include widths up to each AP's maximum), ``event_loop``
     (``EventLoopConfig``; by default the loop reacts to radar and non-Wi-Fi interference but
     leaves saturation to the agent), ``audit_key`` / ``audit_path`` (file audit log), ``render_mode``
@@ -62,6 +65,7 @@ class FastLoopEnv(RRMEnv):
 
     controls_power = True
     agent_loop = "fast"
+    POWER_MODES = ("level", "step")
 
     def __init__(
         self,
@@ -69,12 +73,35 @@ class FastLoopEnv(RRMEnv):
         *,
         slow_policy: Policy | None = None,
         episode_steps: int = 60,
+        power_mode: str = "level",
         **kwargs: Any,
     ) -> None:
+        if power_mode not in self.POWER_MODES:
+            raise ValueError(f"power_mode must be one of {self.POWER_MODES}, got {power_mode!r}")
         super().__init__(scenario, episode_steps=episode_steps, **kwargs)
         self.slow_policy = slow_policy
-        self.action_space = multi_discrete(self._power_nvec())
+        self.power_mode = power_mode
+        nvec = self._power_nvec() if power_mode == "level" else [3] * self.num_aps
+        self.action_space = multi_discrete(nvec)
         self.observation_space = observation_space(self.num_aps, len(scan_channels(self.sim.domain)))
+
+    def _step_targets(self, steps: np.ndarray) -> np.ndarray:
+        """Level indices reached by steps of -1 / 0 / +1 from each AP's current level, [N]."""
+        cur = self.current_power_action()
+        top = np.array([len(p) - 1 for p in self.power_levels])
+        return np.clip(cur + np.asarray(steps) - 1, 0, top)
+
+    def action_masks(self) -> np.ndarray:
+        if self.power_mode == "level":
+            return super().action_masks()
+        level_masks = self._mask_power()
+        cur = self.current_power_action()
+        out = np.zeros((self.num_aps, 3), dtype=bool)
+        for ap in range(self.num_aps):
+            out[ap, 1] = True  # holding is always accepted
+            for step, idx in ((0, cur[ap] - 1), (2, cur[ap] + 1)):
+                out[ap, step] = 0 <= idx < len(self.power_levels[ap]) and bool(level_masks[ap][idx])
+        return out.ravel()
 
     def _act_and_run(self, action: np.ndarray) -> tuple[Sensing, list, list, Counter]:
         per_slow = self.slow_period_s // self.fast_period_s
@@ -83,5 +110,6 @@ class FastLoopEnv(RRMEnv):
             info = {**self._info, "action_mask": np.concatenate(self._mask_channel())}
             choice = self._policy_action(self.slow_policy, self._channel_nvec(), "slow_policy", info)
             self._submit_channels(choice, loop="slow")
-        self._submit_powers(action, loop=self.agent_loop)
+        levels = action if self.power_mode == "level" else self._step_targets(action)
+        self._submit_powers(levels, loop=self.agent_loop)
         return self._run(self.fast_period_s)

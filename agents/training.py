@@ -1,0 +1,323 @@
+"""Train RL agents on the RRM environments from a YAML config, and load what was trained.
+
+A run directory holds ``config.yaml`` (the resolved config), ``model.zip`` (stable-baselines3
+PPO / MaskablePPO) or ``model.pt`` (PPO-Lagrangian), ``model.json`` (what the model controls
+and how it was trained), ``checkpoints/`` and ``tb/`` (TensorBoard logs).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+import rrm_gym  # noqa: F401  (registers the environments)
+from agents.baselines import CHANNEL_POLICIES, POWER_POLICIES
+
+ALGORITHMS = ("ppo", "maskable_ppo", "ppo_lagrangian")
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+LOOPS = {"rrm_gym/FastLoop-v0": "fast", "rrm_gym/SlowLoop-v0": "slow"}
+
+
+class TrainConfigError(ValueError):
+    """A training config that cannot be used; the message names the file and the field."""
+
+
+class TrainConfig(BaseModel):
+    """One training run. ``env`` holds keyword arguments of the environment (e.g. ``episode_steps``,
+    ``slow_period_s``, ``allow_width``); ``other_policy`` is the heuristic running the loop the agent
+    does not control (a channel policy under FastLoop, a power policy under SlowLoop)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    algorithm: Literal["ppo", "maskable_ppo", "ppo_lagrangian"]
+    env_id: Literal["rrm_gym/FastLoop-v0", "rrm_gym/SlowLoop-v0"]
+    scenario: str = "office"
+    env: dict[str, Any] = Field(default_factory=dict)
+    other_policy: str
+    timesteps: int = Field(gt=0)
+    n_envs: int = Field(default=1, ge=1, le=64)
+    seed: int = Field(default=1000, ge=0)
+    checkpoint_every: int = Field(default=10_000, gt=0)
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def loop(self) -> str:
+        return LOOPS[self.env_id]
+
+
+def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
+    """Read and check a training config; ``overrides`` (top-level keys) win over the file."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise TrainConfigError(f"{path}: cannot read ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        raise TrainConfigError(f"{path}: not valid YAML ({e})") from None
+    if not isinstance(raw, dict):
+        raise TrainConfigError(f"{path}: expected a mapping of settings at the top level")
+    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        cfg = TrainConfig.model_validate(raw)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or '(top)'}: {err['msg']}" for err in e.errors())
+        raise TrainConfigError(f"{path}: {problems}") from None
+    allowed = CHANNEL_POLICIES if cfg.loop == "fast" else POWER_POLICIES
+    if cfg.other_policy not in allowed:
+        raise TrainConfigError(
+            f"{path}: other_policy: {cfg.other_policy!r} cannot run the "
+            f"{'slow' if cfg.loop == 'fast' else 'fast'} loop; choose one of {sorted(allowed)}"
+        )
+    try:
+        make_env(cfg)
+    except (ValueError, TypeError) as e:
+        raise TrainConfigError(f"{path}: env / scenario: {e}") from None
+    return cfg
+
+
+def make_env(cfg: TrainConfig, seed: int = 0) -> gym.Env:
+    """The training environment with the other loop's heuristic bound inside it."""
+    env = gym.make(cfg.env_id, scenario=cfg.scenario, **cfg.env)
+    attach_other_policy(env.unwrapped, cfg.loop, cfg.other_policy, seed)
+    return env
+
+
+def attach_other_policy(env: Any, loop: str, name: str, seed: int) -> None:
+    if loop == "fast":
+        env.slow_policy = CHANNEL_POLICIES[name](seed).bind(env)
+    else:
+        env.fast_policy = POWER_POLICIES[name](seed).bind(env)
+
+
+# ----------------------------------------------------------------------------- training
+# called with the timesteps done and, where the algorithm has them, the latest episode statistics
+Progress = Callable[[int, Mapping[str, float]], None]
+
+
+def _latest_checkpoint(run_dir: Path) -> Path | None:
+    found = []
+    for p in (run_dir / "checkpoints").glob("model_*"):
+        m = re.match(r"model_(\d+)", p.stem)
+        if m and p.suffix in (".zip", ".pt"):
+            found.append((int(m.group(1)), p))
+    return max(found)[1] if found else None
+
+
+def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress: Progress | None = None) -> Path:
+    """Train ``cfg`` into ``run_dir``; returns the final model's path. ``resume`` continues from the
+    newest checkpoint in ``run_dir`` (an error if there is none)."""
+    run_dir = Path(run_dir)
+    checkpoint = _latest_checkpoint(run_dir) if resume else None
+    if resume and checkpoint is None:
+        raise FileNotFoundError(f"--resume: no checkpoint under {run_dir / 'checkpoints'}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
+    started = time.perf_counter()
+    if cfg.algorithm == "ppo_lagrangian":
+        path, done = _train_ppo_lagrangian(cfg, run_dir, checkpoint, progress)
+    else:
+        path, done = _train_sb3(cfg, run_dir, checkpoint, progress)
+    meta = {
+        "algorithm": cfg.algorithm,
+        "env_id": cfg.env_id,
+        "loop": cfg.loop,
+        "scenario": cfg.scenario,
+        "env": cfg.env,
+        "other_policy": cfg.other_policy,
+        "timesteps": done,
+        "train_seconds": round(time.perf_counter() - started, 1),
+        "seed": cfg.seed,
+        "name": cfg.name,
+    }
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+    return path
+
+
+def _train_ppo_lagrangian(
+    cfg: TrainConfig, run_dir: Path, checkpoint: Path | None, progress: Progress | None
+) -> tuple[Path, int]:
+    import torch
+    from torch.utils.tensorboard import SummaryWriter
+
+    from agents.ppo_lagrangian import PPOLagConfig, PPOLagrangian, TrainLog
+
+    torch.set_num_threads(1)  # small networks: threads cost more than they give
+    envs = [make_env(cfg, seed=cfg.seed + i) for i in range(cfg.n_envs)]
+    if checkpoint is not None:
+        model = PPOLagrangian.load(checkpoint, envs)
+    else:
+        try:
+            hp = PPOLagConfig.from_dict(cfg.hyperparameters)
+        except (TypeError, ValueError) as e:
+            raise TrainConfigError(f"hyperparameters: {e}") from None
+        model = PPOLagrangian(envs, hp, seed=cfg.seed)
+    writer = SummaryWriter(str(run_dir / "tb"))
+    next_save = (model.num_timesteps // cfg.checkpoint_every + 1) * cfg.checkpoint_every
+
+    def on_update(m: PPOLagrangian, log: TrainLog) -> None:
+        nonlocal next_save
+        writer.add_scalar("lagrangian/lambda", log.lam, log.timesteps)
+        if log.mean_episode_reward is not None:
+            writer.add_scalar("rollout/ep_rew_mean", log.mean_episode_reward, log.timesteps)
+            writer.add_scalar("rollout/ep_cost_mean", log.mean_episode_cost, log.timesteps)
+        for k, v in log.losses.items():
+            writer.add_scalar(f"train/{k}", v, log.timesteps)
+        if log.timesteps >= next_save:
+            m.save(run_dir / "checkpoints" / f"model_{log.timesteps}.pt")
+            next_save = (log.timesteps // cfg.checkpoint_every + 1) * cfg.checkpoint_every
+        if progress is not None:
+            stats = {"lambda": log.lam}
+            if log.mean_episode_reward is not None:
+                stats.update(ep_reward=log.mean_episode_reward, ep_cost=log.mean_episode_cost)
+            progress(log.timesteps, stats)
+
+    model.learn(cfg.timesteps, callback=on_update)
+    writer.close()
+    return model.save(run_dir / "model.pt", with_optimizer=False), model.num_timesteps
+
+
+def _train_sb3(cfg: TrainConfig, run_dir: Path, checkpoint: Path | None, progress: Progress | None) -> tuple[Path, int]:
+    import torch
+    from sb3_contrib import MaskablePPO
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    torch.set_num_threads(1)
+    algo = MaskablePPO if cfg.algorithm == "maskable_ppo" else PPO
+    vec = DummyVecEnv([lambda i=i: Monitor(make_env(cfg, seed=cfg.seed + i)) for i in range(cfg.n_envs)])
+    vec.seed(cfg.seed)
+    if checkpoint is not None:
+        model = algo.load(checkpoint, env=vec, device="cpu")
+    else:
+        try:
+            model = algo(
+                "MultiInputPolicy",
+                vec,
+                seed=cfg.seed,
+                device="cpu",
+                tensorboard_log=str(run_dir / "tb"),
+                verbose=0,
+                **cfg.hyperparameters,
+            )
+        except TypeError as e:
+            raise TrainConfigError(f"hyperparameters: {e}") from None
+
+    class _Progress(BaseCallback):
+        def _on_step(self) -> bool:
+            if progress is not None:
+                progress(self.num_timesteps, {})
+            return True
+
+    callbacks = CallbackList(
+        [
+            CheckpointCallback(max(1, cfg.checkpoint_every // cfg.n_envs), str(run_dir / "checkpoints"), "model"),
+            _Progress(),
+        ]
+    )
+    remaining = max(0, cfg.timesteps - model.num_timesteps)
+    model.learn(remaining, callback=callbacks, reset_num_timesteps=checkpoint is None, tb_log_name=cfg.name)
+    path = run_dir / "model.zip"
+    model.save(path)
+    return path, int(model.num_timesteps)
+
+
+# ----------------------------------------------------------------------------- loading
+@dataclass
+class TrainedPolicy:
+    """A trained model as a policy ``(obs, info) -> action`` (deterministic), with what it controls."""
+
+    path: Path
+    algorithm: str
+    loop: str  # "fast" (power) or "slow" (channel plan)
+    other_policy: str
+    env_kwargs: dict[str, Any]
+    meta: dict[str, Any]
+    _predict: Callable[[Mapping[str, np.ndarray], Mapping[str, Any]], np.ndarray]
+    nvec: list[int]
+    obs_shapes: dict[str, tuple[int, ...]]
+
+    @property
+    def label(self) -> str:
+        return str(self.meta.get("name", self.path.stem))
+
+    def __call__(self, obs: Mapping[str, np.ndarray], info: Mapping[str, Any]) -> np.ndarray:
+        return self._predict(obs, info)
+
+    def check_env(self, env: Any, where: str) -> None:
+        """Raise ValueError naming ``where`` unless ``env``'s encoding fits this model."""
+        nvec = [len(s) for s in env.slots] if self.loop == "slow" else [int(n) for n in env.action_space.nvec]
+        shapes = {k: tuple(s.shape) for k, s in env.observation_space.spaces.items()}
+        if nvec != self.nvec or shapes != self.obs_shapes:
+            raise ValueError(
+                f"model {self.path} was trained for {len(self.nvec)} APs with choices {self.nvec} and "
+                f"observation {self.obs_shapes}; {where} has {len(nvec)} APs with choices {nvec} and {shapes}"
+            )
+
+
+def pretrained_models() -> list[str]:
+    """Names of the models shipped under ``agents/pretrained/``."""
+    return sorted(p.stem for p in PRETRAINED_DIR.glob("*.json"))
+
+
+def load_policy(path: str | Path) -> TrainedPolicy:
+    """Load ``model.zip`` / ``model.pt`` (or a run directory holding one, or the name of a shipped
+    pretrained model) and its ``.json`` description."""
+    path = Path(path)
+    if not path.exists() and str(path) in pretrained_models():
+        path = next(p for p in PRETRAINED_DIR.glob(f"{path}.*") if p.suffix in (".pt", ".zip"))
+    if path.is_dir():
+        found = [p for p in (path / "model.pt", path / "model.zip") if p.exists()]
+        if not found:
+            raise FileNotFoundError(f"{path}: no model.pt or model.zip in this directory")
+        path = found[0]
+    if not path.exists():
+        shipped = ", ".join(pretrained_models()) or "none"
+        raise FileNotFoundError(f"{path}: no such model file or run directory (pretrained models: {shipped})")
+    meta_path = path.with_suffix(".json")
+    try:
+        meta = json.loads(meta_path.read_text())
+        algorithm, loop = meta["algorithm"], meta["loop"]
+    except (OSError, ValueError, KeyError) as e:
+        raise ValueError(f"{meta_path}: missing or unreadable model description ({e})") from None
+    if algorithm not in ALGORITHMS or loop not in ("fast", "slow"):
+        raise ValueError(f"{meta_path}: unknown algorithm {algorithm!r} or loop {loop!r}")
+    if algorithm == "ppo_lagrangian":
+        import torch
+
+        from agents.ppo_lagrangian import PPOLagrangian
+
+        torch.set_num_threads(1)
+        model = PPOLagrangian.load(path)
+        nvec, shapes = model.nvec, {k: tuple(s.shape) for k, s in model._shapes.items()}
+        predict = model.predict
+    else:
+        import torch
+        from sb3_contrib import MaskablePPO
+        from stable_baselines3 import PPO
+
+        torch.set_num_threads(1)
+        sb3 = (MaskablePPO if algorithm == "maskable_ppo" else PPO).load(path, device="cpu")
+        nvec = [int(n) for n in sb3.action_space.nvec]
+        shapes = {k: tuple(s.shape) for k, s in sb3.observation_space.spaces.items()}
+
+        def predict(obs: Mapping[str, np.ndarray], info: Mapping[str, Any]) -> np.ndarray:
+            kw = {"action_masks": np.asarray(info["action_mask"])} if algorithm == "maskable_ppo" else {}
+            action, _ = sb3.predict(dict(obs), deterministic=True, **kw)
+            return np.asarray(action, dtype=np.int64)
+
+    return TrainedPolicy(
+        path, algorithm, loop, meta.get("other_policy", ""), dict(meta.get("env", {})), meta, predict, nvec, shapes
+    )
