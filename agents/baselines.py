@@ -18,7 +18,8 @@ import numpy as np
 
 from rrm_gym.envs.core import RRMEnv
 from rrm_gym.envs.observation import AP_FEATURES, scan_channels
-from rrm_gym.radio.regulatory import OVERLAP, SLOT_CHANNEL, SLOT_MEMBERS, SLOT_WIDTH_MHZ, slot_index
+from rrm_gym.radio.regulatory import OVERLAP, SLOT_MEMBERS, SLOT_WIDTH_MHZ, slot_index
+from rrm_gym.safety import AuditLog
 
 _F = {name: i for i, name in enumerate(AP_FEATURES)}
 TPC_TARGET_DBM = -70.0  # Cisco TPC: the 3rd strongest neighbour should hear an AP at -70 dBm
@@ -264,11 +265,18 @@ class ClientSnrPower(PowerBaseline):
 
 # ------------------------------------------------------------------------------------- oracle
 class Oracle(Baseline):
-    """PRIVILEGED upper reference: simulated annealing over every AP's channel and power on the
-    true model, starting from the DCA plan at maximum power. Each candidate plan is scored by
-    simulating the next ``horizon_s`` on a copy of the simulation (same clients, same offered
-    load; a move onto a DFS channel keeps that radio silent for its CAC) and taking its
-    proportional-fair utility. It reads hidden simulator state: not an implementable controller."""
+    """PRIVILEGED upper reference: a search over every AP's channel and power on the true model.
+
+    A plan is submitted once and then held for ``horizon_s`` (the evaluation re-plans at that
+    period). Each candidate is scored by running exactly that on a copy of the whole environment
+    (simulation *and* event loop): the shield's limit on simultaneous channel changes, cooldowns,
+    DFS channel availability checks, the loop's own reactions and automatic rollbacks of changes
+    that degrade an AP all act on the copy as they will on the real network. The score is the
+    mean per-period proportional-fair utility over the horizon (the metric itself, not the
+    utility of a horizon-long average). The candidates are the current plan, the current
+    channels at maximum power, the DCA plan at maximum and at current power, and then simulated
+    annealing from the best of them; the best plan scored is returned. It reads hidden simulator
+    state: not an implementable controller."""
 
     name = "oracle"
     kind = "joint"
@@ -288,70 +296,78 @@ class Oracle(Baseline):
         return self
 
     def _score(self, slots: np.ndarray, levels: np.ndarray) -> float:
+        """Mean per-period PF utility over the horizon of submitting this plan now and holding it."""
         env = self.env
         assert env is not None
-        sim = copy.deepcopy(env.sim)
-        silent_s = 0.0
-        for ap in range(env.num_aps):
-            s = int(self.slots[ap][slots[ap]])
-            if s != int(sim.slot[0, ap]):
-                sim.set_channel(ap, int(SLOT_CHANNEL[s]), int(SLOT_WIDTH_MHZ[s]))
-                cac = float(sim.domain.slot_cac_s[s])
-                sim.set_tx_enabled(ap, cac <= 0)
-                silent_s = max(silent_s, cac)
-            lo, hi = env.event_loop.shield.power_range_dbm(ap, s)
-            sim.set_power(ap, float(np.clip(self.power_levels[ap][levels[ap]], lo, max(lo, hi))))
-        spans = []
-        if 0 < silent_s < self.horizon_s:
-            spans.append(sim.run(int(silent_s)))
-            for ap in range(env.num_aps):
-                sim.set_tx_enabled(ap, True)
-            spans.append(sim.run(self.horizon_s - int(silent_s)))
-        else:
-            spans.append(sim.run(self.horizon_s))
-        score = 0.0
-        for sense in spans:
-            active = sense.client_demand_mbps[0] > 0
-            thr = np.maximum(sense.client_throughput_mbps[0][active], 0.01)
-            score += (float(np.log(thr).mean()) if thr.size else 0.0) * sense.ticks
-        return score / self.horizon_s
+        # the copy gets a throw-away in-memory audit log (the real one may hold a file and a lock)
+        memo = {id(env.event_loop.audit): AuditLog(), id(env.scenario): env.scenario}
+        twin = copy.deepcopy(env, memo)
+        steps = max(1, round(self.horizon_s / env.fast_period_s))
+        action = np.concatenate([slots, levels])
+        total = 0.0
+        for _ in range(steps):
+            _, _, _, _, info = twin.step(action)
+            total += info["kpi"]["pf_utility"]
+            action = np.concatenate([twin.current_channel_action(), twin.current_power_action()])
+        return total / steps
 
     def plan(self, obs: Mapping[str, np.ndarray], info: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         """Best (slot choices, power choices) found."""
         env = self.env
         assert env is not None
+        n = env.num_aps
         sizes = [len(s) for s in self.slots]
         mask = np.asarray(info.get("action_mask", np.ones(sum(sizes), bool)))
         here = env.current_channel_action()
+        here_levels = env.current_power_action()
+        top = np.array([len(lv) - 1 for lv in self.power_levels])
+        limit = env.event_loop.shield.max_channel_changes
         allowed = []
-        for ap in range(env.num_aps):
+        for ap in range(n):
             legal = env.event_loop.shield.legal_slots(0, ap, env.sim.time_s)[self.slots[ap]]
             if len(mask) >= sum(sizes):
                 legal &= mask[sum(sizes[:ap]) : sum(sizes[: ap + 1])]
             legal[here[ap]] = True
             allowed.append(np.flatnonzero(legal))
-        # start from the better of the current plan and DCA's plan at maximum power
-        starts = [
-            (here, env.current_power_action()),
-            (self._dca(obs, info), np.array([len(lv) - 1 for lv in self.power_levels])),
-        ]
-        scored = [(self._score(s0, l0), s0, l0) for s0, l0 in starts]
+
+        def feasible(slots: np.ndarray) -> np.ndarray:
+            # the shield applies at most ``limit`` channel changes at one instant, in AP order
+            out = slots.copy()
+            moved = np.flatnonzero(out != here)
+            out[moved[limit:]] = here[moved[limit:]]
+            return out
+
+        scores: dict[bytes, float] = {}
+
+        def score(slots: np.ndarray, levels: np.ndarray) -> float:
+            key = np.concatenate([slots, levels]).tobytes()
+            if key not in scores:
+                scores[key] = self._score(slots, levels)
+            return scores[key]
+
+        dca = feasible(self._dca(obs, info))
+        starts = [(here, here_levels), (here, top), (dca, top), (dca, here_levels)]
+        scored = [(score(s0, l0), s0, l0) for s0, l0 in starts]
         best, slots, levels = max(scored, key=lambda x: x[0])
         cur = best
         best_plan = (slots.copy(), levels.copy())
-        temp = 0.05
+        temp = 0.02
         for _ in range(self.evaluations):
             s2, l2 = slots.copy(), levels.copy()
-            ap = int(self.rng.integers(env.num_aps))
+            ap = int(self.rng.integers(n))
             if self.rng.random() < 0.5:
                 s2[ap] = int(self.rng.choice(allowed[ap]))
+                moved = np.flatnonzero(s2 != here)
+                if len(moved) > limit:  # keep within the shield's limit: undo another AP's move
+                    other = int(self.rng.choice(moved[moved != ap]))
+                    s2[other] = here[other]
             else:
                 l2[ap] = int(np.clip(l2[ap] + self.rng.choice([-2, -1, 1, 2]), 0, len(self.power_levels[ap]) - 1))
-            score = self._score(s2, l2)
-            if score > cur or self.rng.random() < np.exp((score - cur) / max(temp, 1e-6)):
-                slots, levels, cur = s2, l2, score
-                if score > best:
-                    best, best_plan = score, (s2.copy(), l2.copy())
+            s = score(s2, l2)
+            if s > cur or self.rng.random() < np.exp((s - cur) / max(temp, 1e-6)):
+                slots, levels, cur = s2, l2, s
+                if s > best:
+                    best, best_plan = s, (s2.copy(), l2.copy())
             temp *= 0.9
         return best_plan
 

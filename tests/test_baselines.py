@@ -72,6 +72,35 @@ def test_oracle_outscores_the_static_plan_at_max_power_on_office():
     assert _mean("office", "oracle", "oracle", "pf_utility") > _mean("office", "static", "max", "pf_utility")
 
 
+@pytest.mark.parametrize("scenario", ["office", pytest.param("enterprise", marks=pytest.mark.slow)])
+def test_oracle_is_at_least_as_good_as_the_best_heuristic_combination(scenario):
+    best = max(_mean(scenario, c, p, "pf_utility") for c in CHANNEL_POLICIES for p in POWER_POLICIES)
+    assert _mean(scenario, "oracle", "oracle", "pf_utility") >= best
+
+
+def test_oracle_plans_pass_the_shield_untouched_on_office():
+    # its look-ahead runs the event loop: it never asks for more than the shield lets through
+    assert all(m["shield_interventions"] == 0 for m in _episodes("office", "oracle", "oracle"))
+
+
+def test_oracle_look_ahead_applies_the_shields_limit_on_simultaneous_channel_changes():
+    env = JointEnv("office", episode_steps=60)
+    obs, info = env.reset(seed=1)
+    oracle = Oracle(seed=0).bind(env)
+    limit = env.event_loop.shield.max_channel_changes
+    here, levels = env.current_channel_action(), env.current_power_action()
+    sizes = [len(s) for s in env.slots]
+    mask = np.split(info["action_mask"][: sum(sizes)], np.cumsum(sizes)[:-1])
+    wanted = np.array([np.flatnonzero(m & (np.arange(len(m)) != h))[0] for m, h in zip(mask, here, strict=True)])
+    assert len(wanted) > limit and (wanted != here).all()
+    applied = here.copy()
+    applied[:limit] = wanted[:limit]  # the shield takes the first requests in AP order, rejects the rest
+    time_s, slots = env.sim.time_s, env.sim.slot.copy()
+    assert oracle._score(wanted, levels) == oracle._score(applied, levels)
+    assert oracle._score(applied, levels) != oracle._score(here, levels)
+    assert env.sim.time_s == time_s and (env.sim.slot == slots).all()  # scoring leaves the real network alone
+
+
 def test_tpc_lowers_cca_busy_against_max_power_on_enterprise():
     assert _mean("enterprise", "static", "tpc", "cca_busy_mean") < _mean("enterprise", "static", "max", "cca_busy_mean")
 
