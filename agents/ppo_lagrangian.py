@@ -50,6 +50,28 @@ class PPOLagConfig:
     lambda_max: float = 100.0  # upper bound, so that one bad stretch cannot silence the reward for long
     use_masks: bool = True
 
+    def __post_init__(self) -> None:
+        def number(name: str, lo: float, lo_open: bool, hi: float = float("inf"), integral: bool = False) -> None:
+            v = getattr(self, name)
+            kind = int if integral else (int, float)
+            if isinstance(v, bool) or not isinstance(v, kind):
+                raise ValueError(f"{name} must be {'an integer' if integral else 'a number'}, got {v!r}")
+            if v < lo or (lo_open and v == lo) or v > hi:
+                raise ValueError(f"{name} must be {'>' if lo_open else '>='} {lo:g}" + f" and <= {hi:g}" * (hi < 1e9))
+
+        number("learning_rate", 0.0, True)
+        for name in ("n_steps", "batch_size", "n_epochs"):
+            number(name, 1, False, integral=True)
+        number("gamma", 0.0, False, 1.0)
+        number("gae_lambda", 0.0, False, 1.0)
+        number("clip_range", 0.0, True)
+        for name in ("ent_coef", "vf_coef", "max_grad_norm", "cost_limit", "lambda_lr", "lambda_init", "lambda_max"):
+            number(name, 0.0, False)
+        if not self.hidden or any(not isinstance(h, int) or h < 1 for h in self.hidden):
+            raise ValueError(f"hidden must be a list of positive layer sizes, got {self.hidden!r}")
+        if not isinstance(self.use_masks, bool):
+            raise ValueError(f"use_masks must be true or false, got {self.use_masks!r}")
+
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> PPOLagConfig:
         """Build from a mapping; unknown keys are an error that names them."""
@@ -58,8 +80,8 @@ class PPOLagConfig:
         if unknown:
             raise ValueError(f"unknown ppo_lagrangian hyperparameters {sorted(unknown)}; known: {sorted(known)}")
         v = dict(values)
-        if "hidden" in v:
-            v["hidden"] = tuple(int(h) for h in v["hidden"])
+        if isinstance(v.get("hidden"), list):
+            v["hidden"] = tuple(v["hidden"])
         return cls(**v)
 
 
@@ -198,6 +220,29 @@ class PPOLagrangian:
         m = torch.as_tensor(self._mask(info or {}))[None]
         with torch.no_grad():
             return self.net.mode(x, m)[0].numpy().astype(np.int64)
+
+    # --- warm start
+    def imitate(
+        self, obs: np.ndarray, masks: np.ndarray, actions: np.ndarray, epochs: int = 30, batch_size: int = 64
+    ) -> float:
+        """Behaviour cloning: fit the actor to ``actions`` [M, N] taken at ``obs`` [M, obs_dim] (with
+        ``masks`` [M, sum(nvec)]) by cross-entropy, before any RL. Returns the per-AP accuracy after."""
+        x = torch.as_tensor(obs, dtype=torch.float32)
+        m = torch.as_tensor(masks, dtype=torch.bool) if self.config.use_masks else None
+        a = torch.as_tensor(actions, dtype=torch.int64)
+        gen = np.random.default_rng(self.seed)
+        for _ in range(epochs):
+            order = gen.permutation(len(x))
+            for start in range(0, len(x), batch_size):
+                idx = torch.as_tensor(order[start : start + batch_size])
+                _, logp, _ = self.net.act(x[idx], None if m is None else m[idx], a[idx])
+                loss = -logp.mean()
+                self.optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.net.parameters(), self.config.max_grad_norm)
+                self.optimizer.step()
+        with torch.no_grad():
+            return float((self.net.mode(x, m) == a).float().mean())
 
     # --- rollout
     def _collect(self) -> dict[str, np.ndarray]:

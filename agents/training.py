@@ -32,6 +32,17 @@ class TrainConfigError(ValueError):
     """A training config that cannot be used; the message names the file and the field."""
 
 
+class Pretrain(BaseModel):
+    """Behaviour-cloning warm start (PPO-Lagrangian only): the actor first imitates a heuristic of
+    the agent's own loop over ``episodes`` training episodes, then RL takes over."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    policy: str
+    episodes: int = Field(default=100, ge=1)
+    epochs: int = Field(default=30, ge=1)
+
+
 class TrainConfig(BaseModel):
     """One training run. ``env`` holds keyword arguments of the environment (e.g. ``episode_steps``,
     ``slow_period_s``, ``allow_width``); ``other_policy`` is the heuristic running the loop the agent
@@ -50,6 +61,7 @@ class TrainConfig(BaseModel):
     seed: int = Field(default=1000, ge=0)
     checkpoint_every: int = Field(default=10_000, gt=0)
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    pretrain: Pretrain | None = None
 
     @property
     def loop(self) -> str:
@@ -80,10 +92,49 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
             f"{'slow' if cfg.loop == 'fast' else 'fast'} loop; choose one of {sorted(allowed)}"
         )
     try:
+        check_hyperparameters(cfg)
+    except (TypeError, ValueError, AssertionError) as e:
+        raise TrainConfigError(f"{path}: hyperparameters: {e}") from None
+    if cfg.pretrain is not None:
+        own = POWER_POLICIES if cfg.loop == "fast" else CHANNEL_POLICIES
+        if cfg.algorithm != "ppo_lagrangian":
+            raise TrainConfigError(f"{path}: pretrain: only the ppo_lagrangian algorithm has a warm start")
+        if cfg.pretrain.policy not in own:
+            raise TrainConfigError(
+                f"{path}: pretrain.policy: {cfg.pretrain.policy!r} is not a {cfg.loop}-loop heuristic; "
+                f"choose one of {sorted(own)}"
+            )
+    try:
         make_env(cfg)
     except (ValueError, TypeError) as e:
         raise TrainConfigError(f"{path}: env / scenario: {e}") from None
     return cfg
+
+
+def check_hyperparameters(cfg: TrainConfig) -> None:
+    """Raise (TypeError, ValueError or AssertionError, naming the key) unless the algorithm accepts
+    ``cfg.hyperparameters``: PPO-Lagrangian checks its config; SB3 models are built once on a
+    throw-away env, since SB3 checks its arguments in the constructor."""
+    if cfg.algorithm == "ppo_lagrangian":
+        from agents.ppo_lagrangian import PPOLagConfig
+
+        PPOLagConfig.from_dict(cfg.hyperparameters)
+        return
+    import inspect
+
+    from sb3_contrib import MaskablePPO
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    algo = MaskablePPO if cfg.algorithm == "maskable_ppo" else PPO
+    known = set(inspect.signature(algo.__init__).parameters) - {"self", "policy", "env"}
+    unknown = set(cfg.hyperparameters) - known
+    if unknown:
+        raise ValueError(f"unknown {algo.__name__} arguments {sorted(unknown)}")
+    try:
+        algo("MultiInputPolicy", DummyVecEnv([lambda: make_env(cfg)]), device="cpu", **cfg.hyperparameters)
+    except (TypeError, ValueError, AssertionError) as e:
+        raise ValueError(f"{algo.__name__} refuses {cfg.hyperparameters}: {e}") from None
 
 
 def make_env(cfg: TrainConfig, seed: int = 0) -> gym.Env:
@@ -157,11 +208,10 @@ def _train_ppo_lagrangian(
     if checkpoint is not None:
         model = PPOLagrangian.load(checkpoint, envs)
     else:
-        try:
-            hp = PPOLagConfig.from_dict(cfg.hyperparameters)
-        except (TypeError, ValueError) as e:
-            raise TrainConfigError(f"hyperparameters: {e}") from None
-        model = PPOLagrangian(envs, hp, seed=cfg.seed)
+        model = PPOLagrangian(envs, PPOLagConfig.from_dict(cfg.hyperparameters), seed=cfg.seed)
+        if cfg.pretrain is not None:
+            accuracy = model.imitate(*_demonstrations(cfg, model.keys), epochs=cfg.pretrain.epochs)
+            (run_dir / "pretrain.json").write_text(json.dumps({**cfg.pretrain.model_dump(), "accuracy": accuracy}))
     writer = SummaryWriter(str(run_dir / "tb"))
     next_save = (model.num_timesteps // cfg.checkpoint_every + 1) * cfg.checkpoint_every
 
@@ -187,6 +237,33 @@ def _train_ppo_lagrangian(
     return model.save(run_dir / "model.pt", with_optimizer=False), model.num_timesteps
 
 
+def _demonstrations(cfg: TrainConfig, keys: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(obs [M, D], masks [M, A], actions [M, N]) of the ``pretrain`` heuristic acting in the training
+    env on its own seeds (after the RL envs' seeds), in the agent's action encoding."""
+    from agents.ppo_lagrangian import flatten_obs
+
+    assert cfg.pretrain is not None
+    env = make_env(cfg, seed=cfg.seed)
+    u = env.unwrapped
+    own = POWER_POLICIES if cfg.loop == "fast" else CHANNEL_POLICIES
+    obs_l, mask_l, act_l = [], [], []
+    for episode in range(cfg.pretrain.episodes):
+        seed = cfg.seed + cfg.n_envs + episode
+        teacher = own[cfg.pretrain.policy](seed).bind(u)
+        obs, info = env.reset(seed=seed)
+        done = False
+        while not done:
+            action = np.asarray(teacher(obs, info), dtype=np.int64)
+            if getattr(u, "power_mode", "level") == "step":  # a level target becomes a step towards it
+                action = np.clip(action - u.current_power_action(), -1, 1) + 1
+            obs_l.append(flatten_obs(obs, keys))
+            mask_l.append(np.asarray(info["action_mask"], dtype=bool))
+            act_l.append(action)
+            obs, _, terminated, truncated, info = env.step(action)
+            done = terminated or truncated
+    return np.stack(obs_l), np.stack(mask_l), np.stack(act_l)
+
+
 def _train_sb3(cfg: TrainConfig, run_dir: Path, checkpoint: Path | None, progress: Progress | None) -> tuple[Path, int]:
     import torch
     from sb3_contrib import MaskablePPO
@@ -202,18 +279,15 @@ def _train_sb3(cfg: TrainConfig, run_dir: Path, checkpoint: Path | None, progres
     if checkpoint is not None:
         model = algo.load(checkpoint, env=vec, device="cpu")
     else:
-        try:
-            model = algo(
-                "MultiInputPolicy",
-                vec,
-                seed=cfg.seed,
-                device="cpu",
-                tensorboard_log=str(run_dir / "tb"),
-                verbose=0,
-                **cfg.hyperparameters,
-            )
-        except TypeError as e:
-            raise TrainConfigError(f"hyperparameters: {e}") from None
+        model = algo(
+            "MultiInputPolicy",
+            vec,
+            seed=cfg.seed,
+            device="cpu",
+            tensorboard_log=str(run_dir / "tb"),
+            verbose=0,
+            **cfg.hyperparameters,
+        )
 
     class _Progress(BaseCallback):
         def _on_step(self) -> bool:
