@@ -54,9 +54,12 @@ def _load_models(paths: Sequence[str] | None, err: Console) -> list | None:
 
 
 def _print_table(rows: list[dict], title: str, out: Console) -> None:
+    from agents.evaluate import add_oracle_fraction
+
+    add_oracle_fraction(rows)
     table = Table(title=title)
     cols = ("channel", "power", "PF utility", "mean Mb/s", "p5 Mb/s", "CCA busy", "retry", "ch.chg", "shield")
-    for col in (*cols, "rollb.", "DFS", "cost"):
+    for col in (*cols, "rollb.", "DFS", "cost", "of oracle"):
         table.add_column(col, justify="left" if col in ("channel", "power") else "right")
 
     def cell(r: dict, m: str, fmt: str) -> str:
@@ -77,6 +80,7 @@ def _print_table(rows: list[dict], title: str, out: Console) -> None:
             f"{r['rollbacks']:.1f}",
             f"{r['dfs_violations']:.0f}",
             f"{r['cost']:.1f}",
+            "" if r["pf_fraction_of_oracle"] != r["pf_fraction_of_oracle"] else f"{r['pf_fraction_of_oracle']:.1%}",
         )
     out.print(table)
 

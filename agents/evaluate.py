@@ -171,11 +171,26 @@ def model_labels(policy: TrainedPolicy) -> tuple[str, str]:
     return (policy.other_policy, policy.label) if policy.loop == "fast" else (policy.label, policy.other_policy)
 
 
+def add_oracle_fraction(rows: list[dict[str, Any]]) -> None:
+    """Set ``pf_fraction_of_oracle`` on every row: its PF utility over the oracle's (NaN without an
+    oracle row, or when the oracle's utility is not positive and a ratio means nothing)."""
+    oracle = [r["pf_utility"] for r in rows if r["channel_policy"] == "oracle"]
+    for r in rows:
+        r["pf_fraction_of_oracle"] = r["pf_utility"] / oracle[0] if oracle and oracle[0] > 0 else math.nan
+
+
 def write_outputs(rows: list[dict[str, Any]], out: Path, title: str) -> list[Path]:
     """CSV, Markdown and a PNG chart of benchmark rows into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
+    add_oracle_fraction(rows)
     written = []
-    cols = ["channel_policy", "power_policy", *[c for m in METRICS for c in (m, f"{m}_ci95")], "seeds"]
+    cols = [
+        "channel_policy",
+        "power_policy",
+        *[c for m in METRICS for c in (m, f"{m}_ci95")],
+        "pf_fraction_of_oracle",
+        "seeds",
+    ]
     path = out / "benchmark.csv"
     with path.open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=cols)
@@ -199,15 +214,18 @@ def _cell(r: dict[str, Any], m: str, fmt: str) -> str:
 
 def markdown_table(rows: list[dict[str, Any]], title: str) -> str:
     cols = ("channel", "power", "PF utility", "mean Mb/s", "p5 Mb/s", "CCA busy", "retry", "ch. changes", "shield")
-    head = "| " + " | ".join((*cols, "rollbacks", "DFS", "cost")) + " |"
-    lines = [f"### {title}", "", head, "|" + "---|" * 12]
+    add_oracle_fraction(rows)
+    head = "| " + " | ".join((*cols, "rollbacks", "DFS", "cost", "of oracle")) + " |"
+    lines = [f"### {title}", "", head, "|" + "---|" * 13]
     for r in rows:
+        frac = r["pf_fraction_of_oracle"]
         lines.append(
             f"| {r['channel_policy']} | {r['power_policy']} | {_cell(r, 'pf_utility', '.3f')} | "
             f"{_cell(r, 'throughput_mean_mbps', '.2f')} | {_cell(r, 'throughput_p5_mbps', '.2f')} | "
             f"{_cell(r, 'cca_busy_mean', '.1%')} | {_cell(r, 'retry_rate_mean', '.1%')} | "
             f"{_cell(r, 'channel_changes', '.1f')} | {_cell(r, 'shield_interventions', '.1f')} | "
-            f"{_cell(r, 'rollbacks', '.1f')} | {r['dfs_violations']:.0f} | {_cell(r, 'cost', '.1f')} |"
+            f"{_cell(r, 'rollbacks', '.1f')} | {r['dfs_violations']:.0f} | {_cell(r, 'cost', '.1f')} | "
+            f"{'' if math.isnan(frac) else f'{frac:.1%}'} |"
         )
     lines.append("")
     lines.append(f"Mean ± 95 % confidence half-width over {rows[0]['seeds'] if rows else 0} seeds.")

@@ -270,17 +270,14 @@ class PPOLagrangian:
                 buf["value_r"][t] = self.net.reward_critic(x)[:, 0].numpy()
                 buf["value_c"][t] = self.net.cost_critic(x)[:, 0].numpy()
             buf["obs"][t], buf["mask"][t], buf["action"][t], buf["logp"][t] = x.numpy(), m.numpy(), action, logp
+            reached, ended = [], np.zeros(n_env, dtype=bool)
             for e, env in enumerate(self.envs):
                 obs, reward, terminated, truncated, info = env.step(action[e].numpy())
                 buf["reward"][t, e], buf["cost"][t, e] = reward, info["cost"]
                 self._ep_reward[e] += reward
                 self._ep_cost[e] += info["cost"]
-                # the value of the state reached: 0 after termination, bootstrapped after truncation
-                nx = torch.as_tensor(flatten_obs(obs, self.keys))[None]
-                with torch.no_grad():
-                    nv_r = 0.0 if terminated else float(self.net.reward_critic(nx)[0, 0])
-                    nv_c = 0.0 if terminated else float(self.net.cost_critic(nx)[0, 0])
-                buf["next_value_r"][t, e], buf["next_value_c"][t, e] = nv_r, nv_c
+                reached.append(flatten_obs(obs, self.keys))
+                ended[e] = terminated
                 if terminated or truncated:
                     buf["done"][t, e] = 1.0
                     ep_rewards.append(self._ep_reward[e])
@@ -288,6 +285,11 @@ class PPOLagrangian:
                     self._ep_reward[e] = self._ep_cost[e] = 0.0
                     obs, info = env.reset()
                 self._obs[e], self._info[e] = obs, info
+            # the value of the state reached: 0 after termination, bootstrapped after truncation
+            nx = torch.as_tensor(np.stack(reached))
+            with torch.no_grad():
+                buf["next_value_r"][t] = np.where(ended, 0.0, self.net.reward_critic(nx)[:, 0].numpy())
+                buf["next_value_c"][t] = np.where(ended, 0.0, self.net.cost_critic(nx)[:, 0].numpy())
         self.num_timesteps += t_steps * n_env
         buf["episode_rewards"] = np.asarray(ep_rewards)
         buf["episode_costs"] = np.asarray(ep_costs)
