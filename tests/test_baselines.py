@@ -28,6 +28,7 @@ from agents.cli import main
 from rrm_gym.envs import FastLoopEnv, JointEnv
 from rrm_gym.envs.observation import AP_FEATURES
 from rrm_gym.radio.regulatory import SLOT_BAND_GHZ, SLOT_WIDTH_MHZ, slot_index
+from rrm_gym.sim import WirelessSimulation
 
 SEEDS = (0, 1, 2)
 F = {name: i for i, name in enumerate(AP_FEATURES)}
@@ -360,3 +361,24 @@ def test_benchmark_with_an_unknown_scenario_exits_2_without_traceback(tmp_path, 
     assert "no_such_site" in err
     assert "Traceback" not in err
     assert not (tmp_path / "benchmark.csv").exists()
+
+
+def _hall_cca_at(power_dbm: float) -> float:
+    """Mean CCA busy of the hall over 20 minutes with every AP held at ``power_dbm`` (clipped to
+    each radio's range), on the scenario's own plan."""
+    sim = WirelessSimulation("hall", seed=0)
+    sim.set_powers(np.clip(np.full((1, sim.num_aps), power_dbm), sim.ap_min_power_dbm, sim.ap_max_power_dbm))
+    return float(np.mean([sim.run(60).kpis()["cca_busy_mean"][0] for _ in range(20)]))
+
+
+def test_hall_cca_busy_only_falls_once_power_is_far_below_what_tpc_settles_at():
+    # Each hall channel is reused by one AP pair 35 m apart, at most 1.41x the distance of the third
+    # neighbour TPC aims at -70 dBm: at TPC's powers (17-20 dBm) partners still hear each other well
+    # above the -82 dBm preamble threshold, so CCA busy cannot fall; it does only near the minimum.
+    at_max, at_tpc, at_min = _hall_cca_at(23.0), _hall_cca_at(17.0), _hall_cca_at(2.0)
+    assert abs(at_tpc - at_max) < 0.02
+    assert at_min < at_max - 0.3
+
+
+def test_tpc_does_not_raise_cca_busy_against_max_power_in_hall():
+    assert _mean("hall", "static", "tpc", "cca_busy_mean") <= _mean("hall", "static", "max", "cca_busy_mean") + 0.01
