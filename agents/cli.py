@@ -144,7 +144,7 @@ def _cmd_benchmark(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from agents.evaluate import write_outputs
+    from agents.evaluate import ci95, write_outputs
 
     sc = core.load_or_report(args.scenario, err)
     if sc is None:
@@ -159,7 +159,12 @@ def _cmd_evaluate(args: argparse.Namespace, out: Console, err: Console) -> int:
     rows = _run_rows(sc, jobs, seeds, args.hours, err, f"evaluate on {sc.name}")
     title = f"{models[0].label} on {sc.name}: {args.hours:g} h episodes, seeds {', '.join(map(str, seeds))}"
     _print_table(rows, title, out)
-    out.print("mean ± 95 % confidence half-width over seeds", highlight=False)
+    mean, half = ci95([m["loop_cost"] for m in jobs[0][0].per_seed])
+    out.print(
+        f"mean ± 95 % confidence half-width over seeds; episode cost of the model's own loop (its training "
+        f"signal): {mean:.2f} ± {half:.2f}",
+        highlight=False,
+    )
     target = Path(args.out) if args.out else Path("runs") / f"evaluate-{models[0].meta.get('name', 'model')}-{sc.name}"
     written = write_outputs(rows, target, title)
     out.print("wrote " + ", ".join(str(p) for p in written), highlight=False)

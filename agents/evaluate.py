@@ -70,8 +70,10 @@ def _episode_metrics(
 ) -> dict[str, float]:
     obs, info = env.reset(seed=seed)
     kpis: dict[str, list[float]] = {k: [] for k in METRICS[:5]}
+    loop_cost = 0.0
     for _ in range(steps):
         obs, _, _, truncated, info = env.step(act(obs, info))
+        loop_cost += info["cost"]
         for k in kpis:
             kpis[k].append(info["kpi"][k])
         if truncated:
@@ -101,6 +103,9 @@ def _episode_metrics(
         "rollbacks": float(rollbacks),
         "dfs_violations": float(compliance["dfs_violations"]),
         "cost": float(cost),
+        # the env's own cost signal, for the requests of ``env.agent_loop`` only (what an agent of
+        # that loop is trained against)
+        "loop_cost": float(loop_cost),
     }
 
 
@@ -159,6 +164,7 @@ def run_model(
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     steps = max(1, int(round(hours * 3600 / sc.loops.fast_period_s)))
     env = model_env(sc, policy, steps)
+    env.agent_loop = policy.loop  # info["cost"] counts the model's own requests, as in training
     if policy.loop == "fast":
         env.slow_policy = CHANNEL_POLICIES[policy.other_policy](seed).bind(env)
         return _episode_metrics(env, steps, policy, seed)
