@@ -381,7 +381,8 @@ def assert_info_well_formed(env: gymnasium.Env, info: dict) -> None:
     assert all(type(v) is int and v >= 0 for v in info["shield"].values())
     assert info["events"].keys() == set(EVENT_KEYS)
     assert all(type(v) is int and v >= 0 for v in info["events"].values())
-    assert type(info["rollbacks"]) is int and info["rollbacks"] == info["cost_terms"]["rollbacks"]
+    # every rollback of the period; the cost charges only those of this env's own changes
+    assert type(info["rollbacks"]) is int and info["rollbacks"] >= info["cost_terms"]["rollbacks"]
     assert isinstance(info["audit_ids"], list) and all(type(a) is str and a for a in info["audit_ids"])
     mask = info["action_mask"]
     assert isinstance(mask, np.ndarray) and mask.dtype == np.bool_
@@ -596,6 +597,28 @@ def test_fast_loop_slow_policy_moves_channels_within_the_simultaneous_change_lim
     assert all(1 <= n <= limit for n in per_instant.values()), per_instant
     assert all("at most" in r.reason for r in slow if r.execution_status == "REJECTED")
     assert (u.sim.channel[0] == 149).sum() >= 3
+
+
+def test_a_rollback_costs_the_loop_whose_change_was_undone_and_no_other():
+    env = make(FAST, episode_steps=5)
+    u = env.unwrapped
+    env.reset(seed=0)
+    loop = u.event_loop
+    action = hold_action(env)
+    action[0] = 0  # the agent (fast loop) lowers AP 0's power
+    env.step(action)
+    agent_token = next(t for t, w in loop.rollbacks.history.items() if w.ap == 0)
+    assert loop.rollbacks.history[agent_token].loop == "fast"
+    loop.submit(ChangeRequest(1, power_dbm=float(u.power_levels[1][0]), loop="slow"))
+    other_token = loop.last_token
+    assert loop.rollbacks.history[other_token].loop == "slow"
+    loop.rollback(other_token)
+    _, _, _, _, info = env.step(hold_action(env))
+    assert info["rollbacks"] == 1 and info["cost_terms"]["rollbacks"] == 0.0 and info["cost"] == 0.0
+    loop.rollback(agent_token)
+    _, _, _, _, info = env.step(hold_action(env))
+    assert info["rollbacks"] == 1 and info["cost_terms"]["rollbacks"] == 1.0 and info["cost"] == 1.0
+    assert loop.rollbacks.by_loop == {"fast": 1, "slow": 1}
 
 
 def test_slow_loop_fast_policy_sets_every_ap_to_its_minimum_power():

@@ -127,6 +127,7 @@ class RRMEnv(gym.Env):
         self._info: dict[str, Any] = {}
         self._compliance_prev = self.event_loop.compliance.counters()
         self._rollbacks_prev = 0
+        self._own_rollbacks_prev = 0
 
     # ------------------------------------------------------------------ encodings
     def slot_action(self, ap: int, slot: int) -> int:
@@ -187,6 +188,7 @@ class RRMEnv(gym.Env):
         self._steps = 0
         self._compliance_prev = self.event_loop.compliance.counters()
         self._rollbacks_prev = 0
+        self._own_rollbacks_prev = 0
         # one quiet fast period so that the first observation holds real measurements
         self._sensing = self.event_loop.advance(self.fast_period_s)
         self.event_loop.take_results()
@@ -286,15 +288,18 @@ class RRMEnv(gym.Env):
         outcomes = Counter(r.outcome for r in agent)
         compliance = loop.compliance.counters()
         rollbacks_total = loop.rollbacks.auto_rollbacks + loop.rollbacks.manual_rollbacks
+        # the cost charges this env's own changes only: the other loop's rollbacks are not the agent's doing
+        own_rollbacks = loop.rollbacks.by_loop[self.agent_loop]
         cost_terms = {
             "shield_rejected": float(outcomes[Outcome.REJECTED]),
             "shield_modified": float(outcomes[Outcome.MODIFIED]),
-            "rollbacks": float(rollbacks_total - self._rollbacks_prev),
+            "rollbacks": float(own_rollbacks - self._own_rollbacks_prev),
             "dfs_violations": float(compliance["dfs_violations"] - self._compliance_prev["dfs_violations"]),
             "eirp_violations": float(compliance["eirp_violations"] - self._compliance_prev["eirp_violations"]),
         }
         self._compliance_prev = compliance
-        self._rollbacks_prev = rollbacks_total
+        rollbacks_prev, self._rollbacks_prev = self._rollbacks_prev, rollbacks_total
+        self._own_rollbacks_prev = own_rollbacks
         cost = float(sum(self.cost_weights[k] * v for k, v in cost_terms.items()))
         return {
             "cost": cost,
@@ -303,7 +308,7 @@ class RRMEnv(gym.Env):
             "compliance": {k: int(v) for k, v in compliance.items()},
             "shield": {o.value: int(outcomes[o]) for o in Outcome},
             "events": {k: int(events.get(k, 0)) for k in EVENT_KEYS},
-            "rollbacks": int(cost_terms["rollbacks"]),
+            "rollbacks": int(rollbacks_total - rollbacks_prev),
             "audit_ids": list(audit_ids),
             "action_mask": self.action_masks(),
             "sim_time_s": float(self.sim.time_s),

@@ -40,8 +40,9 @@ class FastLoopEnv(RRMEnv):
     throughput (Mb/s); ``"p5"`` 5th-percentile client throughput (Mb/s).
 
     **Cost** — ``info["cost"]``, the weighted sum of ``info["cost_terms"]``: shield rejections
-    (1) and modifications (0.5) of this env's requests, rollbacks (1), DFS and EIRP violation
-    seconds counted by the compliance monitor (10 each; zero by construction).
+    (1) and modifications (0.5) of this env's requests, rollbacks of this env's changes (1), DFS
+    and EIRP violation seconds counted by the compliance monitor (10 each; zero by construction).
+    ``info["rollbacks"]`` counts every rollback of the period, the other loop's included.
 
     **Starting state** — a fresh draw of the scenario (clients, shadowing, interferer and radar
     schedules) from the reset seed, its initial channel plan and powers, after one quiet period.

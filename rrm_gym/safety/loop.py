@@ -353,7 +353,7 @@ class EventLoop:
             self.rollbacks.forget_ap(b, ap)
             # the snapshot holds only what this change touched, so a rollback undoes exactly it
             before = {p: old[p] for p in result.applied}
-            token = self.rollbacks.watch(b, ap, before, dict(result.applied), now).token
+            token = self.rollbacks.watch(b, ap, before, dict(result.applied), now, loop=req.loop).token
             self.last_token = token
         status = "MODIFIED" if result.outcome is Outcome.MODIFIED else "SUCCESS"
         action = _action(result.applied)
@@ -425,6 +425,7 @@ class EventLoop:
             self.rollbacks.manual_rollbacks += 1
         else:
             self.rollbacks.auto_rollbacks += 1
+        self.rollbacks.by_loop[w.loop] += 1
         self.actions["ROLLBACK"] += 1
         self._audit(ev, "ROLLBACK", changes, "ROLLED_BACK", req.reason, token=w.token, details=kpis)
         if remaining:

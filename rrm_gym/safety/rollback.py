@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ class Watch:
     start_s: float
     end_s: float
     audit_id: str | None = None
+    loop: str = "manual"  # the ``loop`` tag of the change request, so a rollback is charged to its loop
     ticks: int = 0
     sums: dict[str, float] = field(default_factory=lambda: {"retry": 0.0, "served": 0.0, "offered": 0.0})
 
@@ -58,6 +59,7 @@ class RollbackManager:
         self._ids = itertools.count(1)
         self.auto_rollbacks = 0
         self.manual_rollbacks = 0
+        self.by_loop: Counter[str] = Counter()  # rollbacks (auto and manual) by the loop whose change was undone
 
     def baseline(self, network: int, ap: int) -> dict[str, float]:
         offered = self._offered[network, ap]
@@ -97,10 +99,18 @@ class RollbackManager:
                 w.sums["offered"] += float(s.demand_mbps[n, a:b, ap].sum())
 
     def watch(
-        self, network: int, ap: int, old: dict[str, Any], new: dict[str, Any], now_s: float, prefix: str = "rb"
+        self,
+        network: int,
+        ap: int,
+        old: dict[str, Any],
+        new: dict[str, Any],
+        now_s: float,
+        prefix: str = "rb",
+        loop: str = "manual",
     ) -> Watch:
         token = f"{prefix}-n{network}-ap{ap}-{next(self._ids):06d}"
-        w = Watch(token, network, ap, old, new, self.baseline(network, ap), now_s, now_s + self.config.window_s)
+        end_s = now_s + self.config.window_s
+        w = Watch(token, network, ap, old, new, self.baseline(network, ap), now_s, end_s, loop=loop)
         self.watching[token] = w
         self.history[token] = w
         while len(self.history) > self.history_limit:
