@@ -662,3 +662,41 @@ def test_rrm_gym_evaluate_runs_every_pretrained_model(tmp_path, capsys):
         rows = read_rows(out / "benchmark.csv")
         assert len(rows) == 1
         assert all(math.isfinite(float(r["pf_utility"])) for r in rows.values())
+
+
+PRETRAINED = ROOT / "agents" / "pretrained"
+SHIPPED = ("fast_office_ppo_lagrangian", "slow_office_ppo_lagrangian")
+
+
+def test_pretrained_models_fit_in_5_mb_and_match_the_config_that_trains_them():
+    assert sum(p.stat().st_size for p in PRETRAINED.iterdir()) < 5 * 2**20
+    for name in SHIPPED:
+        meta = json.loads((PRETRAINED / f"{name}.json").read_text())
+        cfg = load_config(CONFIGS / f"{name}.yaml")  # `rrm-gym train --config` on this file reproduces it
+        assert meta["name"] == cfg.name == name
+        assert (meta["algorithm"], meta["env_id"], meta["other_policy"]) == (
+            cfg.algorithm,
+            cfg.env_id,
+            cfg.other_policy,
+        )
+        assert meta["env"] == cfg.env and meta["seed"] == cfg.seed and meta["timesteps"] >= cfg.timesteps
+        assert meta["train_seconds"] <= 30 * 60
+
+
+@pytest.mark.parametrize("seed", [101, 107])
+def test_pretrained_fast_loop_agent_does_as_well_as_max_power_on_held_out_seeds(seed):
+    # seeds >= 100 were never used in training (resets draw from 1000 on)
+    rl = ev.run_model("office", load_policy("fast_office_ppo_lagrangian"), seed=seed)
+    best = ev.run_baseline("office", "dca", "max", seed=seed)
+    assert rl["pf_utility"] >= best["pf_utility"] - 0.005
+    assert rl["dfs_violations"] == 0
+
+
+@pytest.mark.parametrize("seed", [101, 107])
+def test_pretrained_slow_loop_agent_is_close_to_dca_and_beats_static_and_random_plans(seed):
+    rl = ev.run_model("office", load_policy("slow_office_ppo_lagrangian"), seed=seed)
+    dca = ev.run_baseline("office", "dca", "max", seed=seed)
+    assert rl["pf_utility"] >= 0.98 * dca["pf_utility"]
+    for channel in ("static", "random"):
+        assert rl["pf_utility"] > ev.run_baseline("office", channel, "max", seed=seed)["pf_utility"]
+    assert rl["dfs_violations"] == 0
