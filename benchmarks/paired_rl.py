@@ -19,13 +19,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(100, 120)))
     args = parser.parse_args()
+    best: dict[str, list[float]] = {}  # scenario -> dca/max PF per seed, shared by its models
     for name in pretrained_models():
         policy = load_policy(name)
         scenario = policy.meta.get("scenario", "office")
-        diff = [
-            ev.run_model(scenario, policy, s)["pf_utility"] - ev.run_baseline(scenario, "dca", "max", s)["pf_utility"]
-            for s in args.seeds
-        ]
+        if scenario not in best:
+            best[scenario] = [ev.run_baseline(scenario, "dca", "max", s)["pf_utility"] for s in args.seeds]
+        pairs = zip(args.seeds, best[scenario], strict=True)
+        diff = [ev.run_model(scenario, policy, s)["pf_utility"] - b for s, b in pairs]
         mean, half = ev.ci95(diff)
         wins, losses = sum(d > 1e-9 for d in diff), sum(d < -1e-9 for d in diff)
         print(

@@ -646,14 +646,13 @@ def test_cli_benchmark_places_a_model_beside_the_heuristics(runs, tmp_path):
 
 
 # ----------------------------------------------------------------------------- pretrained models
+PRETRAINED = ROOT / "agents" / "pretrained"
+SHIPPED = ("fast_office_ppo_lagrangian", "slow_office_ppo_lagrangian")
+
+
 def test_rrm_gym_evaluate_runs_every_pretrained_model(tmp_path, capsys):
-    pretrained = ROOT / "agents" / "pretrained"
-    if not pretrained.is_dir():
-        pytest.skip("no agents/pretrained directory")
-    models = sorted(p for pattern in ("**/*.pt", "**/*.zip") for p in pretrained.glob(pattern))
-    models = [p for p in models if "checkpoints" not in p.parts and p.with_suffix(".json").exists()]
-    if not models:
-        pytest.skip("agents/pretrained holds no models")
+    models = sorted(p for pattern in ("*.pt", "*.zip") for p in PRETRAINED.glob(pattern))
+    assert [m.stem for m in models] == sorted(SHIPPED)
     for i, model in enumerate(models):
         scenario = json.loads(model.with_suffix(".json").read_text()).get("scenario", "office")
         out = tmp_path / str(i)
@@ -662,10 +661,6 @@ def test_rrm_gym_evaluate_runs_every_pretrained_model(tmp_path, capsys):
         rows = read_rows(out / "benchmark.csv")
         assert len(rows) == 1
         assert all(math.isfinite(float(r["pf_utility"])) for r in rows.values())
-
-
-PRETRAINED = ROOT / "agents" / "pretrained"
-SHIPPED = ("fast_office_ppo_lagrangian", "slow_office_ppo_lagrangian")
 
 
 def test_pretrained_models_fit_in_5_mb_and_match_the_config_that_trains_them():

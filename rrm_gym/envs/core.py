@@ -288,6 +288,7 @@ class RRMEnv(gym.Env):
         outcomes = Counter(r.outcome for r in agent)
         compliance = loop.compliance.counters()
         rollbacks_total = loop.rollbacks.auto_rollbacks + loop.rollbacks.manual_rollbacks
+        step_rollbacks = rollbacks_total - self._rollbacks_prev
         # the cost charges this env's own changes only: the other loop's rollbacks are not the agent's doing
         own_rollbacks = loop.rollbacks.by_loop[self.agent_loop]
         cost_terms = {
@@ -298,7 +299,7 @@ class RRMEnv(gym.Env):
             "eirp_violations": float(compliance["eirp_violations"] - self._compliance_prev["eirp_violations"]),
         }
         self._compliance_prev = compliance
-        rollbacks_prev, self._rollbacks_prev = self._rollbacks_prev, rollbacks_total
+        self._rollbacks_prev = rollbacks_total
         self._own_rollbacks_prev = own_rollbacks
         cost = float(sum(self.cost_weights[k] * v for k, v in cost_terms.items()))
         return {
@@ -308,7 +309,7 @@ class RRMEnv(gym.Env):
             "compliance": {k: int(v) for k, v in compliance.items()},
             "shield": {o.value: int(outcomes[o]) for o in Outcome},
             "events": {k: int(events.get(k, 0)) for k in EVENT_KEYS},
-            "rollbacks": int(rollbacks_total - rollbacks_prev),
+            "rollbacks": int(step_rollbacks),
             "audit_ids": list(audit_ids),
             "action_mask": self.action_masks(),
             "sim_time_s": float(self.sim.time_s),
