@@ -21,6 +21,7 @@ from rrm_gym.safety.audit import (
     SIGNATURE_MISMATCH,
     AuditConfigError,
     AuditLog,
+    canonical_json,
     compute_signature,
     iter_records,
     pseudonymise,
@@ -547,6 +548,55 @@ def test_any_single_field_edit_is_caught_at_that_record(records, data):
     r = verify_records(dicts, KEY)
     assert (r.ok, r.first_bad_line, r.first_bad_sequence, r.records) == (False, i + 1, i, i)
     assert r.reason == SIGNATURE_MISMATCH
+
+
+json_leaf = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)  # unicode, quotes, backslashes and control characters included
+)
+json_value = st.recursive(
+    json_leaf,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+change_value = st.none() | st.integers(-1000, 1000) | st.floats(-100, 100, allow_nan=False) | json_value
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(
+    fields=record_st,
+    details=st.dictionaries(st.text(max_size=8), json_value, max_size=4),
+    changes=st.lists(
+        st.fixed_dictionaries(
+            {
+                "param": st.sampled_from(["channel", "power_dbm", "tx_enabled", "a-long-parameter-name"]),
+                "old_value": change_value,
+                "new_value": change_value,
+            }
+        ),
+        max_size=3,
+    ),
+    token=st.none() | st.text(max_size=10),
+)
+def test_signed_text_is_the_reference_canonical_json_and_file_lines_hold_the_same_records(
+    tmp_path, fields, details, changes, token
+):
+    # the log writes records with its own encoder; verification uses the general one
+    path = tmp_path / f"{hashlib.sha256(repr((fields, details, changes, token)).encode()).hexdigest()[:12]}.jsonl"
+    with AuditLog(KEY, path=path) as log:
+        rec = log.append(**{**fields, "details": details}, configuration_changes=changes, rollback_token=token)
+        held = log._memory[-1]
+    as_dict = rec.to_dict()
+    assert held == canonical_json(as_dict)
+    assert rec.signature == compute_signature(as_dict, KEY)
+    (line,) = path.read_bytes().decode("utf-8").split("\n")[:-1]
+    assert json.loads(line) == as_dict and tuple(json.loads(line)) == RECORD_FIELDS
+    assert verify(path, KEY).ok
 
 
 # ------------------------------------------------------------------------------ CLI

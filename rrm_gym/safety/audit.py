@@ -185,6 +185,103 @@ def canonical_json(value: Any) -> str:
     return _CANONICAL.encode(value)
 
 
+_STR = json.encoder.encode_basestring  # how the canonical encoder writes a str (ensure_ascii=False)
+_PLAIN_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _reusable(encoder: json.JSONEncoder) -> Any:
+    """``encoder.encode`` without building a new C encoder on every call (what ``encode`` does).
+
+    Only for cleaned values (acyclic, plain types). Falls back to ``encoder.encode`` where the C
+    encoder is missing or does not write exactly what ``encode`` writes."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return encoder.encode
+    try:
+        c = make(
+            None, encoder.default, _STR, None, encoder.key_separator, encoder.item_separator,
+            encoder.sort_keys, encoder.skipkeys, encoder.allow_nan,
+        )  # fmt: skip
+
+        def encode(value: Any) -> str:
+            return "".join(c(value, 0))
+
+        sample = {"b": [1, 2.5, None, True, "é\n"], "a": {"y": -0.0, "x": "s"}}
+        if encode(sample) != encoder.encode(sample):
+            return encoder.encode
+    except Exception:  # a C encoder with another signature
+        return encoder.encode
+    return encode
+
+
+_canonical_encode = _reusable(_CANONICAL)
+_plain_encode = _reusable(_PLAIN_ENCODER)
+
+
+def _leaf(value: Any, encode: Any = _canonical_encode) -> str:
+    """JSON of one cleaned value as ``encode`` writes it; the commonest leaves without the encoder."""
+    t = type(value)
+    if t is float:
+        return float.__repr__(value)
+    if t is int:
+        return int.__repr__(value)
+    if t is str:
+        return _STR(value)
+    if value is None:
+        return "null"
+    return encode(value)
+
+
+def _changes_json(changes: list[dict[str, Any]], encode: Any = _canonical_encode) -> str:
+    # canonical: keys sorted (new_value, old_value, param); file lines: param first, as appended
+    if encode is _canonical_encode:
+        items = [
+            f'{{"new_value":{_leaf(c["new_value"])},"old_value":{_leaf(c["old_value"])},"param":{_STR(c["param"])}}}'
+            for c in changes
+        ]
+    else:
+        items = [
+            f'{{"param":{_STR(c["param"])},"old_value":{_leaf(c["old_value"], encode)},'
+            f'"new_value":{_leaf(c["new_value"], encode)}}}'
+            for c in changes
+        ]
+    return "[" + ",".join(items) + "]"
+
+
+def _record_json(body: Mapping[str, Any], signature: str | None = None) -> tuple[str, str]:
+    """Canonical JSON of a cleaned record body, split where ``"signature"`` sorts in (after
+    ``"sequence"``): ``head + tail`` is :func:`canonical_json` of the unsigned record, and
+    ``head + ',"signature":"..."' + tail`` that of the signed one. Much cheaper than the
+    general encoder because the fields and their order are fixed."""
+    ap, token = body["ap_id"], body["rollback_token"]
+    head = (
+        f'{{"action_type":{_STR(body["action_type"])},"ap_id":{"null" if ap is None else int.__repr__(ap)},'
+        f'"audit_id":{_STR(body["audit_id"])},"configuration_changes":{_changes_json(body["configuration_changes"])},'
+        f'"details":{_canonical_encode(body["details"])},"event_type":{_STR(body["event_type"])},'
+        f'"execution_status":{_STR(body["execution_status"])},"network":{int.__repr__(body["network"])},'
+        f'"prev_signature":{_STR(body["prev_signature"])},"reason":{_STR(body["reason"])},'
+        f'"rollback_token":{"null" if token is None else _STR(token)},"sequence":{int.__repr__(body["sequence"])}'
+    )
+    tail = f',"sim_time_s":{float.__repr__(body["sim_time_s"])},"source":{_STR(body["source"])}}}'
+    return head, tail
+
+
+def _file_line(body: Mapping[str, Any]) -> str:
+    """A signed record as one JSON line in :data:`RECORD_FIELDS` order (what :func:`_line` writes)."""
+    ap, token = body["ap_id"], body["rollback_token"]
+    return (
+        f'{{"audit_id":{_STR(body["audit_id"])},"sequence":{int.__repr__(body["sequence"])},'
+        f'"sim_time_s":{float.__repr__(body["sim_time_s"])},"network":{int.__repr__(body["network"])},'
+        f'"ap_id":{"null" if ap is None else int.__repr__(ap)},"event_type":{_STR(body["event_type"])},'
+        f'"action_type":{_STR(body["action_type"])},'
+        f'"configuration_changes":{_changes_json(body["configuration_changes"], _plain_encode)},'
+        f'"source":{_STR(body["source"])},"rollback_token":{"null" if token is None else _STR(token)},'
+        f'"execution_status":{_STR(body["execution_status"])},"reason":{_STR(body["reason"])},'
+        f'"details":{_plain_encode(body["details"])},"prev_signature":{_STR(body["prev_signature"])},'
+        f'"signature":{_STR(body["signature"])}}}'
+    )
+
+
 def compute_signature(record: Mapping[str, Any], key: bytes) -> str:
     """Hex HMAC-SHA256 of :func:`canonical_json` of ``record`` without its ``signature`` field."""
     body = record if "signature" not in record else {k: v for k, v in record.items() if k != "signature"}
@@ -256,7 +353,7 @@ def _clean_plain(value: Any, key: bytes) -> Any:
     without client keys (the common case); anything else raises :class:`_NotPlain`."""
     t = type(value)
     if t is str:
-        return _scrub_text(value, key)
+        return value if len(value) < 17 else _scrub_text(value, key)
     if t is float:
         return value if math.isfinite(value) else str(value)
     if t is int or t is bool or value is None:
@@ -266,11 +363,16 @@ def _clean_plain(value: Any, key: bytes) -> Any:
         for k, v in value.items():
             if type(k) is not str or k in CLIENT_KEYS:
                 raise _NotPlain
+            if len(k) >= 17:  # shorter than any MAC address: nothing to replace
+                k = _scrub_text(k, key)
             tv = type(v)
-            if tv is float and math.isfinite(v) or tv is int:
-                out[_scrub_text(k, key)] = v  # inline the commonest leaves
+            # inline the commonest leaves
+            if tv is int or (tv is float and math.isfinite(v)):
+                out[k] = v
+            elif tv is str and len(v) < 17:
+                out[k] = v
             else:
-                out[_scrub_text(k, key)] = _clean_plain(v, key)
+                out[k] = _clean_plain(v, key)
         if out.get("param") in CLIENT_KEYS:
             raise _NotPlain
         return out
@@ -290,6 +392,30 @@ def _scrub_text(text: str, key: bytes) -> str:
     if len(text) < 17:  # shorter than any MAC address: nothing to replace
         return text
     return _MAC.sub(lambda m: pseudonymise(m.group(0), key), text) if _MAC.search(text) else text
+
+
+_CHANGE_KEYS = frozenset({"param", "old_value", "new_value"})
+
+
+def _plain_changes(changes: Any) -> list[dict[str, Any]] | None:
+    """A private copy of ``changes`` when it is already clean and well formed (the event loop's:
+    a list of ``{"param", "old_value", "new_value"}`` with a short parameter name and numbers or
+    ``None`` as values); ``None`` when it needs :func:`_changes` and :func:`_clean`."""
+    if type(changes) is not list:
+        return None
+    out = []
+    for c in changes:
+        if type(c) is not dict or c.keys() != _CHANGE_KEYS:
+            return None
+        param, old, new = c["param"], c["old_value"], c["new_value"]
+        if type(param) is not str or not param or len(param) >= 17 or param in CLIENT_KEYS:
+            return None
+        for v in (old, new):
+            t = type(v)
+            if not (t is int or v is None or (t is float and math.isfinite(v))):
+                return None
+        out.append({"param": param, "old_value": old, "new_value": new})
+    return out
 
 
 # ------------------------------------------------------------------------------------ records
@@ -321,6 +447,11 @@ class AuditRecord:
         d["configuration_changes"] = copy.deepcopy(list(self.configuration_changes))
         d["details"] = copy.deepcopy(self.details)
         return d
+
+    @classmethod
+    def _from_body(cls, body: dict[str, Any]) -> AuditRecord:
+        # a body the log built and owns: shared, not copied
+        return cls(**{**body, "configuration_changes": tuple(body["configuration_changes"])})
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> AuditRecord:
@@ -686,7 +817,8 @@ class AuditLog:
         self._retention = retention_files
         self._seed = seed
         self._id_prefix = secrets.token_hex(8)
-        self._memory: collections.deque[AuditRecord] = collections.deque(maxlen=memory_limit)
+        self._memory: collections.deque[str] = collections.deque(maxlen=memory_limit)  # signed canonical JSON
+        self._mac = hmac.new(self._key, digestmod=hashlib.sha256)
         self._lock = threading.Lock()
         self._next_seq = 0
         self._last_sig = GENESIS_SIGNATURE
@@ -798,7 +930,8 @@ class AuditLog:
     def records(self) -> list[AuditRecord]:
         """The records held in memory (the newest ``memory_limit``), oldest first."""
         with self._lock:
-            return list(self._memory)
+            texts = list(self._memory)
+        return [AuditRecord._from_body(json.loads(t)) for t in texts]
 
     @property
     def last_signature(self) -> str:
@@ -848,32 +981,105 @@ class AuditLog:
         ``sim_time_s`` in simulated seconds. Enum values are accepted for the labels. Client
         identifiers in ``details`` / ``configuration_changes`` are pseudonymised before signing.
         """
+        return AuditRecord._from_body(
+            self._append(
+                sim_time_s,
+                event_type,
+                source,
+                execution_status,
+                action_type,
+                network,
+                ap_id,
+                configuration_changes,
+                rollback_token,
+                reason,
+                details,
+            )
+        )
+
+    def append_id(
+        self,
+        *,
+        sim_time_s: float,
+        event_type: str,
+        source: str,
+        execution_status: str,
+        action_type: str = "NONE",
+        network: int = 0,
+        ap_id: int | None = None,
+        configuration_changes: Iterable[Any] = (),
+        rollback_token: str | None = None,
+        reason: str = "",
+        details: Mapping[str, Any] | None = None,
+    ) -> str:
+        """:meth:`append`, returning only the new record's ``audit_id`` (no record object is built)."""
+        return self._append(
+            sim_time_s,
+            event_type,
+            source,
+            execution_status,
+            action_type,
+            network,
+            ap_id,
+            configuration_changes,
+            rollback_token,
+            reason,
+            details,
+        )["audit_id"]
+
+    def _append(
+        self,
+        sim_time_s: Any,
+        event_type: Any,
+        source: Any,
+        execution_status: Any,
+        action_type: Any,
+        network: Any,
+        ap_id: Any,
+        configuration_changes: Iterable[Any],
+        rollback_token: Any,
+        reason: Any,
+        details: Any,
+    ) -> dict[str, Any]:
         t = float(sim_time_s)
         if not math.isfinite(t):
             raise ValueError(f"sim_time_s must be finite, got {sim_time_s!r}")
         if isinstance(network, bool) or isinstance(ap_id, bool):
             raise ValueError("network and ap_id must be integers, not bool")
-        if rollback_token is not None and not isinstance(rollback_token, str):
+        if rollback_token is not None and type(rollback_token) is not str:
             raise ValueError(f"rollback_token must be a string or None, got {rollback_token!r}")
-        if not isinstance(reason, str):
-            raise ValueError(f"reason must be a string, got {reason!r}")
+        if type(reason) is not str:
+            if not isinstance(reason, str):
+                raise ValueError(f"reason must be a string, got {reason!r}")
+            reason = str.__str__(reason)
         if details is not None and not isinstance(details, Mapping):
             raise ValueError(f"details must be a mapping, got {type(details).__name__}")
-        changes = _changes(configuration_changes)
+        # exact, known labels (the event loop's) skip the general check
+        if not (type(source) is str and source in SOURCES):
+            source = _label(source, "source", SOURCES)
+        if not (type(execution_status) is str and execution_status in EXECUTION_STATUSES):
+            execution_status = _label(execution_status, "execution_status", EXECUTION_STATUSES)
+        if not (type(event_type) is str and event_type):
+            event_type = _label(event_type, "event_type")
+        if not (type(action_type) is str and action_type):
+            action_type = _label(action_type, "action_type")
+        changes = _plain_changes(configuration_changes)
+        if changes is None:
+            changes = _clean(_changes(configuration_changes), self._key, "configuration_changes")
         body: dict[str, Any] = {
             "audit_id": "",
             "sequence": 0,
             "sim_time_s": t,
             "network": operator.index(network),
             "ap_id": None if ap_id is None else operator.index(ap_id),
-            "event_type": _label(event_type, "event_type"),
-            "action_type": _label(action_type, "action_type"),
-            "configuration_changes": _clean(changes, self._key, "configuration_changes"),
-            "source": _label(source, "source", SOURCES),
+            "event_type": event_type,
+            "action_type": action_type,
+            "configuration_changes": changes,
+            "source": source,
             "rollback_token": rollback_token,
-            "execution_status": _label(execution_status, "execution_status", EXECUTION_STATUSES),
+            "execution_status": execution_status,
             "reason": _scrub_text(reason, self._key),
-            "details": _clean(dict(details) if details else {}, self._key, "details"),
+            "details": _clean(details if type(details) is dict else dict(details or {}), self._key, "details"),
             "prev_signature": "",
         }
         with self._lock:
@@ -882,9 +1088,13 @@ class AuditLog:
             body["audit_id"] = self._audit_id(self._next_seq)
             body["sequence"] = self._next_seq
             body["prev_signature"] = self._last_sig
-            body["signature"] = compute_signature(body, self._key)
+            head, tail = _record_json(body)
+            mac = self._mac.copy()
+            mac.update((head + tail).encode("utf-8"))
+            sig = body["signature"] = mac.hexdigest()
+            signed = f'{head},"signature":"{sig}"{tail}'  # canonical JSON of the signed record
             if self._fh is not None:
-                data = (_line(body) + "\n").encode("utf-8")
+                data = (_file_line(body) + "\n").encode("utf-8")
                 if self._max_bytes is not None and self._size > 0 and self._size + len(data) > self._max_bytes:
                     self._rotate()
                 self._fh.write(data)
@@ -892,14 +1102,14 @@ class AuditLog:
                 if self._fsync:
                     os.fsync(self._fh.fileno())
                 self._size += len(data)
-            # body is freshly built and private, so the record can share it without a copy.
-            record = AuditRecord(**{**body, "configuration_changes": tuple(body["configuration_changes"])})
+            # memory keeps the signed text (one string per record: compact, and nothing for the
+            # garbage collector to traverse); records are parsed from it on demand
             self._next_seq += 1
-            self._last_sig = body["signature"]
-            self._memory.append(record)
+            self._last_sig = sig
+            self._memory.append(signed)
             self.total += 1
-            self._counts[record.execution_status] = self._counts.get(record.execution_status, 0) + 1
-        return record
+            self._counts[execution_status] = self._counts.get(execution_status, 0) + 1
+        return body
 
     def verify(self) -> VerifyResult:
         """Verify the records held in memory (they may start mid-chain after eviction or resume)."""
@@ -931,12 +1141,13 @@ class AuditLog:
         if self._fh is not None:
             raise TypeError("a file-backed AuditLog cannot be pickled; create it in the process that writes it")
         state = self.__dict__.copy()
-        del state["_lock"]
+        del state["_lock"], state["_mac"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+        self._mac = hmac.new(self._key, digestmod=hashlib.sha256)
 
     def __enter__(self) -> AuditLog:
         return self

@@ -8,6 +8,8 @@ happened, and counts every second a rule was broken.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from rrm_gym.radio.regulatory import (
@@ -35,18 +37,24 @@ class DfsState:
         self.barred_until_s = np.full((num_networks, _NUM_CHANNELS), -np.inf)  # [B, channel]
         self.cac_until_s = np.full((num_networks, num_aps), -np.inf)  # [B, N]
         self.cac_slot = np.full((num_networks, num_aps), -1)
+        self._latest_until_s = [-math.inf] * num_networks  # end of the network's last non-occupancy
 
     def barred(self, network: int, slot: int, now_s: float) -> bool:
+        if self._latest_until_s[network] <= now_s:
+            return False  # the common case: nothing barred
         return bool((self.barred_until_s[network, SLOT_MEMBERS[slot]] > now_s).any())
 
     def barred_slots(self, network: int, now_s: float) -> np.ndarray:
         """``[S]`` bool: slots that touch a channel in non-occupancy."""
+        if self._latest_until_s[network] <= now_s:
+            return np.zeros(SLOT_MEMBERS.shape[0], dtype=bool)
         return SLOT_MEMBERS[:, self.barred_until_s[network] > now_s].any(axis=1)
 
     def bar(self, network: int, slot: int, now_s: float) -> float:
         until = now_s + DFS_NON_OCCUPANCY_S
         members = SLOT_MEMBERS[slot]
         self.barred_until_s[network, members] = np.maximum(self.barred_until_s[network, members], until)
+        self._latest_until_s[network] = max(self._latest_until_s[network], until)
         return until
 
     def needs_cac(self, slot: int) -> float:

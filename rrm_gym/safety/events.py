@@ -54,22 +54,27 @@ class ChangeRequest:
         return {p: getattr(self, p) for p in PARAMS if getattr(self, p) is not None}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ShieldResult:
-    """What the shield decided about one request, and why."""
+    """What the shield decided about one request, and why (read-only by convention: not frozen,
+    because a frozen dataclass costs a microsecond more to build, once per request)."""
 
     outcome: Outcome
     reason: str
     request: ChangeRequest
     applied: dict[str, Any] = field(default_factory=dict)  # the values actually set
+    previous: dict[str, Any] | None = None  # the AP's channel, width and power when it was checked
 
     @property
     def accepted(self) -> bool:
         return self.outcome is not Outcome.REJECTED
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Event:
+    """Something the loop handles: a detection, an injection or a change request (read-only by
+    convention, like :class:`ShieldResult`)."""
+
     type: EventType
     network: int
     ap: int

@@ -26,6 +26,11 @@ from rrm_gym.safety.selector import ChannelSelector, SelectorWeights
 from rrm_gym.safety.shield import Cooldown, CooldownConfig, Shield, ShieldConfig
 from rrm_gym.sim import Sensing, WirelessSimulation
 
+# enum labels as plain strings (an enum's .name / .value is a slow descriptor in the hot path)
+_TYPE_NAME = {t: t.name for t in EventType}
+_SOURCE_VALUE = {src: src.value for src in Source}
+_OUTCOME_VALUE = {o: o.value for o in Outcome}
+
 
 @dataclass(frozen=True)
 class EventLoopConfig:
@@ -193,8 +198,8 @@ class EventLoop:
 
     # ------------------------------------------------------------------ internals
     def _count(self, ev: Event) -> None:
-        self.events_by_type[ev.type.name] += 1
-        self.events_by_source[ev.source.value] += 1
+        self.events_by_type[_TYPE_NAME[ev.type]] += 1
+        self.events_by_source[_SOURCE_VALUE[ev.source]] += 1
 
     def _inject(self, ev: Event) -> None:
         self._count(ev)
@@ -332,34 +337,40 @@ class EventLoop:
     def _handle_request(self, ev: Event, req: ChangeRequest) -> ShieldResult:
         now = self.now_s
         result = self.shield.check(req, now)
-        self.shield_outcomes[result.outcome.value] += 1
+        self.shield_outcomes[_OUTCOME_VALUE[result.outcome]] += 1
         self.step_results.append(result)
-        if not result.accepted:
+        applied = result.applied
+        if result.outcome is Outcome.REJECTED:
             status = "DEFERRED" if result.reason.startswith("cooldown") else "REJECTED"
             self._audit(ev, _action(req.params()), [], status, result.reason, req=req)
             return result
-        if not result.applied:
+        if not applied:
             return result  # nothing to change: not an action, not audited
         b, ap = req.network, req.ap
-        old = self.sim.ap_config(ap, b)
-        self._apply(b, ap, result.applied, csa=req.emergency)
+        old = result.previous
+        self._apply(b, ap, applied, csa=req.emergency)
         self.shield.note_applied(result, now)
-        changes = [{"param": p, "old_value": old[p], "new_value": v} for p, v in result.applied.items()]
+        changes = [{"param": p, "old_value": old[p], "new_value": v} for p, v in applied.items()]
         token = None
-        if req.emergency or req.loop == "rollback":
-            self.rollbacks.forget_ap(b, ap)  # what was being watched on this AP has been overridden
-        elif self.config.auto_rollback:
-            # a newer change supersedes the one being watched: the new one is judged from here on
-            self.rollbacks.forget_ap(b, ap)
+        # an emergency move or a rollback overrides what was watched on this AP; a newer change
+        # supersedes it, and is judged from here on
+        self.rollbacks.forget_ap(b, ap)
+        if self.config.auto_rollback and not (req.emergency or req.loop == "rollback"):
             # the snapshot holds only what this change touched, so a rollback undoes exactly it
-            before = {p: old[p] for p in result.applied}
-            token = self.rollbacks.watch(b, ap, before, dict(result.applied), now, loop=req.loop).token
+            before = {p: old[p] for p in applied}
+            token = self.rollbacks.watch(b, ap, before, dict(applied), now, loop=req.loop).token
             self.last_token = token
-        status = "MODIFIED" if result.outcome is Outcome.MODIFIED else "SUCCESS"
-        action = _action(result.applied)
+        modified = result.outcome is Outcome.MODIFIED
+        action = _action(applied)
         self.actions[action] += 1
         self._audit(
-            ev, action, changes, status, result.reason if status == "MODIFIED" else req.reason, req=req, token=token
+            ev,
+            action,
+            changes,
+            "MODIFIED" if modified else "SUCCESS",
+            result.reason if modified else req.reason,
+            req=req,
+            token=token,
         )
         return result
 
@@ -411,7 +422,7 @@ class EventLoop:
                 reason=f"{reason} (old channel barred: power only)",
             )
             result = self.shield.check(req, self.now_s)
-        self.shield_outcomes[result.outcome.value] += 1
+        self.shield_outcomes[_OUTCOME_VALUE[result.outcome]] += 1
         if not result.accepted:
             self._audit(ev, "ROLLBACK", [], "FAILED", result.reason, token=w.token)
             return result
@@ -445,7 +456,7 @@ class EventLoop:
         token: str | None = None,
         details: dict | None = None,
     ) -> None:
-        info = {k: v for k, v in ev.data.items() if k != "slot"}
+        info = {k: v for k, v in ev.data.items() if k != "slot"} if ev.data else {}
         if req is not None:
             info["requested"] = req.params()
             info["loop"] = req.loop
@@ -453,20 +464,20 @@ class EventLoop:
             info.update(details)
         if ev.type is EventType.DFS_RADAR:
             info["detected_s"] = ev.detected_s
-        rec = self.audit.append(
+        audit_id = self.audit.append_id(
             sim_time_s=float(self.now_s),
             network=int(ev.network),
             ap_id=int(ev.ap),
-            event_type=ev.type.name,
+            event_type=_TYPE_NAME[ev.type],
             action_type=action,
             configuration_changes=changes,
-            source=ev.source.value,
+            source=_SOURCE_VALUE[ev.source],
             rollback_token=token,
             execution_status=status,
             reason=reason,
             details=info,
         )
-        self.step_audit_ids.append(rec.audit_id)
+        self.step_audit_ids.append(audit_id)
 
 
 def _action(params: dict[str, Any]) -> str:

@@ -25,7 +25,7 @@ class RollbackConfig:
             raise ValueError("window_s must be >= 1 and baseline_tau_s > 0")
 
 
-@dataclass
+@dataclass(slots=True)
 class Watch:
     """One applied change under observation."""
 
@@ -52,7 +52,9 @@ class RollbackManager:
         self._served = np.zeros((num_networks, num_aps))
         self._offered = np.zeros((num_networks, num_aps))
         self._warm = False
+        self._baseline_rows: tuple[list, list, list] | None = None
         self.watching: dict[str, Watch] = {}
+        self._watching_ap: dict[tuple[int, int], list[str]] = {}  # (network, ap) -> tokens, some maybe closed
         # token -> watch, for manual rollback after the window; the oldest are forgotten past the limit
         self.history: OrderedDict[str, Watch] = OrderedDict()
         self.history_limit = history_limit
@@ -62,11 +64,12 @@ class RollbackManager:
         self.by_loop: Counter[str] = Counter()  # rollbacks (auto and manual) by the loop whose change was undone
 
     def baseline(self, network: int, ap: int) -> dict[str, float]:
-        offered = self._offered[network, ap]
-        return {
-            "retry_rate": float(self._retry[network, ap]),
-            "satisfaction": float(self._served[network, ap] / offered) if offered > 0 else 1.0,
-        }
+        if self._baseline_rows is None:  # Python numbers, once per span, for the per-change snapshots
+            self._baseline_rows = (self._retry.tolist(), self._served.tolist(), self._offered.tolist())
+        retry, served, offered = self._baseline_rows
+        offered_mbps = offered[network][ap]
+        satisfaction = served[network][ap] / offered_mbps if offered_mbps > 0 else 1.0
+        return {"retry_rate": retry[network][ap], "satisfaction": satisfaction}
 
     def observe(self, s: Sensing) -> None:
         """Fold a span into the baselines and into every open watch."""
@@ -74,6 +77,7 @@ class RollbackManager:
         served = s.throughput_mbps.mean(axis=1)
         offered = s.demand_mbps.mean(axis=1)
         a = 1.0 - np.exp(-s.ticks / self.config.baseline_tau_s)
+        self._baseline_rows = None
         if not self._warm:
             self._retry, self._served, self._offered, self._warm = retry, served, offered, True
         else:
@@ -112,6 +116,7 @@ class RollbackManager:
         end_s = now_s + self.config.window_s
         w = Watch(token, network, ap, old, new, self.baseline(network, ap), now_s, end_s, loop=loop)
         self.watching[token] = w
+        self._watching_ap.setdefault((network, ap), []).append(token)
         self.history[token] = w
         while len(self.history) > self.history_limit:
             self.history.popitem(last=False)
@@ -145,5 +150,5 @@ class RollbackManager:
 
     def forget_ap(self, network: int, ap: int) -> None:
         """Stop watching an AP's changes (an emergency move superseded them)."""
-        for token in [t for t, w in self.watching.items() if w.network == network and w.ap == ap]:
-            del self.watching[token]
+        for token in self._watching_ap.pop((network, ap), ()):
+            self.watching.pop(token, None)  # closed (judged or rolled back) ones are gone already

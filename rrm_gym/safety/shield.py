@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +12,8 @@ from rrm_gym.radio.regulatory import SLOT_BAND_GHZ, SLOT_CHANNEL, SLOT_WIDTH_MHZ
 from rrm_gym.safety.dfs import DfsState
 from rrm_gym.safety.events import PARAMS, ChangeRequest, Outcome, ShieldResult
 from rrm_gym.sim import WirelessSimulation
+
+_PARAM_INDEX = {p: i for i, p in enumerate(PARAMS)}
 
 
 @dataclass(frozen=True)
@@ -36,12 +39,12 @@ class Cooldown:
         self.deferrals = 0
 
     def remaining_s(self, network: int, ap: int, param: str, now_s: float) -> float:
-        i = PARAMS.index(param)
+        i = _PARAM_INDEX[param]
         return max(0.0, float(self.last_change_s[network, ap, i] + self.min_gap_s[i] - now_s))
 
-    def record(self, network: int, ap: int, params: list[str], now_s: float) -> None:
+    def record(self, network: int, ap: int, params: Iterable[str], now_s: float) -> None:
         for p in params:
-            self.last_change_s[network, ap, PARAMS.index(p)] = now_s
+            self.last_change_s[network, ap, _PARAM_INDEX[p]] = now_s
 
 
 @dataclass(frozen=True)
@@ -88,26 +91,42 @@ class Shield:
         self._batch_time_s = -np.inf
         self._batch_channel_changes = np.zeros(sim.num_networks, dtype=np.int64)
         self.max_channel_changes = max(1, math.floor(self.config.max_channel_change_frac * sim.num_aps))
+        # fixed per radio and domain: Python numbers for the per-request checks
+        self._min_power = [float(x) for x in sim.ap_min_power_dbm]
+        self._max_power = [float(x) for x in sim.ap_max_power_dbm]
+        self._slot_eirp = [float(x) for x in sim.domain.slot_max_eirp_dbm]
+        self._slot_dfs = sim.domain.slot_dfs.tolist()
+        # [N][S]: slots legal for the radio whatever the radar state (domain, band, width, EIRP)
+        self._radio_ok = [
+            sim.domain.slot_allowed
+            & (SLOT_BAND_GHZ == sim.ap_band_ghz[ap])
+            & (SLOT_WIDTH_MHZ <= sim.ap_max_width_mhz[ap])
+            & (sim.domain.slot_max_eirp_dbm >= sim.ap_min_power_dbm[ap])
+            for ap in range(sim.num_aps)
+        ]
+        self._radio_ok_py = [m.tolist() for m in self._radio_ok]
 
     # ------------------------------------------------------------------ vectorized queries
     def legal_slots(self, network: int, ap: int, now_s: float, emergency: bool = False) -> np.ndarray:
         """``[S]`` bool: slots a request for AP ``ap`` may move to (before cooldown and batch limits)."""
-        sim = self.sim
-        ok = sim.domain.slot_allowed & (SLOT_BAND_GHZ == sim.ap_band_ghz[ap])
-        ok &= SLOT_WIDTH_MHZ <= sim.ap_max_width_mhz[ap]
-        ok &= ~self.dfs.barred_slots(network, now_s)
         # a radio that cannot turn its power down to the sub-band's EIRP limit may not go there
-        ok &= sim.domain.slot_max_eirp_dbm >= sim.ap_min_power_dbm[ap]
+        ok = self._radio_ok[ap] & ~self.dfs.barred_slots(network, now_s)
         if not (self.config.allow_dfs or emergency):
-            ok &= ~sim.domain.slot_dfs
+            ok &= ~self.sim.domain.slot_dfs
         return ok
+
+    def _legal(self, network: int, ap: int, slot: int, now_s: float, emergency: bool) -> bool:
+        """``legal_slots(network, ap, now_s, emergency)[slot]`` for one slot, without the arrays."""
+        return (
+            self._radio_ok_py[ap][slot]
+            and (self.config.allow_dfs or emergency or not self._slot_dfs[slot])
+            and not self.dfs.barred(network, slot, now_s)
+        )
 
     def power_range_dbm(self, ap: int, slot: int) -> tuple[float, float]:
         """Power an AP may use on ``slot``: its hardware range capped by the EIRP limit
         (``hi < lo`` when even the radio's minimum is above the limit)."""
-        lo = float(self.sim.ap_min_power_dbm[ap])
-        hi = min(float(self.sim.ap_max_power_dbm[ap]), float(self.sim.domain.slot_max_eirp_dbm[slot]))
-        return lo, hi
+        return self._min_power[ap], min(self._max_power[ap], self._slot_eirp[slot])
 
     def slot_mask(self, network: int, ap: int, slots: np.ndarray, now_s: float) -> np.ndarray:
         """For each candidate slot, whether a non-emergency request to move AP ``ap`` there would
@@ -138,17 +157,16 @@ class Shield:
     # ------------------------------------------------------------------ one request
     def check(self, req: ChangeRequest, now_s: float) -> ShieldResult:
         sim = self.sim
-        if not 0 <= req.network < sim.num_networks:
-            return ShieldResult(Outcome.REJECTED, f"no network {req.network}", req)
-        if not 0 <= req.ap < sim.num_aps:
-            return ShieldResult(Outcome.REJECTED, f"no AP {req.ap} (network has {sim.num_aps})", req)
         b, ap = req.network, req.ap
+        if not 0 <= b < sim.num_networks:
+            return ShieldResult(Outcome.REJECTED, f"no network {req.network}", req)
+        if not 0 <= ap < sim.num_aps:
+            return ShieldResult(Outcome.REJECTED, f"no AP {req.ap} (network has {sim.num_aps})", req)
         cur = sim.ap_config(ap, b)
+        cur_slot = sim.ap_slot(ap, b)
         if req.channel is None and req.width_mhz is None:
-            channel, width = cur["channel"], cur["width_mhz"]
-            slot = cur_slot = slot_index(channel, width)
+            channel, width, slot = cur["channel"], cur["width_mhz"], cur_slot
         else:
-            cur_slot = slot_index(cur["channel"], cur["width_mhz"])
             try:
                 channel = cur["channel"] if req.channel is None else _whole(req.channel, "channel")
                 width = cur["width_mhz"] if req.width_mhz is None else _whole(req.width_mhz, "width_mhz")
@@ -156,13 +174,13 @@ class Shield:
             except ValueError as e:
                 return ShieldResult(Outcome.REJECTED, f"invalid channel: {e}", req)
         if slot != cur_slot:
-            if not self.legal_slots(b, ap, now_s, req.emergency)[slot]:
+            if not self._legal(b, ap, slot, now_s, req.emergency):
                 return ShieldResult(Outcome.REJECTED, self._why_illegal(b, ap, slot, now_s, req.emergency), req)
-        notes = []
+        note = ""
         power = cur["power_dbm"] if req.power_dbm is None else float(req.power_dbm)
         if not math.isfinite(power):
             return ShieldResult(Outcome.REJECTED, f"power {req.power_dbm} is not a number", req)
-        lo, hi = self.power_range_dbm(ap, slot)
+        lo, hi = self._min_power[ap], min(self._max_power[ap], self._slot_eirp[slot])
         if hi < lo:
             return ShieldResult(
                 Outcome.REJECTED,
@@ -171,17 +189,24 @@ class Shield:
             )
         if not lo <= power <= hi:
             clipped = min(max(power, lo), hi)
-            limit = "EIRP limit" if hi < sim.ap_max_power_dbm[ap] and power > hi else "radio range"
-            notes.append(f"power {power:g} dBm clipped to {clipped:g} dBm ({limit})")
+            limit = "EIRP limit" if hi < self._max_power[ap] and power > hi else "radio range"
+            note = f"power {power:g} dBm clipped to {clipped:g} dBm ({limit})"
             power = clipped
-        new = {"channel": channel, "width_mhz": width, "power_dbm": power}
-        changed = {p: v for p, v in new.items() if v != cur[p]}
+        changed = {}
+        if channel != cur["channel"]:
+            changed["channel"] = channel
+        if width != cur["width_mhz"]:
+            changed["width_mhz"] = width
+        if power != cur["power_dbm"]:
+            changed["power_dbm"] = power
+        outcome = Outcome.MODIFIED if note else Outcome.APPLIED
         if not changed:
-            outcome = Outcome.MODIFIED if notes else Outcome.APPLIED
-            return ShieldResult(outcome, "; ".join(notes) or "no change", req, {})
+            return ShieldResult(outcome, note or "no change", req, {}, cur)
         if not req.emergency:
+            last, gap = self.cooldown.last_change_s[b, ap], self.cooldown.min_gap_s
             for p in changed:
-                wait = self.cooldown.remaining_s(b, ap, p, now_s)
+                i = _PARAM_INDEX[p]
+                wait = float(last[i] + gap[i] - now_s)
                 if wait > 0:
                     self.cooldown.deferrals += 1
                     return ShieldResult(Outcome.REJECTED, f"cooldown: {p} may change again in {wait:.0f} s", req)
@@ -195,12 +220,12 @@ class Shield:
                         f"at most {self.max_channel_changes} APs may change channel at once",
                         req,
                     )
-        return ShieldResult(Outcome.MODIFIED if notes else Outcome.APPLIED, "; ".join(notes) or "ok", req, changed)
+        return ShieldResult(outcome, note or "ok", req, changed, cur)
 
     def note_applied(self, result: ShieldResult, now_s: float) -> None:
         """Book an applied change against cooldown and the simultaneous-change limit."""
         req = result.request
-        self.cooldown.record(req.network, req.ap, list(result.applied), now_s)
+        self.cooldown.record(req.network, req.ap, result.applied, now_s)
         if not req.emergency and ("channel" in result.applied or "width_mhz" in result.applied):
             if now_s != self._batch_time_s:
                 self._batch_time_s = now_s

@@ -75,6 +75,8 @@ _PRIMARY20 = np.array([slot_index(c) for c in SLOT_CHANNEL])  # slot of each slo
 _PRIMARY_DECODES = OVERLAP[_PRIMARY20][:, :] >= 0.999
 # _INSIDE[i, j]: all of j's power falls within i's band (e.g. j on one of i's secondary channels)
 _INSIDE = OVERLAP.T >= 0.999
+_SLOT_CHANNEL_INT = [int(c) for c in SLOT_CHANNEL]
+_SLOT_WIDTH_INT = [int(w) for w in SLOT_WIDTH_MHZ]
 _SLOT_RATE_FACTOR = np.array([WIDTH_RATE_FACTOR[int(w)] for w in SLOT_WIDTH_MHZ])
 
 
@@ -390,10 +392,14 @@ class WirelessSimulation:
         """One AP's ``channel``, ``width_mhz`` and ``power_dbm`` as Python numbers."""
         s = int(self._slot[network, ap])
         return {
-            "channel": int(SLOT_CHANNEL[s]),
-            "width_mhz": int(SLOT_WIDTH_MHZ[s]),
+            "channel": _SLOT_CHANNEL_INT[s],
+            "width_mhz": _SLOT_WIDTH_INT[s],
             "power_dbm": float(self._power[network, ap]),
         }
+
+    def ap_slot(self, ap: int, network: int = 0) -> int:
+        """One AP's slot id (``sim.slot[network, ap]`` without building the view)."""
+        return int(self._slot[network, ap])
 
     @staticmethod
     def _readonly(a: np.ndarray) -> np.ndarray:
