@@ -6,6 +6,7 @@ import csv
 import hashlib
 import hmac
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -587,7 +588,7 @@ def test_signed_text_is_the_reference_canonical_json_and_file_lines_hold_the_sam
     tmp_path, fields, details, changes, token
 ):
     # the log writes records with its own encoder; verification uses the general one
-    path = tmp_path / f"{hashlib.sha256(repr((fields, details, changes, token)).encode()).hexdigest()[:12]}.jsonl"
+    path = Path(tempfile.mkdtemp(dir=tmp_path)) / "audit.jsonl"  # tmp_path is shared by all examples
     with AuditLog(KEY, path=path) as log:
         rec = log.append(**{**fields, "details": details}, configuration_changes=changes, rollback_token=token)
         held = log._memory[-1]

@@ -1076,6 +1076,17 @@ def test_client_identifiers_never_reach_the_audit_log_in_the_clear(tmp_path):
     )
     assert rec.details == {"client_id": pseudonymise("laptop-17", KEY), "clients": [alias]}
     assert verify_records(loop.audit.records, KEY).ok
+    # the loop's own records carry caller text in their details too: the loop tag, and what an
+    # injected event says (a MAC right after an escaped control character included)
+    loop.submit(ChangeRequest(3, power_dbm=14.0, loop=f"fast {mac}"))
+    loop.submit(ChangeRequest(4, power_dbm=14.0, loop=f"\x1f{mac}"))
+    loop.inject_interference_event(2, kind=f"camera {mac.lower()}")
+    held = list(loop.audit._memory)
+    assert len(held) >= 5
+    for form in (mac, mac.lower(), mac.replace("-", ":"), mac.lower().replace("-", ":")):
+        assert all(form not in text for text in held)
+    assert [r.details["loop"] for r in loop.audit.records[3:5]] == [f"fast {alias}", f"\x1f{alias}"]
+    assert verify_records(loop.audit.records, KEY).ok
 
 
 # ---------------------------------------------------------------- 10. event queue
@@ -1261,3 +1272,55 @@ def test_same_scenario_seed_and_requests_give_identical_counters_and_audit_trail
     assert np.array_equal(a.sim.slot, b.sim.slot) and np.array_equal(a.sim.power_dbm, b.sim.power_dbm)
     assert a.counters()["radar_hits"] > 0
     assert_compliant(a)
+
+
+# ------------------------------------------------------------------------------ batched requests
+
+
+def _loop_state(loop: EventLoop) -> dict:
+    return {
+        "power": loop.sim.power_dbm.copy(),
+        "slot": loop.sim.slot.copy(),
+        "audit": list(loop.audit._memory),
+        "watching": sorted(loop.rollbacks.watching),
+        "counters": loop.counters(),
+        "last_change": loop.cooldown.last_change_s.copy(),
+    }
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), networks=st.integers(1, 3))
+def test_submit_many_decides_changes_and_audits_exactly_as_one_submit_at_a_time(seed, networks):
+    rng = np.random.default_rng(seed)
+    loops = []
+    for _ in range(2):
+        sim = WirelessSimulation("office", seed=seed, num_networks=networks)
+        loops.append(EventLoop(sim, audit=AuditLog(b"k" * 16, seed=seed)))
+    n = loops[0].sim.num_aps
+    for _ in range(4):
+        batch = []
+        for _ in range(int(rng.integers(1, 25))):
+            kind = rng.random()
+            ap = int(rng.integers(-1, n + 1)) if kind < 0.03 else int(rng.integers(0, n))
+            common = {"network": int(rng.integers(0, networks)), "loop": str(rng.choice(["fast", "manual"]))}
+            if kind < 0.15:  # a channel request between power requests
+                batch.append(ChangeRequest(ap, channel=int(rng.choice([36, 44, 52, 149])), **common))
+            elif kind < 0.2:
+                batch.append(ChangeRequest(ap, **common))  # nothing asked
+            else:
+                power = float(rng.choice([-5.0, 2.0, 8.0, 11.0, 14.0, 17.0, 20.0, 23.0, 40.0]))
+                source = Source.MANUAL if rng.random() < 0.2 else Source.AGENT
+                batch.append(ChangeRequest(ap, power_dbm=power, source=source, emergency=rng.random() < 0.2, **common))
+        one = [loops[0].submit(r) for r in batch]
+        many = loops[1].submit_many(batch)
+        assert [(r.outcome, r.reason, r.applied, r.previous) for r in one] == [
+            (r.outcome, r.reason, r.applied, r.previous) for r in many
+        ]
+        a, b = _loop_state(loops[0]), _loop_state(loops[1])
+        assert a["audit"] == b["audit"] and a["watching"] == b["watching"] and a["counters"] == b["counters"]
+        assert np.array_equal(a["power"], b["power"]) and np.array_equal(a["slot"], b["slot"])
+        assert np.array_equal(a["last_change"], b["last_change"])
+        seconds = int(rng.choice([1, 30, 60, 120]))
+        for loop in loops:
+            loop.advance(seconds)
+    assert len(loops[1].audit._memory) > 0

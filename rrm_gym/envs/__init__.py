@@ -5,6 +5,16 @@ from rrm_gym.envs.fast import FastLoopEnv
 from rrm_gym.envs.joint import JointEnv
 from rrm_gym.envs.registration import ENV_IDS, register_envs
 from rrm_gym.envs.slow import SlowLoopEnv
+from rrm_gym.envs.vector import FastLoopVectorEnv
 from rrm_gym.envs.wrappers import SafetyGymnasiumWrapper
 
-__all__ = ["ENV_IDS", "FastLoopEnv", "JointEnv", "RRMEnv", "SafetyGymnasiumWrapper", "SlowLoopEnv", "register_envs"]
+__all__ = [
+    "ENV_IDS",
+    "FastLoopEnv",
+    "FastLoopVectorEnv",
+    "JointEnv",
+    "RRMEnv",
+    "SafetyGymnasiumWrapper",
+    "SlowLoopEnv",
+    "register_envs",
+]

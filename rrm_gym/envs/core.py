@@ -57,6 +57,27 @@ def candidate_slots(sim: WirelessSimulation, ap: int, allow_width: bool) -> np.n
     return slots[order]
 
 
+def reward_terms(s: Sensing, kpis: Mapping[str, np.ndarray], network: int) -> dict[str, Any]:
+    """The rewards (``"pf"``, ``"throughput"``, ``"p5"``) and ``info["kpi"]`` of one network over
+    span ``s``; ``kpis`` is ``s.kpis()`` (computed once for all networks)."""
+    k, b = kpis, network
+    active = s.client_demand_mbps[b] > 0
+    thr = np.maximum(s.client_throughput_mbps[b][active], PF_FLOOR_MBPS)
+    pf = float(np.log(thr).mean()) if thr.size else 0.0
+    return {
+        "pf": pf,
+        "throughput": float(k["throughput_mean_mbps"][b]),
+        "p5": float(k["throughput_p5_mbps"][b]),
+        "kpi": {
+            "throughput_mean_mbps": float(k["throughput_mean_mbps"][b]),
+            "throughput_p5_mbps": float(k["throughput_p5_mbps"][b]),
+            "cca_busy_mean": float(k["cca_busy_mean"][b]),
+            "retry_rate_mean": float(k["retry_rate_mean"][b]),
+            "pf_utility": pf,
+        },
+    }
+
+
 class RRMEnv(gym.Env):
     """Base of the RRM environments; see :class:`FastLoopEnv`, :class:`SlowLoopEnv`, :class:`JointEnv`."""
 
@@ -241,10 +262,13 @@ class RRMEnv(gym.Env):
                 )
 
     def _submit_powers(self, choice: np.ndarray, loop: str) -> None:
+        power = self.sim.power_dbm[0].tolist()
+        requests = []
         for ap in range(self.num_aps):
             level = float(self.power_levels[ap][int(choice[ap])])
-            if level != float(self.sim.power_dbm[0, ap]):
-                self.event_loop.submit(ChangeRequest(ap, power_dbm=level, source=Source.AGENT, loop=loop))
+            if level != power[ap]:
+                requests.append(ChangeRequest(ap, power_dbm=level, source=Source.AGENT, loop=loop))
+        self.event_loop.submit_many(requests)
 
     def _run(self, seconds: int) -> tuple[Sensing, list, list, Counter]:
         """Advance under the event loop; the agent's shield results, audit ids and events since the last call."""
@@ -262,23 +286,8 @@ class RRMEnv(gym.Env):
 
         return build_observation(self.event_loop, self._sensing)
 
-    def _reward_terms(self, s: Sensing) -> dict[str, float]:
-        k = s.kpis()
-        active = s.client_demand_mbps[0] > 0
-        thr = np.maximum(s.client_throughput_mbps[0][active], PF_FLOOR_MBPS)
-        pf = float(np.log(thr).mean()) if thr.size else 0.0
-        return {
-            "pf": pf,
-            "throughput": float(k["throughput_mean_mbps"][0]),
-            "p5": float(k["throughput_p5_mbps"][0]),
-            "kpi": {
-                "throughput_mean_mbps": float(k["throughput_mean_mbps"][0]),
-                "throughput_p5_mbps": float(k["throughput_p5_mbps"][0]),
-                "cca_busy_mean": float(k["cca_busy_mean"][0]),
-                "retry_rate_mean": float(k["retry_rate_mean"][0]),
-                "pf_utility": pf,
-            },
-        }
+    def _reward_terms(self, s: Sensing) -> dict[str, Any]:
+        return reward_terms(s, s.kpis(), 0)
 
     def _make_info(
         self, s: Sensing, results: list, audit_ids: list[str], events: Counter, terms: dict

@@ -50,50 +50,56 @@ def observation_space(num_aps: int, num_channels: int) -> spaces.Dict:
 
 def build_observation(loop: EventLoop, s: Sensing | None, network: int = 0) -> dict[str, np.ndarray]:
     """Observation of network ``network`` from the span ``s`` (``None`` before the first span)."""
+    return {k: v[network] for k, v in build_observations(loop, s).items()}
+
+
+def build_observations(loop: EventLoop, s: Sensing | None) -> dict[str, np.ndarray]:
+    """Observations of all ``B`` networks at once: each entry has a leading ``[B]`` axis."""
     sim = loop.sim
-    n = sim.num_aps
-    feats = np.zeros((n, NUM_AP_FEATURES), dtype=np.float32)
-    slot = sim.slot[network]
-    power = sim.power_dbm[network]
+    nb, n = sim.num_networks, sim.num_aps
+    feats = np.zeros((nb, n, NUM_AP_FEATURES), dtype=np.float32)
+    slot = sim.slot
+    power = sim.power_dbm
     span = np.maximum(sim.ap_max_power_dbm - sim.ap_min_power_dbm, 1e-9)
-    feats[:, 0] = sim.channel[network] / 165.0
-    feats[:, 1] = sim.ap_band_ghz == 5.0
-    feats[:, 2] = sim.width_mhz[network] / 160.0
-    feats[:, 3] = (power - sim.ap_min_power_dbm) / span
-    feats[:, 13] = sim.domain.slot_dfs[slot]
-    feats[:, 14] = ~sim.tx_enabled[network]
-    rssi = np.zeros((n, n), dtype=np.float32)
+    feats[..., 0] = sim.channel / 165.0
+    feats[..., 1] = sim.ap_band_ghz == 5.0
+    feats[..., 2] = sim.width_mhz / 160.0
+    feats[..., 3] = (power - sim.ap_min_power_dbm) / span
+    feats[..., 13] = sim.domain.slot_dfs[slot]
+    feats[..., 14] = ~sim.tx_enabled
+    rssi = np.zeros((nb, n, n), dtype=np.float32)
     channels = scan_channels(sim.domain)
-    scan = np.zeros((n, len(channels)), dtype=np.float32)
+    scan = np.zeros((nb, n, len(channels)), dtype=np.float32)
     if s is not None:
-        b = network
-        offered = s.demand_mbps[b].mean(axis=0)
-        served = s.throughput_mbps[b].mean(axis=0)
-        feats[:, 4] = s.clients_per_ap[b] / max(1, sim.num_clients)
-        feats[:, 5] = np.log1p(offered) / _LOG_MBPS
-        feats[:, 6] = np.log1p(served) / _LOG_MBPS
-        feats[:, 7] = np.where(offered > 0, served / np.maximum(offered, 1e-9), 1.0)
-        feats[:, 8] = s.cca_busy_frac[b].mean(axis=0)
-        feats[:, 9] = s.cca_busy_frac[b].max(axis=0)
-        feats[:, 10] = s.airtime_frac[b].mean(axis=0)
-        feats[:, 11] = s.retry_rate[b].mean(axis=0)
-        feats[:, 12] = s.nonwifi_duty_frac[b].max(axis=0)
-        ap = s.client_ap[b]
+        offered = s.demand_mbps.mean(axis=1)
+        served = s.throughput_mbps.mean(axis=1)
+        feats[..., 4] = s.clients_per_ap / max(1, sim.num_clients)
+        feats[..., 5] = np.log1p(offered) / _LOG_MBPS
+        feats[..., 6] = np.log1p(served) / _LOG_MBPS
+        feats[..., 7] = np.where(offered > 0, served / np.maximum(offered, 1e-9), 1.0)
+        feats[..., 8] = s.cca_busy_frac.mean(axis=1)
+        feats[..., 9] = s.cca_busy_frac.max(axis=1)
+        feats[..., 10] = s.airtime_frac.mean(axis=1)
+        feats[..., 11] = s.retry_rate.mean(axis=1)
+        feats[..., 12] = s.nonwifi_duty_frac.max(axis=1)
+        ap = s.client_ap  # [B, K]
         linked = ap >= 0
-        snr_sum = np.bincount(ap[linked], np.nan_to_num(s.client_snr_db[b][linked]), minlength=n)
-        count = np.bincount(ap[linked], minlength=n)
-        feats[:, 15] = np.where(count > 0, snr_sum / np.maximum(count, 1), 0.0) / 60.0
-        snr = np.where(linked, np.nan_to_num(s.client_snr_db[b], nan=0.0), np.inf)
-        snr_min = np.full(n, np.inf)
-        np.minimum.at(snr_min, np.maximum(ap, 0), snr)
-        feats[:, 16] = np.where(np.isfinite(snr_min), snr_min, 0.0) / 60.0
-        r = s.neighbor_rssi_dbm[b]
+        cell = (np.arange(nb)[:, None] * n + np.maximum(ap, 0))[linked]  # (network, AP) of each linked client
+        snr_sum = np.bincount(cell, np.nan_to_num(s.client_snr_db[linked]), minlength=nb * n).reshape(nb, n)
+        count = np.bincount(cell, minlength=nb * n).reshape(nb, n)
+        feats[..., 15] = np.where(count > 0, snr_sum / np.maximum(count, 1), 0.0) / 60.0
+        snr = np.where(linked, np.nan_to_num(s.client_snr_db, nan=0.0), np.inf)
+        snr_min = np.full(nb * n, np.inf)
+        np.minimum.at(snr_min, (np.arange(nb)[:, None] * n + np.maximum(ap, 0)).ravel(), snr.ravel())
+        snr_min = snr_min.reshape(nb, n)
+        feats[..., 16] = np.where(np.isfinite(snr_min), snr_min, 0.0) / 60.0
+        r = s.neighbor_rssi_dbm
         rssi = np.where(np.isfinite(r), (r + 100.0) / 70.0, 0.0).astype(np.float32)
         # off-channel scan: strongest unmanaged AP heard on each 20 MHz channel of its band
         if s.foreign_rssi_dbm.shape[2]:
-            f = s.foreign_rssi_dbm[b]  # [N, M]
+            f = s.foreign_rssi_dbm  # [B, N, M]
             on = SLOT_MEMBERS[s.foreign_slot][:, channels]  # [M, C]
-            heard = np.where(np.isfinite(f)[:, :, None] & on[None], f[:, :, None], -np.inf).max(axis=1)
+            heard = np.where(np.isfinite(f)[..., None] & on, f[..., None], -np.inf).max(axis=2)
             scan = np.where(np.isfinite(heard), (heard + 100.0) / 70.0, 0.0).astype(np.float32)
     hour = sim.hour_of_day()
     angle = 2.0 * np.pi * hour / 24.0
@@ -101,5 +107,5 @@ def build_observation(loop: EventLoop, s: Sensing | None, network: int = 0) -> d
         "ap_features": np.clip(feats, 0.0, 1.0),
         "neighbor_rssi": np.clip(rssi, 0.0, 1.0),
         "channel_scan": np.clip(scan, 0.0, 1.0),
-        "time_of_day": np.array([np.sin(angle), np.cos(angle)], dtype=np.float32),
+        "time_of_day": np.tile(np.array([np.sin(angle), np.cos(angle)], dtype=np.float32), (nb, 1)),
     }

@@ -11,7 +11,13 @@ ENV_IDS = {
 }
 
 
+# natively batched versions, returned by gymnasium.make_vec (vectorization_mode="sync" still gives N envs)
+VECTOR_ENTRY_POINTS = {
+    "rrm_gym/FastLoop-v0": "rrm_gym.envs.vector:FastLoopVectorEnv",
+}
+
+
 def register_envs() -> None:
     for env_id, entry_point in ENV_IDS.items():
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point=entry_point)
+            gym.register(id=env_id, entry_point=entry_point, vector_entry_point=VECTOR_ENTRY_POINTS.get(env_id))

@@ -43,7 +43,6 @@ import os
 import re
 import secrets
 import threading
-import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,6 +234,12 @@ def _leaf(value: Any, encode: Any = _canonical_encode) -> str:
 def _changes_json(changes: list[dict[str, Any]], encode: Any = _canonical_encode) -> str:
     # canonical: keys sorted (new_value, old_value, param); file lines: param first, as appended
     if encode is _canonical_encode:
+        if len(changes) == 1:
+            c = changes[0]
+            return (
+                f'[{{"new_value":{_leaf(c["new_value"])},"old_value":{_leaf(c["old_value"])},'
+                f'"param":{_STR(c["param"])}}}]'
+            )
         items = [
             f'{{"new_value":{_leaf(c["new_value"])},"old_value":{_leaf(c["old_value"])},"param":{_STR(c["param"])}}}'
             for c in changes
@@ -248,18 +253,19 @@ def _changes_json(changes: list[dict[str, Any]], encode: Any = _canonical_encode
     return "[" + ",".join(items) + "]"
 
 
-def _record_json(body: Mapping[str, Any], signature: str | None = None) -> tuple[str, str]:
+def _record_json(body: Mapping[str, Any], changes_json: str, details_json: str) -> tuple[str, str]:
     """Canonical JSON of a cleaned record body, split where ``"signature"`` sorts in (after
     ``"sequence"``): ``head + tail`` is :func:`canonical_json` of the unsigned record, and
-    ``head + ',"signature":"..."' + tail`` that of the signed one. Much cheaper than the
-    general encoder because the fields and their order are fixed."""
+    ``head + ',"signature":"..."' + tail`` that of the signed one. ``changes_json`` and
+    ``details_json`` are the canonical JSON of its configuration changes and details. Much
+    cheaper than the general encoder because the fields and their order are fixed."""
     ap, token = body["ap_id"], body["rollback_token"]
     head = (
         f'{{"action_type":{_STR(body["action_type"])},"ap_id":{"null" if ap is None else int.__repr__(ap)},'
-        f'"audit_id":{_STR(body["audit_id"])},"configuration_changes":{_changes_json(body["configuration_changes"])},'
-        f'"details":{_canonical_encode(body["details"])},"event_type":{_STR(body["event_type"])},'
+        f'"audit_id":"{body["audit_id"]}","configuration_changes":{changes_json},'
+        f'"details":{details_json},"event_type":{_STR(body["event_type"])},'
         f'"execution_status":{_STR(body["execution_status"])},"network":{int.__repr__(body["network"])},'
-        f'"prev_signature":{_STR(body["prev_signature"])},"reason":{_STR(body["reason"])},'
+        f'"prev_signature":"{body["prev_signature"]}","reason":{_STR(body["reason"])},'
         f'"rollback_token":{"null" if token is None else _STR(token)},"sequence":{int.__repr__(body["sequence"])}'
     )
     tail = f',"sim_time_s":{float.__repr__(body["sim_time_s"])},"source":{_STR(body["source"])}}}'
@@ -373,8 +379,9 @@ def _clean_plain(value: Any, key: bytes) -> Any:
                 out[k] = v
             else:
                 out[k] = _clean_plain(v, key)
-        if out.get("param") in CLIENT_KEYS:
-            raise _NotPlain
+        param = out.get("param")
+        if type(param) is str and param in CLIENT_KEYS:
+            raise _NotPlain  # a change of a client-valued parameter: its values are identifiers
         return out
     if t is list or t is tuple:
         return [_clean_plain(v, key) for v in value]
@@ -816,7 +823,10 @@ class AuditLog:
         self._max_bytes = max_bytes
         self._retention = retention_files
         self._seed = seed
-        self._id_prefix = secrets.token_hex(8)
+        if seed is None:
+            self._id_prefix = secrets.token_hex(8)
+        else:
+            self._id_prefix = hashlib.sha256(f"rrm-gym-audit:{seed}".encode()).hexdigest()[:16]
         self._memory: collections.deque[str] = collections.deque(maxlen=memory_limit)  # signed canonical JSON
         self._mac = hmac.new(self._key, digestmod=hashlib.sha256)
         self._lock = threading.Lock()
@@ -954,12 +964,10 @@ class AuditLog:
         return pseudonymise(identifier, self._key)
 
     def _audit_id(self, sequence: int) -> str:
-        if self._seed is None:
-            # a random per-log prefix and the sequence number: unique, and far cheaper than uuid4()
-            return f"{self._id_prefix}{sequence:016x}"
-        # From (seed, sequence), not a running RNG, so a resumed seeded log keeps ids unique.
-        digest = hashlib.sha256(f"rrm-gym-audit:{self._seed}:{sequence}".encode()).digest()
-        return uuid.UUID(bytes=digest[:16], version=4).hex
+        # A per-log prefix and the sequence number: unique within a log, and far cheaper than a
+        # hash or uuid4() per record. Seeded logs take the prefix from the seed, so equal seeds give
+        # equal ids, and a resumed log (sequence continues) keeps them unique.
+        return f"{self._id_prefix}{sequence:016x}"
 
     def append(
         self,
@@ -1066,29 +1074,83 @@ class AuditLog:
         changes = _plain_changes(configuration_changes)
         if changes is None:
             changes = _clean(_changes(configuration_changes), self._key, "configuration_changes")
-        body: dict[str, Any] = {
+        details = _clean(details if type(details) is dict else dict(details or {}), self._key, "details")
+        body = self._body(
+            t, event_type, source, execution_status, action_type, operator.index(network),
+            None if ap_id is None else operator.index(ap_id), changes, rollback_token, _scrub_text(reason, self._key),
+            details,
+        )  # fmt: skip
+        self._seal(body, _changes_json(changes), _canonical_encode(details))
+        return body
+
+    def record_change(
+        self,
+        sim_time_s: float,
+        event_type: str,
+        source: str,
+        execution_status: str,
+        action_type: str,
+        network: int,
+        ap_id: int | None,
+        configuration_changes: list[dict[str, Any]],
+        rollback_token: str | None,
+        reason: str,
+        details: dict[str, Any],
+    ) -> str:
+        """:meth:`append_id` for a caller that built the record's frame itself (the event loop):
+        ``sim_time_s`` a finite float, ``network`` / ``ap_id`` ints, the labels valid, and
+        ``configuration_changes`` ``{"param", "old_value", "new_value"}`` dicts of short parameter
+        names and Python numbers; these are not checked again. ``reason`` and ``details`` are
+        cleaned as :meth:`append` cleans them, except that ``details`` the JSON encoder takes as
+        they are (plain types without client keys, MAC addresses or escaped characters) are
+        written as it writes them: subclasses of int, float and str as those types."""
+        key = self._key
+        try:
+            text: str | None = _canonical_encode(details)
+        except (TypeError, ValueError):  # numpy values, NaN, ...: the general conversion
+            text = None
+        if text is None or "\\" in text or '"client' in text or '"mac"' in text or _MAC.search(text):
+            details = _clean(details, key, "details")
+            text = _canonical_encode(details)
+        if len(reason) >= 17:
+            reason = _scrub_text(reason, key)
+        body = self._body(
+            sim_time_s, event_type, source, execution_status, action_type, network, ap_id,
+            configuration_changes, rollback_token, reason, details,
+        )  # fmt: skip
+        self._seal(body, _changes_json(configuration_changes), text)
+        return body["audit_id"]
+
+    @staticmethod
+    def _body(*values: Any) -> dict[str, Any]:
+        t, event_type, source, status, action, network, ap_id, changes, token, reason, details = values
+        return {
             "audit_id": "",
             "sequence": 0,
             "sim_time_s": t,
-            "network": operator.index(network),
-            "ap_id": None if ap_id is None else operator.index(ap_id),
+            "network": network,
+            "ap_id": ap_id,
             "event_type": event_type,
-            "action_type": action_type,
+            "action_type": action,
             "configuration_changes": changes,
             "source": source,
-            "rollback_token": rollback_token,
-            "execution_status": execution_status,
-            "reason": _scrub_text(reason, self._key),
-            "details": _clean(details if type(details) is dict else dict(details or {}), self._key, "details"),
+            "rollback_token": token,
+            "execution_status": status,
+            "reason": reason,
+            "details": details,
             "prev_signature": "",
         }
+
+    def _seal(self, body: dict[str, Any], changes_json: str, details_json: str) -> None:
+        """Number, chain, sign, store and write a cleaned record body (``*_json``: its canonical
+        configuration changes and details)."""
         with self._lock:
             if self._closed:
                 raise ValueError("audit log is closed")
             body["audit_id"] = self._audit_id(self._next_seq)
             body["sequence"] = self._next_seq
             body["prev_signature"] = self._last_sig
-            head, tail = _record_json(body)
+            head, tail = _record_json(body, changes_json, details_json)
             mac = self._mac.copy()
             mac.update((head + tail).encode("utf-8"))
             sig = body["signature"] = mac.hexdigest()
@@ -1108,8 +1170,8 @@ class AuditLog:
             self._last_sig = sig
             self._memory.append(signed)
             self.total += 1
-            self._counts[execution_status] = self._counts.get(execution_status, 0) + 1
-        return body
+            status = body["execution_status"]
+            self._counts[status] = self._counts.get(status, 0) + 1
 
     def verify(self) -> VerifyResult:
         """Verify the records held in memory (they may start mid-chain after eviction or resume)."""

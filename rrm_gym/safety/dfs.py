@@ -94,10 +94,27 @@ class ComplianceMonitor:
         self._silent_s = np.zeros((b, n))
         self._forbidden_from = np.full((b, n, _NUM_CHANNELS), np.inf)  # radar pulse + move time
         self._forbidden_until = np.full((b, n, _NUM_CHANNELS), -np.inf)
-        self.cac_violation_s = 0
-        self.non_occupancy_violation_s = 0
-        self.eirp_violation_s = 0
-        self.radar_hits = 0
+        # per network [B]; the totals below sum them
+        self._cac_s = np.zeros(b, dtype=np.int64)
+        self._non_occupancy_s = np.zeros(b, dtype=np.int64)
+        self._eirp_s = np.zeros(b, dtype=np.int64)
+        self._radar_hits = np.zeros(b, dtype=np.int64)
+
+    @property
+    def cac_violation_s(self) -> int:
+        return int(self._cac_s.sum())
+
+    @property
+    def non_occupancy_violation_s(self) -> int:
+        return int(self._non_occupancy_s.sum())
+
+    @property
+    def eirp_violation_s(self) -> int:
+        return int(self._eirp_s.sum())
+
+    @property
+    def radar_hits(self) -> int:
+        return int(self._radar_hits.sum())
 
     @property
     def dfs_violations(self) -> int:
@@ -105,12 +122,17 @@ class ComplianceMonitor:
         return self.cac_violation_s + self.non_occupancy_violation_s
 
     def counters(self) -> dict[str, int]:
+        """Totals over all networks."""
+        return {k: int(v.sum()) for k, v in self.counters_by_network().items()}
+
+    def counters_by_network(self) -> dict[str, np.ndarray]:
+        """The same counters per network, ``[B]`` int arrays (copies)."""
         return {
-            "dfs_violations": self.dfs_violations,
-            "cac_violation_s": self.cac_violation_s,
-            "non_occupancy_violation_s": self.non_occupancy_violation_s,
-            "eirp_violations": self.eirp_violation_s,
-            "radar_hits": self.radar_hits,
+            "dfs_violations": self._cac_s + self._non_occupancy_s,
+            "cac_violation_s": self._cac_s.copy(),
+            "non_occupancy_violation_s": self._non_occupancy_s.copy(),
+            "eirp_violations": self._eirp_s.copy(),
+            "radar_hits": self._radar_hits.copy(),
         }
 
     def observe(self, s: Sensing, slot: np.ndarray, power_dbm: np.ndarray) -> None:
@@ -127,7 +149,7 @@ class ComplianceMonitor:
         first_tx = np.where(tx.any(axis=1), tx.argmax(axis=1), ticks)  # [B, N]
         # silence before the first transmission of this span counts towards the CAC
         ready = (cac_s <= 0) | self._cac_ok | (self._silent_s + first_tx >= cac_s)
-        self.cac_violation_s += int(np.where(ready, 0, tx.sum(axis=1)).sum())
+        self._cac_s += np.where(ready, 0, tx.sum(axis=1)).sum(axis=1)
         self._cac_ok |= ready & (first_tx < ticks)
         self._silent_s += silent_ticks
 
@@ -141,7 +163,7 @@ class ComplianceMonitor:
                 hit = self._radar_cover[r] & (on_ch[b] & self._radar_members[r]).any(axis=1)  # [N]
                 if not hit.any():
                     continue
-                self.radar_hits += int(hit.sum())
+                self._radar_hits[b] += int(hit.sum())
                 pulse_s = t[tick]
                 for ch in np.flatnonzero(self._radar_members[r]):
                     self._forbidden_from[b, hit, ch] = pulse_s + DFS_CHANNEL_MOVE_TIME_S
@@ -149,10 +171,10 @@ class ComplianceMonitor:
                 # ticks of this same span past the move time
                 late = t >= pulse_s + DFS_CHANNEL_MOVE_TIME_S
                 if late.any():
-                    self.non_occupancy_violation_s += int(tx[b][late][:, hit].sum())
+                    self._non_occupancy_s[b] += int(tx[b][late][:, hit].sum())
 
         limit = self.domain.slot_max_eirp_dbm[slot]  # [B, N]
-        self.eirp_violation_s += int(np.where(power_dbm > limit + 1e-9, tx.sum(axis=1), 0).sum())
+        self._eirp_s += np.where(power_dbm > limit + 1e-9, tx.sum(axis=1), 0).sum(axis=1)
 
     def _count_forbidden(self, tx: np.ndarray, on_ch: np.ndarray, t: np.ndarray) -> None:
         active = (self._forbidden_until > t[0]) & on_ch  # [B, N, C] obligations touching the current band
@@ -166,4 +188,4 @@ class ComplianceMonitor:
         # an AP with two barred channels in its band breaches once per second, not twice
         per_ap = np.zeros(tx.shape, dtype=bool)
         np.logical_or.at(per_ap, (b_i[:, None], np.arange(len(t))[None, :], n_i[:, None]), breach)
-        self.non_occupancy_violation_s += int(per_ap.sum())
+        self._non_occupancy_s += per_ap.sum(axis=(1, 2))

@@ -51,7 +51,15 @@ class ChangeRequest:
     reason: str = ""
 
     def params(self) -> dict[str, Any]:
-        return {p: getattr(self, p) for p in PARAMS if getattr(self, p) is not None}
+        """The parameters this request sets, in :data:`PARAMS` order."""
+        out: dict[str, Any] = {}
+        if self.channel is not None:
+            out["channel"] = self.channel
+        if self.width_mhz is not None:
+            out["width_mhz"] = self.width_mhz
+        if self.power_dbm is not None:
+            out["power_dbm"] = self.power_dbm
+        return out
 
 
 @dataclass(slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,11 +84,13 @@ class EventLoop:
         self.last_sensing: Sensing | None = None
         self.events_by_type: Counter[str] = Counter()
         self.events_by_source: Counter[str] = Counter()
+        self.events_by_network_type: Counter[tuple[int, str]] = Counter()  # (network, event type)
         self.shield_outcomes: Counter[str] = Counter()
         self.actions: Counter[str] = Counter()
         self.dfs_reaction_s: list[float] = []
         self.step_results: list[ShieldResult] = []  # results since the last take_results()
         self.step_audit_ids: list[str] = []
+        self.step_audit_networks: list[int] = []  # the network of each of step_audit_ids
         self.last_token: str | None = None  # rollback token of the latest watched change
 
     # ------------------------------------------------------------------ public API
@@ -142,6 +145,30 @@ class EventLoop:
         self._count(ev)
         return self._handle_request(ev, request)
 
+    def submit_many(self, requests: Iterable[ChangeRequest]) -> list[ShieldResult]:
+        """``[submit(r) for r in requests]``, with the same results, changes, audit records and
+        rollback watches, but with power-only requests checked and applied a batch at a time
+        (a batch holds at most one request per AP, so none depends on another)."""
+        out: list[ShieldResult] = []
+        batch: list[ChangeRequest] = []
+        seen: set[tuple[int, int]] = set()
+        for req in requests:
+            if req.channel is None and req.width_mhz is None:
+                key = (req.network, req.ap)
+                if key in seen:
+                    out += self._submit_powers(batch)
+                    batch, seen = [], set()
+                batch.append(req)
+                seen.add(key)
+            else:
+                if batch:
+                    out += self._submit_powers(batch)
+                    batch, seen = [], set()
+                out.append(self.submit(req))
+        if batch:
+            out += self._submit_powers(batch)
+        return out
+
     def rollback(self, token: str) -> ShieldResult:
         """Undo the change that issued ``token`` (manual rollback)."""
         w = self.rollbacks.history.get(token)
@@ -175,7 +202,7 @@ class EventLoop:
     def take_results(self) -> tuple[list[ShieldResult], list[str]]:
         """Shield results and audit ids since the last call (for an env's ``info``)."""
         out = (self.step_results, self.step_audit_ids)
-        self.step_results, self.step_audit_ids = [], []
+        self.step_results, self.step_audit_ids, self.step_audit_networks = [], [], []
         return out
 
     def counters(self) -> dict[str, Any]:
@@ -198,8 +225,10 @@ class EventLoop:
 
     # ------------------------------------------------------------------ internals
     def _count(self, ev: Event) -> None:
-        self.events_by_type[_TYPE_NAME[ev.type]] += 1
+        name = _TYPE_NAME[ev.type]
+        self.events_by_type[name] += 1
         self.events_by_source[_SOURCE_VALUE[ev.source]] += 1
+        self.events_by_network_type[ev.network, name] += 1
 
     def _inject(self, ev: Event) -> None:
         self._count(ev)
@@ -346,10 +375,92 @@ class EventLoop:
             return result
         if not applied:
             return result  # nothing to change: not an action, not audited
-        b, ap = req.network, req.ap
-        old = result.previous
-        self._apply(b, ap, applied, csa=req.emergency)
+        self._apply(req.network, req.ap, applied, csa=req.emergency)
         self.shield.note_applied(result, now)
+        self._book_applied(ev, req, result, now)
+        return result
+
+    def _submit_powers(self, requests: list[ChangeRequest]) -> list[ShieldResult]:
+        """Power-only requests for distinct APs: :meth:`submit` for each, in order, with the
+        shield's checks and the changes made on arrays. Falls back to :meth:`submit` for a batch
+        with a request the arrays cannot take (an AP or network out of range, a power that is
+        not a number)."""
+        sim, now = self.sim, self.now_s
+        try:
+            b = np.array([r.network for r in requests], dtype=np.int64)
+            ap = np.array([r.ap for r in requests], dtype=np.int64)
+            asked = np.array([np.nan if r.power_dbm is None else float(r.power_dbm) for r in requests])
+        except (TypeError, ValueError, OverflowError):
+            return [self.submit(r) for r in requests]
+        in_range = (b >= 0) & (b < sim.num_networks) & (ap >= 0) & (ap < sim.num_aps)
+        if (
+            len(requests) < 2
+            or not in_range.all()
+            or not np.isfinite(asked[[r.power_dbm is not None for r in requests]]).all()
+        ):
+            return [self.submit(r) for r in requests]
+        requests = [
+            dataclasses.replace(r, emergency=False) if r.emergency and r.source is Source.AGENT else r for r in requests
+        ]
+        sh = self.shield
+        cur = sim.power_dbm[b, ap]
+        slot = sim.slot[b, ap]
+        lo = sim.ap_min_power_dbm[ap]
+        hi = np.minimum(sim.ap_max_power_dbm[ap], sim.domain.slot_max_eirp_dbm[slot])
+        power = np.where(np.isnan(asked), cur, asked)
+        clipped = np.clip(power, lo, hi)
+        clip = (clipped != power) & (hi >= lo)
+        changed = (clipped != cur) & (hi >= lo)
+        emergency = np.array([r.emergency for r in requests])
+        wait = sh.cooldown.last_change_s[b, ap, 2] + sh.cooldown.min_gap_s[2] - now
+        deferred = changed & ~emergency & (wait > 0)
+        results = []
+        for i, req in enumerate(requests):
+            # the same decisions and words as Shield.check
+            name = (int(b[i]), int(ap[i]))
+            if hi[i] < lo[i]:
+                results.append(
+                    ShieldResult(
+                        Outcome.REJECTED,
+                        f"radio minimum power {lo[i]:g} dBm exceeds the {hi[i]:g} dBm EIRP limit of that channel",
+                        req,
+                    )
+                )
+                continue
+            note = ""
+            if clip[i]:
+                limit = "EIRP limit" if hi[i] < sim.ap_max_power_dbm[name[1]] and power[i] > hi[i] else "radio range"
+                note = f"power {power[i]:g} dBm clipped to {clipped[i]:g} dBm ({limit})"
+            outcome = Outcome.MODIFIED if note else Outcome.APPLIED
+            config = sim.ap_config(name[1], name[0])
+            if not changed[i]:
+                results.append(ShieldResult(outcome, note or "no change", req, {}, config))
+            elif deferred[i]:
+                sh.cooldown.deferrals += 1
+                results.append(
+                    ShieldResult(Outcome.REJECTED, f"cooldown: power_dbm may change again in {wait[i]:.0f} s", req)
+                )
+            else:
+                results.append(ShieldResult(outcome, note or "ok", req, {"power_dbm": float(clipped[i])}, config))
+        go = changed & ~deferred
+        if go.any():
+            sim.set_power_many(ap[go], clipped[go], networks=b[go])
+            sh.cooldown.last_change_s[b[go], ap[go], 2] = now
+        for req, result in zip(requests, results, strict=True):
+            ev = Event(EventType.CHANGE_REQUEST, req.network, req.ap, req.source, now, request=req)
+            self._count(ev)
+            self.shield_outcomes[_OUTCOME_VALUE[result.outcome]] += 1
+            self.step_results.append(result)
+            if result.outcome is Outcome.REJECTED:
+                status = "DEFERRED" if result.reason.startswith("cooldown") else "REJECTED"
+                self._audit(ev, _action(req.params()), [], status, result.reason, req=req)
+            elif result.applied:
+                self._book_applied(ev, req, result, now)
+        return results
+
+    def _book_applied(self, ev: Event, req: ChangeRequest, result: ShieldResult, now: float) -> None:
+        """Rollback watch, action count and audit record of a change that has been made."""
+        b, ap, applied, old = req.network, req.ap, result.applied, result.previous
         changes = [{"param": p, "old_value": old[p], "new_value": v} for p, v in applied.items()]
         token = None
         # an emergency move or a rollback overrides what was watched on this AP; a newer change
@@ -372,7 +483,6 @@ class EventLoop:
             req=req,
             token=token,
         )
-        return result
 
     def _apply(self, b: int, ap: int, params: dict[str, Any], csa: bool) -> None:
         sim = self.sim
@@ -437,6 +547,7 @@ class EventLoop:
         else:
             self.rollbacks.auto_rollbacks += 1
         self.rollbacks.by_loop[w.loop] += 1
+        self.rollbacks.by_network_loop[w.network, w.loop] += 1
         self.actions["ROLLBACK"] += 1
         self._audit(ev, "ROLLBACK", changes, "ROLLED_BACK", req.reason, token=w.token, details=kpis)
         if remaining:
@@ -464,20 +575,21 @@ class EventLoop:
             info.update(details)
         if ev.type is EventType.DFS_RADAR:
             info["detected_s"] = ev.detected_s
-        audit_id = self.audit.append_id(
-            sim_time_s=float(self.now_s),
-            network=int(ev.network),
-            ap_id=int(ev.ap),
-            event_type=_TYPE_NAME[ev.type],
-            action_type=action,
-            configuration_changes=changes,
-            source=_SOURCE_VALUE[ev.source],
-            rollback_token=token,
-            execution_status=status,
-            reason=reason,
-            details=info,
+        audit_id = self.audit.record_change(
+            float(self.now_s),
+            _TYPE_NAME[ev.type],
+            _SOURCE_VALUE[ev.source],
+            status,
+            action,
+            int(ev.network),
+            int(ev.ap),
+            changes,
+            token,
+            reason,
+            info,
         )
         self.step_audit_ids.append(audit_id)
+        self.step_audit_networks.append(ev.network)
 
 
 def _action(params: dict[str, Any]) -> str:

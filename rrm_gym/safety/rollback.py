@@ -62,6 +62,7 @@ class RollbackManager:
         self.auto_rollbacks = 0
         self.manual_rollbacks = 0
         self.by_loop: Counter[str] = Counter()  # rollbacks (auto and manual) by the loop whose change was undone
+        self.by_network_loop: Counter[tuple[int, str]] = Counter()  # the same per (network, loop)
 
     def baseline(self, network: int, ap: int) -> dict[str, float]:
         if self._baseline_rows is None:  # Python numbers, once per span, for the per-change snapshots

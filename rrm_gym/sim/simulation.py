@@ -442,6 +442,21 @@ class WirelessSimulation:
         self._power[network, ap] = power_dbm
         self._radio_cache = None
 
+    def set_power_many(self, aps: np.ndarray, powers_dbm: np.ndarray, *, networks: np.ndarray | int = 0) -> None:
+        """:meth:`set_power` for many APs at once (``aps``, ``powers_dbm`` and ``networks`` broadcast)."""
+        aps, powers, networks = np.broadcast_arrays(np.asarray(aps), np.asarray(powers_dbm, float), networks)
+        if ((aps < 0) | (aps >= self.num_aps)).any() or ((networks < 0) | (networks >= self.num_networks)).any():
+            raise ValueError(
+                f"AP or network index out of range (APs [0, {self.num_aps}), networks [0, {self.num_networks}))"
+            )
+        lo, hi = self.ap_min_power_dbm[aps], self.ap_max_power_dbm[aps]
+        bad = ~((lo <= powers) & (powers <= hi))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"power {powers[i]} dBm for AP {aps[i]} is outside its range [{lo[i]}, {hi[i]}] dBm")
+        self._power[networks, aps] = powers
+        self._radio_cache = None
+
     def set_tx_enabled(self, ap: int, enabled: bool, *, network: int = 0) -> None:
         """Switch AP ``ap``'s radio on or off. An AP that is off (silent during a channel
         availability check) still listens, so it detects radar, but serves no client."""

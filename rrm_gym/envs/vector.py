@@ -1,0 +1,338 @@
+"""FastLoop-v0 for many networks in one set of arrays: a natively batched vector env."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from rrm_gym.config import Scenario
+from rrm_gym.envs.core import EVENT_KEYS, Policy, reward_terms
+from rrm_gym.envs.fast import FastLoopEnv
+from rrm_gym.envs.observation import build_observations
+from rrm_gym.radio.regulatory import SLOT_CHANNEL, SLOT_WIDTH_MHZ
+from rrm_gym.safety import ChangeRequest, EventLoop, Outcome, ShieldResult, Source
+from rrm_gym.sim import Sensing, WirelessSimulation
+
+
+class FastLoopVectorEnv(VectorEnv):
+    """``num_envs`` draws of one scenario's WLAN under :class:`~rrm_gym.envs.FastLoopEnv`'s
+    contract, simulated together: one :class:`~rrm_gym.sim.WirelessSimulation` with
+    ``num_networks = num_envs`` and one :class:`~rrm_gym.safety.EventLoop` over all of them.
+
+    ``gymnasium.make_vec("rrm_gym/FastLoop-v0", num_envs=B)`` returns it (the registered
+    vector entry point); ``vectorization_mode="sync"`` or ``"async"`` gives B separate
+    :class:`FastLoopEnv` instances instead.
+
+    **Spaces** — ``single_action_space`` and ``single_observation_space`` are FastLoopEnv's;
+    ``action_space`` / ``observation_space`` batch them with a leading ``[B]`` axis.
+
+    **Step** — every network's requested power levels become change requests through the one
+    event loop (shield, cooldown, audit, rollback watch; the audit record names its network),
+    then all networks advance one fast period together. Rewards ``[B]`` and costs are each
+    network's own, computed as FastLoopEnv computes them.
+
+    **Info** — FastLoopEnv's keys, batched as Gymnasium's vector envs batch them: each value an
+    array over the networks (nested dicts stay dicts of arrays) with a boolean ``"_key"`` mask;
+    ``audit_ids`` is an object array of per-network lists.
+
+    **Episodes** — all networks start and end together (FastLoop never terminates and truncates
+    after ``episode_steps``). ``autoreset_mode`` ``"NextStep"`` (default, as Gymnasium's vector
+    envs): the step after a truncation resets every network and ignores its actions;
+    ``"SameStep"``: the truncating step returns the reset observation, with the final ones in
+    ``info["final_obs"]`` (object array of per-network dicts) and ``info["final_info"]``.
+
+    **Arguments** — ``num_envs`` and ``autoreset_mode``, then FastLoopEnv's: ``scenario``,
+    ``slow_policy`` (called for each network with that network's observation and info),
+    ``episode_steps`` (``max_episode_steps`` is an alias, as ``make_vec`` passes it),
+    ``power_mode``, periods, ``reward``, ``cost_weights``, ``allow_width``, ``event_loop``,
+    ``audit_key`` / ``audit_path`` (one audit trail for all networks). No rendering: make one
+    FastLoopEnv to render a network.
+
+    ``env.sim`` and ``env.event_loop`` are the shared simulation and event loop (network ``b`` is
+    index ``b`` of every ``[B, ...]`` array; inject events with ``network=b``).
+    """
+
+    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(
+        self,
+        num_envs: int = 8,
+        scenario: str | Path | Scenario = "office",
+        *,
+        slow_policy: Policy | None = None,
+        episode_steps: int = 60,
+        max_episode_steps: int | None = None,
+        autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
+        render_mode: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        if render_mode is not None:
+            raise ValueError("the vector env does not render; make one FastLoop-v0 env to render a network")
+        try:
+            self.autoreset_mode = AutoresetMode(autoreset_mode)
+        except ValueError:
+            modes = [m.value for m in AutoresetMode if m is not AutoresetMode.DISABLED]
+            raise ValueError(f"autoreset_mode must be one of {modes}, got {autoreset_mode!r}") from None
+        if self.autoreset_mode is AutoresetMode.DISABLED:
+            raise ValueError("autoreset_mode 'Disabled' is not supported: all networks end together, call reset()")
+        if max_episode_steps is not None:
+            episode_steps = max_episode_steps
+        # A FastLoopEnv checks the arguments and fixes the encodings every network shares.
+        self.template = FastLoopEnv(scenario, episode_steps=episode_steps, **kwargs)
+        t = self.template
+        self.num_envs = num_envs
+        self.slow_policy = slow_policy
+        self.scenario, self.num_aps = t.scenario, t.num_aps
+        self.power_levels, self.slots, self.power_mode = t.power_levels, t.slots, t.power_mode
+        self.fast_period_s, self.slow_period_s, self.episode_steps = t.fast_period_s, t.slow_period_s, t.episode_steps
+        self.reward_name, self.cost_weights, self.agent_loop = t.reward_name, t.cost_weights, t.agent_loop
+        self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
+        self.single_action_space = t.action_space
+        self.single_observation_space = t.observation_space
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self._nvec = np.asarray(self.single_action_space.nvec)
+        # [N, L] power levels padded with NaN, for the per-network level of every AP at once
+        width = max(len(p) for p in self.power_levels)
+        self._level_table = np.full((self.num_aps, width), np.nan)
+        for i, p in enumerate(self.power_levels):
+            self._level_table[i, : len(p)] = p
+        self._top_level = np.array([len(p) - 1 for p in self.power_levels])
+        self.sim: WirelessSimulation = WirelessSimulation(self.scenario, seed=0, num_networks=num_envs)
+        self.event_loop: EventLoop = t._make_loop(self.sim)
+        self._steps = 0
+        self._needs_reset = True
+        self._obs: dict[str, np.ndarray] | None = None
+        self._infos: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------------ encodings
+    def current_power_action(self) -> np.ndarray:
+        """``[B, N]`` index of each AP's current power in its level list (nearest level)."""
+        power = self.sim.power_dbm  # [B, N]
+        gap = np.abs(self._level_table[None] - power[..., None])  # [B, N, L]
+        return np.nanargmin(gap, axis=2)
+
+    def action_masks(self) -> np.ndarray:
+        """``[B, sum(nvec)]``: true exactly for the choices the shield would accept now."""
+        loop, b_all, n = self.event_loop, self.num_envs, self.num_aps
+        sh, now = loop.shield, self.sim.time_s
+        cooling = sh.cooldown.last_change_s[:, :, 2] + sh.cooldown.min_gap_s[2] > now  # [B, N]
+        if self.power_mode == "level":
+            out = np.ones((b_all, int(self._nvec.sum())), dtype=bool)
+            if cooling.any():
+                start = np.concatenate([[0], np.cumsum(self._nvec)[:-1]])
+                for b, ap in zip(*np.nonzero(cooling), strict=True):
+                    out[b, start[ap] : start[ap] + self._nvec[ap]] = sh.power_mask(b, ap, self.power_levels[ap], now)
+            return out
+        cur = self.current_power_action()
+        out = np.ones((b_all, n, 3), dtype=bool)
+        out[..., 0] = cur > 0
+        out[..., 2] = cur < self._top_level
+        for b, ap in zip(*np.nonzero(cooling), strict=True):
+            levels = sh.power_mask(b, ap, self.power_levels[ap], now)
+            for step, idx in ((0, cur[b, ap] - 1), (2, cur[b, ap] + 1)):
+                out[b, ap, step] = 0 <= idx < len(levels) and bool(levels[idx])
+        return out.reshape(b_all, -1)
+
+    # ------------------------------------------------------------------ lifecycle
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        super().reset(seed=seed, options=options)
+        if self._audit_path is not None:
+            self.event_loop.audit.close()
+        sim_seed = int(self.np_random.integers(2**31 - 1))
+        self.sim = WirelessSimulation(self.scenario, seed=sim_seed, num_networks=self.num_envs)
+        self.event_loop = self.template._make_loop(self.sim)
+        self._steps = 0
+        self._needs_reset = False
+        self._prev = self._counters()
+        # one quiet fast period so that the first observation holds real measurements
+        sensing = self.event_loop.advance(self.fast_period_s)
+        self._obs, infos = self._observe(sensing, [], [], [])
+        return self._obs, infos
+
+    def step(self, actions: Any) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray, dict]:
+        b_all = self.num_envs
+        if self._needs_reset:
+            if self._obs is None:
+                raise RuntimeError("call reset() before step()")
+            obs, infos = self.reset()  # NextStep autoreset: this step's actions are ignored
+            return obs, np.zeros(b_all), np.zeros(b_all, dtype=bool), np.zeros(b_all, dtype=bool), infos
+        a = self._check_actions(actions)
+        per_slow = self.slow_period_s // self.fast_period_s
+        if self.slow_policy is not None and self._steps % per_slow == 0:
+            self._run_slow_policy()
+        levels = a if self.power_mode == "level" else np.clip(self.current_power_action() + a - 1, 0, self._top_level)
+        power = self.sim.power_dbm
+        table = self._level_table
+        want = table[np.arange(self.num_aps), levels]  # [B, N] dBm
+        loop = self.event_loop
+        nets, aps = np.nonzero(want != power)
+        loop.submit_many(
+            [
+                ChangeRequest(ap, power_dbm=p, network=b, source=Source.AGENT, loop=self.agent_loop)
+                for b, ap, p in zip(nets.tolist(), aps.tolist(), want[nets, aps].tolist(), strict=True)
+            ]
+        )
+        sensing = loop.advance(self.fast_period_s)
+        self._steps += 1
+        results = loop.step_results
+        audit_ids, audit_networks = loop.step_audit_ids, loop.step_audit_networks
+        loop.take_results()
+        obs, infos = self._observe(sensing, results, audit_ids, audit_networks)
+        rewards = np.array([info.pop("_reward") for info in self._infos])
+        truncated = np.full(b_all, self._steps >= self.episode_steps)
+        terminated = np.zeros(b_all, dtype=bool)
+        if truncated[0]:
+            if self.autoreset_mode is AutoresetMode.SAME_STEP:
+                final_obs = np.empty(b_all, dtype=object)
+                final_obs[:] = [{k: v[b] for k, v in obs.items()} for b in range(b_all)]
+                final_info = infos
+                obs, infos = self.reset()
+                infos = {**infos, "final_obs": final_obs, "_final_obs": np.ones(b_all, dtype=bool)}
+                infos["final_info"], infos["_final_info"] = final_info, np.ones(b_all, dtype=bool)
+            else:
+                self._needs_reset = True
+        self._obs = obs
+        return obs, rewards, terminated, truncated, infos
+
+    def close_extras(self, **kwargs: Any) -> None:
+        if self._audit_path is not None:
+            self.event_loop.audit.close()
+
+    # ------------------------------------------------------------------ internals
+    @property
+    def _audit_path(self) -> Any:
+        return self.template._audit_path
+
+    def _check_actions(self, actions: Any) -> np.ndarray:
+        a = np.asarray(actions)
+        shape = (self.num_envs, self.num_aps)
+        integral = np.issubdtype(a.dtype, np.integer) or (
+            np.issubdtype(a.dtype, np.floating) and bool(np.all(np.isfinite(a) & (a == np.round(a))))
+        )
+        if a.shape != shape or not integral or (a < 0).any() or (a >= self._nvec).any():
+            raise ValueError(
+                f"actions must be integers of shape {shape} with 0 <= a < {self._nvec} in every row; got {actions!r}"
+            )
+        return a.astype(np.int64)
+
+    def _run_slow_policy(self) -> None:
+        """The other loop, network by network, in SlowLoopEnv's encoding."""
+        loop, t = self.event_loop, self.template
+        nvec = t._channel_nvec()
+        now = self.sim.time_s
+        for b in range(self.num_envs):
+            mask = np.concatenate([loop.shield.slot_mask(b, i, self.slots[i], now) for i in range(self.num_aps)])
+            obs_b = {k: v[b] for k, v in self._obs.items()}
+            choice = np.asarray(self.slow_policy(obs_b, {**self._infos[b], "action_mask": mask}), dtype=np.int64)
+            if choice.shape != (len(nvec),) or (choice < 0).any() or (choice >= np.asarray(nvec)).any():
+                raise ValueError(f"slow_policy must return {len(nvec)} choices with 0 <= a < {nvec}; got {choice!r}")
+            for ap in range(self.num_aps):
+                slot = int(self.slots[ap][int(choice[ap])])
+                if slot != self.sim.ap_slot(ap, b):
+                    loop.submit(
+                        ChangeRequest(
+                            ap,
+                            int(SLOT_CHANNEL[slot]),
+                            int(SLOT_WIDTH_MHZ[slot]),
+                            network=b,
+                            source=Source.AGENT,
+                            loop="slow",
+                        )
+                    )
+
+    def _counters(self) -> dict[str, Any]:
+        loop = self.event_loop
+        rb = loop.rollbacks.by_network_loop
+        own = np.zeros(self.num_envs, dtype=np.int64)
+        total = np.zeros(self.num_envs, dtype=np.int64)
+        for (b, lp), count in rb.items():
+            total[b] += count
+            if lp == self.agent_loop:
+                own[b] += count
+        return {
+            "compliance": loop.compliance.counters_by_network(),
+            "rollbacks": total,
+            "own_rollbacks": own,
+            "events": Counter(loop.events_by_network_type),
+        }
+
+    def _observe(
+        self, s: Sensing, results: list[ShieldResult], audit_ids: list[str], audit_networks: list[int]
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Observations, per-network infos (kept for the slow policy) and their batched form."""
+        b_all = self.num_envs
+        obs = build_observations(self.event_loop, s)
+        now = self._counters()
+        prev, self._prev = self._prev, now
+        outcomes = np.zeros((b_all, len(Outcome)), dtype=np.int64)
+        order = {o: i for i, o in enumerate(Outcome)}
+        for r in results:
+            req = r.request
+            if req.source is Source.AGENT and req.loop == self.agent_loop:
+                outcomes[req.network, order[r.outcome]] += 1
+        ids: list[list[str]] = [[] for _ in range(b_all)]
+        for audit_id, b in zip(audit_ids, audit_networks, strict=True):
+            ids[b].append(audit_id)
+        events = now["events"].copy()
+        events.subtract(prev["events"])
+        masks = self.action_masks()
+        kpis = s.kpis()
+        comp, comp_prev = now["compliance"], prev["compliance"]
+        sim_time = float(self.sim.time_s)
+        infos = []
+        for b in range(b_all):
+            terms = reward_terms(s, kpis, b)
+            cost_terms = {
+                "shield_rejected": float(outcomes[b, order[Outcome.REJECTED]]),
+                "shield_modified": float(outcomes[b, order[Outcome.MODIFIED]]),
+                "rollbacks": float(now["own_rollbacks"][b] - prev["own_rollbacks"][b]),
+                "dfs_violations": float(comp["dfs_violations"][b] - comp_prev["dfs_violations"][b]),
+                "eirp_violations": float(comp["eirp_violations"][b] - comp_prev["eirp_violations"][b]),
+            }
+            infos.append(
+                {
+                    "cost": float(sum(self.cost_weights[k] * v for k, v in cost_terms.items())),
+                    "cost_terms": cost_terms,
+                    "kpi": terms["kpi"],
+                    "compliance": {k: int(v[b]) for k, v in comp.items()},
+                    "shield": {o.value: int(outcomes[b, order[o]]) for o in Outcome},
+                    "events": {k: int(events.get((b, k), 0)) for k in EVENT_KEYS},
+                    "rollbacks": int(now["rollbacks"][b] - prev["rollbacks"][b]),
+                    "audit_ids": ids[b],
+                    "action_mask": masks[b],
+                    "sim_time_s": sim_time,
+                    "_reward": float(terms[self.reward_name]),
+                }
+            )
+        self._infos = infos
+        batched = stack_infos([{k: v for k, v in info.items() if k != "_reward"} for info in infos])
+        return obs, batched
+
+
+def stack_infos(infos: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-env info dicts with the same keys, batched as ``VectorEnv._add_info`` batches them
+    env by env (an array per key, nested dicts recursively, a ``"_key"`` mask), in one pass."""
+    n = len(infos)
+    out: dict[str, Any] = {}
+    for key, first in infos[0].items():
+        values = [info[key] for info in infos]
+        if isinstance(first, dict):
+            out[key] = stack_infos(values)
+        elif type(first) in (int, float, bool) or isinstance(first, np.number):
+            out[key] = np.array(values, dtype=type(first))
+        elif isinstance(first, np.ndarray):
+            out[key] = np.stack(values).astype(first.dtype, copy=False)
+        else:
+            array = np.empty(n, dtype=object)
+            array[:] = values
+            out[key] = array
+        out[f"_{key}"] = np.ones(n, dtype=bool)
+    return out
