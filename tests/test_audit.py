@@ -695,3 +695,12 @@ def test_add_audit_parser_wires_into_a_parent_parser(tmp_path, capsys, env_key):
     path = write_log(tmp_path / "audit.jsonl", n=2)
     args = parser.parse_args(["audit", "verify", str(path)])
     assert args.func(args) == 0
+
+
+@pytest.mark.parametrize("length", [1, 32, 63, 64, 65, 200])
+def test_records_are_signed_with_standard_hmac_sha256_for_keys_of_any_length(length):
+    key = bytes(range(1, 256))[:length] if length < 256 else b"k" * length
+    log = AuditLog(key)
+    rec = log.append(sim_time_s=1.0, event_type="X", source="agent", execution_status="SUCCESS", details={"a": 1})
+    body = {k: v for k, v in rec.to_dict().items() if k != "signature"}
+    assert rec.signature == hmac.new(key, canonical_json(body).encode(), hashlib.sha256).hexdigest()

@@ -154,6 +154,8 @@ class FastLoopVectorEnv(VectorEnv):
         self._prev = self._counters()
         # one quiet fast period so that the first observation holds real measurements
         sensing = self.event_loop.advance(self.fast_period_s)
+        self.event_loop.take_results()
+        self._prev["events"] = Counter(self.event_loop.events_by_network_type)  # as FastLoopEnv: not the quiet period's
         self._obs, infos = self._observe(sensing, [], [], [])
         return self._obs, infos
 

@@ -1,0 +1,223 @@
+"""The natively batched FastLoop vector env: ``gymnasium.make_vec`` wiring, equality with
+FastLoopEnv at B = 1, independence of the networks, the batched info, masks against the
+shield, autoreset modes, DFS compliance under random actions and argument errors."""
+
+from __future__ import annotations
+
+import copy
+
+import gymnasium
+import numpy as np
+import pytest
+from gymnasium.vector import SyncVectorEnv, VectorEnv
+
+import rrm_gym  # noqa: F401  (registers the envs)
+from rrm_gym.envs import FastLoopEnv, FastLoopVectorEnv
+from rrm_gym.envs.vector import stack_infos
+from rrm_gym.safety import ChangeRequest, CooldownConfig, EventLoopConfig, Outcome
+
+FAST = "rrm_gym/FastLoop-v0"
+
+
+def flat(info: dict) -> dict:
+    """Nested info as {path: value} for comparisons."""
+    out = {}
+    for k, v in info.items():
+        if isinstance(v, dict):
+            out.update({f"{k}.{kk}": vv for kk, vv in flat(v).items()})
+        else:
+            out[k] = v
+    return out
+
+
+def test_make_vec_returns_the_batched_env_and_sync_mode_still_gives_separate_envs():
+    env = gymnasium.make_vec(FAST, num_envs=3, episode_steps=2)
+    assert isinstance(env, FastLoopVectorEnv) and env.num_envs == 3 and env.sim.num_networks == 3
+    assert env.action_space.shape == (3, env.num_aps)
+    assert env.observation_space["ap_features"].shape == (3, env.num_aps, 17)
+    obs, info = env.reset(seed=0)
+    assert env.observation_space.contains(obs)
+    assert set(obs) == set(env.single_observation_space.spaces)
+    sync = gymnasium.make_vec(FAST, num_envs=2, vectorization_mode="sync", episode_steps=2)
+    assert isinstance(sync, SyncVectorEnv)
+    assert sync.single_action_space == env.single_action_space
+    sync.close()
+    env.close()
+
+
+@pytest.mark.parametrize("power_mode", ["level", "step"])
+def test_one_network_is_exactly_the_single_env(power_mode):
+    kw = {"episode_steps": 6, "power_mode": power_mode, "audit_key": "test-key"}
+    single = FastLoopEnv("office", **kw)
+    vec = FastLoopVectorEnv(1, "office", **kw)
+    o1, i1 = single.reset(seed=7)
+    o2, i2 = vec.reset(seed=7)
+    rng = np.random.default_rng(0)
+    for step in range(6):
+        assert all(np.array_equal(o1[k], o2[k][0]) for k in o1), step
+        f1, f2 = flat(i1), flat(i2)
+        for k, v in f1.items():
+            if k == "audit_ids":
+                assert list(f2[k][0]) == v
+            else:
+                assert np.array_equal(np.asarray(v), f2[k][0]), (step, k)
+        assert np.array_equal(single.action_masks(), vec.action_masks()[0])
+        a = rng.integers(single.action_space.nvec)
+        o1, r1, t1, tr1, i1 = single.step(a)
+        o2, r2, t2, tr2, i2 = vec.step(a[None])
+        assert (r1, t1, tr1) == (r2[0], t2[0], tr2[0])
+    assert tr1 and tr2[0]
+    assert list(single.event_loop.audit._memory) == list(vec.event_loop.audit._memory)
+
+
+def test_networks_are_independent_a_network_sees_only_its_own_actions():
+    envs = [FastLoopVectorEnv(3, "office", episode_steps=10) for _ in range(2)]
+    for e in envs:
+        e.reset(seed=3)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        a = rng.integers(envs[0].single_action_space.nvec, size=(3, envs[0].num_aps))
+        b = a.copy()
+        b[1] = rng.integers(envs[0].single_action_space.nvec)  # network 1 acts differently
+        out_a, out_b = envs[0].step(a), envs[1].step(b)
+        for net in (0, 2):
+            assert all(np.array_equal(out_a[0][k][net], out_b[0][k][net]) for k in out_a[0])
+            assert out_a[1][net] == out_b[1][net]
+            assert out_a[4]["cost"][net] == out_b[4]["cost"][net]
+    assert not np.array_equal(envs[0].sim.power_dbm[1], envs[1].sim.power_dbm[1])
+
+
+def test_batched_info_is_what_gymnasium_builds_env_by_env():
+    env = FastLoopVectorEnv(4, "office", episode_steps=5)
+    env.reset(seed=0)
+    env.step(env.action_space.sample())
+    per_env = copy.deepcopy([{k: v for k, v in i.items() if k != "_reward"} for i in env._infos])
+    expected: dict = {}
+    for n, info in enumerate(per_env):
+        expected = VectorEnv._add_info(env, expected, info, n)
+    got = stack_infos(per_env)
+    fe, fg = flat(expected), flat(got)
+    assert fe.keys() == fg.keys()
+    for k in fe:
+        assert fe[k].dtype == fg[k].dtype and fe[k].shape == fg[k].shape, k
+        assert all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(fe[k], fg[k], strict=True)), k
+
+
+def test_info_holds_every_network_s_costs_kpis_and_audit_ids():
+    env = FastLoopVectorEnv(3, "office", episode_steps=5)
+    env.reset(seed=1)
+    obs, reward, term, trunc, info = env.step(env.action_space.sample())
+    assert reward.shape == (3,) and np.isfinite(reward).all()
+    for key in ("cost", "rollbacks", "sim_time_s"):
+        assert info[key].shape == (3,) and info[f"_{key}"].all()
+    assert info["action_mask"].shape == (3, int(env.single_action_space.nvec.sum()))
+    assert info["kpi"]["pf_utility"].tolist() == pytest.approx(reward.tolist())
+    held = {r.audit_id: r.network for r in env.event_loop.audit.records}
+    for net in range(3):
+        assert info["audit_ids"][net] and all(held[i] == net for i in info["audit_ids"][net])
+        assert info["shield"]["APPLIED"][net] + info["shield"]["MODIFIED"][net] > 0
+        assert info["events"]["CHANGE_REQUEST"][net] == sum(info["shield"][o.value][net] for o in Outcome)
+
+
+@pytest.mark.parametrize("power_mode", ["level", "step"])
+def test_masked_out_choices_are_exactly_what_the_shield_refuses_per_network(power_mode):
+    cfg = EventLoopConfig(react_to_saturation=False, cooldown=CooldownConfig(power_s=7200.0))
+    env = FastLoopVectorEnv(3, "office", episode_steps=5, power_mode=power_mode, event_loop=cfg)
+    env.reset(seed=2)
+    hold = env.current_power_action() if power_mode == "level" else np.ones((3, env.num_aps), dtype=np.int64)
+    a = hold.copy()
+    a[1, 0] = 0  # network 1 turns AP 0 down one level (level 0: the lowest; step 0: one down)
+    env.step(a)
+    masks = env.action_masks()
+    nvec = env.single_action_space.nvec
+    starts = np.concatenate([[0], np.cumsum(nvec)[:-1]])
+    loop = env.event_loop
+    for net in range(3):
+        for ap in range(env.num_aps):
+            row = masks[net, starts[ap] : starts[ap] + nvec[ap]]
+            for choice in range(nvec[ap]):
+                probe = copy.deepcopy(loop)
+                if power_mode == "level":
+                    level = env.power_levels[ap][choice]
+                else:
+                    cur = env.current_power_action()[net, ap]
+                    idx = cur + choice - 1
+                    if not 0 <= idx < len(env.power_levels[ap]):
+                        assert not row[choice]
+                        continue
+                    level = env.power_levels[ap][idx]
+                result = probe.submit(ChangeRequest(ap, power_dbm=float(level), network=net))
+                assert row[choice] == result.accepted, (net, ap, choice, result.reason)
+    assert not masks[1].all() and masks[0].all() and masks[2].all()
+
+
+def test_next_step_autoreset_resets_every_network_after_the_last_step():
+    env = FastLoopVectorEnv(2, "office", episode_steps=3)
+    env.reset(seed=4)
+    for _ in range(2):
+        _, _, term, trunc, _ = env.step(env.action_space.sample())
+        assert not trunc.any() and not term.any()
+    _, _, term, trunc, info = env.step(env.action_space.sample())
+    assert trunc.all() and not term.any() and info["sim_time_s"][0] == 240.0
+    obs, reward, term, trunc, info = env.step(env.action_space.sample())  # ignored: this step resets
+    assert (reward == 0).all() and not trunc.any() and info["sim_time_s"][0] == 60.0
+    assert env.observation_space.contains(obs)
+
+
+def test_same_step_autoreset_returns_the_final_observation_and_info():
+    env = gymnasium.make_vec(FAST, num_envs=2, episode_steps=2, autoreset_mode="SameStep")
+    env.reset(seed=5)
+    env.step(env.action_space.sample())
+    obs, reward, term, trunc, info = env.step(env.action_space.sample())
+    assert trunc.all() and info["_final_obs"].all() and info["final_obs"].shape == (2,)
+    assert env.single_observation_space.contains(info["final_obs"][1])
+    assert info["final_info"]["sim_time_s"][0] == 180.0 and info["sim_time_s"][0] == 60.0
+    assert np.isfinite(reward).all()
+    obs, reward, term, trunc, info = env.step(env.action_space.sample())  # a normal step of the new episode
+    assert not trunc.any() and info["sim_time_s"][0] == 120.0
+
+
+def test_random_actions_on_dfs_site_keep_every_network_compliant():
+    env = FastLoopVectorEnv(4, "dfs_site", episode_steps=30)
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    for _ in range(30):
+        _, _, _, _, info = env.step(env.action_space.sample())
+    assert (info["compliance"]["dfs_violations"] == 0).all()
+    assert (info["compliance"]["eirp_violations"] == 0).all()
+    assert env.event_loop.compliance.radar_hits > 0  # radar met an AP: the rules were exercised
+
+
+def test_slow_policy_is_asked_for_every_network_each_slow_period():
+    calls = []
+
+    def keep_plan(obs, info):
+        calls.append(info["action_mask"].shape)
+        return np.argmax(obs["ap_features"][:, :1] >= 0, axis=1) * 0 + keep[len(calls) - 1]
+
+    env = FastLoopVectorEnv(3, "office", episode_steps=4, slow_period_s=120, slow_policy=keep_plan)
+    env.reset(seed=0)
+    keep = [FastLoopEnv("office").current_channel_action()] * 100
+    for _ in range(4):
+        env.step(env.current_power_action())
+    assert len(calls) == 3 * 2  # steps 0 and 2, three networks each
+    assert all(shape == (sum(len(s) for s in env.slots),) for shape in calls)
+
+
+def test_bad_actions_and_arguments_are_clear_errors():
+    env = FastLoopVectorEnv(2, "office")
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(np.zeros((2, env.num_aps), dtype=np.int64))
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"shape \(2, 10\)"):
+        env.step(np.zeros((3, env.num_aps), dtype=np.int64))
+    with pytest.raises(ValueError, match="0 <= a <"):
+        env.step(np.full((2, env.num_aps), 99))
+    with pytest.raises(ValueError, match="num_envs"):
+        FastLoopVectorEnv(0, "office")
+    with pytest.raises(ValueError, match="autoreset_mode"):
+        FastLoopVectorEnv(2, "office", autoreset_mode="sometimes")
+    with pytest.raises(ValueError, match="render"):
+        FastLoopVectorEnv(2, "office", render_mode="rgb_array")
+    with pytest.raises(ValueError, match="unknown reward"):
+        FastLoopVectorEnv(2, "office", reward="joy")
