@@ -24,8 +24,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from gymnasium.vector import AutoresetMode, VectorEnv
 from torch import nn
 from torch.distributions import Categorical
+
+from rrm_gym.envs.vector import env_info
 
 FORMAT = "rrm_gym.ppo_lagrangian/1"
 
@@ -176,11 +179,12 @@ class TrainLog:
 
 
 class PPOLagrangian:
-    """PPO-Lagrangian over a list of environments stepped in turn (one process)."""
+    """PPO-Lagrangian over a list of environments stepped in turn (one process), or over one
+    batched Gymnasium ``VectorEnv`` with ``"SameStep"`` autoreset (all envs in one call)."""
 
     def __init__(
         self,
-        envs: Sequence[gym.Env] | None,
+        envs: Sequence[gym.Env] | VectorEnv | None,
         config: PPOLagConfig | None = None,
         seed: int = 0,
         *,
@@ -188,9 +192,19 @@ class PPOLagrangian:
         nvec: Sequence[int] | None = None,
     ) -> None:
         self.config = cfg = config or PPOLagConfig()
-        self.envs = list(envs or [])
+        self.venv: VectorEnv | None = None
+        if isinstance(envs, VectorEnv):
+            mode = envs.metadata.get("autoreset_mode")
+            if mode is not AutoresetMode.SAME_STEP:
+                raise ValueError(f"a vector env for PPO-Lagrangian needs autoreset_mode 'SameStep', got {mode!r}")
+            self.venv, self.envs = envs, []
+        else:
+            self.envs = list(envs or [])
         self.seed = seed
-        if self.envs:
+        if self.venv is not None:
+            obs_space = self.venv.single_observation_space
+            nvec = [int(n) for n in self.venv.single_action_space.nvec]
+        elif self.envs:
             obs_space = self.envs[0].observation_space
             nvec = [int(n) for n in self.envs[0].action_space.nvec]
         assert obs_space is not None and nvec is not None, "give envs, or obs_space and nvec"
@@ -205,8 +219,45 @@ class PPOLagrangian:
         self.num_timesteps = 0
         self._obs: list[dict] = []
         self._info: list[dict] = []
-        self._ep_reward = np.zeros(len(self.envs))
-        self._ep_cost = np.zeros(len(self.envs))
+        self._ep_reward = np.zeros(self.num_envs)
+        self._ep_cost = np.zeros(self.num_envs)
+
+    @property
+    def num_envs(self) -> int:
+        return self.venv.num_envs if self.venv is not None else len(self.envs)
+
+    def _reset_all(self) -> None:
+        if self.venv is not None:
+            obs, info = self.venv.reset(seed=self.seed)
+            self._obs = [{k: v[i] for k, v in obs.items()} for i in range(self.num_envs)]
+            self._info = [env_info(info, i) for i in range(self.num_envs)]
+            return
+        for e, env in enumerate(self.envs):
+            obs, info = env.reset(seed=self.seed + e)
+            self._obs.append(obs)
+            self._info.append(info)
+
+    def _step_all(self, actions: np.ndarray) -> list[tuple[dict, float, bool, bool, dict]]:
+        """Step every env; per env (observation reached, reward, terminated, truncated, info of the
+        step). Ended episodes are reset: ``self._obs`` / ``self._info`` hold what comes next."""
+        out = []
+        if self.venv is not None:
+            obs, reward, terminated, truncated, info = self.venv.step(actions)
+            for i in range(self.num_envs):
+                self._obs[i], self._info[i] = {k: v[i] for k, v in obs.items()}, env_info(info, i)
+                if terminated[i] or truncated[i]:
+                    reached, step_info = info["final_obs"][i], env_info(info["final_info"], i)
+                else:
+                    reached, step_info = self._obs[i], self._info[i]
+                out.append((reached, float(reward[i]), bool(terminated[i]), bool(truncated[i]), step_info))
+            return out
+        for e, env in enumerate(self.envs):
+            obs, reward, terminated, truncated, info = env.step(actions[e])
+            out.append((obs, float(reward), bool(terminated), bool(truncated), info))
+            if terminated or truncated:
+                obs, info = env.reset()
+            self._obs[e], self._info[e] = obs, info
+        return out
 
     # --- acting
     def _mask(self, info: Mapping[str, Any]) -> np.ndarray:
@@ -246,7 +297,7 @@ class PPOLagrangian:
 
     # --- rollout
     def _collect(self) -> dict[str, np.ndarray]:
-        cfg, n_env = self.config, len(self.envs)
+        cfg, n_env = self.config, self.num_envs
         t_steps = cfg.n_steps
         buf = {
             "obs": np.zeros((t_steps, n_env, self.obs_dim), np.float32),
@@ -271,8 +322,7 @@ class PPOLagrangian:
                 buf["value_c"][t] = self.net.cost_critic(x)[:, 0].numpy()
             buf["obs"][t], buf["mask"][t], buf["action"][t], buf["logp"][t] = x.numpy(), m.numpy(), action, logp
             reached, ended = [], np.zeros(n_env, dtype=bool)
-            for e, env in enumerate(self.envs):
-                obs, reward, terminated, truncated, info = env.step(action[e].numpy())
+            for e, (obs, reward, terminated, truncated, info) in enumerate(self._step_all(action.numpy())):
                 buf["reward"][t, e], buf["cost"][t, e] = reward, info["cost"]
                 self._ep_reward[e] += reward
                 self._ep_cost[e] += info["cost"]
@@ -283,8 +333,6 @@ class PPOLagrangian:
                     ep_rewards.append(self._ep_reward[e])
                     ep_costs.append(self._ep_cost[e])
                     self._ep_reward[e] = self._ep_cost[e] = 0.0
-                    obs, info = env.reset()
-                self._obs[e], self._info[e] = obs, info
             # the value of the state reached: 0 after termination, bootstrapped after truncation
             nx = torch.as_tensor(np.stack(reached))
             with torch.no_grad():
@@ -348,12 +396,9 @@ class PPOLagrangian:
     # --- the loop
     def learn(self, total_timesteps: int, callback: Callable[[PPOLagrangian, TrainLog], None] | None = None) -> None:
         """Train until ``num_timesteps >= total_timesteps`` (counted over all envs; resumable)."""
-        assert self.envs, "learn() needs environments"
+        assert self.num_envs, "learn() needs environments"
         if not self._obs:
-            for e, env in enumerate(self.envs):
-                obs, info = env.reset(seed=self.seed + e)
-                self._obs.append(obs)
-                self._info.append(info)
+            self._reset_all()
         while self.num_timesteps < total_timesteps:
             buf = self._collect()
             costs, rewards = buf["episode_costs"], buf["episode_rewards"]
@@ -394,7 +439,7 @@ class PPOLagrangian:
         return path
 
     @classmethod
-    def load(cls, path: str | Path, envs: Sequence[gym.Env] | None = None) -> PPOLagrangian:
+    def load(cls, path: str | Path, envs: Sequence[gym.Env] | VectorEnv | None = None) -> PPOLagrangian:
         """A saved model; with ``envs`` it can go on learning where it stopped."""
         state = torch.load(Path(path), map_location="cpu", weights_only=False)
         if not isinstance(state, dict) or state.get("format") != FORMAT:
@@ -402,8 +447,9 @@ class PPOLagrangian:
         cfg = PPOLagConfig.from_dict(state["config"])
         shapes = {k: gym.spaces.Box(-np.inf, np.inf, tuple(v), np.float32) for k, v in state["obs_space"].items()}
         model = cls(envs, cfg, state["seed"], obs_space=gym.spaces.Dict(shapes), nvec=state["nvec"])
-        if envs and [int(n) for n in envs[0].action_space.nvec] != state["nvec"]:
-            raise ValueError(f"{path}: model has action sizes {state['nvec']}, env {list(envs[0].action_space.nvec)}")
+        space = envs.single_action_space if isinstance(envs, VectorEnv) else envs[0].action_space if envs else None
+        if space is not None and [int(n) for n in space.nvec] != state["nvec"]:
+            raise ValueError(f"{path}: model has action sizes {state['nvec']}, env {list(space.nvec)}")
         model.net.load_state_dict(state["net"])
         if "optimizer" in state:
             model.optimizer.load_state_dict(state["optimizer"])

@@ -135,6 +135,47 @@ def test_a_short_run_of_each_algorithm_saves_model_description_checkpoint_and_lo
     assert [c[0] for c in calls] == sorted(c[0] for c in calls)
 
 
+@pytest.mark.parametrize(
+    "config, algorithm",
+    [
+        ("fast_office_ppo", "ppo"),
+        ("fast_office_ppo", "maskable_ppo"),
+        ("fast_office_ppo_lagrangian", "ppo_lagrangian"),
+    ],
+)
+def test_each_algorithm_trains_on_the_batched_vector_env_and_its_model_acts_in_the_single_env(
+    tmp_path, config, algorithm
+):
+    hp = {"n_steps": 4, "batch_size": 16} if algorithm != "ppo_lagrangian" else {"n_steps": 4}
+    if algorithm == "maskable_ppo":
+        hp["gamma"] = 0.95
+    cfg = tiny_config(config, hp, algorithm=algorithm, n_envs=4, vectorization="batched", timesteps=32)
+    calls: list[int] = []
+    path = train(cfg, tmp_path / "run", progress=lambda done, stats: calls.append(done))
+    meta = json.loads((tmp_path / "run" / "model.json").read_text())
+    assert meta["timesteps"] == 32 and calls[-1] == 32  # 4 networks x 4 steps x 2 rollouts
+    policy = load_policy(path)
+    env = make_env(cfg, seed=3)
+    obs, info = env.reset(seed=3)
+    action = policy(obs, info)
+    assert env.action_space.contains(np.asarray(action, dtype=np.int64))
+    assert meta["env"] == cfg.env and load_config(tmp_path / "run" / "config.yaml").vectorization == "batched"
+
+
+def test_ppo_lagrangian_steps_a_batched_env_in_one_call_and_counts_its_episodes():
+    from rrm_gym.envs import FastLoopVectorEnv
+
+    venv = FastLoopVectorEnv(3, "office", episode_steps=2, autoreset_mode="SameStep")
+    model = PPOLagrangian(venv, PPOLagConfig.from_dict({"n_steps": 4, "batch_size": 12, "n_epochs": 1}), seed=0)
+    logs: list[TrainLog] = []
+    model.learn(12, callback=lambda m, log: logs.append(log))
+    # two 2-step episodes per network; the second ended in the last step, which reset every network
+    assert model.num_timesteps == 12 and venv.sim.time_s == 60.0
+    assert logs[0].mean_episode_reward is not None and math.isfinite(logs[0].mean_episode_cost)
+    with pytest.raises(ValueError, match="SameStep"):
+        PPOLagrangian(FastLoopVectorEnv(2, "office"), PPOLagConfig())
+
+
 @pytest.mark.parametrize("key", list(RUNS))
 def test_a_loaded_policy_acts_inside_its_loops_action_space(runs, key):
     cfg, run_dir, path, _ = runs[key]
@@ -485,6 +526,13 @@ def bad_config(tmp_path):
         ({"env_id": "rrm_gym/SlowLoop-v0", "other_policy": "dca"}, "other_policy", "'dca' cannot run the fast loop"),
         ({"scenario": "no_such_site"}, "scenario", "no_such_site"),
         ({"env": {"episode_step": 4}}, "env", "episode_step"),
+        ({"vectorization": "gpu"}, "vectorization", "'separate' or 'batched'"),
+        (
+            {"vectorization": "batched", "env_id": "rrm_gym/SlowLoop-v0", "other_policy": "max"},
+            "vectorization",
+            "FastLoop-v0 only",
+        ),
+        ({"n_envs": 100}, "n_envs", "at most 64 separate"),
     ],
 )
 def test_a_bad_config_raises_naming_the_file_and_the_field(bad_config, changes, field, detail):

@@ -94,6 +94,7 @@ class FastLoopVectorEnv(VectorEnv):
         self.fast_period_s, self.slow_period_s, self.episode_steps = t.fast_period_s, t.slow_period_s, t.episode_steps
         self.reward_name, self.cost_weights, self.agent_loop = t.reward_name, t.cost_weights, t.agent_loop
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
+        self.render_mode = None
         self.single_action_space = t.action_space
         self.single_observation_space = t.observation_space
         self.action_space = batch_space(self.single_action_space, num_envs)
@@ -337,4 +338,15 @@ def stack_infos(infos: list[dict[str, Any]]) -> dict[str, Any]:
             array[:] = values
             out[key] = array
         out[f"_{key}"] = np.ones(n, dtype=bool)
+    return out
+
+
+def env_info(info: dict[str, Any], i: int) -> dict[str, Any]:
+    """Env ``i``'s info from a batched info (the ``"_key"`` masks, ``final_obs`` and ``final_info``
+    dropped): the inverse of :func:`stack_infos`."""
+    out = {}
+    for k, v in info.items():
+        if k.startswith("_") or k in ("final_obs", "final_info"):
+            continue
+        out[k] = env_info(v, i) if isinstance(v, dict) else v[i]
     return out
