@@ -3,9 +3,11 @@
 Two action streams per env: ``random`` (a fresh random action every step: nearly every AP
 changes, so every step is a burst of shielded, audited change requests and rollback
 watches) and ``hold`` (the current configuration: the floor cost of a step, simulation and
-event loop included). CartPole-v1 random steps are timed in the same run for the ratio.
+event loop included). CartPole-v1 random steps are timed in the same run for the ratio. The
+last rows time FastLoop-v0 through ``gymnasium.make_vec``: the natively batched vector env,
+``--batch`` networks in one simulation and one event loop, counted in network-steps.
 
-    python benchmarks/bench_envs.py [--steps 300]
+    python benchmarks/bench_envs.py [--steps 300] [--batch 64]
 """
 
 from __future__ import annotations
@@ -43,15 +45,28 @@ def steps_per_s(env_id: str, scenario: str, steps: int, hold: bool) -> float:
     return steps / (time.perf_counter() - t)
 
 
+def vector_steps_per_s(scenario: str, num_envs: int, steps: int, hold: bool) -> float:
+    """Network-steps per second of FastLoop's batched vector env (``gymnasium.make_vec``)."""
+    env = gym.make_vec("rrm_gym/FastLoop-v0", num_envs=num_envs, scenario=scenario, episode_steps=10_000)
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    env.step(env.action_space.sample())  # warm-up
+    t = time.perf_counter()
+    for _ in range(steps):
+        env.step(env.current_power_action() if hold else env.action_space.sample())
+    return steps * num_envs / (time.perf_counter() - t)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--scenarios", nargs="+", default=["office", "enterprise"])
+    parser.add_argument("--batch", type=int, default=64, help="networks of the batched vector env")
     args = parser.parse_args()
     cartpole = cartpole_steps_per_s()
     print(f"CartPole-v1 random steps: {cartpole:,.0f} steps/s (reference, same process)\n")
     head = (
-        f"{'env':<22} {'scenario':<11} {'sim s/step':>10} {'random st/s':>12} {'hold st/s':>10} "
+        f"{'env':<26} {'scenario':<11} {'sim s/step':>10} {'random st/s':>12} {'hold st/s':>10} "
         f"{'x CartPole':>11}  target"
     )
     print(head)
@@ -65,11 +80,21 @@ def main() -> None:
             period = u.slow_period_s if env_id.endswith("SlowLoop-v0") else u.fast_period_s
             target = TARGET.get((env_id, scenario))
             verdict = f">= {target:,.0f} {'PASS' if rnd >= target else 'MISS'}" if target else ""
-            row = f"{env_id:<22} {scenario:<11} {period:>10} {rnd:>12,.0f} {hold:>10,.0f} {rnd / cartpole:>11.4f}"
+            row = f"{env_id:<26} {scenario:<11} {period:>10} {rnd:>12,.0f} {hold:>10,.0f} {rnd / cartpole:>11.4f}"
             print(f"{row}  {verdict}")
+    for scenario in args.scenarios:
+        n = max(10, args.steps // 10)
+        rnd = vector_steps_per_s(scenario, args.batch, n, hold=False)
+        hold = vector_steps_per_s(scenario, args.batch, n, hold=True)
+        target = TARGET.get(("rrm_gym/FastLoop-v0", scenario))
+        verdict = f">= {target:,.0f} {'PASS' if rnd >= target else 'MISS'}" if target else ""
+        label = f"FastLoop-v0 make_vec B={args.batch}"
+        print(f"{label:<26} {scenario:<11} {60:>10} {rnd:>12,.0f} {hold:>10,.0f} {rnd / cartpole:>11.4f}  {verdict}")
     print(
         "\nst/s: environment steps per wall second (one step = one fast period, or one slow period for SlowLoop,\n"
-        "with the event loop on); x CartPole: random-action steps/s over CartPole-v1 random steps/s."
+        "with the event loop on); make_vec rows: network-steps per second of the natively batched vector env\n"
+        "(B networks in one simulation and one event loop); x CartPole: random-action steps/s over CartPole-v1\n"
+        "random steps/s."
     )
 
 

@@ -13,8 +13,11 @@ from gymnasium.vector import SyncVectorEnv, VectorEnv
 
 import rrm_gym  # noqa: F401  (registers the envs)
 from rrm_gym.envs import FastLoopEnv, FastLoopVectorEnv
-from rrm_gym.envs.vector import stack_infos
-from rrm_gym.safety import ChangeRequest, CooldownConfig, EventLoopConfig, Outcome
+from rrm_gym.envs.observation import AP_FEATURES, build_observations, scan_channels
+from rrm_gym.envs.vector import env_info
+from rrm_gym.radio.regulatory import SLOT_MEMBERS
+from rrm_gym.safety import ChangeRequest, CooldownConfig, EventLoop, EventLoopConfig, Outcome
+from rrm_gym.sim import WirelessSimulation
 
 FAST = "rrm_gym/FastLoop-v0"
 
@@ -90,13 +93,12 @@ def test_networks_are_independent_a_network_sees_only_its_own_actions():
 def test_batched_info_is_what_gymnasium_builds_env_by_env():
     env = FastLoopVectorEnv(4, "office", episode_steps=5)
     env.reset(seed=0)
-    env.step(env.action_space.sample())
-    per_env = copy.deepcopy([{k: v for k, v in i.items() if k != "_reward"} for i in env._infos])
+    _, _, _, _, info = env.step(env.action_space.sample())
+    per_env = [copy.deepcopy(env_info(info, n)) for n in range(4)]
     expected: dict = {}
-    for n, info in enumerate(per_env):
-        expected = VectorEnv._add_info(env, expected, info, n)
-    got = stack_infos(per_env)
-    fe, fg = flat(expected), flat(got)
+    for n, one in enumerate(per_env):
+        expected = VectorEnv._add_info(env, expected, one, n)
+    fe, fg = flat(expected), flat(info)
     assert fe.keys() == fg.keys()
     for k in fe:
         assert fe[k].dtype == fg[k].dtype and fe[k].shape == fg[k].shape, k
@@ -221,3 +223,76 @@ def test_bad_actions_and_arguments_are_clear_errors():
         FastLoopVectorEnv(2, "office", render_mode="rgb_array")
     with pytest.raises(ValueError, match="unknown reward"):
         FastLoopVectorEnv(2, "office", reward="joy")
+
+
+def reference_observation(loop, s, network: int = 0) -> dict[str, np.ndarray]:
+    """One network's observation computed on its own, the straightforward way."""
+    sim = loop.sim
+    n = sim.num_aps
+    feats = np.zeros((n, len(AP_FEATURES)), dtype=np.float32)
+    slot = sim.slot[network]
+    power = sim.power_dbm[network]
+    span = np.maximum(sim.ap_max_power_dbm - sim.ap_min_power_dbm, 1e-9)
+    feats[:, 0] = sim.channel[network] / 165.0
+    feats[:, 1] = sim.ap_band_ghz == 5.0
+    feats[:, 2] = sim.width_mhz[network] / 160.0
+    feats[:, 3] = (power - sim.ap_min_power_dbm) / span
+    feats[:, 13] = sim.domain.slot_dfs[slot]
+    feats[:, 14] = ~sim.tx_enabled[network]
+    rssi = np.zeros((n, n), dtype=np.float32)
+    channels = scan_channels(sim.domain)
+    scan = np.zeros((n, len(channels)), dtype=np.float32)
+    if s is not None:
+        b = network
+        offered = s.demand_mbps[b].mean(axis=0)
+        served = s.throughput_mbps[b].mean(axis=0)
+        feats[:, 4] = s.clients_per_ap[b] / max(1, sim.num_clients)
+        feats[:, 5] = np.log1p(offered) / np.log(1001.0)
+        feats[:, 6] = np.log1p(served) / np.log(1001.0)
+        feats[:, 7] = np.where(offered > 0, served / np.maximum(offered, 1e-9), 1.0)
+        feats[:, 8] = s.cca_busy_frac[b].mean(axis=0)
+        feats[:, 9] = s.cca_busy_frac[b].max(axis=0)
+        feats[:, 10] = s.airtime_frac[b].mean(axis=0)
+        feats[:, 11] = s.retry_rate[b].mean(axis=0)
+        feats[:, 12] = s.nonwifi_duty_frac[b].max(axis=0)
+        ap = s.client_ap[b]
+        linked = ap >= 0
+        snr_sum = np.bincount(ap[linked], np.nan_to_num(s.client_snr_db[b][linked]), minlength=n)
+        count = np.bincount(ap[linked], minlength=n)
+        feats[:, 15] = np.where(count > 0, snr_sum / np.maximum(count, 1), 0.0) / 60.0
+        snr = np.where(linked, np.nan_to_num(s.client_snr_db[b], nan=0.0), np.inf)
+        snr_min = np.full(n, np.inf)
+        np.minimum.at(snr_min, np.maximum(ap, 0), snr)
+        feats[:, 16] = np.where(np.isfinite(snr_min), snr_min, 0.0) / 60.0
+        r = s.neighbor_rssi_dbm[b]
+        rssi = np.where(np.isfinite(r), (r + 100.0) / 70.0, 0.0).astype(np.float32)
+        # off-channel scan: strongest unmanaged AP heard on each 20 MHz channel of its band
+        if s.foreign_rssi_dbm.shape[2]:
+            f = s.foreign_rssi_dbm[b]  # [N, M]
+            on = SLOT_MEMBERS[s.foreign_slot][:, channels]  # [M, C]
+            heard = np.where(np.isfinite(f)[:, :, None] & on[None], f[:, :, None], -np.inf).max(axis=1)
+            scan = np.where(np.isfinite(heard), (heard + 100.0) / 70.0, 0.0).astype(np.float32)
+    hour = sim.hour_of_day()
+    angle = 2.0 * np.pi * hour / 24.0
+    return {
+        "ap_features": np.clip(feats, 0.0, 1.0),
+        "neighbor_rssi": np.clip(rssi, 0.0, 1.0),
+        "channel_scan": np.clip(scan, 0.0, 1.0),
+        "time_of_day": np.array([np.sin(angle), np.cos(angle)], dtype=np.float32),
+    }
+
+
+@pytest.mark.parametrize("scenario", ["office", "residential", "dfs_site", "legacy_24"])
+def test_batched_observations_equal_each_network_computed_on_its_own(scenario):
+    sim = WirelessSimulation(scenario, seed=5, num_networks=3)
+    loop = EventLoop(sim)
+    spans = [None]
+    for step in range(3):
+        loop.submit(ChangeRequest(step % sim.num_aps, power_dbm=float(sim.ap_max_power_dbm[0] - 3), network=2))
+        spans.append(loop.advance(60))
+    for s in spans:
+        batched = build_observations(loop, s)
+        for b in range(3):
+            ref = reference_observation(loop, s, b)
+            for k, v in ref.items():
+                assert v.dtype == batched[k].dtype and np.array_equal(v, batched[k][b]), (scenario, b, k)

@@ -99,7 +99,14 @@ def build_observations(loop: EventLoop, s: Sensing | None) -> dict[str, np.ndarr
         if s.foreign_rssi_dbm.shape[2]:
             f = s.foreign_rssi_dbm  # [B, N, M]
             on = SLOT_MEMBERS[s.foreign_slot][:, channels]  # [M, C]
-            heard = np.where(np.isfinite(f)[..., None] & on, f[..., None], -np.inf).max(axis=2)
+            # max over the unmanaged APs on each channel: a segmented max over the (AP, channel)
+            # pairs, grouped by channel (no [B, N, M, C] temporary)
+            ch, m = np.nonzero(on.T)  # pairs sorted by channel
+            heard = np.full((nb, n, len(channels)), -np.inf)
+            if len(m):
+                starts = np.flatnonzero(np.r_[True, ch[1:] != ch[:-1]])
+                fv = np.where(np.isfinite(f), f, -np.inf)[..., m]  # [B, N, P]
+                heard[..., ch[starts]] = np.maximum.reduceat(fv, starts, axis=2)
             scan = np.where(np.isfinite(heard), (heard + 100.0) / 70.0, 0.0).astype(np.float32)
     hour = sim.hour_of_day()
     angle = 2.0 * np.pi * hour / 24.0

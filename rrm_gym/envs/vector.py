@@ -11,7 +11,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from rrm_gym.config import Scenario
-from rrm_gym.envs.core import EVENT_KEYS, Policy, reward_terms
+from rrm_gym.envs.core import EVENT_KEYS, PF_FLOOR_MBPS, Policy
 from rrm_gym.envs.fast import FastLoopEnv
 from rrm_gym.envs.observation import build_observations
 from rrm_gym.radio.regulatory import SLOT_CHANNEL, SLOT_WIDTH_MHZ
@@ -111,7 +111,8 @@ class FastLoopVectorEnv(VectorEnv):
         self._steps = 0
         self._needs_reset = True
         self._obs: dict[str, np.ndarray] | None = None
-        self._infos: list[dict[str, Any]] = []
+        self._info: dict[str, Any] = {}
+        self._rewards = np.zeros(num_envs)
 
     # ------------------------------------------------------------------ encodings
     def current_power_action(self) -> np.ndarray:
@@ -189,7 +190,7 @@ class FastLoopVectorEnv(VectorEnv):
         audit_ids, audit_networks = loop.step_audit_ids, loop.step_audit_networks
         loop.take_results()
         obs, infos = self._observe(sensing, results, audit_ids, audit_networks)
-        rewards = np.array([info.pop("_reward") for info in self._infos])
+        rewards = self._rewards
         truncated = np.full(b_all, self._steps >= self.episode_steps)
         terminated = np.zeros(b_all, dtype=bool)
         if truncated[0]:
@@ -234,7 +235,9 @@ class FastLoopVectorEnv(VectorEnv):
         for b in range(self.num_envs):
             mask = np.concatenate([loop.shield.slot_mask(b, i, self.slots[i], now) for i in range(self.num_aps)])
             obs_b = {k: v[b] for k, v in self._obs.items()}
-            choice = np.asarray(self.slow_policy(obs_b, {**self._infos[b], "action_mask": mask}), dtype=np.int64)
+            choice = np.asarray(
+                self.slow_policy(obs_b, {**env_info(self._info, b), "action_mask": mask}), dtype=np.int64
+            )
             if choice.shape != (len(nvec),) or (choice < 0).any() or (choice >= np.asarray(nvec)).any():
                 raise ValueError(f"slow_policy must return {len(nvec)} choices with 0 <= a < {nvec}; got {choice!r}")
             for ap in range(self.num_aps):
@@ -270,80 +273,78 @@ class FastLoopVectorEnv(VectorEnv):
     def _observe(
         self, s: Sensing, results: list[ShieldResult], audit_ids: list[str], audit_networks: list[int]
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Observations, per-network infos (kept for the slow policy) and their batched form."""
+        """Observations and the batched info (built on arrays; the values FastLoopEnv's info has,
+        network by network). Keeps the rewards for :meth:`step` and the info for the slow policy."""
         b_all = self.num_envs
         obs = build_observations(self.event_loop, s)
         now = self._counters()
         prev, self._prev = self._prev, now
-        outcomes = np.zeros((b_all, len(Outcome)), dtype=np.int64)
         order = {o: i for i, o in enumerate(Outcome)}
+        outcomes = np.zeros((b_all, len(Outcome)), dtype=np.int64)
         for r in results:
             req = r.request
             if req.source is Source.AGENT and req.loop == self.agent_loop:
                 outcomes[req.network, order[r.outcome]] += 1
-        ids: list[list[str]] = [[] for _ in range(b_all)]
+        ids = np.empty(b_all, dtype=object)
+        ids[:] = [[] for _ in range(b_all)]
         for audit_id, b in zip(audit_ids, audit_networks, strict=True):
             ids[b].append(audit_id)
         events = now["events"].copy()
         events.subtract(prev["events"])
-        masks = self.action_masks()
-        kpis = s.kpis()
+        k = s.kpis()
+        # proportional fair utility, network by network as FastLoopEnv computes it
+        log_thr = np.log(np.maximum(s.client_throughput_mbps, PF_FLOOR_MBPS))
+        active = s.client_demand_mbps > 0
+        pf = np.array([float(log_thr[b][active[b]].mean()) if active[b].any() else 0.0 for b in range(b_all)])
+        kpi = {
+            "throughput_mean_mbps": np.asarray(k["throughput_mean_mbps"], dtype=np.float64),
+            "throughput_p5_mbps": np.asarray(k["throughput_p5_mbps"], dtype=np.float64),
+            "cca_busy_mean": np.asarray(k["cca_busy_mean"], dtype=np.float64),
+            "retry_rate_mean": np.asarray(k["retry_rate_mean"], dtype=np.float64),
+            "pf_utility": pf,
+        }
+        self._rewards = {"pf": pf, "throughput": kpi["throughput_mean_mbps"], "p5": kpi["throughput_p5_mbps"]}[
+            self.reward_name
+        ]
         comp, comp_prev = now["compliance"], prev["compliance"]
-        sim_time = float(self.sim.time_s)
-        infos = []
-        for b in range(b_all):
-            terms = reward_terms(s, kpis, b)
-            cost_terms = {
-                "shield_rejected": float(outcomes[b, order[Outcome.REJECTED]]),
-                "shield_modified": float(outcomes[b, order[Outcome.MODIFIED]]),
-                "rollbacks": float(now["own_rollbacks"][b] - prev["own_rollbacks"][b]),
-                "dfs_violations": float(comp["dfs_violations"][b] - comp_prev["dfs_violations"][b]),
-                "eirp_violations": float(comp["eirp_violations"][b] - comp_prev["eirp_violations"][b]),
-            }
-            infos.append(
-                {
-                    "cost": float(sum(self.cost_weights[k] * v for k, v in cost_terms.items())),
-                    "cost_terms": cost_terms,
-                    "kpi": terms["kpi"],
-                    "compliance": {k: int(v[b]) for k, v in comp.items()},
-                    "shield": {o.value: int(outcomes[b, order[o]]) for o in Outcome},
-                    "events": {k: int(events.get((b, k), 0)) for k in EVENT_KEYS},
-                    "rollbacks": int(now["rollbacks"][b] - prev["rollbacks"][b]),
-                    "audit_ids": ids[b],
-                    "action_mask": masks[b],
-                    "sim_time_s": sim_time,
-                    "_reward": float(terms[self.reward_name]),
-                }
-            )
-        self._infos = infos
-        batched = stack_infos([{k: v for k, v in info.items() if k != "_reward"} for info in infos])
-        return obs, batched
+        cost_terms = {
+            "shield_rejected": outcomes[:, order[Outcome.REJECTED]].astype(np.float64),
+            "shield_modified": outcomes[:, order[Outcome.MODIFIED]].astype(np.float64),
+            "rollbacks": (now["own_rollbacks"] - prev["own_rollbacks"]).astype(np.float64),
+            "dfs_violations": (comp["dfs_violations"] - comp_prev["dfs_violations"]).astype(np.float64),
+            "eirp_violations": (comp["eirp_violations"] - comp_prev["eirp_violations"]).astype(np.float64),
+        }
+        cost = np.zeros(b_all)
+        for name, term in cost_terms.items():  # in FastLoopEnv's order, so the sums agree exactly
+            cost = cost + self.cost_weights[name] * term
+        info = {
+            "cost": cost,
+            "cost_terms": cost_terms,
+            "kpi": kpi,
+            "compliance": {name: v.astype(np.int64) for name, v in comp.items()},
+            "shield": {o.value: outcomes[:, order[o]] for o in Outcome},
+            "events": {t: np.array([events.get((b, t), 0) for b in range(b_all)], dtype=np.int64) for t in EVENT_KEYS},
+            "rollbacks": (now["rollbacks"] - prev["rollbacks"]).astype(np.int64),
+            "audit_ids": ids,
+            "action_mask": self.action_masks(),
+            "sim_time_s": np.full(b_all, float(self.sim.time_s)),
+        }
+        self._info = info
+        return obs, _with_masks(info, b_all)
 
 
-def stack_infos(infos: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per-env info dicts with the same keys, batched as ``VectorEnv._add_info`` batches them
-    env by env (an array per key, nested dicts recursively, a ``"_key"`` mask), in one pass."""
-    n = len(infos)
+def _with_masks(info: dict[str, Any], n: int) -> dict[str, Any]:
+    """Add Gymnasium's ``"_key"`` masks (every network has every key)."""
     out: dict[str, Any] = {}
-    for key, first in infos[0].items():
-        values = [info[key] for info in infos]
-        if isinstance(first, dict):
-            out[key] = stack_infos(values)
-        elif type(first) in (int, float, bool) or isinstance(first, np.number):
-            out[key] = np.array(values, dtype=type(first))
-        elif isinstance(first, np.ndarray):
-            out[key] = np.stack(values).astype(first.dtype, copy=False)
-        else:
-            array = np.empty(n, dtype=object)
-            array[:] = values
-            out[key] = array
+    for key, value in info.items():
+        out[key] = _with_masks(value, n) if isinstance(value, dict) else value
         out[f"_{key}"] = np.ones(n, dtype=bool)
     return out
 
 
 def env_info(info: dict[str, Any], i: int) -> dict[str, Any]:
     """Env ``i``'s info from a batched info (the ``"_key"`` masks, ``final_obs`` and ``final_info``
-    dropped): the inverse of :func:`stack_infos`."""
+    dropped)."""
     out = {}
     for k, v in info.items():
         if k.startswith("_") or k in ("final_obs", "final_info"):

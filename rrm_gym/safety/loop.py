@@ -27,6 +27,8 @@ from rrm_gym.safety.selector import ChannelSelector, SelectorWeights
 from rrm_gym.safety.shield import Cooldown, CooldownConfig, Shield, ShieldConfig
 from rrm_gym.sim import Sensing, WirelessSimulation
 
+_SLOT_CHANNEL = [int(c) for c in SLOT_CHANNEL]
+_SLOT_WIDTH = [int(w) for w in SLOT_WIDTH_MHZ]
 # enum labels as plain strings (an enum's .name / .value is a slow descriptor in the hot path)
 _TYPE_NAME = {t: t.name for t in EventType}
 _SOURCE_VALUE = {src: src.value for src in Source}
@@ -392,12 +394,9 @@ class EventLoop:
             asked = np.array([np.nan if r.power_dbm is None else float(r.power_dbm) for r in requests])
         except (TypeError, ValueError, OverflowError):
             return [self.submit(r) for r in requests]
+        given = np.array([r.power_dbm is not None for r in requests])
         in_range = (b >= 0) & (b < sim.num_networks) & (ap >= 0) & (ap < sim.num_aps)
-        if (
-            len(requests) < 2
-            or not in_range.all()
-            or not np.isfinite(asked[[r.power_dbm is not None for r in requests]]).all()
-        ):
+        if len(requests) < 2 or not in_range.all() or not np.isfinite(asked[given]).all():
             return [self.submit(r) for r in requests]
         requests = [
             dataclasses.replace(r, emergency=False) if r.emergency and r.source is Source.AGENT else r for r in requests
@@ -406,19 +405,29 @@ class EventLoop:
         cur = sim.power_dbm[b, ap]
         slot = sim.slot[b, ap]
         lo = sim.ap_min_power_dbm[ap]
-        hi = np.minimum(sim.ap_max_power_dbm[ap], sim.domain.slot_max_eirp_dbm[slot])
-        power = np.where(np.isnan(asked), cur, asked)
+        top = sim.ap_max_power_dbm[ap]
+        hi = np.minimum(top, sim.domain.slot_max_eirp_dbm[slot])
+        power = np.where(given, asked, cur)
         clipped = np.clip(power, lo, hi)
-        clip = (clipped != power) & (hi >= lo)
-        changed = (clipped != cur) & (hi >= lo)
+        ok = hi >= lo
+        clip = (clipped != power) & ok
+        changed = (clipped != cur) & ok
         emergency = np.array([r.emergency for r in requests])
         wait = sh.cooldown.last_change_s[b, ap, 2] + sh.cooldown.min_gap_s[2] - now
         deferred = changed & ~emergency & (wait > 0)
+        go = changed & ~deferred
+        if go.any():
+            sim.set_power_many(ap[go], clipped[go], networks=b[go])
+            sh.cooldown.last_change_s[b[go], ap[go], 2] = now
+        sh.cooldown.deferrals += int(deferred.sum())
+        # the per-request part, on Python numbers
+        cur_l, slot_l, clipped_l = cur.tolist(), slot.tolist(), clipped.tolist()
+        code = np.where(~ok, 0, np.where(~changed, 1, np.where(deferred, 2, 3))).tolist()
         results = []
         for i, req in enumerate(requests):
             # the same decisions and words as Shield.check
-            name = (int(b[i]), int(ap[i]))
-            if hi[i] < lo[i]:
+            c = code[i]
+            if c == 0:
                 results.append(
                     ShieldResult(
                         Outcome.REJECTED,
@@ -427,39 +436,38 @@ class EventLoop:
                     )
                 )
                 continue
-            note = ""
-            if clip[i]:
-                limit = "EIRP limit" if hi[i] < sim.ap_max_power_dbm[name[1]] and power[i] > hi[i] else "radio range"
-                note = f"power {power[i]:g} dBm clipped to {clipped[i]:g} dBm ({limit})"
-            outcome = Outcome.MODIFIED if note else Outcome.APPLIED
-            config = sim.ap_config(name[1], name[0])
-            if not changed[i]:
-                results.append(ShieldResult(outcome, note or "no change", req, {}, config))
-            elif deferred[i]:
-                sh.cooldown.deferrals += 1
+            if c == 2:
                 results.append(
                     ShieldResult(Outcome.REJECTED, f"cooldown: power_dbm may change again in {wait[i]:.0f} s", req)
                 )
+                continue
+            note = ""
+            if clip[i]:
+                limit = "EIRP limit" if hi[i] < top[i] and power[i] > hi[i] else "radio range"
+                note = f"power {power[i]:g} dBm clipped to {clipped[i]:g} dBm ({limit})"
+            config = {"channel": _SLOT_CHANNEL[slot_l[i]], "width_mhz": _SLOT_WIDTH[slot_l[i]], "power_dbm": cur_l[i]}
+            outcome = Outcome.MODIFIED if note else Outcome.APPLIED
+            if c == 1:
+                results.append(ShieldResult(outcome, note or "no change", req, {}, config))
             else:
-                results.append(ShieldResult(outcome, note or "ok", req, {"power_dbm": float(clipped[i])}, config))
-        go = changed & ~deferred
-        if go.any():
-            sim.set_power_many(ap[go], clipped[go], networks=b[go])
-            sh.cooldown.last_change_s[b[go], ap[go], 2] = now
+                results.append(ShieldResult(outcome, note or "ok", req, {"power_dbm": clipped_l[i]}, config))
+        # counters as submit() keeps them, in bulk
+        self.events_by_type["CHANGE_REQUEST"] += len(requests)
+        self.events_by_source.update(_SOURCE_VALUE[r.source] for r in requests)
+        self.events_by_network_type.update((r.network, "CHANGE_REQUEST") for r in requests)
+        self.shield_outcomes.update(_OUTCOME_VALUE[r.outcome] for r in results)
+        self.step_results += results
         for req, result in zip(requests, results, strict=True):
-            ev = Event(EventType.CHANGE_REQUEST, req.network, req.ap, req.source, now, request=req)
-            self._count(ev)
-            self.shield_outcomes[_OUTCOME_VALUE[result.outcome]] += 1
-            self.step_results.append(result)
             if result.outcome is Outcome.REJECTED:
                 status = "DEFERRED" if result.reason.startswith("cooldown") else "REJECTED"
-                self._audit(ev, _action(req.params()), [], status, result.reason, req=req)
+                self._audit_request(req, _action(req.params()), [], status, result.reason, None)
             elif result.applied:
-                self._book_applied(ev, req, result, now)
+                self._book_applied(None, req, result, now)
         return results
 
-    def _book_applied(self, ev: Event, req: ChangeRequest, result: ShieldResult, now: float) -> None:
-        """Rollback watch, action count and audit record of a change that has been made."""
+    def _book_applied(self, ev: Event | None, req: ChangeRequest, result: ShieldResult, now: float) -> None:
+        """Rollback watch, action count and audit record of a change that has been made
+        (``ev`` ``None``: an agent's or a person's change request)."""
         b, ap, applied, old = req.network, req.ap, result.applied, result.previous
         changes = [{"param": p, "old_value": old[p], "new_value": v} for p, v in applied.items()]
         token = None
@@ -474,15 +482,38 @@ class EventLoop:
         modified = result.outcome is Outcome.MODIFIED
         action = _action(applied)
         self.actions[action] += 1
-        self._audit(
-            ev,
+        status = "MODIFIED" if modified else "SUCCESS"
+        reason = result.reason if modified else req.reason
+        if ev is None:
+            self._audit_request(req, action, changes, status, reason, token)
+        else:
+            self._audit(ev, action, changes, status, reason, req=req, token=token)
+
+    def _audit_request(
+        self,
+        req: ChangeRequest,
+        action: str,
+        changes: list[dict[str, Any]],
+        status: str,
+        reason: str,
+        token: str | None,
+    ) -> None:
+        """:meth:`_audit` of a change request event (its data is empty), without the event."""
+        audit_id = self.audit.record_change(
+            float(self.now_s),
+            "CHANGE_REQUEST",
+            _SOURCE_VALUE[req.source],
+            status,
             action,
+            int(req.network),
+            int(req.ap),
             changes,
-            "MODIFIED" if modified else "SUCCESS",
-            result.reason if modified else req.reason,
-            req=req,
-            token=token,
+            token,
+            reason,
+            {"requested": req.params(), "loop": req.loop},
         )
+        self.step_audit_ids.append(audit_id)
+        self.step_audit_networks.append(int(req.network))
 
     def _apply(self, b: int, ap: int, params: dict[str, Any], csa: bool) -> None:
         sim = self.sim
