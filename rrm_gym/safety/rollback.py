@@ -88,20 +88,33 @@ class RollbackManager:
         if not self.watching:
             return
         t0, t1 = s.t0_s, s.t0_s + s.ticks
-        whole = {"retry": retry * s.ticks, "served": served * s.ticks, "offered": offered * s.ticks}
+        inside = []  # the common case: the whole span is inside the window
         for w in self.watching.values():
             lo, hi = max(t0, w.start_s), min(t1, w.end_s)
             if hi <= lo:
                 continue
             w.ticks += int(hi - lo)
-            if lo == t0 and hi == t1:  # the common case: the whole span is inside the window
-                for key, total in whole.items():
-                    w.sums[key] += float(total[w.network, w.ap])
+            if lo == t0 and hi == t1:
+                inside.append(w)
             else:
                 a, b, n, ap = int(lo - t0), int(hi - t0), w.network, w.ap
                 w.sums["retry"] += float(s.retry_rate[n, a:b, ap].sum())
                 w.sums["served"] += float(s.throughput_mbps[n, a:b, ap].sum())
                 w.sums["offered"] += float(s.demand_mbps[n, a:b, ap].sum())
+        if inside:
+            nets = [w.network for w in inside]
+            aps = [w.ap for w in inside]
+            totals = zip(
+                (retry[nets, aps] * s.ticks).tolist(),
+                (served[nets, aps] * s.ticks).tolist(),
+                (offered[nets, aps] * s.ticks).tolist(),
+                strict=True,
+            )
+            for w, (r, sv, of) in zip(inside, totals, strict=True):
+                sums = w.sums
+                sums["retry"] += r
+                sums["served"] += sv
+                sums["offered"] += of
 
     def watch(
         self,
