@@ -22,19 +22,23 @@ TARGET_HOUR_MS = {"office": 25.0, "enterprise": 150.0}
 TARGET_BATCH_GAIN = 10.0
 
 
-def hour_s(scenario: str, num_networks: int, repeats: int, chunk_s: int) -> float:
-    """Fastest of ``repeats`` wall-clock timings of one simulated hour (after a warm-up hour).
+def hour_s(scenario: str, setups: list[tuple[int, int]], repeats: int) -> list[float]:
+    """Fastest of ``repeats`` wall-clock timings of one simulated hour (after a warm-up hour) for
+    each ``(num_networks, chunk_s)`` setup, the setups timed in turn within every repeat so that
+    a slow spell of a shared machine hits them alike (their ratios are what matter).
 
     The minimum is the least noisy estimate of the intrinsic cost on a shared machine."""
-    sim = WirelessSimulation(scenario, seed=0, num_networks=num_networks)
-    sim.run(3600)
-    times = []
+    sims = [WirelessSimulation(scenario, seed=0, num_networks=b) for b, _ in setups]
+    for sim in sims:
+        sim.run(3600)
+    times: list[list[float]] = [[] for _ in setups]
     for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(3600 // chunk_s):
-            sim.run(chunk_s)
-        times.append(time.perf_counter() - t)
-    return min(times)
+        for i, (sim, (_, chunk_s)) in enumerate(zip(sims, setups, strict=True)):
+            t = time.perf_counter()
+            for _ in range(3600 // chunk_s):
+                sim.run(chunk_s)
+            times[i].append(time.perf_counter() - t)
+    return [min(t) for t in times]
 
 
 def main() -> None:
@@ -55,9 +59,7 @@ def main() -> None:
     for name in args.scenarios:
         sc = load_scenario(name)
         n, k = len(sc.aps), sc.clients.count
-        one = hour_s(name, 1, args.repeats, 3600)
-        stepped = hour_s(name, 1, args.repeats, sc.loops.fast_period_s)
-        batch = hour_s(name, args.batch, max(1, args.repeats - 1), 3600)
+        one, stepped, batch = hour_s(name, [(1, 3600), (1, sc.loops.fast_period_s), (args.batch, 3600)], args.repeats)
         sim_per_s = 3600.0 / one
         links_per_s = sim_per_s * n * k
         gain = args.batch * one / batch

@@ -672,6 +672,8 @@ class WirelessSimulation:
             bi, ki = np.nonzero(np.ones_like(assoc, dtype=bool))
             self._h_cand = np.full((*assoc.shape, r.hidden_cand.shape[2]), -1)
             self._h_db = np.zeros(self._h_cand.shape, dtype=np.float32)
+            self._h_mw = np.zeros(self._h_cand.shape, dtype=np.float32)
+            self._h_sinr = np.zeros(self._h_cand.shape)
         else:
             bi, ki = np.nonzero(redo)
         a = np.maximum(assoc[bi, ki], 0)
@@ -681,13 +683,17 @@ class WirelessSimulation:
         ok = (cand >= 0) & (c_db >= HIDDEN_NODE_FLOOR_DBM) & (assoc[bi, ki] >= 0)[:, None]
         self._h_cand[bi, ki] = np.where(ok, cand, -1)
         self._h_db[bi, ki] = c_db
+        # per redone row: each source's power at the client, and the SINR while it transmits
+        mw = 10.0 ** (self._h_db[bi, ki] / 10.0)
+        self._h_mw[bi, ki] = mw
+        noise = _SLOT_NOISE_MW[self._slot[bi, a]][:, None]
+        self._h_sinr[bi, ki] = self._rx_ct[bi, ki, a][:, None] - 10.0 * np.log10(noise + mw)
         flat = np.flatnonzero(self._h_cand >= 0)
         hb, hk = np.divmod(flat // self._h_cand.shape[2], assoc.shape[1])
-        h_mw = 10.0 ** (self._h_db.ravel()[flat] / 10.0)
-        # SINR while that source transmits: a collision is possible only below the top MCS's
-        # threshold plus a margin where its PER is < 1e-5 (see rrm_gym.radio.phy).
-        a = np.maximum(assoc[hb, hk], 0)
-        sinr_db = self._rx_ct[hb, hk, a] - 10.0 * np.log10(_SLOT_NOISE_MW[self._slot[hb, a]] + h_mw)
+        h_mw = self._h_mw.ravel()[flat]
+        # a collision is possible only below the top MCS's threshold plus a margin where its PER
+        # is < 1e-5 (see rrm_gym.radio.phy)
+        sinr_db = self._h_sinr.ravel()[flat]
         coll = np.flatnonzero(sinr_db < MCS_SINR_THRESHOLD_DB[-1] + 8.0)
         self._hidden_list = (hb, hk, self._h_cand.ravel()[flat], h_mw, coll, sinr_db[coll])
         self._hidden_assoc = assoc
@@ -717,8 +723,15 @@ class WirelessSimulation:
         a_slot = slot[rows, a]  # [B, K]
         signal = _pick(rx_ct, a)  # [B, K] dBm
         noise_mw = _SLOT_NOISE_MW[a_slot]
-        onehot = np.zeros((b, k, n))  # [B, K, N] client -> serving AP
-        onehot[rows, ks, a] = linked
+        cell = rows * n + a  # [B, K] (network, serving AP) of each client, flat; unlinked clients weigh 0
+
+        def per_ap(x: np.ndarray) -> np.ndarray:
+            """Sum of client values ``x`` [B, K] or [B, S, K] over each AP's clients -> [B, N] / [B, S, N]."""
+            if x.ndim == 2:
+                return np.bincount(cell.ravel(), np.where(linked, x, 0.0).ravel(), b * n).reshape(b, n)
+            s_ = x.shape[1]
+            idx = (cell // n * s_)[:, None, :] * n + np.arange(s_)[None, :, None] * n + (cell % n)[:, None, :]
+            return np.bincount(idx.ravel(), np.where(linked[:, None, :], x, 0.0).ravel(), b * s_ * n).reshape(b, s_, n)
 
         hb, hk, hj, h_mw, c_i, c_sinr_db = self._hidden(r, assoc)
         self._links_stale = False
@@ -732,7 +745,7 @@ class WirelessSimulation:
         demand = np.where(linked, self._demand, 0.0)
         mcs0 = np.searchsorted(MCS_SINR_THRESHOLD_DB, snr_db, side="right") - 1
         need0 = np.where(mcs0 >= 0, demand / (HE_RATE_20MHZ_1SS_MBPS[np.maximum(mcs0, 0)] * rate_factor), 0.0)
-        load0 = np.concatenate([(need0[:, None, :] @ onehot)[:, 0], self._nb_load_b], axis=1)  # [B, W]
+        load0 = np.concatenate([per_ap(need0), self._nb_load_b], axis=1)  # [B, W]
         act = self._airtime(load0[:, None], r.hears_t, 1.0)[:, 0]  # [B, W]
 
         # Hidden nodes lower the SINR that rate adaptation sees and collide with frames.
@@ -800,15 +813,16 @@ class WirelessSimulation:
         # Per state: airtime needed, airtime won, throughput.
         active = served[:, None, :] & ~outage  # [B, S, K]
         need = np.where(active, demand[:, None, :] / np.maximum(rate[:, None, :] * ok, 1e-9), 0.0)
-        load = need @ onehot  # [B, S, N]
+        load = per_ap(need)  # [B, S, N]
         nb_load = np.broadcast_to(self._nb_load_b[:, None, :], (b, n_s, self.num_neighbors))
         avail = np.concatenate([1.0 - ed_busy, np.ones_like(nb_load)], axis=2)
         air = self._airtime(np.concatenate([load, nb_load], 2), r.hears_t, avail)  # [B, S, W]
         cca = np.minimum(1.0, ed_busy + (air @ r.hears_t)[..., :n])
         air_ap = air[..., :n]
         frac = np.where(load > 0, np.minimum(1.0, air_ap / np.maximum(load, 1e-12)), 1.0)
-        thr = np.where(active, demand[:, None, :] * (frac @ onehot.transpose(0, 2, 1)), 0.0)  # [B, S, K]
-        ap_retry = np.where(load > 0, ((need * (1.0 - ok)) @ onehot) / np.maximum(load, 1e-12), 0.0)
+        frac_client = np.take_along_axis(frac, np.broadcast_to(a[:, None, :], (b, n_s, k)), axis=2)  # [B, S, K]
+        thr = np.where(active, demand[:, None, :] * frac_client, 0.0)  # [B, S, K]
+        ap_retry = np.where(load > 0, per_ap(need * (1.0 - ok)) / np.maximum(load, 1e-12), 0.0)
 
         if radar.shape[2]:
             radar_hit = (radar[..., None] & r.radar_on[:, None]).any(axis=2)  # [B, T, N]
@@ -825,12 +839,12 @@ class WirelessSimulation:
             cca_busy_frac=ticks_of(cca),
             airtime_frac=ticks_of(air_ap),
             retry_rate=ticks_of(ap_retry),
-            throughput_mbps=ticks_of(thr @ onehot),
+            throughput_mbps=ticks_of(per_ap(thr)),
             nonwifi_duty_frac=ticks_of(nw_duty),
             nonwifi_confidence=ticks_of(nw_conf),
             nonwifi_kind=ticks_of(nw_kind),
             radar_detected=radar_hit,
-            demand_mbps=np.broadcast_to((demand[:, None, :] @ onehot).astype(np.float32), (b, ticks, n)),
+            demand_mbps=np.broadcast_to(per_ap(demand)[:, None, :].astype(np.float32), (b, ticks, n)),
             transmitting=np.broadcast_to(self._tx_on[:, None, :n].copy(), (b, ticks, n)),
             radar_burst=radar,
             client_ap=assoc.copy(),
