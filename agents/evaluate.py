@@ -140,7 +140,7 @@ def run_baseline(
     return _episode_metrics(env, steps, POWER_POLICIES[power](seed).bind(env), seed)
 
 
-ENCODING_KWARGS = ("allow_width", "power_mode")  # env settings that change a policy's action encoding
+ENCODING_KWARGS = ("allow_width", "power_mode", "channel_onehot")  # env settings that change what a policy sees or does
 
 
 def model_env(scenario: Scenario, policy: TrainedPolicy, steps: int = 60) -> FastLoopEnv:

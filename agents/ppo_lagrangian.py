@@ -274,10 +274,28 @@ class PPOLagrangian:
 
     # --- warm start
     def imitate(
-        self, obs: np.ndarray, masks: np.ndarray, actions: np.ndarray, epochs: int = 30, batch_size: int = 64
+        self,
+        obs: np.ndarray,
+        masks: np.ndarray,
+        actions: np.ndarray,
+        epochs: int = 30,
+        batch_size: int = 64,
+        learning_rate: float | None = None,
     ) -> float:
         """Behaviour cloning: fit the actor to ``actions`` [M, N] taken at ``obs`` [M, obs_dim] (with
-        ``masks`` [M, sum(nvec)]) by cross-entropy, before any RL. Returns the per-AP accuracy after."""
+        ``masks`` [M, sum(nvec)]) by cross-entropy, before any RL, at ``learning_rate`` (default:
+        the RL one, which is restored after). Returns the per-AP accuracy after."""
+        rl_rate = [g["lr"] for g in self.optimizer.param_groups]
+        if learning_rate is not None:
+            for g in self.optimizer.param_groups:
+                g["lr"] = learning_rate
+        try:
+            return self._imitate(obs, masks, actions, epochs, batch_size)
+        finally:
+            for g, lr in zip(self.optimizer.param_groups, rl_rate, strict=True):
+                g["lr"] = lr
+
+    def _imitate(self, obs: np.ndarray, masks: np.ndarray, actions: np.ndarray, epochs: int, batch_size: int) -> float:
         x = torch.as_tensor(obs, dtype=torch.float32)
         m = torch.as_tensor(masks, dtype=torch.bool) if self.config.use_masks else None
         a = torch.as_tensor(actions, dtype=torch.int64)

@@ -41,6 +41,7 @@ class Pretrain(BaseModel):
     policy: str
     episodes: int = Field(default=100, ge=1)
     epochs: int = Field(default=30, ge=1)
+    learning_rate: float | None = Field(default=None, gt=0, lt=1)  # default: the RL learning rate
 
 
 class TrainConfig(BaseModel):
@@ -232,7 +233,9 @@ def _train_ppo_lagrangian(
     else:
         model = PPOLagrangian(envs, PPOLagConfig.from_dict(cfg.hyperparameters), seed=cfg.seed)
         if cfg.pretrain is not None:
-            accuracy = model.imitate(*_demonstrations(cfg, model.keys), epochs=cfg.pretrain.epochs)
+            accuracy = model.imitate(
+                *_demonstrations(cfg, model.keys), epochs=cfg.pretrain.epochs, learning_rate=cfg.pretrain.learning_rate
+            )
             (run_dir / "pretrain.json").write_text(json.dumps({**cfg.pretrain.model_dump(), "accuracy": accuracy}))
     writer = SummaryWriter(str(run_dir / "tb"))
     next_save = (model.num_timesteps // cfg.checkpoint_every + 1) * cfg.checkpoint_every

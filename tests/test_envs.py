@@ -721,3 +721,22 @@ def test_step_power_mode_masks_steps_past_the_ends_of_the_power_range():
 def test_unknown_power_mode_is_a_value_error_naming_the_choices():
     with pytest.raises(ValueError, match="power_mode must be one of"):
         gymnasium.make("rrm_gym/FastLoop-v0", scenario="office", power_mode="delta")
+
+
+@pytest.mark.parametrize("env_id", ALL_IDS)
+def test_channel_onehot_observation_marks_each_aps_current_channel_choice(env_id):
+    env = make(env_id, channel_onehot=True, episode_steps=2)
+    gymnasium_check_env(env.unwrapped, skip_render_check=True)
+    obs, _ = env.reset(seed=0)
+    u = env.unwrapped
+    assert env.observation_space.contains(obs)
+    assert obs["current_channel"].shape == (u.num_aps, max(len(s) for s in u.slots))
+    assert (obs["current_channel"].sum(axis=1) == 1).all()
+    assert np.array_equal(obs["current_channel"].argmax(axis=1), u.current_channel_action())
+    # move AP 0 to another channel of its width; the one-hot follows
+    slots = u.slots[0]
+    target = next(s for s in slots if SLOT_WIDTH_MHZ[s] == u.sim.width_mhz[0, 0] and s != u.sim.slot[0, 0])
+    u.event_loop.submit(ChangeRequest(0, int(SLOT_CHANNEL[target]), int(SLOT_WIDTH_MHZ[target])))
+    obs, *_ = env.step(hold_action(env))
+    assert obs["current_channel"][0].argmax() == u.slot_action(0, int(target)) == u.current_channel_action()[0]
+    assert "current_channel" not in make(env_id).observation_space.spaces  # off by default

@@ -162,6 +162,27 @@ def test_each_algorithm_trains_on_the_batched_vector_env_and_its_model_acts_in_t
     assert meta["env"] == cfg.env and load_config(tmp_path / "run" / "config.yaml").vectorization == "batched"
 
 
+def test_imitation_at_its_own_learning_rate_fits_better_and_leaves_the_rl_rate_as_it_was():
+    env = FastLoopEnv("office", episode_steps=4)
+    obs, info = env.reset(seed=0)
+    keys = sorted(env.observation_space.spaces)
+    from agents.ppo_lagrangian import flatten_obs
+
+    rng = np.random.default_rng(0)
+    x = np.stack([flatten_obs(obs, keys)] * 8) + rng.normal(
+        0, 0.1, (8, sum(int(np.prod(env.observation_space[k].shape)) for k in keys))
+    )
+    x = x.astype(np.float32)
+    a = rng.integers(env.action_space.nvec, size=(8, env.num_aps))
+    masks = np.ones((8, int(env.action_space.nvec.sum())), dtype=bool)
+    fits = {}
+    for lr in (None, 1e-2):
+        model = PPOLagrangian([env], PPOLagConfig.from_dict({"learning_rate": 1e-4}), seed=0)
+        fits[lr] = model.imitate(x, masks, a, epochs=20, learning_rate=lr)
+        assert [g["lr"] for g in model.optimizer.param_groups] == [1e-4]
+    assert fits[1e-2] > fits[None]
+
+
 def test_ppo_lagrangian_steps_a_batched_env_in_one_call_and_counts_its_episodes():
     from rrm_gym.envs import FastLoopVectorEnv
 

@@ -96,6 +96,7 @@ class RRMEnv(gym.Env):
         reward: str = "pf",
         cost_weights: Mapping[str, float] | None = None,
         allow_width: bool = True,
+        channel_onehot: bool = False,
         event_loop: EventLoopConfig | None = None,
         audit_key: str | bytes | None = None,
         audit_path: str | Path | None = None,
@@ -124,6 +125,7 @@ class RRMEnv(gym.Env):
         self.reward_name = reward
         self.cost_weights = {**DEFAULT_COST_WEIGHTS, **(cost_weights or {})}
         self.allow_width = allow_width
+        self.channel_onehot = bool(channel_onehot)
         # Saturation is what the agent is there to fix: by default the event loop leaves it to the
         # agent, and keeps reacting to radar and non-Wi-Fi interference.
         self.event_loop_config = event_loop or EventLoopConfig(react_to_saturation=False)
@@ -282,9 +284,18 @@ class RRMEnv(gym.Env):
         return sensing, results, audit_ids, events
 
     def _observe(self) -> dict[str, np.ndarray]:
-        from rrm_gym.envs.observation import build_observation
+        from rrm_gym.envs.observation import build_observation, current_channel_onehot
 
-        return build_observation(self.event_loop, self._sensing)
+        obs = build_observation(self.event_loop, self._sensing)
+        if self.channel_onehot:
+            obs["current_channel"] = current_channel_onehot(self.sim.slot[0], self.slots)
+        return obs
+
+    def _observation_space(self) -> spaces.Dict:
+        from rrm_gym.envs.observation import observation_space, scan_channels
+
+        choices = max(len(s) for s in self.slots) if self.channel_onehot else None
+        return observation_space(self.num_aps, len(scan_channels(self.sim.domain)), choices)
 
     def _reward_terms(self, s: Sensing) -> dict[str, Any]:
         return reward_terms(s, s.kpis(), 0)

@@ -10,7 +10,6 @@ import numpy as np
 
 from rrm_gym.config import Scenario
 from rrm_gym.envs.core import Policy, RRMEnv, multi_discrete
-from rrm_gym.envs.observation import observation_space, scan_channels
 from rrm_gym.sim import Sensing
 
 
@@ -84,7 +83,7 @@ class FastLoopEnv(RRMEnv):
         self.power_mode = power_mode
         nvec = self._power_nvec() if power_mode == "level" else [3] * self.num_aps
         self.action_space = multi_discrete(nvec)
-        self.observation_space = observation_space(self.num_aps, len(scan_channels(self.sim.domain)))
+        self.observation_space = self._observation_space()
 
     def _step_targets(self, steps: np.ndarray) -> np.ndarray:
         """Level indices reached by steps of -1 / 0 / +1 from each AP's current level, [N]."""

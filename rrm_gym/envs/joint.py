@@ -10,7 +10,6 @@ import numpy as np
 
 from rrm_gym.config import Scenario
 from rrm_gym.envs.core import RRMEnv, multi_discrete
-from rrm_gym.envs.observation import observation_space, scan_channels
 from rrm_gym.sim import Sensing
 
 
@@ -37,7 +36,7 @@ class JointEnv(RRMEnv):
     def __init__(self, scenario: str | Path | Scenario = "office", *, episode_steps: int = 60, **kwargs: Any) -> None:
         super().__init__(scenario, episode_steps=episode_steps, **kwargs)
         self.action_space = multi_discrete(self._channel_nvec() + self._power_nvec())
-        self.observation_space = observation_space(self.num_aps, len(scan_channels(self.sim.domain)))
+        self.observation_space = self._observation_space()
 
     def _act_and_run(self, action: np.ndarray) -> tuple[Sensing, list, list, Counter]:
         n = self.num_aps

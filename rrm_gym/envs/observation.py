@@ -37,15 +37,33 @@ def scan_channels(domain: RegulatoryDomain) -> np.ndarray:
     return np.asarray(domain.channels, dtype=np.int64)
 
 
-def observation_space(num_aps: int, num_channels: int) -> spaces.Dict:
-    return spaces.Dict(
-        {
-            "ap_features": spaces.Box(0.0, 1.0, (num_aps, NUM_AP_FEATURES), np.float32),
-            "neighbor_rssi": spaces.Box(0.0, 1.0, (num_aps, num_aps), np.float32),
-            "channel_scan": spaces.Box(0.0, 1.0, (num_aps, num_channels), np.float32),
-            "time_of_day": spaces.Box(-1.0, 1.0, (2,), np.float32),
-        }
-    )
+def observation_space(num_aps: int, num_channels: int, channel_choices: int | None = None) -> spaces.Dict:
+    """The observation ``Dict``; with ``channel_choices`` (the most channel choices of an AP) also
+    ``current_channel``, each AP's current choice one-hot (:func:`current_channel_onehot`)."""
+    entries = {
+        "ap_features": spaces.Box(0.0, 1.0, (num_aps, NUM_AP_FEATURES), np.float32),
+        "neighbor_rssi": spaces.Box(0.0, 1.0, (num_aps, num_aps), np.float32),
+        "channel_scan": spaces.Box(0.0, 1.0, (num_aps, num_channels), np.float32),
+        "time_of_day": spaces.Box(-1.0, 1.0, (2,), np.float32),
+    }
+    if channel_choices is not None:
+        entries["current_channel"] = spaces.Box(0.0, 1.0, (num_aps, channel_choices), np.float32)
+    return spaces.Dict(entries)
+
+
+def current_channel_onehot(slot: np.ndarray, slots: list[np.ndarray]) -> np.ndarray:
+    """``[..., N, max choices]`` float32: 1 at each AP's current slot in its channel choices
+    ``slots[ap]`` (the channel action that keeps the plan), for ``slot`` ``[..., N]`` slot ids."""
+    width = max(len(c) for c in slots)
+    index = np.full((len(slots), int(max(c.max() for c in slots)) + 1), -1)
+    for ap, choices in enumerate(slots):
+        index[ap, choices] = np.arange(len(choices))
+    aps = np.arange(len(slots))
+    slot = np.asarray(slot)
+    choice = index[aps, np.minimum(slot, index.shape[1] - 1)]  # -1 where the slot is not a choice
+    out = np.zeros((*slot.shape, width), dtype=np.float32)
+    np.put_along_axis(out, np.maximum(choice, 0)[..., None], (choice >= 0)[..., None].astype(np.float32), axis=-1)
+    return out
 
 
 def build_observation(loop: EventLoop, s: Sensing | None, network: int = 0) -> dict[str, np.ndarray]:

@@ -10,7 +10,6 @@ import numpy as np
 
 from rrm_gym.config import Scenario
 from rrm_gym.envs.core import Policy, RRMEnv, multi_discrete
-from rrm_gym.envs.observation import observation_space, scan_channels
 from rrm_gym.sim import Sensing
 
 
@@ -58,7 +57,7 @@ class SlowLoopEnv(RRMEnv):
         super().__init__(scenario, episode_steps=episode_steps, **kwargs)
         self.fast_policy = fast_policy
         self.action_space = multi_discrete(self._channel_nvec())
-        self.observation_space = observation_space(self.num_aps, len(scan_channels(self.sim.domain)))
+        self.observation_space = self._observation_space()
 
     def _act_and_run(self, action: np.ndarray) -> tuple[Sensing, list, list, Counter]:
         self._submit_channels(action, loop=self.agent_loop)

@@ -13,7 +13,7 @@ from gymnasium.vector.utils import batch_space
 from rrm_gym.config import Scenario
 from rrm_gym.envs.core import EVENT_KEYS, PF_FLOOR_MBPS, Policy
 from rrm_gym.envs.fast import FastLoopEnv
-from rrm_gym.envs.observation import build_observations
+from rrm_gym.envs.observation import build_observations, current_channel_onehot
 from rrm_gym.radio.regulatory import SLOT_CHANNEL, SLOT_WIDTH_MHZ
 from rrm_gym.safety import ChangeRequest, EventLoop, Outcome, ShieldResult, Source
 from rrm_gym.sim import Sensing, WirelessSimulation
@@ -277,6 +277,8 @@ class FastLoopVectorEnv(VectorEnv):
         network by network). Keeps the rewards for :meth:`step` and the info for the slow policy."""
         b_all = self.num_envs
         obs = build_observations(self.event_loop, s)
+        if self.template.channel_onehot:
+            obs["current_channel"] = current_channel_onehot(self.sim.slot, self.slots)
         now = self._counters()
         prev, self._prev = self._prev, now
         order = {o: i for i, o in enumerate(Outcome)}

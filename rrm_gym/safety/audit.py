@@ -1014,36 +1014,6 @@ class AuditLog:
             )
         )
 
-    def append_id(
-        self,
-        *,
-        sim_time_s: float,
-        event_type: str,
-        source: str,
-        execution_status: str,
-        action_type: str = "NONE",
-        network: int = 0,
-        ap_id: int | None = None,
-        configuration_changes: Iterable[Any] = (),
-        rollback_token: str | None = None,
-        reason: str = "",
-        details: Mapping[str, Any] | None = None,
-    ) -> str:
-        """:meth:`append`, returning only the new record's ``audit_id`` (no record object is built)."""
-        return self._append(
-            sim_time_s,
-            event_type,
-            source,
-            execution_status,
-            action_type,
-            network,
-            ap_id,
-            configuration_changes,
-            rollback_token,
-            reason,
-            details,
-        )["audit_id"]
-
     def _append(
         self,
         sim_time_s: Any,
@@ -1106,7 +1076,8 @@ class AuditLog:
         reason: str,
         details: dict[str, Any],
     ) -> str:
-        """:meth:`append_id` for a caller that built the record's frame itself (the event loop):
+        """:meth:`append`, returning only the new record's ``audit_id``, for a caller that built the
+        record's frame itself (the event loop):
         ``sim_time_s`` a finite float, ``network`` / ``ap_id`` ints, the labels valid, and
         ``configuration_changes`` ``{"param", "old_value", "new_value"}`` dicts of short parameter
         names and Python numbers; these are not checked again. ``reason`` and ``details`` are

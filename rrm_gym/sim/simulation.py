@@ -710,7 +710,7 @@ class WirelessSimulation:
 
     def _segment(self, ticks: int) -> Sensing:
         b, n, k = self.num_networks, self.num_aps, self.num_clients
-        rows, ks = self._rows, self._ks
+        rows = self._rows
         r = self._radio()
         slot = self._slot
 
