@@ -371,15 +371,20 @@ class EventLoop:
         self.shield_outcomes[_OUTCOME_VALUE[result.outcome]] += 1
         self.step_results.append(result)
         applied = result.applied
+        # a change request's event carries no data: its record is written without the event
+        plain = ev.type is EventType.CHANGE_REQUEST and not ev.data
         if result.outcome is Outcome.REJECTED:
             status = "DEFERRED" if result.reason.startswith("cooldown") else "REJECTED"
-            self._audit(ev, _action(req.params()), [], status, result.reason, req=req)
+            if plain:
+                self._audit_request(req, _action(req.params()), [], status, result.reason, None)
+            else:
+                self._audit(ev, _action(req.params()), [], status, result.reason, req=req)
             return result
         if not applied:
             return result  # nothing to change: not an action, not audited
         self._apply(req.network, req.ap, applied, csa=req.emergency)
         self.shield.note_applied(result, now)
-        self._book_applied(ev, req, result, now)
+        self._book_applied(None if plain else ev, req, result, now)
         return result
 
     def _submit_powers(self, requests: list[ChangeRequest]) -> list[ShieldResult]:

@@ -1,0 +1,57 @@
+"""Training throughput: environment steps per second of a PPO-Lagrangian run on FastLoop-v0
+(``office``, DCA channels inside), with ``n_envs`` separate environments stepped in turn and with
+the natively batched vector env, timed in the same process run and reported as a ratio.
+
+Each run starts from the packaged config ``configs/training/fast_office_ppo_lagrangian.yaml``
+without its warm start, with rollouts of 16 steps per env and one epoch per update, so most of the
+time is spent stepping environments as a long run does.
+
+    python benchmarks/bench_training.py [--timesteps 3072] [--separate 4] [--batched 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from agents.training import load_config, train
+
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "training" / "fast_office_ppo_lagrangian.yaml"
+
+
+def steps_per_s(timesteps: int, n_envs: int, vectorization: str) -> float:
+    hp = {"n_steps": 16, "batch_size": min(1024, 16 * n_envs), "n_epochs": 1}
+    cfg = load_config(
+        CONFIG,
+        {
+            "name": f"bench_{vectorization}",
+            "timesteps": timesteps,
+            "n_envs": n_envs,
+            "vectorization": vectorization,
+            "checkpoint_every": 10**9,
+        },
+    )
+    cfg = cfg.model_copy(update={"hyperparameters": {**cfg.hyperparameters, **hp}, "pretrain": None})
+    with tempfile.TemporaryDirectory() as d:
+        t = time.perf_counter()
+        train(cfg, Path(d) / "run")
+        return timesteps / (time.perf_counter() - t)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--timesteps", type=int, default=3072)
+    parser.add_argument("--separate", type=int, default=4, help="separate environments")
+    parser.add_argument("--batched", type=int, default=64, help="networks of the batched vector env")
+    args = parser.parse_args()
+    separate = steps_per_s(args.timesteps, args.separate, "separate")
+    batched = steps_per_s(args.timesteps, args.batched, "batched")
+    print(f"PPO-Lagrangian on FastLoop-v0 office, {args.timesteps:,} env steps per run:")
+    print(f"  {args.separate:>3} separate envs:        {separate:>8,.0f} env steps/s")
+    print(f"  {args.batched:>3} batched networks:     {batched:>8,.0f} env steps/s   ({batched / separate:.1f}x)")
+
+
+if __name__ == "__main__":
+    main()
