@@ -1127,11 +1127,12 @@ class AuditLog:
         with self._lock:
             if self._closed:
                 raise ValueError("audit log is closed")
-            body["audit_id"] = self._audit_id(self._next_seq)
-            body["sequence"] = self._next_seq
+            seq = body["sequence"] = self._next_seq
+            body["audit_id"] = f"{self._id_prefix}{seq:016x}"  # as _audit_id
             body["prev_signature"] = self._last_sig
             head, tail = _record_json(body, changes_json, details_json)
-            inner, outer = self._pads[0].copy(), self._pads[1].copy()
+            pads = self._pads
+            inner, outer = pads[0].copy(), pads[1].copy()
             inner.update((head + tail).encode("utf-8"))
             outer.update(inner.digest())
             sig = body["signature"] = outer.hexdigest()  # HMAC-SHA256, as compute_signature

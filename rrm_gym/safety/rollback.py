@@ -128,12 +128,18 @@ class RollbackManager:
     ) -> Watch:
         token = f"{prefix}-n{network}-ap{ap}-{next(self._ids):06d}"
         end_s = now_s + self.config.window_s
-        w = Watch(token, network, ap, old, new, self.baseline(network, ap), now_s, end_s, loop=loop)
+        sums = {"retry": 0.0, "served": 0.0, "offered": 0.0}
+        w = Watch(token, network, ap, old, new, self.baseline(network, ap), now_s, end_s, None, loop, 0, sums)
         self.watching[token] = w
-        self._watching_ap.setdefault((network, ap), []).append(token)
-        self.history[token] = w
-        while len(self.history) > self.history_limit:
-            self.history.popitem(last=False)
+        key = (network, ap)
+        if key in self._watching_ap:
+            self._watching_ap[key].append(token)
+        else:
+            self._watching_ap[key] = [token]
+        history = self.history
+        history[token] = w
+        while len(history) > self.history_limit:
+            history.popitem(last=False)
         return w
 
     def verdict(self, w: Watch) -> tuple[bool, str, dict[str, float]]:

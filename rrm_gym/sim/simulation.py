@@ -683,11 +683,13 @@ class WirelessSimulation:
         ok = (cand >= 0) & (c_db >= HIDDEN_NODE_FLOOR_DBM) & (assoc[bi, ki] >= 0)[:, None]
         self._h_cand[bi, ki] = np.where(ok, cand, -1)
         self._h_db[bi, ki] = c_db
-        # per redone row: each source's power at the client, and the SINR while it transmits
-        mw = 10.0 ** (self._h_db[bi, ki] / 10.0)
-        self._h_mw[bi, ki] = mw
-        noise = _SLOT_NOISE_MW[self._slot[bi, a]][:, None]
-        self._h_sinr[bi, ki] = self._rx_ct[bi, ki, a][:, None] - 10.0 * np.log10(noise + mw)
+        # per hidden source of a redone row: its power at the client, and the SINR while it transmits
+        row, col = np.nonzero(ok)
+        pb, pk, pa = bi[row], ki[row], a[row]
+        mw = 10.0 ** (self._h_db[pb, pk, col] / 10.0)
+        self._h_mw[pb, pk, col] = mw
+        noise = _SLOT_NOISE_MW[self._slot[pb, pa]]
+        self._h_sinr[pb, pk, col] = self._rx_ct[pb, pk, pa] - 10.0 * np.log10(noise + mw)
         flat = np.flatnonzero(self._h_cand >= 0)
         hb, hk = np.divmod(flat // self._h_cand.shape[2], assoc.shape[1])
         h_mw = self._h_mw.ravel()[flat]
