@@ -32,7 +32,10 @@ class FastLoopEnv(RRMEnv):
     AP i of AP j, (dBm + 100) / 70, 0 when not heard), ``channel_scan`` ``Box(0, 1, (N, C))``
     (strongest unmanaged AP each AP hears on each 20 MHz channel of the domain, same scale;
     ``rrm_gym.envs.observation.scan_channels``) and ``time_of_day`` ``Box(-1, 1, (2,))`` (sine,
-    cosine). Everything is what a controller measures over the last period.
+    cosine). Everything is what a controller measures over the last period. With
+    ``channel_onehot=True`` also ``current_channel`` ``Box(0, 1, (N, S))``: each AP's current
+    channel choice one-hot over its choices (:class:`SlowLoopEnv`'s encoding, S the most choices
+    of an AP).
 
     **Reward** — network utility of the period: ``"pf"`` (default, proportional fair) the mean
     over active clients of ln(throughput in Mb/s, floored at 0.01); ``"throughput"`` mean client
@@ -54,10 +57,14 @@ class FastLoopEnv(RRMEnv):
     slow period; default: keep the scenario's plan), ``episode_steps``, ``fast_period_s`` and
     ``slow_period_s`` (default from the scenario), ``power_mode`` (``"level"`` or ``"step"``),
     ``reward``, ``cost_weights``,
-    ``allow_width`` (channel choices include widths up to each AP's maximum), ``event_loop``
+    ``allow_width`` (channel choices include widths up to each AP's maximum), ``channel_onehot``
+    (add ``current_channel`` to the observation), ``event_loop``
     (``EventLoopConfig``; by default the loop reacts to radar and non-Wi-Fi interference but
     leaves saturation to the agent), ``audit_key`` / ``audit_path`` (file audit log), ``render_mode``
     (``"rgb_array"`` or ``"ansi"``).
+
+    ``gymnasium.make_vec("rrm_gym/FastLoop-v0", num_envs=B)`` gives the natively batched
+    :class:`~rrm_gym.envs.FastLoopVectorEnv` (B networks in one simulation).
 
     ``env.unwrapped.sim`` is the simulation and ``env.unwrapped.event_loop`` the event loop
     (inject events with ``inject_dfs_event`` and friends).
