@@ -296,3 +296,36 @@ def test_batched_observations_equal_each_network_computed_on_its_own(scenario):
             ref = reference_observation(loop, s, b)
             for k, v in ref.items():
                 assert v.dtype == batched[k].dtype and np.array_equal(v, batched[k][b]), (scenario, b, k)
+
+
+def test_same_seed_gives_identical_batched_trajectories_and_another_seed_does_not():
+    def run(seed):
+        env = FastLoopVectorEnv(3, "office", episode_steps=4, audit_key="k")
+        obs, _ = env.reset(seed=seed)
+        rng = np.random.default_rng(0)
+        out = [obs]
+        for _ in range(4):
+            obs, reward, *_ = env.step(rng.integers(env.single_action_space.nvec, size=(3, env.num_aps)))
+            out += [obs, reward]
+        return out, list(env.event_loop.audit._memory)
+
+    a, b, c = run(11), run(11), run(12)
+    flat_a, flat_b, flat_c = (
+        [x for item in r[0] for x in (item.values() if isinstance(item, dict) else [item])] for r in (a, b, c)
+    )
+    assert all(np.array_equal(x, y) for x, y in zip(flat_a, flat_b, strict=True)) and a[1] == b[1]
+    assert not all(np.array_equal(x, y) for x, y in zip(flat_a, flat_c, strict=True))
+
+
+def test_a_file_audit_trail_of_every_network_verifies(tmp_path):
+    from rrm_gym.safety.audit import verify
+
+    path = tmp_path / "audit" / "audit.jsonl"
+    env = FastLoopVectorEnv(3, "office", episode_steps=3, audit_key="secret-key", audit_path=path)
+    env.reset(seed=0)
+    for _ in range(3):
+        env.step(env.action_space.sample())
+    env.close()
+    result = verify(path, b"secret-key")
+    assert result.ok and result.records == len(env.event_loop.audit.records) > 0
+    assert {r.network for r in env.event_loop.audit.records} == {0, 1, 2}

@@ -87,6 +87,7 @@ class FastLoopVectorEnv(VectorEnv):
         # A FastLoopEnv checks the arguments and fixes the encodings every network shares.
         self.template = FastLoopEnv(scenario, episode_steps=episode_steps, **kwargs)
         t = self.template
+        t.close()  # it only fixes the encodings: its own audit file (if any) is released
         self.num_envs = num_envs
         self.slow_policy = slow_policy
         self.scenario, self.num_aps = t.scenario, t.num_aps
