@@ -12,7 +12,7 @@ import pytest
 from gymnasium.vector import SyncVectorEnv, VectorEnv
 
 import rrm_gym  # noqa: F401  (registers the envs)
-from rrm_gym.envs import FastLoopEnv, FastLoopVectorEnv
+from rrm_gym.envs import FastLoopEnv, FastLoopVectorEnv, observation
 from rrm_gym.envs.observation import AP_FEATURES, build_observations, scan_channels
 from rrm_gym.envs.vector import env_info
 from rrm_gym.radio.regulatory import SLOT_MEMBERS
@@ -282,8 +282,10 @@ def reference_observation(loop, s, network: int = 0) -> dict[str, np.ndarray]:
     }
 
 
+@pytest.mark.parametrize("dense_scan_max", [0, 10**9])  # both ways of taking the channel scan's max
 @pytest.mark.parametrize("scenario", ["office", "residential", "dfs_site", "legacy_24"])
-def test_batched_observations_equal_each_network_computed_on_its_own(scenario):
+def test_batched_observations_equal_each_network_computed_on_its_own(scenario, dense_scan_max, monkeypatch):
+    monkeypatch.setattr(observation, "DENSE_SCAN_MAX", dense_scan_max)
     sim = WirelessSimulation(scenario, seed=5, num_networks=3)
     loop = EventLoop(sim)
     spans = [None]

@@ -30,6 +30,7 @@ AP_FEATURES = (
 )
 NUM_AP_FEATURES = len(AP_FEATURES)
 _LOG_MBPS = np.log(1001.0)
+DENSE_SCAN_MAX = 50_000  # up to this many [B, N, M, C] elements the channel scan is one dense max
 
 
 def scan_channels(domain: RegulatoryDomain) -> np.ndarray:
@@ -117,14 +118,16 @@ def build_observations(loop: EventLoop, s: Sensing | None) -> dict[str, np.ndarr
         if s.foreign_rssi_dbm.shape[2]:
             f = s.foreign_rssi_dbm  # [B, N, M]
             on = SLOT_MEMBERS[s.foreign_slot][:, channels]  # [M, C]
-            # max over the unmanaged APs on each channel: a segmented max over the (AP, channel)
-            # pairs, grouped by channel (no [B, N, M, C] temporary)
-            ch, m = np.nonzero(on.T)  # pairs sorted by channel
-            heard = np.full((nb, n, len(channels)), -np.inf)
-            if len(m):
-                starts = np.flatnonzero(np.r_[True, ch[1:] != ch[:-1]])
-                fv = np.where(np.isfinite(f), f, -np.inf)[..., m]  # [B, N, P]
-                heard[..., ch[starts]] = np.maximum.reduceat(fv, starts, axis=2)
+            if f.size * len(channels) <= DENSE_SCAN_MAX:  # small: one [B, N, M, C] max
+                heard = np.where(np.isfinite(f)[..., None] & on, f[..., None], -np.inf).max(axis=2)
+            else:
+                # a segmented max over the (AP, channel) pairs, grouped by channel: no [B, N, M, C]
+                ch, m = np.nonzero(on.T)  # pairs sorted by channel
+                heard = np.full((nb, n, len(channels)), -np.inf)
+                if len(m):
+                    starts = np.flatnonzero(np.r_[True, ch[1:] != ch[:-1]])
+                    fv = np.where(np.isfinite(f), f, -np.inf)[..., m]  # [B, N, P]
+                    heard[..., ch[starts]] = np.maximum.reduceat(fv, starts, axis=2)
             scan = np.where(np.isfinite(heard), (heard + 100.0) / 70.0, 0.0).astype(np.float32)
     hour = sim.hour_of_day()
     angle = 2.0 * np.pi * hour / 24.0
