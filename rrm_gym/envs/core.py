@@ -142,6 +142,13 @@ class RRMEnv(gym.Env):
             for i in range(n)
         ]
         self.slots = [candidate_slots(self.sim, i, allow_width) for i in range(n)]
+        # [N, L] power levels padded with NaN, and [N, slots] choice index of each slot (-1: none)
+        self._level_table = np.full((n, max(len(p) for p in self.power_levels)), np.nan)
+        for i, levels in enumerate(self.power_levels):
+            self._level_table[i, : len(levels)] = levels
+        self._slot_choice = np.full((n, len(SLOT_CHANNEL)), -1, dtype=np.int64)
+        for i, choices in enumerate(self.slots):
+            self._slot_choice[i, choices] = np.arange(len(choices))
         self.event_loop: EventLoop = self._make_loop(self.sim)
         self._steps = 0
         self._events_seen: Counter = Counter()
@@ -162,10 +169,13 @@ class RRMEnv(gym.Env):
         return int(np.argmin(np.abs(self.power_levels[ap] - power_dbm)))
 
     def current_channel_action(self) -> np.ndarray:
-        return np.array([self.slot_action(i, int(self.sim.slot[0, i])) for i in range(self.num_aps)])
+        """The channel action that keeps every AP's current channel, ``[N]``."""
+        return self._slot_choice[np.arange(self.num_aps), self.sim.slot[0]]
 
     def current_power_action(self) -> np.ndarray:
-        return np.array([self.power_action(i, float(self.sim.power_dbm[0, i])) for i in range(self.num_aps)])
+        """Each AP's power level nearest its current power (first of a tie), ``[N]``."""
+        gap = np.abs(self._level_table - self.sim.power_dbm[0][:, None])
+        return np.nanargmin(gap, axis=1)
 
     def _channel_nvec(self) -> list[int]:
         return [len(s) for s in self.slots]

@@ -101,11 +101,7 @@ class FastLoopVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self._nvec = np.asarray(self.single_action_space.nvec)
-        # [N, L] power levels padded with NaN, for the per-network level of every AP at once
-        width = max(len(p) for p in self.power_levels)
-        self._level_table = np.full((self.num_aps, width), np.nan)
-        for i, p in enumerate(self.power_levels):
-            self._level_table[i, : len(p)] = p
+        self._level_table = t._level_table  # [N, L] power levels padded with NaN
         self._top_level = np.array([len(p) - 1 for p in self.power_levels])
         self.sim: WirelessSimulation = WirelessSimulation(self.scenario, seed=0, num_networks=num_envs)
         self.event_loop: EventLoop = t._make_loop(self.sim)
