@@ -174,7 +174,12 @@ def _cmd_evaluate(args: argparse.Namespace, out: Console, err: Console) -> int:
 def _cmd_train(args: argparse.Namespace, out: Console, err: Console) -> int:
     from agents.training import TrainConfigError, load_config, train
 
-    overrides = {"timesteps": args.timesteps, "n_envs": args.n_envs, "seed": args.seed}
+    overrides = {
+        "timesteps": args.timesteps,
+        "n_envs": args.n_envs,
+        "seed": args.seed,
+        "vectorization": args.vectorization,
+    }
     try:
         cfg = load_config(args.config, overrides)
     except TrainConfigError as e:
@@ -223,6 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True, help="training config YAML")
     p.add_argument("--timesteps", type=core._positive_int, help="override the config's timesteps")
     p.add_argument("--n-envs", type=core._positive_int, help="override the config's number of envs")
+    p.add_argument(
+        "--vectorization",
+        choices=["separate", "batched"],
+        help="override the config's: separate envs, or FastLoop's batched vector env (n-envs networks)",
+    )
     p.add_argument("--seed", type=core._int, help="override the config's seed")
     p.add_argument("--out", help="run directory (default runs/NAME)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in the run directory")

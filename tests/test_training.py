@@ -521,6 +521,19 @@ def test_cli_trains_with_overrides_then_resumes_to_a_larger_target(tmp_path, cap
     assert PPOLagrangian.load(out / "model.pt").num_timesteps == 48
 
 
+def test_cli_vectorization_override_trains_on_the_batched_env(tmp_path, capsys):
+    config = write_tiny_yaml(tmp_path / "tiny.yaml", "fast_office_ppo_lagrangian", {"n_steps": 4}, timesteps=32)
+    out = tmp_path / "run"
+    args = ["train", "--config", str(config), "--out", str(out), "--n-envs", "4", "--vectorization", "batched"]
+    assert main(args) == 0
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert (saved["vectorization"], saved["n_envs"]) == ("batched", 4)
+    assert json.loads((out / "model.json").read_text())["timesteps"] == 32
+    with pytest.raises(SystemExit) as bad:
+        main([*args[:-1], "gpu"])
+    assert bad.value.code == 2 and "invalid choice: 'gpu'" in capsys.readouterr().err
+
+
 # ----------------------------------------------------------------------------- config errors
 @pytest.fixture()
 def bad_config(tmp_path):
