@@ -12,7 +12,7 @@ import pytest
 from gymnasium.vector import SyncVectorEnv, VectorEnv
 
 import rrm_gym  # noqa: F401  (registers the envs)
-from rrm_gym.envs import FastLoopEnv, FastLoopVectorEnv, observation
+from rrm_gym.envs import FastLoopEnv, FastLoopVectorEnv, SlowLoopEnv, SlowLoopVectorEnv, observation
 from rrm_gym.envs.observation import AP_FEATURES, build_observations, scan_channels
 from rrm_gym.envs.vector import env_info
 from rrm_gym.radio.regulatory import SLOT_MEMBERS
@@ -331,3 +331,57 @@ def test_a_file_audit_trail_of_every_network_verifies(tmp_path):
     result = verify(path, b"secret-key")
     assert result.ok and result.records == len(env.event_loop.audit.records) > 0
     assert {r.network for r in env.event_loop.audit.records} == {0, 1, 2}
+
+
+# ------------------------------------------------------------------------------ SlowLoop
+
+
+def max_power(obs, info):
+    """A fast policy: every AP at its highest level (the last of its ascending list)."""
+    return np.array([len(p) - 1 for p in SLOW_LEVELS])
+
+
+SLOW_LEVELS = FastLoopEnv("office").power_levels
+
+
+@pytest.mark.parametrize("fast_policy", [None, max_power])
+def test_one_network_of_the_slow_loop_is_exactly_the_single_env(fast_policy):
+    kw = {"episode_steps": 3, "slow_period_s": 300, "audit_key": "test-key", "fast_policy": fast_policy}
+    single = SlowLoopEnv("office", **kw)
+    vec = SlowLoopVectorEnv(1, "office", **kw)
+    o1, i1 = single.reset(seed=4)
+    o2, i2 = vec.reset(seed=4)
+    rng = np.random.default_rng(2)
+    for step in range(3):
+        assert all(np.array_equal(o1[k], o2[k][0]) for k in o1), step
+        f1, f2 = flat(i1), flat(i2)
+        for k, v in f1.items():
+            if k != "audit_ids":
+                assert np.array_equal(np.asarray(v), f2[k][0]), (step, k)
+        assert np.array_equal(single.action_masks(), vec.action_masks()[0])
+        a = np.array(
+            [
+                rng.choice(np.flatnonzero(m))
+                for m in np.split(single.action_masks(), np.cumsum(single.action_space.nvec)[:-1])
+            ]
+        )
+        o1, r1, t1, tr1, i1 = single.step(a)
+        o2, r2, t2, tr2, i2 = vec.step(a[None])
+        assert (r1, tr1) == (r2[0], tr2[0])
+    assert list(single.event_loop.audit._memory) == list(vec.event_loop.audit._memory)
+
+
+def test_make_vec_gives_the_batched_slow_loop_with_per_network_channel_masks():
+    env = gymnasium.make_vec("rrm_gym/SlowLoop-v0", num_envs=2, episode_steps=2, slow_period_s=300)
+    assert isinstance(env, SlowLoopVectorEnv) and env.action_space.shape == (2, env.num_aps)
+    obs, info = env.reset(seed=0)
+    keep = env.current_channel_action()
+    assert keep.shape == (2, env.num_aps) and np.array_equal(keep[0], env.template.current_channel_action())
+    obs, reward, term, trunc, info = env.step(keep)
+    assert reward.shape == (2,) and info["sim_time_s"][0] == 360.0 and env.observation_space.contains(obs)
+    masks = env.action_masks()
+    assert masks.shape == (2, int(env.single_action_space.nvec.sum())) and np.array_equal(masks, info["action_mask"])
+    with pytest.raises(ValueError, match="fast_policy must return"):
+        bad = SlowLoopVectorEnv(2, "office", episode_steps=2, slow_period_s=300, fast_policy=lambda o, i: np.zeros(3))
+        bad.reset(seed=0)
+        bad.step(keep)

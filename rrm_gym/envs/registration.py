@@ -14,6 +14,7 @@ ENV_IDS = {
 # natively batched versions, returned by gymnasium.make_vec (vectorization_mode="sync" still gives N envs)
 VECTOR_ENTRY_POINTS = {
     "rrm_gym/FastLoop-v0": "rrm_gym.envs.vector:FastLoopVectorEnv",
+    "rrm_gym/SlowLoop-v0": "rrm_gym.envs.vector:SlowLoopVectorEnv",
 }
 
 

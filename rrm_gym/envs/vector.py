@@ -1,4 +1,4 @@
-"""FastLoop-v0 for many networks in one set of arrays: a natively batched vector env."""
+"""FastLoop-v0 and SlowLoop-v0 for many networks in one set of arrays: natively batched vector envs."""
 
 from __future__ import annotations
 
@@ -11,51 +11,22 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from rrm_gym.config import Scenario
-from rrm_gym.envs.core import EVENT_KEYS, PF_FLOOR_MBPS, Policy
+from rrm_gym.envs.core import EVENT_KEYS, PF_FLOOR_MBPS, Policy, RRMEnv
 from rrm_gym.envs.fast import FastLoopEnv
 from rrm_gym.envs.observation import build_observations, current_channel_onehot
+from rrm_gym.envs.slow import SlowLoopEnv
 from rrm_gym.radio.regulatory import SLOT_CHANNEL, SLOT_WIDTH_MHZ
 from rrm_gym.safety import ChangeRequest, EventLoop, Outcome, ShieldResult, Source
 from rrm_gym.sim import Sensing, WirelessSimulation
 
 
-class FastLoopVectorEnv(VectorEnv):
-    """``num_envs`` draws of one scenario's WLAN under :class:`~rrm_gym.envs.FastLoopEnv`'s
-    contract, simulated together: one :class:`~rrm_gym.sim.WirelessSimulation` with
-    ``num_networks = num_envs`` and one :class:`~rrm_gym.safety.EventLoop` over all of them.
+class _BatchedRRMEnv(VectorEnv):
+    """What the batched envs share: ``num_envs`` networks of one scenario in one simulation and
+    one event loop, episodes that start and end together, and the batched info. A single env of
+    ``template_class`` checks the arguments and fixes the encodings."""
 
-    ``gymnasium.make_vec("rrm_gym/FastLoop-v0", num_envs=B)`` returns it (the registered
-    vector entry point); ``vectorization_mode="sync"`` or ``"async"`` gives B separate
-    :class:`FastLoopEnv` instances instead.
-
-    **Spaces** — ``single_action_space`` and ``single_observation_space`` are FastLoopEnv's;
-    ``action_space`` / ``observation_space`` batch them with a leading ``[B]`` axis.
-
-    **Step** — every network's requested power levels become change requests through the one
-    event loop (shield, cooldown, audit, rollback watch; the audit record names its network),
-    then all networks advance one fast period together. Rewards ``[B]`` and costs are each
-    network's own, computed as FastLoopEnv computes them.
-
-    **Info** — FastLoopEnv's keys, batched as Gymnasium's vector envs batch them: each value an
-    array over the networks (nested dicts stay dicts of arrays) with a boolean ``"_key"`` mask;
-    ``audit_ids`` is an object array of per-network lists.
-
-    **Episodes** — all networks start and end together (FastLoop never terminates and truncates
-    after ``episode_steps``). ``autoreset_mode`` ``"NextStep"`` (default, as Gymnasium's vector
-    envs): the step after a truncation resets every network and ignores its actions;
-    ``"SameStep"``: the truncating step returns the reset observation, with the final ones in
-    ``info["final_obs"]`` (object array of per-network dicts) and ``info["final_info"]``.
-
-    **Arguments** — ``num_envs`` and ``autoreset_mode``, then FastLoopEnv's: ``scenario``,
-    ``slow_policy`` (called for each network with that network's observation and info),
-    ``episode_steps`` (``max_episode_steps`` is an alias, as ``make_vec`` passes it),
-    ``power_mode``, periods, ``reward``, ``cost_weights``, ``allow_width``, ``event_loop``,
-    ``audit_key`` / ``audit_path`` (one audit trail for all networks). No rendering: make one
-    FastLoopEnv to render a network.
-
-    ``env.sim`` and ``env.event_loop`` are the shared simulation and event loop (network ``b`` is
-    index ``b`` of every ``[B, ...]`` array; inject events with ``network=b``).
-    """
+    template_class: type[RRMEnv] = FastLoopEnv
+    other_policy_name = "slow_policy"
 
     metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
@@ -64,7 +35,7 @@ class FastLoopVectorEnv(VectorEnv):
         num_envs: int = 8,
         scenario: str | Path | Scenario = "office",
         *,
-        slow_policy: Policy | None = None,
+        other_policy: Policy | None = None,
         episode_steps: int = 60,
         max_episode_steps: int | None = None,
         autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
@@ -85,13 +56,14 @@ class FastLoopVectorEnv(VectorEnv):
         if max_episode_steps is not None:
             episode_steps = max_episode_steps
         # A FastLoopEnv checks the arguments and fixes the encodings every network shares.
-        self.template = FastLoopEnv(scenario, episode_steps=episode_steps, **kwargs)
+        self.template = self.template_class(scenario, episode_steps=episode_steps, **kwargs)
         t = self.template
         t.close()  # it only fixes the encodings: its own audit file (if any) is released
         self.num_envs = num_envs
-        self.slow_policy = slow_policy
+        self.other_policy = other_policy
         self.scenario, self.num_aps = t.scenario, t.num_aps
-        self.power_levels, self.slots, self.power_mode = t.power_levels, t.slots, t.power_mode
+        self.power_levels, self.slots = t.power_levels, t.slots
+        self.power_mode = getattr(t, "power_mode", "level")
         self.fast_period_s, self.slow_period_s, self.episode_steps = t.fast_period_s, t.slow_period_s, t.episode_steps
         self.reward_name, self.cost_weights, self.agent_loop = t.reward_name, t.cost_weights, t.agent_loop
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
@@ -112,6 +84,10 @@ class FastLoopVectorEnv(VectorEnv):
         self._rewards = np.zeros(num_envs)
 
     # ------------------------------------------------------------------ encodings
+    def current_channel_action(self) -> np.ndarray:
+        """``[B, N]`` channel action (SlowLoop's encoding) that keeps every AP's current channel."""
+        return self.template._slot_choice[np.arange(self.num_aps), self.sim.slot]
+
     def current_power_action(self) -> np.ndarray:
         """``[B, N]`` index of each AP's current power in its level list (nearest level)."""
         power = self.sim.power_dbm  # [B, N]
@@ -120,25 +96,29 @@ class FastLoopVectorEnv(VectorEnv):
 
     def action_masks(self) -> np.ndarray:
         """``[B, sum(nvec)]``: true exactly for the choices the shield would accept now."""
-        loop, b_all, n = self.event_loop, self.num_envs, self.num_aps
-        sh, now = loop.shield, self.sim.time_s
+        raise NotImplementedError
+
+    def _level_masks(self) -> np.ndarray:
+        """``[B, sum(power nvec)]`` masks of the power levels (FastLoop's ``"level"`` encoding)."""
+        sh, now = self.event_loop.shield, self.sim.time_s
+        nvec = np.array([len(p) for p in self.power_levels])
+        out = np.ones((self.num_envs, int(nvec.sum())), dtype=bool)
         cooling = sh.cooldown.last_change_s[:, :, 2] + sh.cooldown.min_gap_s[2] > now  # [B, N]
-        if self.power_mode == "level":
-            out = np.ones((b_all, int(self._nvec.sum())), dtype=bool)
-            if cooling.any():
-                start = np.concatenate([[0], np.cumsum(self._nvec)[:-1]])
-                for b, ap in zip(*np.nonzero(cooling), strict=True):
-                    out[b, start[ap] : start[ap] + self._nvec[ap]] = sh.power_mask(b, ap, self.power_levels[ap], now)
-            return out
-        cur = self.current_power_action()
-        out = np.ones((b_all, n, 3), dtype=bool)
-        out[..., 0] = cur > 0
-        out[..., 2] = cur < self._top_level
-        for b, ap in zip(*np.nonzero(cooling), strict=True):
-            levels = sh.power_mask(b, ap, self.power_levels[ap], now)
-            for step, idx in ((0, cur[b, ap] - 1), (2, cur[b, ap] + 1)):
-                out[b, ap, step] = 0 <= idx < len(levels) and bool(levels[idx])
-        return out.reshape(b_all, -1)
+        if cooling.any():
+            start = np.concatenate([[0], np.cumsum(nvec)[:-1]])
+            for b, ap in zip(*np.nonzero(cooling), strict=True):
+                out[b, start[ap] : start[ap] + nvec[ap]] = sh.power_mask(b, ap, self.power_levels[ap], now)
+        return out
+
+    def _channel_masks(self) -> np.ndarray:
+        """``[B, sum(channel nvec)]`` masks of the channel choices (SlowLoop's encoding)."""
+        sh, now = self.event_loop.shield, self.sim.time_s
+        return np.stack(
+            [
+                np.concatenate([sh.slot_mask(b, i, self.slots[i], now) for i in range(self.num_aps)])
+                for b in range(self.num_envs)
+            ]
+        )
 
     # ------------------------------------------------------------------ lifecycle
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
@@ -166,23 +146,9 @@ class FastLoopVectorEnv(VectorEnv):
             obs, infos = self.reset()  # NextStep autoreset: this step's actions are ignored
             return obs, np.zeros(b_all), np.zeros(b_all, dtype=bool), np.zeros(b_all, dtype=bool), infos
         a = self._check_actions(actions)
-        per_slow = self.slow_period_s // self.fast_period_s
-        if self.slow_policy is not None and self._steps % per_slow == 0:
-            self._run_slow_policy()
-        levels = a if self.power_mode == "level" else np.clip(self.current_power_action() + a - 1, 0, self._top_level)
-        power = self.sim.power_dbm
-        table = self._level_table
-        want = table[np.arange(self.num_aps), levels]  # [B, N] dBm
-        loop = self.event_loop
-        nets, aps = np.nonzero(want != power)
-        loop.submit_many(
-            [
-                ChangeRequest(ap, power_dbm=p, network=b, source=Source.AGENT, loop=self.agent_loop)
-                for b, ap, p in zip(nets.tolist(), aps.tolist(), want[nets, aps].tolist(), strict=True)
-            ]
-        )
-        sensing = loop.advance(self.fast_period_s)
+        sensing = self._act_and_run(a)
         self._steps += 1
+        loop = self.event_loop
         results = loop.step_results
         audit_ids, audit_networks = loop.step_audit_ids, loop.step_audit_networks
         loop.take_results()
@@ -224,32 +190,47 @@ class FastLoopVectorEnv(VectorEnv):
             )
         return a.astype(np.int64)
 
-    def _run_slow_policy(self) -> None:
-        """The other loop, network by network, in SlowLoopEnv's encoding."""
-        loop, t = self.event_loop, self.template
-        nvec = t._channel_nvec()
-        now = self.sim.time_s
+    def _act_and_run(self, action: np.ndarray) -> Sensing:
+        raise NotImplementedError
+
+    def _ask_other_policy(self, masks: np.ndarray, nvec: list[int]) -> np.ndarray:
+        """The other loop's choices, ``[B, N]``, asked network by network with that network's
+        observation and info (and the mask of the other loop's encoding)."""
+        out = np.zeros((self.num_envs, self.num_aps), dtype=np.int64)
+        name = self.other_policy_name
         for b in range(self.num_envs):
-            mask = np.concatenate([loop.shield.slot_mask(b, i, self.slots[i], now) for i in range(self.num_aps)])
             obs_b = {k: v[b] for k, v in self._obs.items()}
-            choice = np.asarray(
-                self.slow_policy(obs_b, {**env_info(self._info, b), "action_mask": mask}), dtype=np.int64
-            )
+            choice = np.asarray(self.other_policy(obs_b, {**env_info(self._info, b), "action_mask": masks[b]}))
             if choice.shape != (len(nvec),) or (choice < 0).any() or (choice >= np.asarray(nvec)).any():
-                raise ValueError(f"slow_policy must return {len(nvec)} choices with 0 <= a < {nvec}; got {choice!r}")
+                raise ValueError(f"{name} must return {len(nvec)} choices with 0 <= a < {nvec}; got {choice!r}")
+            out[b] = choice
+        return out
+
+    def _submit_channel_choices(self, choice: np.ndarray, loop: str) -> None:
+        """Channel choices ``[B, N]`` (SlowLoop's encoding) as change requests where they differ."""
+        for b in range(self.num_envs):
             for ap in range(self.num_aps):
-                slot = int(self.slots[ap][int(choice[ap])])
+                slot = int(self.slots[ap][int(choice[b, ap])])
                 if slot != self.sim.ap_slot(ap, b):
-                    loop.submit(
-                        ChangeRequest(
-                            ap,
-                            int(SLOT_CHANNEL[slot]),
-                            int(SLOT_WIDTH_MHZ[slot]),
-                            network=b,
-                            source=Source.AGENT,
-                            loop="slow",
-                        )
-                    )
+                    channel, width = int(SLOT_CHANNEL[slot]), int(SLOT_WIDTH_MHZ[slot])
+                    self.event_loop.submit(ChangeRequest(ap, channel, width, network=b, source=Source.AGENT, loop=loop))
+
+    def _submit_levels(self, levels: np.ndarray, loop: str) -> None:
+        """Power level indices ``[B, N]`` as change requests where they differ, a batch at a time."""
+        want = self._level_table[np.arange(self.num_aps), levels]  # [B, N] dBm
+        nets, aps = np.nonzero(want != self.sim.power_dbm)
+        self.event_loop.submit_many(
+            [
+                ChangeRequest(ap, power_dbm=p, network=b, source=Source.AGENT, loop=loop)
+                for b, ap, p in zip(nets.tolist(), aps.tolist(), want[nets, aps].tolist(), strict=True)
+            ]
+        )
+
+    def _observations(self, s: Sensing) -> dict[str, np.ndarray]:
+        obs = build_observations(self.event_loop, s)
+        if self.template.channel_onehot:
+            obs["current_channel"] = current_channel_onehot(self.sim.slot, self.slots)
+        return obs
 
     def _counters(self) -> dict[str, Any]:
         loop = self.event_loop
@@ -273,9 +254,7 @@ class FastLoopVectorEnv(VectorEnv):
         """Observations and the batched info (built on arrays; the values FastLoopEnv's info has,
         network by network). Keeps the rewards for :meth:`step` and the info for the slow policy."""
         b_all = self.num_envs
-        obs = build_observations(self.event_loop, s)
-        if self.template.channel_onehot:
-            obs["current_channel"] = current_channel_onehot(self.sim.slot, self.slots)
+        obs = self._observations(s)
         now = self._counters()
         prev, self._prev = self._prev, now
         order = {o: i for i, o in enumerate(Outcome)}
@@ -330,6 +309,141 @@ class FastLoopVectorEnv(VectorEnv):
         }
         self._info = info
         return obs, _with_masks(info, b_all)
+
+
+class FastLoopVectorEnv(_BatchedRRMEnv):
+    """``num_envs`` draws of one scenario's WLAN under :class:`~rrm_gym.envs.FastLoopEnv`'s
+    contract, simulated together: one :class:`~rrm_gym.sim.WirelessSimulation` with
+    ``num_networks = num_envs`` and one :class:`~rrm_gym.safety.EventLoop` over all of them.
+
+    ``gymnasium.make_vec("rrm_gym/FastLoop-v0", num_envs=B)`` returns it (the registered
+    vector entry point); ``vectorization_mode="sync"`` or ``"async"`` gives B separate
+    :class:`FastLoopEnv` instances instead.
+
+    **Spaces** — ``single_action_space`` and ``single_observation_space`` are FastLoopEnv's;
+    ``action_space`` / ``observation_space`` batch them with a leading ``[B]`` axis.
+
+    **Step** — every network's requested power levels become change requests through the one
+    event loop (shield, cooldown, audit, rollback watch; the audit record names its network),
+    then all networks advance one fast period together. Rewards ``[B]`` and costs are each
+    network's own, computed as FastLoopEnv computes them.
+
+    **Info** — FastLoopEnv's keys, batched as Gymnasium's vector envs batch them: each value an
+    array over the networks (nested dicts stay dicts of arrays) with a boolean ``"_key"`` mask;
+    ``audit_ids`` is an object array of per-network lists.
+
+    **Episodes** — all networks start and end together (FastLoop never terminates and truncates
+    after ``episode_steps``). ``autoreset_mode`` ``"NextStep"`` (default, as Gymnasium's vector
+    envs): the step after a truncation resets every network and ignores its actions;
+    ``"SameStep"``: the truncating step returns the reset observation, with the final ones in
+    ``info["final_obs"]`` (object array of per-network dicts) and ``info["final_info"]``.
+
+    **Arguments** — ``num_envs`` and ``autoreset_mode``, then FastLoopEnv's: ``scenario``,
+    ``slow_policy`` (called for each network with that network's observation and info),
+    ``episode_steps`` (``max_episode_steps`` is an alias, as ``make_vec`` passes it),
+    ``power_mode``, periods, ``reward``, ``cost_weights``, ``allow_width``, ``event_loop``,
+    ``audit_key`` / ``audit_path`` (one audit trail for all networks). No rendering: make one
+    FastLoopEnv to render a network.
+
+    ``env.sim`` and ``env.event_loop`` are the shared simulation and event loop (network ``b`` is
+    index ``b`` of every ``[B, ...]`` array; inject events with ``network=b``).
+    """
+
+    template_class = FastLoopEnv
+    other_policy_name = "slow_policy"
+
+    def __init__(
+        self,
+        num_envs: int = 8,
+        scenario: str | Path | Scenario = "office",
+        *,
+        slow_policy: Policy | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(num_envs, scenario, other_policy=slow_policy, **kwargs)
+
+    @property
+    def slow_policy(self) -> Policy | None:
+        return self.other_policy
+
+    @slow_policy.setter
+    def slow_policy(self, policy: Policy | None) -> None:
+        self.other_policy = policy
+
+    def action_masks(self) -> np.ndarray:
+        if self.power_mode == "level":
+            return self._level_masks()
+        sh, now = self.event_loop.shield, self.sim.time_s
+        cooling = sh.cooldown.last_change_s[:, :, 2] + sh.cooldown.min_gap_s[2] > now  # [B, N]
+        cur = self.current_power_action()
+        out = np.ones((self.num_envs, self.num_aps, 3), dtype=bool)
+        out[..., 0] = cur > 0
+        out[..., 2] = cur < self._top_level
+        for b, ap in zip(*np.nonzero(cooling), strict=True):
+            levels = sh.power_mask(b, ap, self.power_levels[ap], now)
+            for step, idx in ((0, cur[b, ap] - 1), (2, cur[b, ap] + 1)):
+                out[b, ap, step] = 0 <= idx < len(levels) and bool(levels[idx])
+        return out.reshape(self.num_envs, -1)
+
+    def _act_and_run(self, action: np.ndarray) -> Sensing:
+        per_slow = self.slow_period_s // self.fast_period_s
+        if self.other_policy is not None and self._steps % per_slow == 0:
+            channels = self._ask_other_policy(self._channel_masks(), self.template._channel_nvec())
+            self._submit_channel_choices(channels, loop="slow")
+        if self.power_mode == "level":
+            levels = action
+        else:
+            levels = np.clip(self.current_power_action() + action - 1, 0, self._top_level)
+        self._submit_levels(levels, loop=self.agent_loop)
+        return self.event_loop.advance(self.fast_period_s)
+
+
+class SlowLoopVectorEnv(_BatchedRRMEnv):
+    """``num_envs`` draws of one scenario's WLAN under :class:`~rrm_gym.envs.SlowLoopEnv`'s
+    contract, simulated together in one simulation and one event loop as
+    :class:`FastLoopVectorEnv` does for the fast loop; ``gymnasium.make_vec("rrm_gym/SlowLoop-v0",
+    num_envs=B)`` returns it. Each step submits every network's channel plan, then runs the slow
+    period fast period by fast period, asking ``fast_policy`` (if given) for each network's power
+    levels before each; rewards and costs are each network's own over the whole slow period.
+    Arguments, info and episodes as :class:`FastLoopVectorEnv`, with ``fast_policy`` for
+    ``slow_policy`` and SlowLoopEnv's defaults (24 one-hour steps)."""
+
+    template_class = SlowLoopEnv
+    other_policy_name = "fast_policy"
+
+    def __init__(
+        self,
+        num_envs: int = 8,
+        scenario: str | Path | Scenario = "office",
+        *,
+        fast_policy: Policy | None = None,
+        episode_steps: int = 24,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(num_envs, scenario, other_policy=fast_policy, episode_steps=episode_steps, **kwargs)
+
+    @property
+    def fast_policy(self) -> Policy | None:
+        return self.other_policy
+
+    @fast_policy.setter
+    def fast_policy(self, policy: Policy | None) -> None:
+        self.other_policy = policy
+
+    def action_masks(self) -> np.ndarray:
+        return self._channel_masks()
+
+    def _act_and_run(self, action: np.ndarray) -> Sensing:
+        self._submit_channel_choices(action, loop=self.agent_loop)
+        spans = []
+        for _ in range(self.slow_period_s // self.fast_period_s):
+            if self.other_policy is not None:
+                nvec = [len(p) for p in self.power_levels]
+                self._submit_levels(self._ask_other_policy(self._level_masks(), nvec), loop="fast")
+            s = self.event_loop.advance(self.fast_period_s)
+            self._obs = self._observations(s)  # the fast policy sees each fast period
+            spans.append(s)
+        return Sensing.concat(spans)
 
 
 def _with_masks(info: dict[str, Any], n: int) -> dict[str, Any]:
