@@ -59,8 +59,8 @@ class TrainConfig(BaseModel):
     other_policy: str
     timesteps: int = Field(gt=0)
     n_envs: int = Field(default=1, ge=1, le=256)
-    # "separate": n_envs environments stepped in turn; "batched": FastLoop's natively batched vector
-    # env, all n_envs networks in one simulation (much faster per step; FastLoop-v0 only)
+    # "separate": n_envs environments stepped in turn; "batched": the env's natively batched vector
+    # env, all n_envs networks in one simulation (much faster per step)
     vectorization: Literal["separate", "batched"] = "separate"
     seed: int = Field(default=1000, ge=0)
     checkpoint_every: int = Field(default=10_000, gt=0)
@@ -89,8 +89,6 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or '(top)'}: {err['msg']}" for err in e.errors())
         raise TrainConfigError(f"{path}: {problems}") from None
-    if cfg.vectorization == "batched" and cfg.env_id != "rrm_gym/FastLoop-v0":
-        raise TrainConfigError(f"{path}: vectorization: 'batched' exists for rrm_gym/FastLoop-v0 only")
     if cfg.vectorization == "separate" and cfg.n_envs > 64:
         raise TrainConfigError(f"{path}: n_envs: at most 64 separate environments (use vectorization: batched)")
     allowed = CHANNEL_POLICIES if cfg.loop == "fast" else POWER_POLICIES
@@ -153,12 +151,13 @@ def make_env(cfg: TrainConfig, seed: int = 0) -> gym.Env:
 
 
 def make_batched_env(cfg: TrainConfig) -> Any:
-    """FastLoop's batched vector env with ``cfg.n_envs`` networks ("SameStep" autoreset) and the
-    channel heuristic bound inside it (one instance serves every network: it keeps no state but
-    its random generator)."""
-    from rrm_gym.envs import FastLoopVectorEnv
+    """The env's natively batched vector env with ``cfg.n_envs`` networks ("SameStep" autoreset)
+    and the other loop's heuristic bound inside it (one instance serves every network: the
+    heuristics keep no state but their random generator)."""
+    from rrm_gym.envs import FastLoopVectorEnv, SlowLoopVectorEnv
 
-    venv = FastLoopVectorEnv(cfg.n_envs, cfg.scenario, autoreset_mode="SameStep", **cfg.env)
+    cls = FastLoopVectorEnv if cfg.loop == "fast" else SlowLoopVectorEnv
+    venv = cls(cfg.n_envs, cfg.scenario, autoreset_mode="SameStep", **cfg.env)
     attach_other_policy(venv, cfg.loop, cfg.other_policy, cfg.seed)
     return venv
 

@@ -141,6 +141,8 @@ def test_a_short_run_of_each_algorithm_saves_model_description_checkpoint_and_lo
         ("fast_office_ppo", "ppo"),
         ("fast_office_ppo", "maskable_ppo"),
         ("fast_office_ppo_lagrangian", "ppo_lagrangian"),
+        ("slow_office_ppo_lagrangian", "ppo_lagrangian"),
+        ("slow_office_maskable_ppo", "maskable_ppo"),
     ],
 )
 def test_each_algorithm_trains_on_the_batched_vector_env_and_its_model_acts_in_the_single_env(
@@ -561,11 +563,6 @@ def bad_config(tmp_path):
         ({"scenario": "no_such_site"}, "scenario", "no_such_site"),
         ({"env": {"episode_step": 4}}, "env", "episode_step"),
         ({"vectorization": "gpu"}, "vectorization", "'separate' or 'batched'"),
-        (
-            {"vectorization": "batched", "env_id": "rrm_gym/SlowLoop-v0", "other_policy": "max"},
-            "vectorization",
-            "FastLoop-v0 only",
-        ),
         ({"n_envs": 100}, "n_envs", "at most 64 separate"),
     ],
 )
