@@ -1,10 +1,12 @@
-"""Training throughput: environment steps per second of a PPO-Lagrangian run on FastLoop-v0
-(``office``, DCA channels inside), with ``n_envs`` separate environments stepped in turn and with
-the natively batched vector env, timed in the same process run and reported as a ratio.
+"""Training throughput: environment steps per second of PPO-Lagrangian runs on FastLoop-v0
+(``office``, DCA channels inside) and SlowLoop-v0 (ten-minute steps, maximum power inside), with
+``n_envs`` separate environments stepped in turn and with the natively batched vector env, timed
+in the same process run and reported as a ratio.
 
-Each run starts from the packaged config ``configs/training/fast_office_ppo_lagrangian.yaml``
+Each run starts from the packaged config (``configs/training/{fast,slow}_office_ppo_lagrangian.yaml``)
 without its warm start, with rollouts of 16 steps per env and one epoch per update, so most of the
-time is spent stepping environments as a long run does.
+time is spent stepping environments as a long run does. The slow loop runs an eighth of the steps
+(each is ten fast periods) with a quarter of the networks.
 
     python benchmarks/bench_training.py [--timesteps 3072] [--separate 4] [--batched 64]
 """
@@ -18,15 +20,15 @@ from pathlib import Path
 
 from agents.training import load_config, train
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "training" / "fast_office_ppo_lagrangian.yaml"
+CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "training"
 
 
-def steps_per_s(timesteps: int, n_envs: int, vectorization: str) -> float:
+def steps_per_s(loop: str, timesteps: int, n_envs: int, vectorization: str) -> float:
     hp = {"n_steps": 16, "batch_size": min(1024, 16 * n_envs), "n_epochs": 1}
     cfg = load_config(
-        CONFIG,
+        CONFIGS / f"{loop}_office_ppo_lagrangian.yaml",
         {
-            "name": f"bench_{vectorization}",
+            "name": f"bench_{loop}_{vectorization}",
             "timesteps": timesteps,
             "n_envs": n_envs,
             "vectorization": vectorization,
@@ -46,11 +48,16 @@ def main() -> None:
     parser.add_argument("--separate", type=int, default=4, help="separate environments")
     parser.add_argument("--batched", type=int, default=64, help="networks of the batched vector env")
     args = parser.parse_args()
-    separate = steps_per_s(args.timesteps, args.separate, "separate")
-    batched = steps_per_s(args.timesteps, args.batched, "batched")
-    print(f"PPO-Lagrangian on FastLoop-v0 office, {args.timesteps:,} env steps per run:")
-    print(f"  {args.separate:>3} separate envs:        {separate:>8,.0f} env steps/s")
-    print(f"  {args.batched:>3} batched networks:     {batched:>8,.0f} env steps/s   ({batched / separate:.1f}x)")
+    for loop, env_id, scale, nets in (
+        ("fast", "FastLoop-v0", 1, args.batched),
+        ("slow", "SlowLoop-v0", 8, max(1, args.batched // 4)),
+    ):
+        steps = max(64, args.timesteps // scale)
+        separate = steps_per_s(loop, steps, args.separate, "separate")
+        batched = steps_per_s(loop, steps, nets, "batched")
+        print(f"PPO-Lagrangian on {env_id} office, {steps:,} env steps per run:")
+        print(f"  {args.separate:>3} separate envs:        {separate:>8,.0f} env steps/s")
+        print(f"  {nets:>3} batched networks:     {batched:>8,.0f} env steps/s   ({batched / separate:.1f}x)")
 
 
 if __name__ == "__main__":
