@@ -41,6 +41,9 @@ class SlowLoopEnv(RRMEnv):
     **Arguments** — as :class:`FastLoopEnv`, with ``fast_policy`` (callable ``(obs, info) ->
     power levels`` in :class:`FastLoopEnv`'s encoding, called every fast period inside the slow
     period; default: hold power) instead of ``slow_policy``.
+
+    ``gymnasium.make_vec("rrm_gym/SlowLoop-v0", num_envs=B)`` gives the natively batched
+    :class:`~rrm_gym.envs.SlowLoopVectorEnv` (B networks in one simulation).
     """
 
     controls_channel = True
