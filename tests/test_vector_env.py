@@ -33,6 +33,18 @@ def flat(info: dict) -> dict:
     return out
 
 
+def assert_network_0_is(single, o1: dict, i1: dict, vec, o2: dict, i2: dict, step: int) -> None:
+    """Network 0 of the vector env has the single env's observation, info and action masks."""
+    assert all(np.array_equal(o1[k], o2[k][0]) for k in o1), step
+    f1, f2 = flat(i1), flat(i2)
+    for k, v in f1.items():
+        if k == "audit_ids":
+            assert list(f2[k][0]) == v
+        else:
+            assert np.array_equal(np.asarray(v), f2[k][0]), (step, k)
+    assert np.array_equal(single.action_masks(), vec.action_masks()[0])
+
+
 def test_make_vec_returns_the_batched_env_and_sync_mode_still_gives_separate_envs():
     env = gymnasium.make_vec(FAST, num_envs=3, episode_steps=2)
     assert isinstance(env, FastLoopVectorEnv) and env.num_envs == 3 and env.sim.num_networks == 3
@@ -57,14 +69,7 @@ def test_one_network_is_exactly_the_single_env(power_mode):
     o2, i2 = vec.reset(seed=7)
     rng = np.random.default_rng(0)
     for step in range(6):
-        assert all(np.array_equal(o1[k], o2[k][0]) for k in o1), step
-        f1, f2 = flat(i1), flat(i2)
-        for k, v in f1.items():
-            if k == "audit_ids":
-                assert list(f2[k][0]) == v
-            else:
-                assert np.array_equal(np.asarray(v), f2[k][0]), (step, k)
-        assert np.array_equal(single.action_masks(), vec.action_masks()[0])
+        assert_network_0_is(single, o1, i1, vec, o2, i2, step)
         a = rng.integers(single.action_space.nvec)
         o1, r1, t1, tr1, i1 = single.step(a)
         o2, r2, t2, tr2, i2 = vec.step(a[None])
@@ -353,12 +358,7 @@ def test_one_network_of_the_slow_loop_is_exactly_the_single_env(fast_policy):
     o2, i2 = vec.reset(seed=4)
     rng = np.random.default_rng(2)
     for step in range(3):
-        assert all(np.array_equal(o1[k], o2[k][0]) for k in o1), step
-        f1, f2 = flat(i1), flat(i2)
-        for k, v in f1.items():
-            if k != "audit_ids":
-                assert np.array_equal(np.asarray(v), f2[k][0]), (step, k)
-        assert np.array_equal(single.action_masks(), vec.action_masks()[0])
+        assert_network_0_is(single, o1, i1, vec, o2, i2, step)
         a = np.array(
             [
                 rng.choice(np.flatnonzero(m))

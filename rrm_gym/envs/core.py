@@ -149,6 +149,7 @@ class RRMEnv(gym.Env):
         self._slot_choice = np.full((n, len(SLOT_CHANNEL)), -1, dtype=np.int64)
         for i, choices in enumerate(self.slots):
             self._slot_choice[i, choices] = np.arange(len(choices))
+        self._slot_choice_width = max(len(s) for s in self.slots)  # the most channel choices of an AP
         self.event_loop: EventLoop = self._make_loop(self.sim)
         self._steps = 0
         self._events_seen: Counter = Counter()
@@ -298,13 +299,13 @@ class RRMEnv(gym.Env):
 
         obs = build_observation(self.event_loop, self._sensing)
         if self.channel_onehot:
-            obs["current_channel"] = current_channel_onehot(self.sim.slot[0], self.slots)
+            obs["current_channel"] = current_channel_onehot(self.current_channel_action(), self._slot_choice_width)
         return obs
 
     def _observation_space(self) -> spaces.Dict:
         from rrm_gym.envs.observation import observation_space, scan_channels
 
-        choices = max(len(s) for s in self.slots) if self.channel_onehot else None
+        choices = self._slot_choice_width if self.channel_onehot else None
         return observation_space(self.num_aps, len(scan_channels(self.sim.domain)), choices)
 
     def _reward_terms(self, s: Sensing) -> dict[str, Any]:

@@ -52,17 +52,11 @@ def observation_space(num_aps: int, num_channels: int, channel_choices: int | No
     return spaces.Dict(entries)
 
 
-def current_channel_onehot(slot: np.ndarray, slots: list[np.ndarray]) -> np.ndarray:
-    """``[..., N, max choices]`` float32: 1 at each AP's current slot in its channel choices
-    ``slots[ap]`` (the channel action that keeps the plan), for ``slot`` ``[..., N]`` slot ids."""
-    width = max(len(c) for c in slots)
-    index = np.full((len(slots), int(max(c.max() for c in slots)) + 1), -1)
-    for ap, choices in enumerate(slots):
-        index[ap, choices] = np.arange(len(choices))
-    aps = np.arange(len(slots))
-    slot = np.asarray(slot)
-    choice = index[aps, np.minimum(slot, index.shape[1] - 1)]  # -1 where the slot is not a choice
-    out = np.zeros((*slot.shape, width), dtype=np.float32)
+def current_channel_onehot(choice: np.ndarray, width: int) -> np.ndarray:
+    """``[..., N, width]`` float32: 1 at each AP's current channel choice ``choice`` ``[..., N]``
+    (the channel action that keeps the plan; -1, no choice, gives a row of zeros)."""
+    choice = np.asarray(choice)
+    out = np.zeros((*choice.shape, width), dtype=np.float32)
     np.put_along_axis(out, np.maximum(choice, 0)[..., None], (choice >= 0)[..., None].astype(np.float32), axis=-1)
     return out
 

@@ -60,7 +60,7 @@ class _BatchedRRMEnv(VectorEnv):
         t = self.template
         t.close()  # it only fixes the encodings: its own audit file (if any) is released
         self.num_envs = num_envs
-        self.other_policy = other_policy
+        setattr(self, self.other_policy_name, other_policy)  # slow_policy / fast_policy
         self.scenario, self.num_aps = t.scenario, t.num_aps
         self.power_levels, self.slots = t.power_levels, t.slots
         self.power_mode = getattr(t, "power_mode", "level")
@@ -193,6 +193,11 @@ class _BatchedRRMEnv(VectorEnv):
     def _act_and_run(self, action: np.ndarray) -> Sensing:
         raise NotImplementedError
 
+    @property
+    def other_policy(self) -> Policy | None:
+        """The other loop's policy (``slow_policy`` of the fast loop, ``fast_policy`` of the slow one)."""
+        return getattr(self, self.other_policy_name)
+
     def _ask_other_policy(self, masks: np.ndarray, nvec: list[int]) -> np.ndarray:
         """The other loop's choices, ``[B, N]``, asked network by network with that network's
         observation and info (and the mask of the other loop's encoding)."""
@@ -229,7 +234,9 @@ class _BatchedRRMEnv(VectorEnv):
     def _observations(self, s: Sensing) -> dict[str, np.ndarray]:
         obs = build_observations(self.event_loop, s)
         if self.template.channel_onehot:
-            obs["current_channel"] = current_channel_onehot(self.sim.slot, self.slots)
+            obs["current_channel"] = current_channel_onehot(
+                self.current_channel_action(), self.template._slot_choice_width
+            )
         return obs
 
     def _counters(self) -> dict[str, Any]:
@@ -362,14 +369,6 @@ class FastLoopVectorEnv(_BatchedRRMEnv):
     ) -> None:
         super().__init__(num_envs, scenario, other_policy=slow_policy, **kwargs)
 
-    @property
-    def slow_policy(self) -> Policy | None:
-        return self.other_policy
-
-    @slow_policy.setter
-    def slow_policy(self, policy: Policy | None) -> None:
-        self.other_policy = policy
-
     def action_masks(self) -> np.ndarray:
         if self.power_mode == "level":
             return self._level_masks()
@@ -421,14 +420,6 @@ class SlowLoopVectorEnv(_BatchedRRMEnv):
         **kwargs: Any,
     ) -> None:
         super().__init__(num_envs, scenario, other_policy=fast_policy, episode_steps=episode_steps, **kwargs)
-
-    @property
-    def fast_policy(self) -> Policy | None:
-        return self.other_policy
-
-    @fast_policy.setter
-    def fast_policy(self, policy: Policy | None) -> None:
-        self.other_policy = policy
 
     def action_masks(self) -> np.ndarray:
         return self._channel_masks()

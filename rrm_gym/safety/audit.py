@@ -234,12 +234,6 @@ def _leaf(value: Any, encode: Any = _canonical_encode) -> str:
 def _changes_json(changes: list[dict[str, Any]], encode: Any = _canonical_encode) -> str:
     # canonical: keys sorted (new_value, old_value, param); file lines: param first, as appended
     if encode is _canonical_encode:
-        if len(changes) == 1:
-            c = changes[0]
-            return (
-                f'[{{"new_value":{_leaf(c["new_value"])},"old_value":{_leaf(c["old_value"])},'
-                f'"param":{_STR(c["param"])}}}]'
-            )
         items = [
             f'{{"new_value":{_leaf(c["new_value"])},"old_value":{_leaf(c["old_value"])},"param":{_STR(c["param"])}}}'
             for c in changes
@@ -831,7 +825,6 @@ class AuditLog:
         self._fsync = fsync
         self._max_bytes = max_bytes
         self._retention = retention_files
-        self._seed = seed
         if seed is None:
             self._id_prefix = secrets.token_hex(8)
         else:
@@ -971,12 +964,6 @@ class AuditLog:
     def pseudonymise(self, identifier: str | int) -> str:
         """Pseudonym of a client identifier under this log's key (stable for the key)."""
         return pseudonymise(identifier, self._key)
-
-    def _audit_id(self, sequence: int) -> str:
-        # A per-log prefix and the sequence number: unique within a log, and far cheaper than a
-        # hash or uuid4() per record. Seeded logs take the prefix from the seed, so equal seeds give
-        # equal ids, and a resumed log (sequence continues) keeps them unique.
-        return f"{self._id_prefix}{sequence:016x}"
 
     def append(
         self,
@@ -1128,7 +1115,10 @@ class AuditLog:
             if self._closed:
                 raise ValueError("audit log is closed")
             seq = body["sequence"] = self._next_seq
-            body["audit_id"] = f"{self._id_prefix}{seq:016x}"  # as _audit_id
+            # a per-log prefix and the sequence number: unique within a log, far cheaper than a hash
+            # or uuid4() per record; a seeded log's prefix comes from the seed (equal seeds, equal
+            # ids), and a resumed log's sequence continues, so its ids stay unique
+            body["audit_id"] = f"{self._id_prefix}{seq:016x}"
             body["prev_signature"] = self._last_sig
             head, tail = _record_json(body, changes_json, details_json)
             pads = self._pads

@@ -27,8 +27,6 @@ from rrm_gym.safety.selector import ChannelSelector, SelectorWeights
 from rrm_gym.safety.shield import Cooldown, CooldownConfig, Shield, ShieldConfig
 from rrm_gym.sim import Sensing, WirelessSimulation
 
-_SLOT_CHANNEL = [int(c) for c in SLOT_CHANNEL]
-_SLOT_WIDTH = [int(w) for w in SLOT_WIDTH_MHZ]
 # enum labels as plain strings (an enum's .name / .value is a slow descriptor in the hot path)
 _TYPE_NAME = {t: t.name for t in EventType}
 _SOURCE_VALUE = {src: src.value for src in Source}
@@ -371,20 +369,15 @@ class EventLoop:
         self.shield_outcomes[_OUTCOME_VALUE[result.outcome]] += 1
         self.step_results.append(result)
         applied = result.applied
-        # a change request's event carries no data: its record is written without the event
-        plain = ev.type is EventType.CHANGE_REQUEST and not ev.data
         if result.outcome is Outcome.REJECTED:
             status = "DEFERRED" if result.reason.startswith("cooldown") else "REJECTED"
-            if plain:
-                self._audit_request(req, _action(req.params()), [], status, result.reason, None)
-            else:
-                self._audit(ev, _action(req.params()), [], status, result.reason, req=req)
+            self._audit(ev, _action(req.params()), [], status, result.reason, req=req)
             return result
         if not applied:
             return result  # nothing to change: not an action, not audited
         self._apply(req.network, req.ap, applied, csa=req.emergency)
         self.shield.note_applied(result, now)
-        self._book_applied(None if plain else ev, req, result, now)
+        self._book_applied(ev, req, result, now)
         return result
 
     def _submit_powers(self, requests: list[ChangeRequest]) -> list[ShieldResult]:
@@ -420,13 +413,9 @@ class EventLoop:
         emergency = np.array([r.emergency for r in requests])
         wait = sh.cooldown.last_change_s[b, ap, 2] + sh.cooldown.min_gap_s[2] - now
         deferred = changed & ~emergency & (wait > 0)
-        go = changed & ~deferred
-        if go.any():
-            sim.set_power_many(ap[go], clipped[go], networks=b[go])
-            sh.cooldown.last_change_s[b[go], ap[go], 2] = now
         sh.cooldown.deferrals += int(deferred.sum())
         # the per-request part, on Python numbers
-        cur_l, slot_l, clipped_l = cur.tolist(), slot.tolist(), clipped.tolist()
+        clipped_l = clipped.tolist()
         code = np.where(~ok, 0, np.where(~changed, 1, np.where(deferred, 2, 3))).tolist()
         results = []
         for i, req in enumerate(requests):
@@ -450,12 +439,16 @@ class EventLoop:
             if clip[i]:
                 limit = "EIRP limit" if hi[i] < top[i] and power[i] > hi[i] else "radio range"
                 note = f"power {power[i]:g} dBm clipped to {clipped[i]:g} dBm ({limit})"
-            config = {"channel": _SLOT_CHANNEL[slot_l[i]], "width_mhz": _SLOT_WIDTH[slot_l[i]], "power_dbm": cur_l[i]}
+            config = sim.ap_config(int(ap[i]), int(b[i]))  # before the change, made below
             outcome = Outcome.MODIFIED if note else Outcome.APPLIED
             if c == 1:
                 results.append(ShieldResult(outcome, note or "no change", req, {}, config))
             else:
                 results.append(ShieldResult(outcome, note or "ok", req, {"power_dbm": clipped_l[i]}, config))
+        go = changed & ~deferred
+        if go.any():
+            sim.set_power_many(ap[go], clipped[go], networks=b[go])
+            sh.cooldown.last_change_s[b[go], ap[go], 2] = now
         # counters as submit() keeps them, in bulk
         self.events_by_type["CHANGE_REQUEST"] += len(requests)
         self.events_by_source.update(_SOURCE_VALUE[r.source] for r in requests)
@@ -504,21 +497,39 @@ class EventLoop:
         token: str | None,
     ) -> None:
         """:meth:`_audit` of a change request event (its data is empty), without the event."""
+        details = {"requested": req.params(), "loop": req.loop}
+        self._record("CHANGE_REQUEST", req.source, req.network, req.ap, action, changes, status, reason, token, details)
+
+    def _record(
+        self,
+        event_type: str,
+        source: Source,
+        network: int,
+        ap: int,
+        action: str,
+        changes: list[dict[str, Any]],
+        status: str,
+        reason: str,
+        token: str | None,
+        details: dict[str, Any],
+    ) -> None:
+        """Write one audit record of the loop's and note its id for the step's results."""
+        network = int(network)
         audit_id = self.audit.record_change(
             float(self.now_s),
-            "CHANGE_REQUEST",
-            _SOURCE_VALUE[req.source],
+            event_type,
+            _SOURCE_VALUE[source],
             status,
             action,
-            int(req.network),
-            int(req.ap),
+            network,
+            int(ap),
             changes,
             token,
             reason,
-            {"requested": req.params(), "loop": req.loop},
+            details,
         )
         self.step_audit_ids.append(audit_id)
-        self.step_audit_networks.append(int(req.network))
+        self.step_audit_networks.append(network)
 
     def _apply(self, b: int, ap: int, params: dict[str, Any], csa: bool) -> None:
         sim = self.sim
@@ -611,21 +622,7 @@ class EventLoop:
             info.update(details)
         if ev.type is EventType.DFS_RADAR:
             info["detected_s"] = ev.detected_s
-        audit_id = self.audit.record_change(
-            float(self.now_s),
-            _TYPE_NAME[ev.type],
-            _SOURCE_VALUE[ev.source],
-            status,
-            action,
-            int(ev.network),
-            int(ev.ap),
-            changes,
-            token,
-            reason,
-            info,
-        )
-        self.step_audit_ids.append(audit_id)
-        self.step_audit_networks.append(ev.network)
+        self._record(_TYPE_NAME[ev.type], ev.source, ev.network, ev.ap, action, changes, status, reason, token, info)
 
 
 def _action(params: dict[str, Any]) -> str:

@@ -180,7 +180,7 @@ class Shield:
         power = cur["power_dbm"] if req.power_dbm is None else float(req.power_dbm)
         if not math.isfinite(power):
             return ShieldResult(Outcome.REJECTED, f"power {req.power_dbm} is not a number", req)
-        lo, hi = self._min_power[ap], min(self._max_power[ap], self._slot_eirp[slot])
+        lo, hi = self.power_range_dbm(ap, slot)
         if hi < lo:
             return ShieldResult(
                 Outcome.REJECTED,
