@@ -231,20 +231,43 @@ def _leaf(value: Any, encode: Any = _canonical_encode) -> str:
     return encode(value)
 
 
+_PARAM_JSON = {p: _STR(p) for p in ("channel", "width_mhz", "power_dbm")}
+
+
 def _changes_json(changes: list[dict[str, Any]], encode: Any = _canonical_encode) -> str:
     # canonical: keys sorted (new_value, old_value, param); file lines: param first, as appended
-    if encode is _canonical_encode:
-        items = [
-            f'{{"new_value":{_leaf(c["new_value"])},"old_value":{_leaf(c["old_value"])},"param":{_STR(c["param"])}}}'
-            for c in changes
-        ]
-    else:
-        items = [
-            f'{{"param":{_STR(c["param"])},"old_value":{_leaf(c["old_value"], encode)},'
-            f'"new_value":{_leaf(c["new_value"], encode)}}}'
-            for c in changes
-        ]
+    items = []
+    for c in changes:
+        old, new, param = c["old_value"], c["new_value"], c["param"]
+        old = float.__repr__(old) if type(old) is float else _leaf(old, encode)
+        new = float.__repr__(new) if type(new) is float else _leaf(new, encode)
+        param = _PARAM_JSON.get(param) or _STR(param)
+        if encode is _canonical_encode:
+            items.append(f'{{"new_value":{new},"old_value":{old},"param":{param}}}')
+        else:
+            items.append(f'{{"param":{param},"old_value":{old},"new_value":{new}}}')
     return "[" + ",".join(items) + "]"
+
+
+def _may_hold_mac(text: str) -> bool:
+    """Whether JSON ``text`` may hold a MAC address (:data:`_MAC`): two cheap counts rule most
+    text out, since a MAC needs five ``-`` or a ``:`` after a hex digit, and a JSON key's
+    colon follows its closing quote."""
+    return (text.count("-") >= 5 or text.count(":") != text.count('":')) and _MAC.search(text) is not None
+
+
+class _LabelJson(dict):
+    """JSON of the record's labels (event, action, status, source), each written once: they
+    come from a small set. Bounded, in case a caller makes up a new event type per record."""
+
+    def __missing__(self, label: str) -> str:
+        text = _STR(label)
+        if len(self) < 1024:
+            self[label] = text
+        return text
+
+
+_LABEL_JSON = _LabelJson()
 
 
 def _record_json(body: Mapping[str, Any], changes_json: str, details_json: str) -> tuple[str, str]:
@@ -255,14 +278,14 @@ def _record_json(body: Mapping[str, Any], changes_json: str, details_json: str) 
     cheaper than the general encoder because the fields and their order are fixed."""
     ap, token = body["ap_id"], body["rollback_token"]
     head = (
-        f'{{"action_type":{_STR(body["action_type"])},"ap_id":{"null" if ap is None else int.__repr__(ap)},'
+        f'{{"action_type":{_LABEL_JSON[body["action_type"]]},"ap_id":{"null" if ap is None else int.__repr__(ap)},'
         f'"audit_id":"{body["audit_id"]}","configuration_changes":{changes_json},'
-        f'"details":{details_json},"event_type":{_STR(body["event_type"])},'
-        f'"execution_status":{_STR(body["execution_status"])},"network":{int.__repr__(body["network"])},'
+        f'"details":{details_json},"event_type":{_LABEL_JSON[body["event_type"]]},'
+        f'"execution_status":{_LABEL_JSON[body["execution_status"]]},"network":{int.__repr__(body["network"])},'
         f'"prev_signature":"{body["prev_signature"]}","reason":{_STR(body["reason"])},'
         f'"rollback_token":{"null" if token is None else _STR(token)},"sequence":{int.__repr__(body["sequence"])}'
     )
-    tail = f',"sim_time_s":{float.__repr__(body["sim_time_s"])},"source":{_STR(body["source"])}}}'
+    tail = f',"sim_time_s":{float.__repr__(body["sim_time_s"])},"source":{_LABEL_JSON[body["source"]]}}}'
     return head, tail
 
 
@@ -1046,7 +1069,7 @@ class AuditLog:
             None if ap_id is None else operator.index(ap_id), changes, rollback_token, _scrub_text(reason, self._key),
             details,
         )  # fmt: skip
-        self._seal(body, _changes_json(changes), _canonical_encode(details))
+        self._seal([(body, _changes_json(changes), _canonical_encode(details))])
         return body
 
     def record_change(
@@ -1071,22 +1094,34 @@ class AuditLog:
         cleaned as :meth:`append` cleans them, except that ``details`` the JSON encoder takes as
         they are (plain types without client keys, MAC addresses or escaped characters) are
         written as it writes them: subclasses of int, float and str as those types."""
-        key = self._key
-        try:
-            text: str | None = _canonical_encode(details)
-        except (TypeError, ValueError):  # numpy values, NaN, ...: the general conversion
-            text = None
-        if text is None or "\\" in text or '"client' in text or '"mac"' in text or _MAC.search(text):
-            details = _clean(details, key, "details")
-            text = _canonical_encode(details)
-        if len(reason) >= 17:
-            reason = _scrub_text(reason, key)
-        body = self._body(
-            sim_time_s, event_type, source, execution_status, action_type, network, ap_id,
-            configuration_changes, rollback_token, reason, details,
-        )  # fmt: skip
-        self._seal(body, _changes_json(configuration_changes), text)
-        return body["audit_id"]
+        return self.record_changes(
+            [
+                (
+                    sim_time_s, event_type, source, execution_status, action_type, network, ap_id,
+                    configuration_changes, rollback_token, reason, details,
+                )
+            ]
+        )[0]  # fmt: skip
+
+    def record_changes(self, rows: Iterable[tuple]) -> list[str]:
+        """:meth:`record_change` for each row of its arguments, in order, under one lock; the
+        new records' ids."""
+        key, encode = self._key, _canonical_encode
+        sealed = []
+        for t, event_type, source, status, action, network, ap_id, changes, token, reason, details in rows:
+            try:
+                text: str | None = encode(details)
+            except (TypeError, ValueError):  # numpy values, NaN, ...: the general conversion
+                text = None
+            if text is None or "\\" in text or '"client' in text or '"mac"' in text or _may_hold_mac(text):
+                details = _clean(details, key, "details")
+                text = encode(details)
+            if len(reason) >= 17:
+                reason = _scrub_text(reason, key)
+            body = self._body(t, event_type, source, status, action, network, ap_id, changes, token, reason, details)
+            sealed.append((body, _changes_json(changes), text))
+        self._seal(sealed)
+        return [body["audit_id"] for body, _, _ in sealed]
 
     @staticmethod
     def _body(*values: Any) -> dict[str, Any]:
@@ -1108,42 +1143,44 @@ class AuditLog:
             "prev_signature": "",
         }
 
-    def _seal(self, body: dict[str, Any], changes_json: str, details_json: str) -> None:
-        """Number, chain, sign, store and write a cleaned record body (``*_json``: its canonical
-        configuration changes and details)."""
+    def _seal(self, sealed: list[tuple[dict[str, Any], str, str]]) -> None:
+        """Number, chain, sign, store and write cleaned record bodies, in order (each with the
+        canonical JSON of its configuration changes and of its details)."""
         with self._lock:
             if self._closed:
                 raise ValueError("audit log is closed")
-            seq = body["sequence"] = self._next_seq
-            # a per-log prefix and the sequence number: unique within a log, far cheaper than a hash
-            # or uuid4() per record; a seeded log's prefix comes from the seed (equal seeds, equal
-            # ids), and a resumed log's sequence continues, so its ids stay unique
-            body["audit_id"] = f"{self._id_prefix}{seq:016x}"
-            body["prev_signature"] = self._last_sig
-            head, tail = _record_json(body, changes_json, details_json)
-            pads = self._pads
-            inner, outer = pads[0].copy(), pads[1].copy()
-            inner.update((head + tail).encode("utf-8"))
-            outer.update(inner.digest())
-            sig = body["signature"] = outer.hexdigest()  # HMAC-SHA256, as compute_signature
-            signed = f'{head},"signature":"{sig}"{tail}'  # canonical JSON of the signed record
-            if self._fh is not None:
-                data = (_file_line(body) + "\n").encode("utf-8")
-                if self._max_bytes is not None and self._size > 0 and self._size + len(data) > self._max_bytes:
-                    self._rotate()
-                self._fh.write(data)
-                self._fh.flush()
-                if self._fsync:
-                    os.fsync(self._fh.fileno())
-                self._size += len(data)
-            # memory keeps the signed text (one string per record: compact, and nothing for the
-            # garbage collector to traverse); records are parsed from it on demand
-            self._next_seq += 1
-            self._last_sig = sig
-            self._memory.append(signed)
-            self.total += 1
-            status = body["execution_status"]
-            self._counts[status] = self._counts.get(status, 0) + 1
+            inner_pad, outer_pad = self._pads
+            prefix, memory, counts, fh = self._id_prefix, self._memory, self._counts, self._fh
+            seq, sig = self._next_seq, self._last_sig
+            for body, changes_json, details_json in sealed:
+                # a per-log prefix and the sequence number: unique within a log, far cheaper than a
+                # hash or uuid4() per record; a seeded log's prefix comes from the seed (equal
+                # seeds, equal ids), and a resumed log's sequence continues, so its ids stay unique
+                body["sequence"], body["audit_id"], body["prev_signature"] = seq, f"{prefix}{seq:016x}", sig
+                head, tail = _record_json(body, changes_json, details_json)
+                inner, outer = inner_pad.copy(), outer_pad.copy()
+                inner.update((head + tail).encode("utf-8"))
+                outer.update(inner.digest())
+                sig = body["signature"] = outer.hexdigest()  # HMAC-SHA256, as compute_signature
+                if fh is not None:
+                    data = (_file_line(body) + "\n").encode("utf-8")
+                    if self._max_bytes is not None and self._size > 0 and self._size + len(data) > self._max_bytes:
+                        self._rotate()
+                        fh = self._fh
+                    fh.write(data)
+                    fh.flush()
+                    if self._fsync:
+                        os.fsync(fh.fileno())
+                    self._size += len(data)
+                # memory keeps the signed text (canonical JSON of the signed record, one string per
+                # record: compact, and nothing for the garbage collector to traverse); records are
+                # parsed from it on demand
+                memory.append(f'{head},"signature":"{sig}"{tail}')
+                seq += 1
+                self._next_seq, self._last_sig = seq, sig  # after each record: a failed write keeps the chain
+                self.total += 1
+                status = body["execution_status"]
+                counts[status] = counts.get(status, 0) + 1
 
     def verify(self) -> VerifyResult:
         """Verify the records held in memory (they may start mid-chain after eviction or resume)."""

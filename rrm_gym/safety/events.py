@@ -36,9 +36,13 @@ class Outcome(str, Enum):
 PARAMS = ("channel", "width_mhz", "power_dbm")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ChangeRequest:
-    """A requested configuration change of one AP; unset parameters are left as they are."""
+    """A requested configuration change of one AP; unset parameters are left as they are.
+
+    Read-only by convention, like :class:`ShieldResult` (the loop keeps the requests it was
+    given in its results): not frozen, because a frozen dataclass takes three times as long
+    to build, and an agent's step builds one per AP."""
 
     ap: int
     channel: int | None = None

@@ -31,6 +31,7 @@ from rrm_gym.sim import Sensing, WirelessSimulation
 _TYPE_NAME = {t: t.name for t in EventType}
 _SOURCE_VALUE = {src: src.value for src in Source}
 _OUTCOME_VALUE = {o: o.value for o in Outcome}
+_CHANNEL_OF, _WIDTH_OF = SLOT_CHANNEL.tolist(), SLOT_WIDTH_MHZ.tolist()  # slot -> Python int
 
 
 @dataclass(frozen=True)
@@ -414,37 +415,50 @@ class EventLoop:
         wait = sh.cooldown.last_change_s[b, ap, 2] + sh.cooldown.min_gap_s[2] - now
         deferred = changed & ~emergency & (wait > 0)
         sh.cooldown.deferrals += int(deferred.sum())
-        # the per-request part, on Python numbers
-        clipped_l = clipped.tolist()
+        # the per-request part, on Python numbers: shield results, rollback watches and audit
+        # rows, each as _handle_request and _book_applied make them for one request
+        slot_l, cur_l, clipped_l, clip_l = slot.tolist(), cur.tolist(), clipped.tolist(), clip.tolist()
         code = np.where(~ok, 0, np.where(~changed, 1, np.where(deferred, 2, 3))).tolist()
-        results = []
+        nets, aps = b.tolist(), ap.tolist()
+        rb, watch = self.rollbacks, self.config.auto_rollback
+        results, rows, applied_n = [], [], 0
+        t = float(now)
         for i, req in enumerate(requests):
-            # the same decisions and words as Shield.check
             c = code[i]
-            if c == 0:
-                results.append(
-                    ShieldResult(
-                        Outcome.REJECTED,
-                        f"radio minimum power {lo[i]:g} dBm exceeds the {hi[i]:g} dBm EIRP limit of that channel",
-                        req,
-                    )
-                )
-                continue
-            if c == 2:
-                results.append(
-                    ShieldResult(Outcome.REJECTED, f"cooldown: power_dbm may change again in {wait[i]:.0f} s", req)
-                )
-                continue
-            note = ""
-            if clip[i]:
-                limit = "EIRP limit" if hi[i] < top[i] and power[i] > hi[i] else "radio range"
-                note = f"power {power[i]:g} dBm clipped to {clipped[i]:g} dBm ({limit})"
-            config = sim.ap_config(int(ap[i]), int(b[i]))  # before the change, made below
-            outcome = Outcome.MODIFIED if note else Outcome.APPLIED
-            if c == 1:
-                results.append(ShieldResult(outcome, note or "no change", req, {}, config))
+            if c == 0 or c == 2:
+                if c == 0:
+                    reason = f"radio minimum power {lo[i]:g} dBm exceeds the {hi[i]:g} dBm EIRP limit of that channel"
+                    status = "REJECTED"
+                else:
+                    reason, status = f"cooldown: power_dbm may change again in {wait[i]:.0f} s", "DEFERRED"
+                results.append(ShieldResult(Outcome.REJECTED, reason, req))
+                action, changes, token = _action(req.params()), [], None
             else:
-                results.append(ShieldResult(outcome, note or "ok", req, {"power_dbm": clipped_l[i]}, config))
+                note = ""
+                if clip_l[i]:
+                    limit = "EIRP limit" if hi[i] < top[i] and power[i] > hi[i] else "radio range"
+                    note = f"power {power[i]:g} dBm clipped to {clipped_l[i]:g} dBm ({limit})"
+                old, new = cur_l[i], clipped_l[i]
+                sl = slot_l[i]
+                config = {"channel": _CHANNEL_OF[sl], "width_mhz": _WIDTH_OF[sl], "power_dbm": old}
+                outcome = Outcome.MODIFIED if note else Outcome.APPLIED
+                if c == 1:
+                    results.append(ShieldResult(outcome, note or "no change", req, {}, config))
+                    continue  # nothing to change: not an action, not audited
+                results.append(ShieldResult(outcome, note or "ok", req, {"power_dbm": new}, config))
+                net, a = nets[i], aps[i]
+                rb.forget_ap(net, a)
+                token = None
+                if watch and not (req.emergency or req.loop == "rollback"):
+                    token = rb.watch(net, a, {"power_dbm": old}, {"power_dbm": new}, now, loop=req.loop).token
+                    self.last_token = token
+                applied_n += 1
+                action, changes = "POWER_CHANGE", [{"param": "power_dbm", "old_value": old, "new_value": new}]
+                status, reason = ("MODIFIED", note) if note else ("SUCCESS", req.reason)
+            requested = {} if req.power_dbm is None else {"power_dbm": req.power_dbm}  # req.params()
+            details = {"requested": requested, "loop": req.loop}
+            source = _SOURCE_VALUE[req.source]
+            rows.append((t, "CHANGE_REQUEST", source, status, action, nets[i], aps[i], changes, token, reason, details))
         go = changed & ~deferred
         if go.any():
             sim.set_power_many(ap[go], clipped[go], networks=b[go])
@@ -454,13 +468,11 @@ class EventLoop:
         self.events_by_source.update(_SOURCE_VALUE[r.source] for r in requests)
         self.events_by_network_type.update((r.network, "CHANGE_REQUEST") for r in requests)
         self.shield_outcomes.update(_OUTCOME_VALUE[r.outcome] for r in results)
+        if applied_n:
+            self.actions["POWER_CHANGE"] += applied_n
         self.step_results += results
-        for req, result in zip(requests, results, strict=True):
-            if result.outcome is Outcome.REJECTED:
-                status = "DEFERRED" if result.reason.startswith("cooldown") else "REJECTED"
-                self._audit_request(req, _action(req.params()), [], status, result.reason, None)
-            elif result.applied:
-                self._book_applied(None, req, result, now)
+        self.step_audit_ids += self.audit.record_changes(rows)
+        self.step_audit_networks += [row[5] for row in rows]
         return results
 
     def _book_applied(self, ev: Event | None, req: ChangeRequest, result: ShieldResult, now: float) -> None:

@@ -444,7 +444,9 @@ class WirelessSimulation:
 
     def set_power_many(self, aps: np.ndarray, powers_dbm: np.ndarray, *, networks: np.ndarray | int = 0) -> None:
         """:meth:`set_power` for many APs at once (``aps``, ``powers_dbm`` and ``networks`` broadcast)."""
-        aps, powers, networks = np.broadcast_arrays(np.asarray(aps), np.asarray(powers_dbm, float), networks)
+        aps, powers, networks = np.asarray(aps), np.asarray(powers_dbm, float), np.asarray(networks)
+        if not aps.shape == powers.shape == networks.shape:
+            aps, powers, networks = np.broadcast_arrays(aps, powers, networks)
         if ((aps < 0) | (aps >= self.num_aps)).any() or ((networks < 0) | (networks >= self.num_networks)).any():
             raise ValueError(
                 f"AP or network index out of range (APs [0, {self.num_aps}), networks [0, {self.num_networks}))"
