@@ -671,23 +671,31 @@ class WirelessSimulation:
             if not redo.any():
                 return self._hidden_list
         if redo is None:
-            bi, ki = np.nonzero(np.ones_like(assoc, dtype=bool))
-            self._h_cand = np.full((*assoc.shape, r.hidden_cand.shape[2]), -1)
-            self._h_db = np.zeros(self._h_cand.shape, dtype=np.float32)
-            self._h_mw = np.zeros(self._h_cand.shape, dtype=np.float32)
-            self._h_sinr = np.zeros(self._h_cand.shape)
+            # every row: on [B, K, C] blocks, gathering along the last axis (far cheaper than
+            # indexing with three arrays); the same values as the per-row branch
+            a = np.maximum(assoc, 0)
+            cand = r.hidden_cand[self._rows, a]  # [B, K, C]
+            c_j = np.maximum(cand, 0)
+            c_db = np.take_along_axis(self._rx_ct, c_j, 2) + np.take_along_axis(r.ov_db[self._rows, a], c_j, 2)
+            ok = (cand >= 0) & (c_db >= HIDDEN_NODE_FLOOR_DBM) & (assoc >= 0)[..., None]
+            self._h_cand = np.where(ok, cand, -1)
+            self._h_db = c_db.astype(np.float32)
+            self._h_mw = np.zeros(cand.shape, dtype=np.float32)
+            self._h_sinr = np.zeros(cand.shape)
+            pb, pk, col = np.nonzero(ok)
+            pa = a[pb, pk]
         else:
             bi, ki = np.nonzero(redo)
-        a = np.maximum(assoc[bi, ki], 0)
-        cand = r.hidden_cand[bi, a]  # [P, C]
-        c_j = np.maximum(cand, 0)
-        c_db = self._rx_ct[bi[:, None], ki[:, None], c_j] + r.ov_db[bi[:, None], a[:, None], c_j]
-        ok = (cand >= 0) & (c_db >= HIDDEN_NODE_FLOOR_DBM) & (assoc[bi, ki] >= 0)[:, None]
-        self._h_cand[bi, ki] = np.where(ok, cand, -1)
-        self._h_db[bi, ki] = c_db
+            a = np.maximum(assoc[bi, ki], 0)
+            cand = r.hidden_cand[bi, a]  # [P, C]
+            c_j = np.maximum(cand, 0)
+            c_db = self._rx_ct[bi[:, None], ki[:, None], c_j] + r.ov_db[bi[:, None], a[:, None], c_j]
+            ok = (cand >= 0) & (c_db >= HIDDEN_NODE_FLOOR_DBM) & (assoc[bi, ki] >= 0)[:, None]
+            self._h_cand[bi, ki] = np.where(ok, cand, -1)
+            self._h_db[bi, ki] = c_db
+            row, col = np.nonzero(ok)
+            pb, pk, pa = bi[row], ki[row], a[row]
         # per hidden source of a redone row: its power at the client, and the SINR while it transmits
-        row, col = np.nonzero(ok)
-        pb, pk, pa = bi[row], ki[row], a[row]
         mw = 10.0 ** (self._h_db[pb, pk, col] / 10.0)
         self._h_mw[pb, pk, col] = mw
         noise = _SLOT_NOISE_MW[self._slot[pb, pa]]
