@@ -1290,10 +1290,12 @@ def _loop_state(loop: EventLoop) -> dict:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), networks=st.integers(1, 3))
-def test_submit_many_decides_changes_and_audits_exactly_as_one_submit_at_a_time(seed, networks):
+def test_submit_and_submit_many_decide_changes_and_audit_exactly_as_the_general_path(seed, networks):
+    """``submit`` takes a fast path for power-only requests and ``submit_many`` checks them a
+    batch at a time; both must do exactly what Shield.check and _handle_request do."""
     rng = np.random.default_rng(seed)
     loops = []
-    for _ in range(2):
+    for _ in range(3):
         sim = WirelessSimulation("office", seed=seed, num_networks=networks)
         loops.append(EventLoop(sim, audit=AuditLog(b"k" * 16, seed=seed)))
     n = loops[0].sim.num_aps
@@ -1308,19 +1310,24 @@ def test_submit_many_decides_changes_and_audits_exactly_as_one_submit_at_a_time(
             elif kind < 0.2:
                 batch.append(ChangeRequest(ap, **common))  # nothing asked
             else:
-                power = float(rng.choice([-5.0, 2.0, 8.0, 11.0, 14.0, 17.0, 20.0, 23.0, 40.0]))
+                power = float(rng.choice([-5.0, 2.0, 8.0, 11.0, 14.0, 17.0, 20.0, 23.0, 40.0, np.nan]))
                 source = Source.MANUAL if rng.random() < 0.2 else Source.AGENT
                 batch.append(ChangeRequest(ap, power_dbm=power, source=source, emergency=rng.random() < 0.2, **common))
-        one = [loops[0].submit(r) for r in batch]
-        many = loops[1].submit_many(batch)
-        assert [(r.outcome, r.reason, r.applied, r.previous) for r in one] == [
-            (r.outcome, r.reason, r.applied, r.previous) for r in many
-        ]
-        a, b = _loop_state(loops[0]), _loop_state(loops[1])
-        assert a["audit"] == b["audit"] and a["watching"] == b["watching"] and a["counters"] == b["counters"]
-        assert np.array_equal(a["power"], b["power"]) and np.array_equal(a["slot"], b["slot"])
-        assert np.array_equal(a["last_change"], b["last_change"])
+        general = [loops[0]._submit_checked(r) for r in batch]
+        one = [loops[1].submit(r) for r in batch]
+        many = loops[2].submit_many(batch)
+        for results in (one, many):
+            assert [(r.outcome, r.reason, r.applied, r.previous) for r in general] == [
+                (r.outcome, r.reason, r.applied, r.previous) for r in results
+            ]
+        ref = _loop_state(loops[0])
+        for loop in loops[1:]:
+            state = _loop_state(loop)
+            assert ref["audit"] == state["audit"] and ref["watching"] == state["watching"]
+            assert ref["counters"] == state["counters"]
+            assert np.array_equal(ref["power"], state["power"]) and np.array_equal(ref["slot"], state["slot"])
+            assert np.array_equal(ref["last_change"], state["last_change"])
         seconds = int(rng.choice([1, 30, 60, 120]))
         for loop in loops:
             loop.advance(seconds)
-    assert len(loops[1].audit._memory) > 0
+    assert len(loops[2].audit._memory) > 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -140,6 +141,12 @@ class EventLoop:
     def submit(self, request: ChangeRequest) -> ShieldResult:
         """Shield, apply, audit and (for non-emergency changes) watch one change request.
         An agent cannot claim an emergency: only the loop's own rules and people bypass cooldown."""
+        if request.channel is None and request.width_mhz is None:
+            return self._submit_powers([request])[0]
+        return self._submit_checked(request)
+
+    def _submit_checked(self, request: ChangeRequest) -> ShieldResult:
+        """:meth:`submit` by the general path: :meth:`Shield.check` and :meth:`_handle_request`."""
         if request.emergency and request.source is Source.AGENT:
             request = dataclasses.replace(request, emergency=False)
         ev = Event(EventType.CHANGE_REQUEST, request.network, request.ap, request.source, self.now_s, request=request)
@@ -165,7 +172,7 @@ class EventLoop:
                 if batch:
                     out += self._submit_powers(batch)
                     batch, seen = [], set()
-                out.append(self.submit(req))
+                out.append(self._submit_checked(req))
         if batch:
             out += self._submit_powers(batch)
         return out
@@ -382,44 +389,22 @@ class EventLoop:
         return result
 
     def _submit_powers(self, requests: list[ChangeRequest]) -> list[ShieldResult]:
-        """Power-only requests for distinct APs: :meth:`submit` for each, in order, with the
-        shield's checks and the changes made on arrays. Falls back to :meth:`submit` for a batch
-        with a request the arrays cannot take (an AP or network out of range, a power that is
-        not a number)."""
-        sim, now = self.sim, self.now_s
-        try:
-            b = np.array([r.network for r in requests], dtype=np.int64)
-            ap = np.array([r.ap for r in requests], dtype=np.int64)
-            asked = np.array([np.nan if r.power_dbm is None else float(r.power_dbm) for r in requests])
-        except (TypeError, ValueError, OverflowError):
-            return [self.submit(r) for r in requests]
-        given = np.array([r.power_dbm is not None for r in requests])
-        in_range = (b >= 0) & (b < sim.num_networks) & (ap >= 0) & (ap < sim.num_aps)
-        if len(requests) < 2 or not in_range.all() or not np.isfinite(asked[given]).all():
-            return [self.submit(r) for r in requests]
-        requests = [
-            dataclasses.replace(r, emergency=False) if r.emergency and r.source is Source.AGENT else r for r in requests
-        ]
-        sh = self.shield
-        cur = sim.power_dbm[b, ap]
-        slot = sim.slot[b, ap]
-        lo = sim.ap_min_power_dbm[ap]
-        top = sim.ap_max_power_dbm[ap]
-        hi = np.minimum(top, sim.domain.slot_max_eirp_dbm[slot])
-        power = np.where(given, asked, cur)
-        clipped = np.clip(power, lo, hi)
-        ok = hi >= lo
-        clip = (clipped != power) & ok
-        changed = (clipped != cur) & ok
-        emergency = np.array([r.emergency for r in requests])
-        wait = sh.cooldown.last_change_s[b, ap, 2] + sh.cooldown.min_gap_s[2] - now
-        deferred = changed & ~emergency & (wait > 0)
-        sh.cooldown.deferrals += int(deferred.sum())
-        # the per-request part, on Python numbers: shield results, rollback watches and audit
-        # rows, each as _handle_request and _book_applied make them for one request
-        slot_l, cur_l, clipped_l, clip_l = slot.tolist(), cur.tolist(), clipped.tolist(), clip.tolist()
-        code = np.where(~ok, 0, np.where(~changed, 1, np.where(deferred, 2, 3))).tolist()
-        nets, aps = b.tolist(), ap.tolist()
+        """Power-only requests for distinct APs: :meth:`_submit_checked` for each, in order, with
+        the shield's checks made on Python numbers (one request) or arrays (a batch), and what
+        follows (results, watches, audit rows, counters) in one pass. Falls back to
+        :meth:`_submit_checked` for requests the fast checks do not take (an AP or network out of
+        range or not a plain int, a power that is not a number)."""
+        sim, sh, now = self.sim, self.shield, self.now_s
+        if any(r.emergency and r.source is Source.AGENT for r in requests):
+            requests = [
+                dataclasses.replace(r, emergency=False) if r.emergency and r.source is Source.AGENT else r
+                for r in requests
+            ]
+        plan = self._power_plan_one(requests[0]) if len(requests) == 1 else self._power_plan(requests)
+        if plan is None:
+            return [self._submit_checked(r) for r in requests]
+        code, nets, aps, slot_l, cur_l, power_l, clipped_l, lo_l, hi_l, top_l, wait_l = plan
+        sh.cooldown.deferrals += code.count(2)
         rb, watch = self.rollbacks, self.config.auto_rollback
         results, rows, applied_n = [], [], 0
         t = float(now)
@@ -427,17 +412,19 @@ class EventLoop:
             c = code[i]
             if c == 0 or c == 2:
                 if c == 0:
-                    reason = f"radio minimum power {lo[i]:g} dBm exceeds the {hi[i]:g} dBm EIRP limit of that channel"
+                    reason = (
+                        f"radio minimum power {lo_l[i]:g} dBm exceeds the {hi_l[i]:g} dBm EIRP limit of that channel"
+                    )
                     status = "REJECTED"
                 else:
-                    reason, status = f"cooldown: power_dbm may change again in {wait[i]:.0f} s", "DEFERRED"
+                    reason, status = f"cooldown: power_dbm may change again in {wait_l[i]:.0f} s", "DEFERRED"
                 results.append(ShieldResult(Outcome.REJECTED, reason, req))
                 action, changes, token = _action(req.params()), [], None
             else:
                 note = ""
-                if clip_l[i]:
-                    limit = "EIRP limit" if hi[i] < top[i] and power[i] > hi[i] else "radio range"
-                    note = f"power {power[i]:g} dBm clipped to {clipped_l[i]:g} dBm ({limit})"
+                if clipped_l[i] != power_l[i]:
+                    limit = "EIRP limit" if hi_l[i] < top_l[i] and power_l[i] > hi_l[i] else "radio range"
+                    note = f"power {power_l[i]:g} dBm clipped to {clipped_l[i]:g} dBm ({limit})"
                 old, new = cur_l[i], clipped_l[i]
                 sl = slot_l[i]
                 config = {"channel": _CHANNEL_OF[sl], "width_mhz": _WIDTH_OF[sl], "power_dbm": old}
@@ -459,21 +446,96 @@ class EventLoop:
             details = {"requested": requested, "loop": req.loop}
             source = _SOURCE_VALUE[req.source]
             rows.append((t, "CHANGE_REQUEST", source, status, action, nets[i], aps[i], changes, token, reason, details))
-        go = changed & ~deferred
-        if go.any():
-            sim.set_power_many(ap[go], clipped[go], networks=b[go])
-            sh.cooldown.last_change_s[b[go], ap[go], 2] = now
-        # counters as submit() keeps them, in bulk
+        go = [i for i, c in enumerate(code) if c == 3] if len(code) > 1 else [0] if code[0] == 3 else []
+        if len(go) == 1:
+            i = go[0]
+            sim.set_power(aps[i], clipped_l[i], network=nets[i])
+            sh.cooldown.last_change_s[nets[i], aps[i], 2] = now
+        elif go:
+            b, ap = np.array(nets)[go], np.array(aps)[go]
+            sim.set_power_many(ap, np.array(clipped_l)[go], networks=b)
+            sh.cooldown.last_change_s[b, ap, 2] = now
+        # counters as _submit_checked() keeps them (Counter.update pays off for a batch only)
         self.events_by_type["CHANGE_REQUEST"] += len(requests)
-        self.events_by_source.update(_SOURCE_VALUE[r.source] for r in requests)
-        self.events_by_network_type.update((r.network, "CHANGE_REQUEST") for r in requests)
-        self.shield_outcomes.update(_OUTCOME_VALUE[r.outcome] for r in results)
+        if len(requests) == 1:
+            req = requests[0]
+            self.events_by_source[_SOURCE_VALUE[req.source]] += 1
+            self.events_by_network_type[req.network, "CHANGE_REQUEST"] += 1
+            self.shield_outcomes[_OUTCOME_VALUE[results[0].outcome]] += 1
+        else:
+            self.events_by_source.update(_SOURCE_VALUE[r.source] for r in requests)
+            self.events_by_network_type.update((r.network, "CHANGE_REQUEST") for r in requests)
+            self.shield_outcomes.update(_OUTCOME_VALUE[r.outcome] for r in results)
         if applied_n:
             self.actions["POWER_CHANGE"] += applied_n
         self.step_results += results
         self.step_audit_ids += self.audit.record_changes(rows)
         self.step_audit_networks += [row[5] for row in rows]
         return results
+
+    def _power_plan(self, requests: list[ChangeRequest]) -> tuple[list, ...] | None:
+        """The shield's power checks of a batch on arrays, as Python lists (see :meth:`_power_plan_one`)."""
+        sim = self.sim
+        try:
+            b = np.array([r.network for r in requests], dtype=np.int64)
+            ap = np.array([r.ap for r in requests], dtype=np.int64)
+            asked = np.array([np.nan if r.power_dbm is None else float(r.power_dbm) for r in requests])
+        except (TypeError, ValueError, OverflowError):
+            return None
+        given = np.array([r.power_dbm is not None for r in requests])
+        in_range = (b >= 0) & (b < sim.num_networks) & (ap >= 0) & (ap < sim.num_aps)
+        if not in_range.all() or not np.isfinite(asked[given]).all():
+            return None
+        cur = sim.power_dbm[b, ap]
+        slot = sim.slot[b, ap]
+        lo = sim.ap_min_power_dbm[ap]
+        top = sim.ap_max_power_dbm[ap]
+        hi = np.minimum(top, sim.domain.slot_max_eirp_dbm[slot])
+        power = np.where(given, asked, cur)
+        clipped = np.clip(power, lo, hi)
+        ok = hi >= lo
+        changed = (clipped != cur) & ok
+        emergency = np.array([r.emergency for r in requests])
+        cooldown = self.shield.cooldown
+        wait = cooldown.last_change_s[b, ap, 2] + cooldown.min_gap_s[2] - self.now_s
+        deferred = changed & ~emergency & (wait > 0)
+        code = np.where(~ok, 0, np.where(~changed, 1, np.where(deferred, 2, 3)))
+        arrays = (code, b, ap, slot, cur, power, clipped, lo, hi, top, wait)
+        return tuple(x.tolist() for x in arrays)
+
+    def _power_plan_one(self, req: ChangeRequest) -> tuple[list, ...] | None:
+        """The shield's checks of one power-only request on Python numbers: per request, a code
+        (0 rejected: the radio cannot go as low as the EIRP limit; 1 no change; 2 deferred by
+        cooldown; 3 apply), its network, AP, slot, current, asked-for and clipped power, the
+        power range and radio maximum, and the cooldown wait. ``None``: not for the fast path."""
+        b, ap, sim, sh = req.network, req.ap, self.sim, self.shield
+        if type(b) is not int or type(ap) is not int or not (0 <= b < sim.num_networks and 0 <= ap < sim.num_aps):
+            return None
+        slot = sim.ap_slot(ap, b)
+        cur = sim.ap_power_dbm(ap, b)
+        if req.power_dbm is None:
+            power = cur
+        else:
+            try:
+                power = float(req.power_dbm)
+            except (TypeError, ValueError, OverflowError):
+                return None
+            if not math.isfinite(power):
+                return None
+        lo, hi = sh.power_range_dbm(ap, slot)
+        top = sh._max_power[ap]
+        clipped = min(max(power, lo), hi)
+        cooldown = sh.cooldown
+        wait = float(cooldown.last_change_s[b, ap, 2] + cooldown.min_gap_s[2] - self.now_s)
+        if hi < lo:
+            code = 0
+        elif clipped == cur:
+            code = 1
+        elif not req.emergency and wait > 0:
+            code = 2
+        else:
+            code = 3
+        return [code], [b], [ap], [slot], [cur], [power], [clipped], [lo], [hi], [top], [wait]
 
     def _book_applied(self, ev: Event | None, req: ChangeRequest, result: ShieldResult, now: float) -> None:
         """Rollback watch, action count and audit record of a change that has been made

@@ -397,6 +397,10 @@ class WirelessSimulation:
             "power_dbm": float(self._power[network, ap]),
         }
 
+    def ap_power_dbm(self, ap: int, network: int = 0) -> float:
+        """One AP's transmit power (``sim.power_dbm[network, ap]`` without building the view)."""
+        return float(self._power[network, ap])
+
     def ap_slot(self, ap: int, network: int = 0) -> int:
         """One AP's slot id (``sim.slot[network, ap]`` without building the view)."""
         return int(self._slot[network, ap])
