@@ -1,4 +1,7 @@
-"""Gymnasium environments: the fast loop (power), the slow loop (channel plan) and both at once."""
+"""Gymnasium environments: the fast loop (power), the slow loop (channel plan) and both at once;
+``RRMParallelEnv`` / ``parallel_env`` (each AP an agent) need PettingZoo and load on first use."""
+
+from typing import Any
 
 from rrm_gym.envs.core import RRMEnv
 from rrm_gym.envs.fast import FastLoopEnv
@@ -19,3 +22,11 @@ __all__ = [
     "SlowLoopVectorEnv",
     "register_envs",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("RRMParallelEnv", "parallel_env"):
+        from rrm_gym.envs import multi_agent
+
+        return getattr(multi_agent, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

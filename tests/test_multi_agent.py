@@ -1,0 +1,126 @@
+"""The PettingZoo ParallelEnv: each AP an agent over the single-agent envs."""
+
+from __future__ import annotations
+
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium import spaces
+from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test
+from pettingzoo.utils.conversions import parallel_to_aec
+
+import rrm_gym  # noqa: F401
+from rrm_gym.envs import RRMParallelEnv, parallel_env
+from rrm_gym.envs.multi_agent import ENV_IDS
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_pettingzoo_parallel_api_test_passes_without_warnings(env_id):
+    env = parallel_env(env_id, episode_steps=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parallel_api_test(env, num_cycles=5)
+    assert env.agents == []  # the episode ended: every agent truncated at once
+
+
+def test_pettingzoo_seed_test_and_aec_conversion_pass():
+    parallel_seed_test(lambda: parallel_env("rrm_gym/FastLoop-v0", episode_steps=4), num_cycles=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # AEC conversion of a parallel env warns about its own wrapper
+        api_test(parallel_to_aec(parallel_env("rrm_gym/FastLoop-v0", episode_steps=3)), num_cycles=5)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_agents_acting_together_are_the_single_agent_env_step_for_step(env_id):
+    par = parallel_env(env_id, episode_steps=4)
+    single = gym.make(env_id, episode_steps=4).unwrapped
+    obs, infos = par.reset(seed=3)
+    sobs, sinfo = single.reset(seed=3)
+    rng = np.random.default_rng(0)
+    n = single.num_aps
+    nvec = single.action_space.nvec
+    for _ in range(3):
+        flat = rng.integers(0, nvec)
+        parts = len(nvec) // n
+        actions = {f"ap_{i}": int(flat[i]) if parts == 1 else flat[[k * n + i for k in range(parts)]] for i in range(n)}
+        obs, rewards, terms, truncs, infos = par.step(actions)
+        sobs, sreward, sterm, strunc, sinfo = single.step(flat)
+        for i in range(n):
+            agent_obs = obs[f"ap_{i}"]
+            assert par.observation_space(f"ap_{i}").contains(agent_obs)
+            for key, value in sobs.items():
+                expected = value if key == "time_of_day" else value[i]
+                np.testing.assert_array_equal(agent_obs[key], expected)
+            assert rewards[f"ap_{i}"] == sreward
+            assert infos[f"ap_{i}"]["cost"] == sinfo["cost"]
+        np.testing.assert_array_equal(par.state(), spaces.flatten(single.observation_space, sobs))
+        assert par.state_space.contains(par.state())
+
+    def unsigned(env):  # each env's log has its own random key: compare what was recorded
+        return [{k: v for k, v in r.to_dict().items() if "signature" not in k} for r in env.event_loop.audit.records]
+
+    assert unsigned(par) == unsigned(single)
+    assert par.event_loop.audit.total > 0
+
+
+def test_an_agents_mask_is_its_slice_of_the_flat_mask_and_what_the_shield_rejects():
+    par = parallel_env("rrm_gym/Joint-v0", episode_steps=10)
+    par.reset(seed=1)
+    u = par.rrm_env
+    hold = {f"ap_{i}": np.array([u.current_channel_action()[i], u.current_power_action()[i]]) for i in range(u.num_aps)}
+    # move AP 0 to another channel: its channel is then in cooldown (300 s) for the next steps
+    first = dict(hold)
+    choice = int((u.current_channel_action()[0] + 1) % par.action_space("ap_0").nvec[0])
+    first["ap_0"] = np.array([choice, hold["ap_0"][1]])
+    _, _, _, _, infos = par.step(first)
+    channel_mask, power_mask = infos["ap_0"]["action_mask"]
+    assert channel_mask.dtype == np.int8 and power_mask.dtype == np.int8
+    flat = u.action_masks()
+    np.testing.assert_array_equal(np.concatenate(par.action_mask("ap_0")), np.concatenate(infos["ap_0"]["action_mask"]))
+    n = u.num_aps
+    off = np.concatenate([[0], np.cumsum(u.action_space.nvec)])
+    np.testing.assert_array_equal(channel_mask, flat[off[0] : off[1]])
+    np.testing.assert_array_equal(power_mask, flat[off[n] : off[n + 1]])
+    masked_out = np.flatnonzero(channel_mask == 0)
+    assert len(masked_out) > 0  # the cooldown bars other channels
+    for _ in range(20):  # gymnasium's masked sampling takes the agent's masks as they are
+        c, p = par.action_space("ap_0").sample(mask=infos["ap_0"]["action_mask"])
+        assert channel_mask[c] == 1 and power_mask[p] == 1
+    hold = {f"ap_{i}": np.array([u.current_channel_action()[i], u.current_power_action()[i]]) for i in range(n)}
+    second = dict(hold)
+    second["ap_0"] = np.array([int(masked_out[0]), hold["ap_0"][1]])
+    _, _, _, _, infos = par.step(second)
+    assert infos["ap_0"]["shield"]["REJECTED"] == 1  # the masked-out choice is one the shield rejects
+    assert infos["ap_0"]["cost_terms"]["shield_rejected"] == 1.0
+
+
+def test_bad_actions_and_ids_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown env_id"):
+        RRMParallelEnv("rrm_gym/Nope-v0")
+    par = parallel_env("rrm_gym/FastLoop-v0", episode_steps=1)
+    par.reset(seed=0)
+    full = {a: 0 for a in par.agents}
+    with pytest.raises(ValueError, match=r"missing actions for \['ap_3'\]"):
+        par.step({a: 0 for a in par.agents if a != "ap_3"})
+    with pytest.raises(ValueError, match="unknown agents"):
+        par.step({**full, "ap_99": 0})
+    with pytest.raises(ValueError, match="action of ap_2"):
+        par.step({**full, "ap_2": par.action_space("ap_2").n})
+    with pytest.raises(ValueError, match="action of ap_1"):
+        par.step({**full, "ap_1": 0.5})
+    par.step(full)
+    assert par.agents == []
+    with pytest.raises(RuntimeError, match="reset"):
+        par.step(full)
+
+
+def test_render_and_the_inspection_views():
+    par = parallel_env("rrm_gym/FastLoop-v0", episode_steps=2, render_mode="rgb_array")
+    par.reset(seed=0)
+    frame = par.render()
+    assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
+    assert par.sim is par.rrm_env.sim and par.event_loop is par.rrm_env.event_loop
+    par.event_loop.inject_interference_event(0)
+    assert par.event_loop.counters()["events_by_source"].get("injected") == 1
