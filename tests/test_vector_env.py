@@ -12,7 +12,15 @@ import pytest
 from gymnasium.vector import SyncVectorEnv, VectorEnv
 
 import rrm_gym  # noqa: F401  (registers the envs)
-from rrm_gym.envs import FastLoopEnv, FastLoopVectorEnv, SlowLoopEnv, SlowLoopVectorEnv, observation
+from rrm_gym.envs import (
+    FastLoopEnv,
+    FastLoopVectorEnv,
+    JointEnv,
+    JointVectorEnv,
+    SlowLoopEnv,
+    SlowLoopVectorEnv,
+    observation,
+)
 from rrm_gym.envs.observation import AP_FEATURES, build_observations, scan_channels
 from rrm_gym.envs.vector import env_info
 from rrm_gym.radio.regulatory import SLOT_MEMBERS
@@ -385,3 +393,47 @@ def test_make_vec_gives_the_batched_slow_loop_with_per_network_channel_masks():
         bad = SlowLoopVectorEnv(2, "office", episode_steps=2, slow_period_s=300, fast_policy=lambda o, i: np.zeros(3))
         bad.reset(seed=0)
         bad.step(keep)
+
+
+def test_one_network_of_the_joint_env_is_exactly_the_single_env():
+    kw = {"episode_steps": 5, "audit_key": "test-key"}
+    single = JointEnv("office", **kw)
+    vec = gymnasium.make_vec("rrm_gym/Joint-v0", num_envs=1, **kw)
+    assert isinstance(vec, JointVectorEnv) and vec.action_space.shape == (1, 2 * vec.num_aps)
+    o1, i1 = single.reset(seed=5)
+    o2, i2 = vec.reset(seed=5)
+    rng = np.random.default_rng(3)
+    changed = 0
+    for step in range(5):
+        assert_network_0_is(single, o1, i1, vec, o2, i2, step)
+        # masked random choices: channel moves (with their cooldowns) and power changes
+        a = np.array(
+            [
+                rng.choice(np.flatnonzero(m))
+                for m in np.split(single.action_masks(), np.cumsum(single.action_space.nvec)[:-1])
+            ]
+        )
+        o1, r1, t1, tr1, i1 = single.step(a)
+        o2, r2, t2, tr2, i2 = vec.step(a[None])
+        assert (r1, tr1) == (r2[0], tr2[0])
+        changed += i1["shield"]["APPLIED"]
+    assert tr1 and tr2[0] and changed > 0
+    assert list(single.event_loop.audit._memory) == list(vec.event_loop.audit._memory)
+    assert not vec.action_masks()[0].all()  # the channel cooldowns show in the batched mask
+
+
+def test_joint_vector_env_networks_get_their_own_channels_and_powers():
+    env = JointVectorEnv(2, "office", episode_steps=3)
+    env.reset(seed=0)
+    n = env.num_aps
+    a = np.concatenate([env.current_channel_action(), env.current_power_action()], axis=1)
+    a[1, 0] = (a[1, 0] + 1) % env.single_action_space.nvec[0]  # network 1 moves AP 0
+    a[0, n + 1] = 0  # network 0 sets AP 1 to its lowest level
+    before_slot, before_power = env.sim.slot.copy(), env.sim.power_dbm.copy()
+    obs, reward, term, trunc, info = env.step(a)
+    assert env.sim.slot[1, 0] != before_slot[1, 0] and env.sim.slot[0, 0] == before_slot[0, 0]
+    assert before_power[0, 1] != env.power_levels[1][0]
+    assert env.sim.power_dbm[0, 1] == env.power_levels[1][0] and env.sim.power_dbm[1, 1] == before_power[1, 1]
+    assert info["shield"]["APPLIED"][1] >= 1 and env.observation_space.contains(obs)
+    with pytest.raises(ValueError, match="actions must be integers of shape"):
+        env.step(a[:, :n])

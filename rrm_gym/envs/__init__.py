@@ -8,7 +8,7 @@ from rrm_gym.envs.fast import FastLoopEnv
 from rrm_gym.envs.joint import JointEnv
 from rrm_gym.envs.registration import ENV_IDS, register_envs
 from rrm_gym.envs.slow import SlowLoopEnv
-from rrm_gym.envs.vector import FastLoopVectorEnv, SlowLoopVectorEnv
+from rrm_gym.envs.vector import FastLoopVectorEnv, JointVectorEnv, SlowLoopVectorEnv
 from rrm_gym.envs.wrappers import SafetyGymnasiumWrapper
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "FastLoopEnv",
     "FastLoopVectorEnv",
     "JointEnv",
+    "JointVectorEnv",
     "RRMEnv",
     "SafetyGymnasiumWrapper",
     "SlowLoopEnv",

@@ -15,6 +15,7 @@ ENV_IDS = {
 VECTOR_ENTRY_POINTS = {
     "rrm_gym/FastLoop-v0": "rrm_gym.envs.vector:FastLoopVectorEnv",
     "rrm_gym/SlowLoop-v0": "rrm_gym.envs.vector:SlowLoopVectorEnv",
+    "rrm_gym/Joint-v0": "rrm_gym.envs.vector:JointVectorEnv",
 }
 
 

@@ -1,4 +1,4 @@
-"""FastLoop-v0 and SlowLoop-v0 for many networks in one set of arrays: natively batched vector envs."""
+"""FastLoop-v0, SlowLoop-v0 and Joint-v0 for many networks in one set of arrays: natively batched vector envs."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from gymnasium.vector.utils import batch_space
 from rrm_gym.config import Scenario
 from rrm_gym.envs.core import EVENT_KEYS, PF_FLOOR_MBPS, Policy, RRMEnv
 from rrm_gym.envs.fast import FastLoopEnv
+from rrm_gym.envs.joint import JointEnv
 from rrm_gym.envs.observation import build_observations, current_channel_onehot
 from rrm_gym.envs.slow import SlowLoopEnv
 from rrm_gym.radio.regulatory import SLOT_CHANNEL, SLOT_WIDTH_MHZ
@@ -26,7 +27,7 @@ class _BatchedRRMEnv(VectorEnv):
     ``template_class`` checks the arguments and fixes the encodings."""
 
     template_class: type[RRMEnv] = FastLoopEnv
-    other_policy_name = "slow_policy"
+    other_policy_name: str | None = "slow_policy"  # None: the env sets both loops itself
 
     metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
@@ -60,7 +61,8 @@ class _BatchedRRMEnv(VectorEnv):
         t = self.template
         t.close()  # it only fixes the encodings: its own audit file (if any) is released
         self.num_envs = num_envs
-        setattr(self, self.other_policy_name, other_policy)  # slow_policy / fast_policy
+        if self.other_policy_name is not None:
+            setattr(self, self.other_policy_name, other_policy)  # slow_policy / fast_policy
         self.scenario, self.num_aps = t.scenario, t.num_aps
         self.power_levels, self.slots = t.power_levels, t.slots
         self.power_mode = getattr(t, "power_mode", "level")
@@ -180,7 +182,7 @@ class _BatchedRRMEnv(VectorEnv):
 
     def _check_actions(self, actions: Any) -> np.ndarray:
         a = np.asarray(actions)
-        shape = (self.num_envs, self.num_aps)
+        shape = (self.num_envs, len(self._nvec))
         integral = np.issubdtype(a.dtype, np.integer) or (
             np.issubdtype(a.dtype, np.floating) and bool(np.all(np.isfinite(a) & (a == np.round(a))))
         )
@@ -195,8 +197,9 @@ class _BatchedRRMEnv(VectorEnv):
 
     @property
     def other_policy(self) -> Policy | None:
-        """The other loop's policy (``slow_policy`` of the fast loop, ``fast_policy`` of the slow one)."""
-        return getattr(self, self.other_policy_name)
+        """The other loop's policy (``slow_policy`` of the fast loop, ``fast_policy`` of the slow one;
+        ``None`` for Joint, which has no other loop)."""
+        return None if self.other_policy_name is None else getattr(self, self.other_policy_name)
 
     def _ask_other_policy(self, masks: np.ndarray, nvec: list[int]) -> np.ndarray:
         """The other loop's choices, ``[B, N]``, asked network by network with that network's
@@ -435,6 +438,31 @@ class SlowLoopVectorEnv(_BatchedRRMEnv):
             self._obs = self._observations(s)  # the fast policy sees each fast period
             spans.append(s)
         return Sensing.concat(spans)
+
+
+class JointVectorEnv(_BatchedRRMEnv):
+    """``num_envs`` draws of one scenario's WLAN under :class:`~rrm_gym.envs.JointEnv`'s contract
+    (channel and power of every AP each fast period), simulated together in one simulation and
+    one event loop as :class:`FastLoopVectorEnv` does for the fast loop;
+    ``gymnasium.make_vec("rrm_gym/Joint-v0", num_envs=B)`` returns it. Each step submits every
+    network's channel choices, then its power levels, then advances one fast period. Actions
+    ``[B, 2 N]``; masks ``[B, sum(nvec)]`` (channel choices, then power levels). Arguments, info
+    and episodes as :class:`FastLoopVectorEnv`, without ``slow_policy``."""
+
+    template_class = JointEnv
+    other_policy_name = None
+
+    def __init__(self, num_envs: int = 8, scenario: str | Path | Scenario = "office", **kwargs: Any) -> None:
+        super().__init__(num_envs, scenario, **kwargs)
+
+    def action_masks(self) -> np.ndarray:
+        return np.concatenate([self._channel_masks(), self._level_masks()], axis=1)
+
+    def _act_and_run(self, action: np.ndarray) -> Sensing:
+        n = self.num_aps
+        self._submit_channel_choices(action[:, :n], loop=self.agent_loop)
+        self._submit_levels(action[:, n:], loop=self.agent_loop)
+        return self.event_loop.advance(self.fast_period_s)
 
 
 def _with_masks(info: dict[str, Any], n: int) -> dict[str, Any]:
