@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter, OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,20 +27,35 @@ class RollbackConfig:
 
 @dataclass(slots=True)
 class Watch:
-    """One applied change under observation."""
+    """One applied change under observation: what to restore, the AP's KPI baseline before the
+    change, and the KPI sums over the window so far (plain numbers: a watch is made per change,
+    and the manager keeps thousands for manual rollback)."""
 
     token: str
     network: int
     ap: int
     old: dict[str, Any]  # configuration to restore
     new: dict[str, Any]
-    baseline: dict[str, float]
+    retry_before: float
+    satisfaction_before: float  # served share of offered traffic
     start_s: float
     end_s: float
     audit_id: str | None = None
     loop: str = "manual"  # the ``loop`` tag of the change request, so a rollback is charged to its loop
     ticks: int = 0
-    sums: dict[str, float] = field(default_factory=lambda: {"retry": 0.0, "served": 0.0, "offered": 0.0})
+    retry_sum: float = 0.0  # per-tick sums over the window so far
+    served_sum: float = 0.0
+    offered_sum: float = 0.0
+
+    @property
+    def baseline(self) -> dict[str, float]:
+        """The KPI baseline before the change."""
+        return {"retry_rate": self.retry_before, "satisfaction": self.satisfaction_before}
+
+    @property
+    def sums(self) -> dict[str, float]:
+        """The KPI sums over the window so far."""
+        return {"retry": self.retry_sum, "served": self.served_sum, "offered": self.offered_sum}
 
 
 class RollbackManager:
@@ -64,13 +79,13 @@ class RollbackManager:
         self.by_loop: Counter[str] = Counter()  # rollbacks (auto and manual) by the loop whose change was undone
         self.by_network_loop: Counter[tuple[int, str]] = Counter()  # the same per (network, loop)
 
-    def baseline(self, network: int, ap: int) -> dict[str, float]:
+    def _baseline(self, network: int, ap: int) -> tuple[float, float]:
+        """An AP's KPI baseline now: retry rate and served share of offered traffic."""
         if self._baseline_rows is None:  # Python numbers, once per span, for the per-change snapshots
             self._baseline_rows = (self._retry.tolist(), self._served.tolist(), self._offered.tolist())
         retry, served, offered = self._baseline_rows
         offered_mbps = offered[network][ap]
-        satisfaction = served[network][ap] / offered_mbps if offered_mbps > 0 else 1.0
-        return {"retry_rate": retry[network][ap], "satisfaction": satisfaction}
+        return retry[network][ap], (served[network][ap] / offered_mbps if offered_mbps > 0 else 1.0)
 
     def observe(self, s: Sensing) -> None:
         """Fold a span into the baselines and into every open watch."""
@@ -98,9 +113,9 @@ class RollbackManager:
                 inside.append(w)
             else:
                 a, b, n, ap = int(lo - t0), int(hi - t0), w.network, w.ap
-                w.sums["retry"] += float(s.retry_rate[n, a:b, ap].sum())
-                w.sums["served"] += float(s.throughput_mbps[n, a:b, ap].sum())
-                w.sums["offered"] += float(s.demand_mbps[n, a:b, ap].sum())
+                w.retry_sum += float(s.retry_rate[n, a:b, ap].sum())
+                w.served_sum += float(s.throughput_mbps[n, a:b, ap].sum())
+                w.offered_sum += float(s.demand_mbps[n, a:b, ap].sum())
         if inside:
             nets = [w.network for w in inside]
             aps = [w.ap for w in inside]
@@ -111,10 +126,9 @@ class RollbackManager:
                 strict=True,
             )
             for w, (r, sv, of) in zip(inside, totals, strict=True):
-                sums = w.sums
-                sums["retry"] += r
-                sums["served"] += sv
-                sums["offered"] += of
+                w.retry_sum += r
+                w.served_sum += sv
+                w.offered_sum += of
 
     def watch(
         self,
@@ -127,9 +141,8 @@ class RollbackManager:
         loop: str = "manual",
     ) -> Watch:
         token = f"{prefix}-n{network}-ap{ap}-{next(self._ids):06d}"
-        end_s = now_s + self.config.window_s
-        sums = {"retry": 0.0, "served": 0.0, "offered": 0.0}
-        w = Watch(token, network, ap, old, new, self.baseline(network, ap), now_s, end_s, None, loop, 0, sums)
+        retry, satisfaction = self._baseline(network, ap)
+        w = Watch(token, network, ap, old, new, retry, satisfaction, now_s, now_s + self.config.window_s, None, loop)
         self.watching[token] = w
         key = (network, ap)
         if key in self._watching_ap:
@@ -145,9 +158,9 @@ class RollbackManager:
     def verdict(self, w: Watch) -> tuple[bool, str, dict[str, float]]:
         """Whether the watched change degraded the AP, why, and the KPIs compared."""
         c = self.config
-        after_retry = w.sums["retry"] / max(w.ticks, 1)
-        after_sat = w.sums["served"] / w.sums["offered"] if w.sums["offered"] > 0 else 1.0
-        before_retry, before_sat = w.baseline["retry_rate"], w.baseline["satisfaction"]
+        after_retry = w.retry_sum / max(w.ticks, 1)
+        after_sat = w.served_sum / w.offered_sum if w.offered_sum > 0 else 1.0
+        before_retry, before_sat = w.retry_before, w.satisfaction_before
         kpis = {
             "retry_before": round(before_retry, 4),
             "retry_after": round(after_retry, 4),
