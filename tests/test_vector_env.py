@@ -1,5 +1,5 @@
-"""The natively batched FastLoop vector env: ``gymnasium.make_vec`` wiring, equality with
-FastLoopEnv at B = 1, independence of the networks, the batched info, masks against the
+"""The natively batched vector envs (FastLoop, SlowLoop, Joint): ``gymnasium.make_vec`` wiring,
+equality with the single env at B = 1, independence of the networks, the batched info, masks against the
 shield, autoreset modes, DFS compliance under random actions and argument errors."""
 
 from __future__ import annotations
@@ -51,6 +51,27 @@ def assert_network_0_is(single, o1: dict, i1: dict, vec, o2: dict, i2: dict, ste
         else:
             assert np.array_equal(np.asarray(v), f2[k][0]), (step, k)
     assert np.array_equal(single.action_masks(), vec.action_masks()[0])
+
+
+def side_by_side(single, vec, seed: int, steps: int) -> list[dict]:
+    """Step a single env and a one-network vector env with the same masked random actions and
+    check that they agree step for step (observations, infos, masks, rewards, audit trail);
+    the single env's infos."""
+    o1, i1 = single.reset(seed=seed)
+    o2, i2 = vec.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    infos = []
+    for step in range(steps):
+        assert_network_0_is(single, o1, i1, vec, o2, i2, step)
+        splits = np.cumsum(single.action_space.nvec)[:-1]
+        a = np.array([rng.choice(np.flatnonzero(m)) for m in np.split(single.action_masks(), splits)])
+        o1, r1, t1, tr1, i1 = single.step(a)
+        o2, r2, t2, tr2, i2 = vec.step(a[None])
+        assert (r1, tr1) == (r2[0], tr2[0])
+        infos.append(i1)
+    assert tr1 and tr2[0]
+    assert list(single.event_loop.audit._memory) == list(vec.event_loop.audit._memory)
+    return infos
 
 
 def test_make_vec_returns_the_batched_env_and_sync_mode_still_gives_separate_envs():
@@ -360,23 +381,7 @@ SLOW_LEVELS = FastLoopEnv("office").power_levels
 @pytest.mark.parametrize("fast_policy", [None, max_power])
 def test_one_network_of_the_slow_loop_is_exactly_the_single_env(fast_policy):
     kw = {"episode_steps": 3, "slow_period_s": 300, "audit_key": "test-key", "fast_policy": fast_policy}
-    single = SlowLoopEnv("office", **kw)
-    vec = SlowLoopVectorEnv(1, "office", **kw)
-    o1, i1 = single.reset(seed=4)
-    o2, i2 = vec.reset(seed=4)
-    rng = np.random.default_rng(2)
-    for step in range(3):
-        assert_network_0_is(single, o1, i1, vec, o2, i2, step)
-        a = np.array(
-            [
-                rng.choice(np.flatnonzero(m))
-                for m in np.split(single.action_masks(), np.cumsum(single.action_space.nvec)[:-1])
-            ]
-        )
-        o1, r1, t1, tr1, i1 = single.step(a)
-        o2, r2, t2, tr2, i2 = vec.step(a[None])
-        assert (r1, tr1) == (r2[0], tr2[0])
-    assert list(single.event_loop.audit._memory) == list(vec.event_loop.audit._memory)
+    side_by_side(SlowLoopEnv("office", **kw), SlowLoopVectorEnv(1, "office", **kw), seed=4, steps=3)
 
 
 def test_make_vec_gives_the_batched_slow_loop_with_per_network_channel_masks():
@@ -397,28 +402,10 @@ def test_make_vec_gives_the_batched_slow_loop_with_per_network_channel_masks():
 
 def test_one_network_of_the_joint_env_is_exactly_the_single_env():
     kw = {"episode_steps": 5, "audit_key": "test-key"}
-    single = JointEnv("office", **kw)
     vec = gymnasium.make_vec("rrm_gym/Joint-v0", num_envs=1, **kw)
     assert isinstance(vec, JointVectorEnv) and vec.action_space.shape == (1, 2 * vec.num_aps)
-    o1, i1 = single.reset(seed=5)
-    o2, i2 = vec.reset(seed=5)
-    rng = np.random.default_rng(3)
-    changed = 0
-    for step in range(5):
-        assert_network_0_is(single, o1, i1, vec, o2, i2, step)
-        # masked random choices: channel moves (with their cooldowns) and power changes
-        a = np.array(
-            [
-                rng.choice(np.flatnonzero(m))
-                for m in np.split(single.action_masks(), np.cumsum(single.action_space.nvec)[:-1])
-            ]
-        )
-        o1, r1, t1, tr1, i1 = single.step(a)
-        o2, r2, t2, tr2, i2 = vec.step(a[None])
-        assert (r1, tr1) == (r2[0], tr2[0])
-        changed += i1["shield"]["APPLIED"]
-    assert tr1 and tr2[0] and changed > 0
-    assert list(single.event_loop.audit._memory) == list(vec.event_loop.audit._memory)
+    infos = side_by_side(JointEnv("office", **kw), vec, seed=5, steps=5)
+    assert sum(i["shield"]["APPLIED"] for i in infos) > 0  # channel moves and power changes were made
     assert not vec.action_masks()[0].all()  # the channel cooldowns show in the batched mask
 
 
