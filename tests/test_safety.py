@@ -21,6 +21,7 @@ from rrm_gym.radio.regulatory import (
     DFS_NON_OCCUPANCY_S,
     ETSI,
     SLOT_BAND_GHZ,
+    SLOT_CHANNEL,
     SLOT_MEMBERS,
     SLOT_WIDTH_MHZ,
     slot_index,
@@ -1331,3 +1332,44 @@ def test_submit_and_submit_many_decide_changes_and_audit_exactly_as_the_general_
         for loop in loops:
             loop.advance(seconds)
     assert len(loops[2].audit._memory) > 0
+
+
+def _high_power_site() -> Scenario:
+    """ETSI radios that go up to 30 dBm: above the 23 dBm EIRP limit of channels 36-64."""
+    aps = [{"position": [10 + 25 * i, 20], "channel": 100, "power_dbm": 28, "max_power_dbm": 30} for i in range(3)]
+    return small_scenario(aps)
+
+
+@pytest.mark.parametrize("scenario", ["office", "dfs_site", "legacy_24", "high_power"])
+def test_slot_masks_of_every_network_at_once_equal_slot_mask_ap_by_ap(scenario):
+    """The batched mask (what the envs use) under cooldowns, radar non-occupancy and EIRP limits."""
+    from rrm_gym.envs.core import candidate_slots
+
+    if scenario == "high_power":
+        scenario = _high_power_site()
+    rng = np.random.default_rng(0)
+    sim = WirelessSimulation(scenario, seed=1, num_networks=3)
+    loop = EventLoop(sim)
+    n = sim.num_aps
+    slots = [candidate_slots(sim, i, True) for i in range(n)]
+    table = np.full((n, max(map(len, slots))), -1)
+    for i, choices in enumerate(slots):
+        table[i, : len(choices)] = choices
+    partial = 0
+    for it in range(6):
+        for _ in range(10):
+            b, ap = int(rng.integers(3)), int(rng.integers(n))
+            slot = int(rng.choice(slots[ap]))
+            power = float(rng.uniform(0, 30))
+            loop.submit(ChangeRequest(ap, int(SLOT_CHANNEL[slot]), int(SLOT_WIDTH_MHZ[slot]), power, network=b))
+        if it == 2:
+            loop.inject_dfs_event(0, network=1)  # non-occupancy in one network only
+        masks = loop.shield.slot_masks(table, sim.time_s)
+        for b in range(3):
+            for ap in range(n):
+                expected = loop.shield.slot_mask(b, ap, slots[ap], sim.time_s)
+                assert np.array_equal(masks[b, ap, : len(slots[ap])], expected), (it, b, ap)
+                assert not masks[b, ap, len(slots[ap]) :].any()
+                partial += not expected.all()
+        loop.advance(int(rng.choice([30, 60, 400])))
+    assert partial > 0  # some choices were masked out

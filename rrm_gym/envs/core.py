@@ -150,6 +150,9 @@ class RRMEnv(gym.Env):
         for i, choices in enumerate(self.slots):
             self._slot_choice[i, choices] = np.arange(len(choices))
         self._slot_choice_width = max(len(s) for s in self.slots)  # the most channel choices of an AP
+        self._slot_table = np.full((n, self._slot_choice_width), -1, dtype=np.int64)  # [N, C] choices, -1 pad
+        for i, choices in enumerate(self.slots):
+            self._slot_table[i, : len(choices)] = choices
         self.event_loop: EventLoop = self._make_loop(self.sim)
         self._steps = 0
         self._events_seen: Counter = Counter()
@@ -185,8 +188,8 @@ class RRMEnv(gym.Env):
         return [len(p) for p in self.power_levels]
 
     def _mask_channel(self) -> list[np.ndarray]:
-        sh, now = self.event_loop.shield, self.sim.time_s
-        return [sh.slot_mask(0, i, self.slots[i], now) for i in range(self.num_aps)]
+        masks = self.event_loop.shield.slot_masks(self._slot_table, self.sim.time_s)[0]  # [N, C]
+        return [masks[i, : len(s)] for i, s in enumerate(self.slots)]
 
     def _mask_power(self) -> list[np.ndarray]:
         sh, now = self.event_loop.shield, self.sim.time_s

@@ -114,13 +114,8 @@ class _BatchedRRMEnv(VectorEnv):
 
     def _channel_masks(self) -> np.ndarray:
         """``[B, sum(channel nvec)]`` masks of the channel choices (SlowLoop's encoding)."""
-        sh, now = self.event_loop.shield, self.sim.time_s
-        return np.stack(
-            [
-                np.concatenate([sh.slot_mask(b, i, self.slots[i], now) for i in range(self.num_aps)])
-                for b in range(self.num_envs)
-            ]
-        )
+        table = self.template._slot_table  # [N, C] each AP's choices, -1 pad
+        return self.event_loop.shield.slot_masks(table, self.sim.time_s)[:, table >= 0]
 
     # ------------------------------------------------------------------ lifecycle
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:

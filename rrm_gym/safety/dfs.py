@@ -50,6 +50,12 @@ class DfsState:
             return np.zeros(SLOT_MEMBERS.shape[0], dtype=bool)
         return SLOT_MEMBERS[:, self.barred_until_s[network] > now_s].any(axis=1)
 
+    def barred_slot_table(self, now_s: float) -> np.ndarray | None:
+        """``[B, S]`` :meth:`barred_slots` of every network; ``None`` when nothing is barred."""
+        if max(self._latest_until_s) <= now_s:
+            return None
+        return (SLOT_MEMBERS[None] & (self.barred_until_s[:, None, :] > now_s)).any(axis=2)
+
     def bar(self, network: int, slot: int, now_s: float) -> float:
         until = now_s + DFS_NON_OCCUPANCY_S
         members = SLOT_MEMBERS[slot]

@@ -105,6 +105,7 @@ class Shield:
             for ap in range(sim.num_aps)
         ]
         self._radio_ok_py = [m.tolist() for m in self._radio_ok]
+        self._radio_ok_table = np.stack(self._radio_ok)  # [N, S]
 
     # ------------------------------------------------------------------ vectorized queries
     def legal_slots(self, network: int, ap: int, now_s: float, emergency: bool = False) -> np.ndarray:
@@ -143,6 +144,27 @@ class Shield:
             power = float(self.sim.power_dbm[network, ap])
             ok &= np.minimum(power, self.sim.domain.slot_max_eirp_dbm[slots]) >= power
         return ok | (slots == cur)
+
+    def slot_masks(self, choices: np.ndarray, now_s: float) -> np.ndarray:
+        """:meth:`slot_mask` of every network and AP at once: ``choices`` ``[N, C]`` holds each
+        AP's candidate slots (``-1`` pads a shorter row); returns ``[B, N, C]`` (false on padding)."""
+        sim, dfs, cd = self.sim, self.dfs, self.cooldown
+        n = sim.num_aps
+        cand = np.maximum(choices, 0)  # [N, C]
+        ok = self._radio_ok_table[np.arange(n)[:, None], cand][None]  # [1, N, C]
+        if not self.config.allow_dfs:
+            ok = ok & ~sim.domain.slot_dfs[cand]
+        barred = dfs.barred_slot_table(now_s)  # [B, S] or None
+        if barred is not None:
+            ok = ok & ~barred[:, cand]
+        cur = sim.slot[..., None]  # [B, N, 1]
+        cooling = (cd.last_change_s + cd.min_gap_s - now_s > 0)[..., None]  # [B, N, 3, 1]
+        ok = ok & (~cooling[:, :, 0] | (SLOT_CHANNEL[cand] == SLOT_CHANNEL[cur]))
+        ok &= ~cooling[:, :, 1] | (SLOT_WIDTH_MHZ[cand] == SLOT_WIDTH_MHZ[cur])
+        # a move that forces the power down to a lower EIRP limit changes the power too
+        power = sim.power_dbm[..., None]
+        ok &= ~cooling[:, :, 2] | (np.minimum(power, sim.domain.slot_max_eirp_dbm[cand]) >= power)
+        return (ok | (cand == cur)) & (choices >= 0)
 
     def power_mask(self, network: int, ap: int, levels_dbm: np.ndarray, now_s: float) -> np.ndarray:
         """For each power level, whether a request for it would be accepted now (clipping to the
