@@ -704,3 +704,30 @@ def test_records_are_signed_with_standard_hmac_sha256_for_keys_of_any_length(len
     rec = log.append(sim_time_s=1.0, event_type="X", source="agent", execution_status="SUCCESS", details={"a": 1})
     body = {k: v for k, v in rec.to_dict().items() if k != "signature"}
     assert rec.signature == hmac.new(key, canonical_json(body).encode(), hashlib.sha256).hexdigest()
+
+
+def test_rows_sharing_a_details_object_are_recorded_as_rows_with_their_own_copies(tmp_path):
+    """record_changes encodes a details object shared by several rows once: the records must be
+    exactly those of separate copies, a client key or MAC in it pseudonymised in every one."""
+    mac = "aa:bb:cc:dd:ee:ff"
+    shared = [{"loop": "fast", "requested": {"power_dbm": 8.0}}, {"loop": "fast", "client": mac, "note": mac}]
+
+    def rows(details_of):
+        return [
+            (60.0 + i, "CHANGE_REQUEST", "agent", "SUCCESS", "POWER_CHANGE", 0, i, [], None, "", details_of(i))
+            for i in range(6)
+        ]
+
+    logs = []
+    for share in (True, False):
+        log = AuditLog(KEY, path=tmp_path / f"{share}.jsonl", seed=3)
+        copy = (lambda i: shared[i % 2]) if share else (lambda i: json.loads(json.dumps(shared[i % 2])))
+        log.record_changes(rows(copy))
+        log.close()
+        logs.append(log)
+    assert list(logs[0]._memory) == list(logs[1]._memory)
+    assert (tmp_path / "True.jsonl").read_text() == (tmp_path / "False.jsonl").read_text()
+    text = (tmp_path / "True.jsonl").read_text()
+    assert mac not in text and text.count(pseudonymise(mac, KEY)) == 6  # three records, client and note each
+    assert verify(tmp_path / "True.jsonl", KEY).ok
+    assert shared[1]["client"] == mac  # the caller's object is not changed

@@ -1108,14 +1108,23 @@ class AuditLog:
         new records' ids."""
         key, encode = self._key, _canonical_encode
         sealed = []
+        # rows may share one details object (the loop's batches do): it is cleaned and encoded
+        # once; the entry holds the object, so its id cannot be reused while the call runs
+        done: dict[int, tuple[Any, Any, str]] = {}
         for t, event_type, source, status, action, network, ap_id, changes, token, reason, details in rows:
-            try:
-                text: str | None = encode(details)
-            except (TypeError, ValueError):  # numpy values, NaN, ...: the general conversion
-                text = None
-            if text is None or "\\" in text or '"client' in text or '"mac"' in text or _may_hold_mac(text):
-                details = _clean(details, key, "details")
-                text = encode(details)
+            hit = done.get(id(details))
+            if hit is not None:
+                _, details, text = hit
+            else:
+                given = details
+                try:
+                    text: str | None = encode(details)
+                except (TypeError, ValueError):  # numpy values, NaN, ...: the general conversion
+                    text = None
+                if text is None or "\\" in text or '"client' in text or '"mac"' in text or _may_hold_mac(text):
+                    details = _clean(details, key, "details")
+                    text = encode(details)
+                done[id(given)] = (given, details, text)
             if len(reason) >= 17:
                 reason = _scrub_text(reason, key)
             body = self._body(t, event_type, source, status, action, network, ap_id, changes, token, reason, details)

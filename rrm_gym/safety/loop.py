@@ -407,6 +407,7 @@ class EventLoop:
         sh.cooldown.deferrals += code.count(2)
         rb, watch = self.rollbacks, self.config.auto_rollback
         results, rows, applied_n = [], [], 0
+        details_of: dict[tuple, dict[str, Any]] = {}
         t = float(now)
         for i, req in enumerate(requests):
             c = code[i]
@@ -442,8 +443,15 @@ class EventLoop:
                 applied_n += 1
                 action, changes = "POWER_CHANGE", [{"param": "power_dbm", "old_value": old, "new_value": new}]
                 status, reason = ("MODIFIED", note) if note else ("SUCCESS", req.reason)
-            requested = {} if req.power_dbm is None else {"power_dbm": req.power_dbm}  # req.params()
-            details = {"requested": requested, "loop": req.loop}
+            # one details object per distinct request (the audit log encodes each once)
+            p = req.power_dbm
+            shared = (p.__class__, repr(p), req.loop) if type(req.loop) is str else None
+            details = details_of.get(shared)
+            if details is None:
+                requested = {} if p is None else {"power_dbm": p}  # req.params()
+                details = {"requested": requested, "loop": req.loop}
+                if shared is not None:
+                    details_of[shared] = details
             source = _SOURCE_VALUE[req.source]
             rows.append((t, "CHANGE_REQUEST", source, status, action, nets[i], aps[i], changes, token, reason, details))
         go = [i for i, c in enumerate(code) if c == 3] if len(code) > 1 else [0] if code[0] == 3 else []
