@@ -264,10 +264,11 @@ class _BatchedRRMEnv(VectorEnv):
         prev, self._prev = self._prev, now
         order = {o: i for i, o in enumerate(Outcome)}
         outcomes = np.zeros((b_all, len(Outcome)), dtype=np.int64)
-        for r in results:
-            req = r.request
-            if req.source is Source.AGENT and req.loop == self.agent_loop:
-                outcomes[req.network, order[r.outcome]] += 1
+        agent, own = Source.AGENT, self.agent_loop
+        mine = (r for r in results if r.request.source is agent and r.request.loop == own)
+        counts = Counter((r.request.network, r.outcome) for r in mine)
+        for (b, outcome), count in counts.items():
+            outcomes[b, order[outcome]] = count
         ids = np.empty(b_all, dtype=object)
         ids[:] = [[] for _ in range(b_all)]
         for audit_id, b in zip(audit_ids, audit_networks, strict=True):
