@@ -567,7 +567,8 @@ class WirelessSimulation:
         for (target, src_xy), raster in zip(self._sources, self._rasters, strict=True):
             if src_xy.shape[0] == 0:
                 continue
-            d = np.linalg.norm(xy[:, None] - src_xy[None], axis=-1)
+            dx, dy = xy[:, None, 0] - src_xy[None, :, 0], xy[:, None, 1] - src_xy[None, :, 1]
+            d = np.sqrt(dx * dx + dy * dy)  # what np.linalg.norm(..., axis=-1) computes, without its [P, W, 2]
             if raster is not None:
                 walls = raster.lookup(xy)
             else:
