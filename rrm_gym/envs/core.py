@@ -57,13 +57,21 @@ def candidate_slots(sim: WirelessSimulation, ap: int, allow_width: bool) -> np.n
     return slots[order]
 
 
+def pf_utilities(s: Sensing) -> np.ndarray:
+    """``[B]`` proportional-fair utility of each network over span ``s``: the mean over its clients
+    with traffic of ln(throughput in Mb/s), floored at :data:`PF_FLOOR_MBPS`; 0 with no traffic.
+    One formula for the single and the batched envs, so that they agree to the last bit."""
+    active = s.client_demand_mbps > 0
+    log_thr = np.where(active, np.log(np.maximum(s.client_throughput_mbps, PF_FLOOR_MBPS)), 0.0)
+    count = active.sum(axis=1)
+    return np.where(count > 0, log_thr.sum(axis=1) / np.maximum(count, 1), 0.0)
+
+
 def reward_terms(s: Sensing, kpis: Mapping[str, np.ndarray], network: int) -> dict[str, Any]:
     """The rewards (``"pf"``, ``"throughput"``, ``"p5"``) and ``info["kpi"]`` of one network over
     span ``s``; ``kpis`` is ``s.kpis()`` (computed once for all networks)."""
     k, b = kpis, network
-    active = s.client_demand_mbps[b] > 0
-    thr = np.maximum(s.client_throughput_mbps[b][active], PF_FLOOR_MBPS)
-    pf = float(np.log(thr).mean()) if thr.size else 0.0
+    pf = float(pf_utilities(s)[b])
     return {
         "pf": pf,
         "throughput": float(k["throughput_mean_mbps"][b]),

@@ -11,7 +11,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from rrm_gym.config import Scenario
-from rrm_gym.envs.core import EVENT_KEYS, PF_FLOOR_MBPS, Policy, RRMEnv
+from rrm_gym.envs.core import EVENT_KEYS, Policy, RRMEnv, pf_utilities
 from rrm_gym.envs.fast import FastLoopEnv
 from rrm_gym.envs.joint import JointEnv
 from rrm_gym.envs.observation import build_observations, current_channel_onehot
@@ -276,10 +276,7 @@ class _BatchedRRMEnv(VectorEnv):
         events = now["events"].copy()
         events.subtract(prev["events"])
         k = s.kpis()
-        # proportional fair utility, network by network as FastLoopEnv computes it
-        log_thr = np.log(np.maximum(s.client_throughput_mbps, PF_FLOOR_MBPS))
-        active = s.client_demand_mbps > 0
-        pf = np.array([float(log_thr[b][active[b]].mean()) if active[b].any() else 0.0 for b in range(b_all)])
+        pf = pf_utilities(s)  # proportional fair utility of each network, as FastLoopEnv computes it
         kpi = {
             "throughput_mean_mbps": np.asarray(k["throughput_mean_mbps"], dtype=np.float64),
             "throughput_p5_mbps": np.asarray(k["throughput_p5_mbps"], dtype=np.float64),
