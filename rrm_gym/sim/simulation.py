@@ -679,9 +679,11 @@ class WirelessSimulation:
             # every row: on [B, K, C] blocks, gathering along the last axis (far cheaper than
             # indexing with three arrays); the same values as the per-row branch
             a = np.maximum(assoc, 0)
+            n = self.num_aps
+            # each AP's overlap with its candidates, [B, N, C], then per client
+            ov_cand = np.take_along_axis(r.ov_db[:, :n], np.maximum(r.hidden_cand, 0), 2)
             cand = r.hidden_cand[self._rows, a]  # [B, K, C]
-            c_j = np.maximum(cand, 0)
-            c_db = np.take_along_axis(self._rx_ct, c_j, 2) + np.take_along_axis(r.ov_db[self._rows, a], c_j, 2)
+            c_db = np.take_along_axis(self._rx_ct, np.maximum(cand, 0), 2) + ov_cand[self._rows, a]
             ok = (cand >= 0) & (c_db >= HIDDEN_NODE_FLOOR_DBM) & (assoc >= 0)[..., None]
             self._h_cand = np.where(ok, cand, -1)
             self._h_db = c_db.astype(np.float32)
@@ -689,6 +691,7 @@ class WirelessSimulation:
             self._h_sinr = np.zeros(cand.shape)
             pb, pk, col = np.nonzero(ok)
             pa = a[pb, pk]
+            signal = np.take_along_axis(self._rx_ct, a[..., None], 2)[..., 0][pb, pk]  # the client's own AP
         else:
             bi, ki = np.nonzero(redo)
             a = np.maximum(assoc[bi, ki], 0)
@@ -700,11 +703,12 @@ class WirelessSimulation:
             self._h_db[bi, ki] = c_db
             row, col = np.nonzero(ok)
             pb, pk, pa = bi[row], ki[row], a[row]
+            signal = self._rx_ct[pb, pk, pa]
         # per hidden source of a redone row: its power at the client, and the SINR while it transmits
         mw = 10.0 ** (self._h_db[pb, pk, col] / 10.0)
         self._h_mw[pb, pk, col] = mw
         noise = _SLOT_NOISE_MW[self._slot[pb, pa]]
-        self._h_sinr[pb, pk, col] = self._rx_ct[pb, pk, pa] - 10.0 * np.log10(noise + mw)
+        self._h_sinr[pb, pk, col] = signal - 10.0 * np.log10(noise + mw)
         flat = np.flatnonzero(self._h_cand >= 0)
         hb, hk = np.divmod(flat // self._h_cand.shape[2], assoc.shape[1])
         h_mw = self._h_mw.ravel()[flat]
