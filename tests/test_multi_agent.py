@@ -124,3 +124,16 @@ def test_render_and_the_inspection_views():
     assert par.sim is par.rrm_env.sim and par.event_loop is par.rrm_env.event_loop
     par.event_loop.inject_interference_event(0)
     assert par.event_loop.counters()["events_by_source"].get("injected") == 1
+
+
+def test_a_pickled_env_continues_exactly_as_the_original():
+    import pickle
+
+    par = parallel_env("rrm_gym/FastLoop-v0", episode_steps=3)
+    par.reset(seed=0)
+    copy = pickle.loads(pickle.dumps(par))
+    actions = {a: par.action_space(a).n - 1 for a in par.agents}
+    obs1, rew1, *_ = par.step(actions)
+    obs2, rew2, *_ = copy.step(actions)
+    assert rew1 == rew2
+    assert all(np.array_equal(obs1[a][k], obs2[a][k]) for a in obs1 for k in obs1[a])
