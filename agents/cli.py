@@ -231,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--vectorization",
         choices=["separate", "batched"],
-        help="override the config's: separate envs, or FastLoop's batched vector env (n-envs networks)",
+        help="override the config's: separate envs, or the env's batched vector env (n-envs networks)",
     )
     p.add_argument("--seed", type=core._int, help="override the config's seed")
     p.add_argument("--out", help="run directory (default runs/NAME)")

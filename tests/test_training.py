@@ -143,6 +143,7 @@ def test_a_short_run_of_each_algorithm_saves_model_description_checkpoint_and_lo
         ("fast_office_ppo_lagrangian", "ppo_lagrangian"),
         ("slow_office_ppo_lagrangian", "ppo_lagrangian"),
         ("slow_office_maskable_ppo", "maskable_ppo"),
+        ("fast_enterprise_ppo_lagrangian", "ppo_lagrangian"),
     ],
 )
 def test_each_algorithm_trains_on_the_batched_vector_env_and_its_model_acts_in_the_single_env(
@@ -162,6 +163,12 @@ def test_each_algorithm_trains_on_the_batched_vector_env_and_its_model_acts_in_t
     action = policy(obs, info)
     assert env.action_space.contains(np.asarray(action, dtype=np.int64))
     assert meta["env"] == cfg.env and load_config(tmp_path / "run" / "config.yaml").vectorization == "batched"
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_packaged_training_config_loads_and_names_itself_after_its_file(path):
+    cfg = load_config(path)
+    assert cfg.name == path.stem and cfg.timesteps > 0
 
 
 def test_imitation_at_its_own_learning_rate_fits_better_and_leaves_the_rl_rate_as_it_was():
