@@ -733,7 +733,7 @@ def test_cli_benchmark_places_a_model_beside_the_heuristics(runs, tmp_path):
 
 # ----------------------------------------------------------------------------- pretrained models
 PRETRAINED = ROOT / "agents" / "pretrained"
-SHIPPED = ("fast_office_ppo_lagrangian", "slow_office_ppo_lagrangian")
+SHIPPED = ("fast_enterprise_ppo_lagrangian", "fast_office_ppo_lagrangian", "slow_office_ppo_lagrangian")
 
 
 def test_rrm_gym_evaluate_runs_every_pretrained_model(tmp_path, capsys):
@@ -762,6 +762,15 @@ def test_pretrained_models_fit_in_5_mb_and_match_the_config_that_trains_them():
         )
         assert meta["env"] == cfg.env and meta["seed"] == cfg.seed and meta["timesteps"] >= cfg.timesteps
         assert meta["train_seconds"] <= 30 * 60
+
+
+def test_pretrained_enterprise_agent_is_near_max_power_and_far_above_random_power_on_a_held_out_seed():
+    seed = 104
+    rl = ev.run_model("enterprise", load_policy("fast_enterprise_ppo_lagrangian"), seed=seed)
+    best = ev.run_baseline("enterprise", "dca", "max", seed=seed)
+    rnd = ev.run_baseline("enterprise", "dca", "random", seed=seed)
+    assert rl["pf_utility"] >= best["pf_utility"] - 0.03 and rl["pf_utility"] > rnd["pf_utility"] + 0.03
+    assert rl["dfs_violations"] == 0
 
 
 @pytest.mark.parametrize("seed", [101, 107])
