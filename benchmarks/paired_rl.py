@@ -4,7 +4,7 @@ For each pretrained model: PF utility minus that of ``dca`` channels at ``max`` 
 held-out seed (one-hour episodes on the model's scenario), the mean and 95 % confidence half-width
 of that paired difference, and the wins, ties and losses.
 
-    python benchmarks/paired_rl.py [--seeds 100 101 ...]
+    python benchmarks/paired_rl.py [--seeds 100 101 ...] [--models NAME_OR_PATH ...]
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from agents.training import load_policy, pretrained_models
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(100, 120)))
+    parser.add_argument("--models", nargs="+", help="model names or paths (default: the shipped ones)")
     args = parser.parse_args()
     best: dict[str, list[float]] = {}  # scenario -> dca/max PF per seed, shared by its models
-    for name in pretrained_models():
+    for name in args.models or pretrained_models():
         policy = load_policy(name)
         scenario = policy.meta.get("scenario", "office")
         if scenario not in best:
