@@ -211,12 +211,11 @@ class _BatchedRRMEnv(VectorEnv):
 
     def _submit_channel_choices(self, choice: np.ndarray, loop: str) -> None:
         """Channel choices ``[B, N]`` (SlowLoop's encoding) as change requests where they differ."""
-        for b in range(self.num_envs):
-            for ap in range(self.num_aps):
-                slot = int(self.slots[ap][int(choice[b, ap])])
-                if slot != self.sim.ap_slot(ap, b):
-                    channel, width = int(SLOT_CHANNEL[slot]), int(SLOT_WIDTH_MHZ[slot])
-                    self.event_loop.submit(ChangeRequest(ap, channel, width, network=b, source=Source.AGENT, loop=loop))
+        want = self.template._slot_table[np.arange(self.num_aps), choice]  # [B, N] slots
+        nets, aps = np.nonzero(want != self.sim.slot)  # network by network, AP by AP
+        for b, ap, slot in zip(nets.tolist(), aps.tolist(), want[nets, aps].tolist(), strict=True):
+            channel, width = int(SLOT_CHANNEL[slot]), int(SLOT_WIDTH_MHZ[slot])
+            self.event_loop.submit(ChangeRequest(ap, channel, width, network=b, source=Source.AGENT, loop=loop))
 
     def _submit_levels(self, levels: np.ndarray, loop: str) -> None:
         """Power level indices ``[B, N]`` as change requests where they differ, a batch at a time."""

@@ -454,7 +454,7 @@ class EventLoop:
                     details_of[shared] = details
             source = _SOURCE_VALUE[req.source]
             rows.append((t, "CHANGE_REQUEST", source, status, action, nets[i], aps[i], changes, token, reason, details))
-        go = [i for i, c in enumerate(code) if c == 3] if len(code) > 1 else [0] if code[0] == 3 else []
+        go = [i for i, c in enumerate(code) if c == 3]
         if len(go) == 1:
             i = go[0]
             sim.set_power(aps[i], clipped_l[i], network=nets[i])
@@ -545,9 +545,8 @@ class EventLoop:
             code = 3
         return [code], [b], [ap], [slot], [cur], [power], [clipped], [lo], [hi], [top], [wait]
 
-    def _book_applied(self, ev: Event | None, req: ChangeRequest, result: ShieldResult, now: float) -> None:
-        """Rollback watch, action count and audit record of a change that has been made
-        (``ev`` ``None``: an agent's or a person's change request)."""
+    def _book_applied(self, ev: Event, req: ChangeRequest, result: ShieldResult, now: float) -> None:
+        """Rollback watch, action count and audit record of a change that has been made."""
         b, ap, applied, old = req.network, req.ap, result.applied, result.previous
         changes = [{"param": p, "old_value": old[p], "new_value": v} for p, v in applied.items()]
         token = None
@@ -563,55 +562,7 @@ class EventLoop:
         action = _action(applied)
         self.actions[action] += 1
         status = "MODIFIED" if modified else "SUCCESS"
-        reason = result.reason if modified else req.reason
-        if ev is None:
-            self._audit_request(req, action, changes, status, reason, token)
-        else:
-            self._audit(ev, action, changes, status, reason, req=req, token=token)
-
-    def _audit_request(
-        self,
-        req: ChangeRequest,
-        action: str,
-        changes: list[dict[str, Any]],
-        status: str,
-        reason: str,
-        token: str | None,
-    ) -> None:
-        """:meth:`_audit` of a change request event (its data is empty), without the event."""
-        details = {"requested": req.params(), "loop": req.loop}
-        self._record("CHANGE_REQUEST", req.source, req.network, req.ap, action, changes, status, reason, token, details)
-
-    def _record(
-        self,
-        event_type: str,
-        source: Source,
-        network: int,
-        ap: int,
-        action: str,
-        changes: list[dict[str, Any]],
-        status: str,
-        reason: str,
-        token: str | None,
-        details: dict[str, Any],
-    ) -> None:
-        """Write one audit record of the loop's and note its id for the step's results."""
-        network = int(network)
-        audit_id = self.audit.record_change(
-            float(self.now_s),
-            event_type,
-            _SOURCE_VALUE[source],
-            status,
-            action,
-            network,
-            int(ap),
-            changes,
-            token,
-            reason,
-            details,
-        )
-        self.step_audit_ids.append(audit_id)
-        self.step_audit_networks.append(network)
+        self._audit(ev, action, changes, status, result.reason if modified else req.reason, req=req, token=token)
 
     def _apply(self, b: int, ap: int, params: dict[str, Any], csa: bool) -> None:
         sim = self.sim
@@ -704,7 +655,22 @@ class EventLoop:
             info.update(details)
         if ev.type is EventType.DFS_RADAR:
             info["detected_s"] = ev.detected_s
-        self._record(_TYPE_NAME[ev.type], ev.source, ev.network, ev.ap, action, changes, status, reason, token, info)
+        network = int(ev.network)
+        audit_id = self.audit.record_change(
+            float(self.now_s),
+            _TYPE_NAME[ev.type],
+            _SOURCE_VALUE[ev.source],
+            status,
+            action,
+            network,
+            int(ev.ap),
+            changes,
+            token,
+            reason,
+            info,
+        )
+        self.step_audit_ids.append(audit_id)
+        self.step_audit_networks.append(network)
 
 
 def _action(params: dict[str, Any]) -> str:

@@ -47,16 +47,6 @@ class Watch:
     served_sum: float = 0.0
     offered_sum: float = 0.0
 
-    @property
-    def baseline(self) -> dict[str, float]:
-        """The KPI baseline before the change."""
-        return {"retry_rate": self.retry_before, "satisfaction": self.satisfaction_before}
-
-    @property
-    def sums(self) -> dict[str, float]:
-        """The KPI sums over the window so far."""
-        return {"retry": self.retry_sum, "served": self.served_sum, "offered": self.offered_sum}
-
 
 class RollbackManager:
     """Keeps per-AP KPI baselines and the changes being watched; decides on rollbacks."""
