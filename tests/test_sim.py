@@ -724,7 +724,17 @@ def test_per_tick_sensing_stays_in_physical_ranges():
     assert np.isnan(s.client_rssi_dbm[s.client_ap < 0]).all()
 
 
-@pytest.mark.parametrize(("field", "value"), [("client_demand_mbps", 0.0), ("client_ap", 99), ("client_rssi_dbm", 0.0)])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("client_demand_mbps", 0.0),
+        ("client_ap", 99),
+        ("client_rssi_dbm", 0.0),
+        ("cca_busy_frac", 0.5),
+        ("nonwifi_kind", 2),
+        ("transmitting", False),
+    ],
+)
 def test_changing_a_returned_sensing_does_not_change_the_simulation(field, value):
     """Sensing is a measurement: a caller editing its arrays (say, reusing them as buffers, or
     normalising observations in place) must not alter what the simulation does next."""
@@ -738,6 +748,44 @@ def test_changing_a_returned_sensing_does_not_change_the_simulation(field, value
         return sim.run(30)
 
     assert_sensing_equal(second_run(tamper=True), second_run(tamper=False))
+
+
+def test_per_tick_sensing_of_a_steady_segment_is_a_read_only_view_over_the_ticks():
+    """A segment with one driver state for every tick returns [B, 1, N] values seen over the ticks;
+    the views are read-only, so no caller can write into values the simulation keeps."""
+    s = WirelessSimulation("legacy_24", seed=0).run(60)  # microwave ovens: interferer state cached
+    for name in SENSING_TICK_FIELDS:
+        x = getattr(s, name)
+        if name in ("radar_detected", "radar_burst"):
+            continue
+        assert x.shape[1] == 60 and x.strides[1] == 0 and not x.flags.writeable, name
+        with pytest.raises(ValueError, match="read-only"):
+            x[0, 0, 0] = 0
+
+
+@pytest.mark.parametrize("name", ["office", "hall", "residential", "enterprise"])
+def test_the_loss_raster_gives_the_path_loss_computed_directly(name):
+    from rrm_gym.radio.propagation import geometric_loss_db
+    from rrm_gym.sim.geometry import LossRaster, place_clients, wall_segments, walls_crossed
+
+    sim = WirelessSimulation(name, seed=0)
+    sc, walls = sim.scenario, wall_segments(sim.scenario)
+    xy = place_clients(sc, np.random.default_rng(1), (300,))
+    for src in (sim._tx_xy, sim._if_xy):
+        raster = LossRaster.cached(src, walls, sc.area.width_m, sc.area.height_m, sc.propagation.model)
+        if len(src) == 0:
+            assert raster is None
+            continue
+        d = np.sqrt(((xy[:, None] - src[None]) ** 2).sum(axis=-1))
+        direct = geometric_loss_db(d, walls_crossed(xy[:, None], src[None], walls), sc.propagation.model)
+        np.testing.assert_allclose(raster.lookup(xy), direct, rtol=0, atol=1e-9)
+
+
+def test_the_activity_profile_is_interpolated_between_whole_hours():
+    sim = WirelessSimulation("office", seed=0)
+    wrap = np.asarray(sim._profile_wrap)
+    hours = np.concatenate([np.arange(24.0), np.random.default_rng(0).uniform(0, 24, 500)])
+    assert [sim._activity(h) for h in hours] == np.interp(hours, np.arange(25), wrap).tolist()
 
 
 def test_demand_follows_the_hourly_profile():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from rrm_gym.config.schema import Scenario
+from rrm_gym.radio.propagation import geometric_loss_db
 
 
 def wall_segments(scenario: Scenario) -> np.ndarray:
@@ -94,6 +95,66 @@ class WallRaster:
 
 
 _RASTERS: dict[tuple, WallRaster | None] = {}
+
+
+class LossRaster:
+    """Distance and wall loss (:func:`geometric_loss_db`, no shadowing) between fixed sources and
+    every client grid cell, ``[ny, nx, S]`` float64: a relocated client's links are then a lookup.
+
+    Computed with the same operations as for one client at a cell centre, so the values are the
+    ones a direct computation gives; built only where it stays small (``max_cells`` source-cells).
+    """
+
+    def __init__(self, loss: np.ndarray) -> None:
+        self.loss = loss
+
+    @classmethod
+    def build(
+        cls,
+        src_xy: np.ndarray,
+        walls: np.ndarray,
+        width_m: float,
+        height_m: float,
+        model: str,
+        max_cells: int = 2_000_000,
+    ) -> LossRaster | None:
+        nx, ny = int(np.ceil(width_m / CLIENT_GRID_M)), int(np.ceil(height_m / CLIENT_GRID_M))
+        if len(src_xy) == 0 or nx * ny * len(src_xy) > max_cells:
+            return None
+        if len(walls):
+            counts = WallRaster.cached(src_xy, walls, width_m, height_m)
+            if counts is None:
+                return None
+            crossed = counts.counts.transpose(1, 2, 0).astype(float)  # [ny, nx, S]
+        else:
+            crossed = np.zeros((ny, nx, len(src_xy)))
+        # cell centres exactly as place_clients puts clients there
+        xs = np.minimum((np.arange(nx) + 0.5) * CLIENT_GRID_M, width_m)
+        ys = np.minimum((np.arange(ny) + 0.5) * CLIENT_GRID_M, height_m)
+        dx = xs[None, :, None] - src_xy[None, None, :, 0]
+        dy = ys[:, None, None] - src_xy[None, None, :, 1]
+        d = np.sqrt(dx * dx + dy * dy)
+        return cls(geometric_loss_db(d, crossed, model))
+
+    @classmethod
+    def cached(
+        cls, src_xy: np.ndarray, walls: np.ndarray, width_m: float, height_m: float, model: str
+    ) -> LossRaster | None:
+        """:meth:`build`, shared by every simulation of the same floor plan and model in this process."""
+        key = ("loss", src_xy.tobytes(), walls.tobytes(), width_m, height_m, model)
+        if key not in _LOSS_RASTERS:
+            _LOSS_RASTERS[key] = cls.build(src_xy, walls, width_m, height_m, model)
+        return _LOSS_RASTERS[key]
+
+    def lookup(self, xy: np.ndarray) -> np.ndarray:
+        """Loss from each client position ``[P, 2]`` to each source: ``[P, S]``."""
+        ny, nx = self.loss.shape[:2]
+        ix = np.minimum((xy[:, 0] / CLIENT_GRID_M).astype(np.intp), nx - 1)
+        iy = np.minimum((xy[:, 1] / CLIENT_GRID_M).astype(np.intp), ny - 1)
+        return self.loss[iy, ix]
+
+
+_LOSS_RASTERS: dict[tuple, LossRaster | None] = {}
 
 
 def place_clients(scenario: Scenario, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:

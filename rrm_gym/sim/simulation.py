@@ -13,6 +13,7 @@ non-Wi-Fi interferers, ``R`` radars.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,7 @@ from rrm_gym.radio.regulatory import (
     SLOTS,
     slot_index,
 )
-from rrm_gym.sim.geometry import WallRaster, place_clients, wall_segments, walls_crossed
+from rrm_gym.sim.geometry import LossRaster, WallRaster, place_clients, wall_segments, walls_crossed
 
 MAC_EFFICIENCY = 0.7  # HE A-MPDU aggregation, block ack, contention overhead
 REASSOCIATION_OUTAGE_S = 2.0  # clients of an AP that changes channel without CSA
@@ -85,6 +86,17 @@ def _pick(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
     b, k, j = x.shape
     flat = (np.arange(b * k).reshape(b, k) * j) + idx
     return np.take(x.reshape(-1), flat)
+
+
+def _over_ticks(x: np.ndarray, ticks: int) -> np.ndarray:
+    """Read-only ``[B, ticks, ...]`` view of a contiguous ``[B, 1, ...]`` array, each tick the same
+    row: what ``np.broadcast_to`` returns, built at a fifth of its cost (this runs a dozen times a
+    segment)."""
+    x = np.ascontiguousarray(x)
+    shape = (x.shape[0], ticks, *x.shape[2:])
+    view = np.ndarray(shape, x.dtype, x, 0, (x.strides[0], 0, *x.strides[2:]))
+    view.flags.writeable = False
+    return view
 
 
 def _per(sinr_db: np.ndarray, mcs: np.ndarray) -> np.ndarray:
@@ -338,7 +350,7 @@ class WirelessSimulation:
         # --- clients ----------------------------------------------------------------------
         cl = sc.clients
         profile = cl.demand.hourly or DIURNAL_PROFILES[cl.demand.profile]
-        self._profile = np.asarray(profile, dtype=float)
+        self._profile_wrap = [float(v) for v in profile] + [float(profile[0])]
         self.client_xy = place_clients(sc, rng, (b, k))  # [B, K, 2]
         self._mobile = rng.random((b, k)) < cl.mobility.mobile_fraction
         mu = np.log(cl.demand.mean_mbps) - 0.5 * cl.demand.sigma**2  # log-normal with that mean
@@ -349,8 +361,13 @@ class WirelessSimulation:
         self._links_stale = True
         self._moved = np.zeros((b, k), dtype=bool)
         self._sources = [(self._pl_ct, self._tx_xy), (self._pl_ci, self._if_xy)]
+        self._loss_rasters = [
+            LossRaster.cached(xy, self._walls, sc.area.width_m, sc.area.height_m, self._model)
+            for _, xy in self._sources
+        ]
         self._rasters = [
-            WallRaster.cached(xy, self._walls, sc.area.width_m, sc.area.height_m) for _, xy in self._sources
+            WallRaster.cached(xy, self._walls, sc.area.width_m, sc.area.height_m) if lr is None else None
+            for (_, xy), lr in zip(self._sources, self._loss_rasters, strict=True)
         ]
         self._relink(np.ones((b, k), dtype=bool))
         self._assoc = np.full((b, k), -1, dtype=np.intp)
@@ -360,6 +377,10 @@ class WirelessSimulation:
         self._block_s = self.epoch_s * max(1, 3600 // self.epoch_s)
         self._block_t0 = -np.inf
         self._block_if_code = np.zeros((b, 0), dtype=np.int64)  # [B, block ticks]
+        self._block_if_switch: list[int] = []  # ticks of the block where the interferer state changes
+        self._block_if_uniform = np.zeros(0, dtype=bool)  # [block ticks] every network in one state
+        self._if_sensed_of: _RadioState | None = None  # the radio state _if_sensed belongs to
+        self._if_sensed: dict[int, tuple[np.ndarray, ...]] = {}  # per steady interferer state
         self._block_radar = np.zeros((b, 0, len(rd)), dtype=bool)  # [B, block ticks, R]
         self._rows = np.arange(b)[:, None]
         self._ks = np.arange(k)[None, :]
@@ -536,14 +557,28 @@ class WirelessSimulation:
                 self.client_xy[move] = place_clients(self.scenario, rng, (int(move.sum()),))
                 self._relink(move)
         hour = self.hour_of_day(t0)
-        p_active = np.interp(hour, np.arange(25), np.append(self._profile, self._profile[0]))
+        p_active = self._activity(hour)
         self._demand = np.where(rng.random((b, k)) < p_active, self._base_demand, 0.0)
         if t0 >= self._block_t0 + self._block_s:
             self._block_t0 = t0
             on = self._if_onoff.sample(t0, self._block_s, rng)
             self._block_if_code = on @ (1 << np.arange(self.num_interferers))
+            # ticks where any network's interferer state differs from the tick before, and ticks
+            # where all networks share one state
+            code = self._block_if_code
+            self._block_if_switch = (np.flatnonzero((code[:, 1:] != code[:, :-1]).any(axis=0)) + 1).tolist()
+            self._block_if_uniform = (code == code[:1]).all(axis=0)
             self._block_radar = self._radar_bursts(t0, self._block_s, rng)
         self._next_epoch_s = t0 + e
+
+    def _activity(self, hour: float) -> float:
+        """The diurnal profile at ``hour`` in [0, 24), interpolated linearly between whole hours:
+        ``np.interp`` over hours 0..24 (hour 24 wrapping to 0), computed the same way for one scalar."""
+        p = self._profile_wrap
+        j = int(hour)
+        if hour == j:
+            return p[j]
+        return (p[j + 1] - p[j]) * (hour - j) + p[j]
 
     def _radar_bursts(self, t0: float, ticks: int, rng: np.random.Generator) -> np.ndarray:
         b, r = self.num_networks, len(self._radar_at)
@@ -564,16 +599,19 @@ class WirelessSimulation:
             return
         self._moved |= mask
         xy = self.client_xy[bi, ki]  # [P, 2]
-        for (target, src_xy), raster in zip(self._sources, self._rasters, strict=True):
+        for (target, src_xy), loss, raster in zip(self._sources, self._loss_rasters, self._rasters, strict=True):
             if src_xy.shape[0] == 0:
                 continue
-            dx, dy = xy[:, None, 0] - src_xy[None, :, 0], xy[:, None, 1] - src_xy[None, :, 1]
-            d = np.sqrt(dx * dx + dy * dy)  # what np.linalg.norm(..., axis=-1) computes, without its [P, W, 2]
-            if raster is not None:
-                walls = raster.lookup(xy)
+            if loss is not None:
+                geo = loss.lookup(xy)
             else:
-                walls = walls_crossed(xy[:, None], src_xy[None], self._walls)
-            geo = geometric_loss_db(d, walls, self._model)
+                dx, dy = xy[:, None, 0] - src_xy[None, :, 0], xy[:, None, 1] - src_xy[None, :, 1]
+                d = np.sqrt(dx * dx + dy * dy)  # what np.linalg.norm(..., axis=-1) computes, without its [P, W, 2]
+                if raster is not None:
+                    walls = raster.lookup(xy)
+                else:
+                    walls = walls_crossed(xy[:, None], src_xy[None], self._walls)
+                geo = geometric_loss_db(d, walls, self._model)
             target[bi, ki] = geo + self._rng.normal(0.0, self._sigma, geo.shape)
 
     @staticmethod
@@ -751,8 +789,8 @@ class WirelessSimulation:
             if x.ndim == 2:
                 return np.bincount(cell.ravel(), np.where(linked, x, 0.0).ravel(), b * n).reshape(b, n)
             s_ = x.shape[1]
-            idx = (cell // n * s_)[:, None, :] * n + np.arange(s_)[None, :, None] * n + (cell % n)[:, None, :]
-            return np.bincount(idx.ravel(), np.where(linked[:, None, :], x, 0.0).ravel(), b * s_ * n).reshape(b, s_, n)
+            x = np.where(linked[:, None, :], x, 0.0)
+            return np.bincount(cell_s.ravel(), x.ravel(), b * s_ * n).reshape(b, s_, n)
 
         hb, hk, hj, h_mw, c_i, c_sinr_db = self._hidden(r, assoc)
         self._links_stale = False
@@ -794,11 +832,13 @@ class WirelessSimulation:
         n_if = self.num_interferers
         n_out = min(ticks, max(0, math.ceil(self._last_outage_until_s - t0))) if self._last_outage_until_s > t0 else 0
         code = self._block_if_code[:, lo : lo + ticks]  # [B, T] which interferers are on, as bits
-        if n_out == 0 and (n_if == 0 or code.min() == code.max()):
-            on_s = ((code[:1, :1] >> np.arange(n_if)) & 1).astype(float).reshape(1, n_if)
+        steady = n_out == 0 and (n_if == 0 or not self._if_changes(lo, ticks))
+        if steady:
+            # one state for every tick: [B, 1, ...] arrays, shown over the ticks as views
+            state = int(code[0, 0]) if n_if else 0
+            on_s = ((state >> np.arange(n_if)) & 1).astype(float).reshape(1, n_if)
             inv = None
-            outage = np.zeros((b, 1, k), dtype=bool)
-            weight = np.ones((b, 1))
+            cell_s = cell[:, None, :]
         else:
             until = self._outage_until_s[rows, a]  # [B, K]
             ts = np.arange(ticks)
@@ -810,9 +850,19 @@ class WirelessSimulation:
             s_tick = uniq >> n_if  # 0: no outage, else 1 + tick index
             outage = (s_tick[None, :, None] > 0) & ((t0 + s_tick - 1)[None, :, None] < until[:, None, :])
             weight = np.bincount((rows * len(uniq) + inv).ravel(), minlength=b * len(uniq)).reshape(b, -1) / ticks
+            s_ = len(uniq)  # flat index of each client's (network, state, serving AP)
+            cell_s = (cell // n * s_)[:, None, :] * n + np.arange(s_)[None, :, None] * n + (cell % n)[:, None, :]
         n_s = on_s.shape[0]
+        # what the APs see of the interferers depends on the configuration and the state alone
+        sensed = self._if_sensed.get(state) if steady and self._if_sensed_of is r else None
+        if sensed is None:
+            sensed = self._sense_interferers(r, on_s)
+            if steady:
+                if self._if_sensed_of is not r:
+                    self._if_sensed_of, self._if_sensed = r, {}
+                self._if_sensed[state] = sensed
+        ed_busy, avail, nw_conf, nw_duty, nw_kind = sensed
         if n_if:
-            ed_busy = np.minimum(1.0, on_s @ r.if_ed)  # [B, S, N]
             if_rx_cl = (self._if_power - self._pl_ci) - _SLOT_FREQ_LOSS_DB[a_slot][..., None]
             if_rx_cl = if_rx_cl + self._if_band_db[:, a_slot].transpose(1, 2, 0)  # [B, K, I]
             fail = _per(
@@ -820,28 +870,21 @@ class WirelessSimulation:
             )
             hit = fail * self._if_band_duty[:, a_slot].transpose(1, 2, 0)  # [B, K, I]
             ok = ok_clean[:, None, :] * np.exp(on_s @ np.log1p(-np.minimum(hit, 0.999999)).transpose(0, 2, 1))
-            on4 = on_s[None, :, :, None] > 0  # [1, S, I, 1]
-            conf_s = np.where(on4, r.if_conf[:, None], 0.0)  # [B, S, I, N]
-            nw_conf = conf_s.max(axis=2)
-            nw_duty = np.where(on4, r.if_duty_seen[:, None], 0.0).max(axis=2)
-            nw_kind = np.where(nw_conf > 0, self._if_kind[conf_s.argmax(axis=2)], -1).astype(np.int8)
         else:
-            ed_busy = np.zeros((b, n_s, n))
-            ok = np.broadcast_to(ok_clean[:, None, :], (b, n_s, k))
-            nw_conf = nw_duty = ed_busy
-            nw_kind = np.full((b, n_s, n), -1, dtype=np.int8)
+            ok = ok_clean[:, None, :]
 
         # Per state: airtime needed, airtime won, throughput.
-        active = served[:, None, :] & ~outage  # [B, S, K]
+        active = served[:, None, :] if steady else served[:, None, :] & ~outage  # [B, S, K]
         need = np.where(active, demand[:, None, :] / np.maximum(rate[:, None, :] * ok, 1e-9), 0.0)
         load = per_ap(need)  # [B, S, N]
-        nb_load = np.broadcast_to(self._nb_load_b[:, None, :], (b, n_s, self.num_neighbors))
-        avail = np.concatenate([1.0 - ed_busy, np.ones_like(nb_load)], axis=2)
-        air = self._airtime(np.concatenate([load, nb_load], 2), r.hears_t, avail)  # [B, S, W]
+        load_w = np.empty((b, n_s, n + self.num_neighbors))
+        load_w[..., :n] = load
+        load_w[..., n:] = self._nb_load
+        air = self._airtime(load_w, r.hears_t, avail)  # [B, S, W]
         cca = np.minimum(1.0, ed_busy + (air @ r.hears_t)[..., :n])
         air_ap = air[..., :n]
         frac = np.where(load > 0, np.minimum(1.0, air_ap / np.maximum(load, 1e-12)), 1.0)
-        frac_client = np.take_along_axis(frac, np.broadcast_to(a[:, None, :], (b, n_s, k)), axis=2)  # [B, S, K]
+        frac_client = np.take(frac.reshape(-1), cell_s)  # [B, S, K]: the serving AP's share
         thr = np.where(active, demand[:, None, :] * frac_client, 0.0)  # [B, S, K]
         ap_retry = np.where(load > 0, per_ap(need * (1.0 - ok)) / np.maximum(load, 1e-12), 0.0)
 
@@ -853,7 +896,7 @@ class WirelessSimulation:
         def ticks_of(x: np.ndarray) -> np.ndarray:
             if x.dtype == np.float64:
                 x = x.astype(np.float32)  # per-tick sensing: float32 halves the memory of long spans
-            return np.broadcast_to(x, (b, ticks, *x.shape[2:])) if inv is None else x[rows, inv]
+            return _over_ticks(x, ticks) if inv is None else x[rows, inv]
 
         return Sensing(
             t0_s=t0,
@@ -865,13 +908,13 @@ class WirelessSimulation:
             nonwifi_confidence=ticks_of(nw_conf),
             nonwifi_kind=ticks_of(nw_kind),
             radar_detected=radar_hit,
-            demand_mbps=np.broadcast_to(per_ap(demand)[:, None, :].astype(np.float32), (b, ticks, n)),
-            transmitting=np.broadcast_to(self._tx_on[:, None, :n].copy(), (b, ticks, n)),
+            demand_mbps=_over_ticks(per_ap(demand)[:, None, :].astype(np.float32), ticks),
+            transmitting=_over_ticks(self._tx_on[:, None, :n].copy(), ticks),  # a record, not a view of live state
             radar_burst=radar,
             client_ap=assoc.copy(),
             client_rssi_dbm=np.where(linked, signal, np.nan),
             client_snr_db=np.where(linked, snr_db, np.nan),
-            client_throughput_mbps=(weight[:, None, :] @ thr)[:, 0],
+            client_throughput_mbps=thr[:, 0] if steady else (weight[:, None, :] @ thr)[:, 0],
             client_demand_mbps=self._demand.copy(),
             clients_per_ap=np.bincount((rows * n + a)[linked], minlength=b * n).reshape(b, n),
             neighbor_rssi_dbm=r.neighbor_rssi_dbm,
@@ -879,6 +922,31 @@ class WirelessSimulation:
             foreign_channel=SLOT_CHANNEL[slot[0, n:]].astype(int),
             foreign_slot=slot[0, n:].copy(),
         )
+
+    def _if_changes(self, lo: int, ticks: int) -> bool:
+        """Whether the interferers' on/off state changes within ticks ``[lo, lo + ticks)`` of the
+        block or differs between networks."""
+        if not self._block_if_uniform[lo]:
+            return True
+        i = bisect.bisect_right(self._block_if_switch, lo)
+        return i < len(self._block_if_switch) and self._block_if_switch[i] < lo + ticks
+
+    def _sense_interferers(self, r: _RadioState, on_s: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Per interferer state ``on_s`` ``[S, I]``: energy-detect busy ``[B, S, N]``, the medium left
+        to each transmitter ``[B, S, W]``, and the non-Wi-Fi confidence, duty and kind the APs report."""
+        b, n, n_s = self.num_networks, self.num_aps, on_s.shape[0]
+        avail = np.ones((b, n_s, n + self.num_neighbors))
+        if not self.num_interferers:
+            ed_busy = np.zeros((b, n_s, n))
+            return ed_busy, avail, ed_busy, ed_busy, np.full((b, n_s, n), -1, dtype=np.int8)
+        ed_busy = np.minimum(1.0, on_s @ r.if_ed)  # [B, S, N]
+        avail[..., :n] = 1.0 - ed_busy
+        on4 = on_s[None, :, :, None] > 0  # [1, S, I, 1]
+        conf_s = np.where(on4, r.if_conf[:, None], 0.0)  # [B, S, I, N]
+        nw_conf = conf_s.max(axis=2)
+        nw_duty = np.where(on4, r.if_duty_seen[:, None], 0.0).max(axis=2)
+        nw_kind = np.where(nw_conf > 0, self._if_kind[conf_s.argmax(axis=2)], -1).astype(np.int8)
+        return ed_busy, avail, nw_conf, nw_duty, nw_kind
 
     @staticmethod
     def _airtime(load: np.ndarray, hears_t: np.ndarray, avail: np.ndarray | float) -> np.ndarray:
