@@ -81,13 +81,6 @@ _SLOT_WIDTH_INT = [int(w) for w in SLOT_WIDTH_MHZ]
 _SLOT_RATE_FACTOR = np.array([WIDTH_RATE_FACTOR[int(w)] for w in SLOT_WIDTH_MHZ])
 
 
-def _pick(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``x[b, k, idx[b, k]]`` for ``x`` ``[B, K, J]`` (flat take: much cheaper than fancy indexing)."""
-    b, k, j = x.shape
-    flat = (np.arange(b * k).reshape(b, k) * j) + idx
-    return np.take(x.reshape(-1), flat)
-
-
 def _over_ticks(x: np.ndarray, ticks: int) -> np.ndarray:
     """Read-only ``[B, ticks, ...]`` view of a contiguous ``[B, 1, ...]`` array, each tick the same
     row: what ``np.broadcast_to`` returns, built at a fifth of its cost (this runs a dozen times a
@@ -387,6 +380,7 @@ class WirelessSimulation:
         self._nb_load_b = np.broadcast_to(self._nb_load, (b, m))
         self._steer_db = np.where(self.ap_band_ghz == 5.0, cl.band_steering_db, 0.0)
         self._radio_cache: _RadioState | None = None
+        self._pick_base: dict[int, np.ndarray] = {}  # per last-axis length: flat offset of each [b, k] row
 
     # ------------------------------------------------------------------ configuration
     @property
@@ -758,10 +752,18 @@ class WirelessSimulation:
         self._hidden_assoc = assoc
         return self._hidden_list
 
+    def _pick(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """``x[b, k, idx[b, k]]`` for ``x`` ``[B, K, J]`` (flat take: much cheaper than fancy indexing)."""
+        j = x.shape[2]
+        base = self._pick_base.get(j)
+        if base is None:
+            base = self._pick_base[j] = np.arange(x.shape[0] * x.shape[1]).reshape(x.shape[:2]) * j
+        return np.take(x.reshape(-1), base + idx)
+
     def _associate(self) -> np.ndarray:
         """Strongest managed AP (5 GHz preferred by band steering), with roaming hysteresis. ``[B, K]``."""
         cur = self._assoc
-        cur_score = _pick(self._score, np.maximum(cur, 0))
+        cur_score = self._pick(self._score, np.maximum(cur, 0))
         best_score = self._best_score
         keep = (cur >= 0) & np.isfinite(cur_score)
         keep &= best_score < cur_score + self.scenario.clients.roam_hysteresis_db
@@ -780,7 +782,7 @@ class WirelessSimulation:
         linked = assoc >= 0  # [B, K]
         a = np.maximum(assoc, 0)
         a_slot = slot[rows, a]  # [B, K]
-        signal = _pick(rx_ct, a)  # [B, K] dBm
+        signal = self._pick(rx_ct, a)  # [B, K] dBm
         noise_mw = _SLOT_NOISE_MW[a_slot]
         cell = rows * n + a  # [B, K] (network, serving AP) of each client, flat; unlinked clients weigh 0
 
@@ -893,10 +895,14 @@ class WirelessSimulation:
         else:
             radar_hit = np.zeros((b, ticks, n), dtype=bool)
 
+        tick_rows = None if inv is None else (rows * n_s + inv).ravel()  # (network, state) row of each tick
+
         def ticks_of(x: np.ndarray) -> np.ndarray:
             if x.dtype == np.float64:
                 x = x.astype(np.float32)  # per-tick sensing: float32 halves the memory of long spans
-            return _over_ticks(x, ticks) if inv is None else x[rows, inv]
+            if inv is None:
+                return _over_ticks(x, ticks)
+            return np.take(x.reshape(b * n_s, -1), tick_rows, axis=0).reshape(b, ticks, *x.shape[2:])
 
         return Sensing(
             t0_s=t0,
