@@ -163,18 +163,36 @@ def place_clients(scenario: Scenario, rng: np.random.Generator, shape: tuple[int
     pl = scenario.clients.placement
     if pl.kind == "uniform":
         return _snap(rng.random((*shape, 2)) * np.array([w, h]), w, h)
-    centers = np.array([hs.center for hs in pl.hotspots])
-    radii = np.array([hs.radius_m for hs in pl.hotspots])
-    weights = np.array([hs.weight for hs in pl.hotspots])
-    pick = rng.choice(len(centers), size=shape, p=weights / weights.sum())
+    centers, radii, p = _hotspots(pl.hotspots)
+    pick = rng.choice(len(centers), size=shape, p=p)
     r = radii[pick] * np.sqrt(rng.random(shape))
     phi = rng.random(shape) * 2 * np.pi
     xy = centers[pick] + np.stack([r * np.cos(phi), r * np.sin(phi)], axis=-1)
     return _snap(xy, w, h)
 
 
+def _hotspots(hotspots: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centres, radii and pick probabilities of a placement's hotspots (kept per placement: clients
+    are placed every epoch)."""
+    key = id(hotspots)
+    hit = _HOTSPOTS.get(key)
+    if hit is None or hit[0] is not hotspots:
+        weights = np.array([hs.weight for hs in hotspots])
+        arrays = (
+            np.array([hs.center for hs in hotspots]),
+            np.array([hs.radius_m for hs in hotspots]),
+            weights / weights.sum(),
+        )
+        hit = _HOTSPOTS[key] = (hotspots, arrays)
+    return hit[1]
+
+
+_HOTSPOTS: dict[int, tuple[list, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+
+
 def _snap(xy: np.ndarray, width_m: float, height_m: float) -> np.ndarray:
     g = CLIENT_GRID_M
     cells = np.floor(xy / g)
-    cells = np.clip(cells, 0, [np.ceil(width_m / g) - 1, np.ceil(height_m / g) - 1])
-    return np.minimum((cells + 0.5) * g, [width_m, height_m])
+    top = np.array([np.ceil(width_m / g) - 1, np.ceil(height_m / g) - 1])
+    cells = np.minimum(np.maximum(cells, 0.0), top)  # np.clip, without its overhead
+    return np.minimum((cells + 0.5) * g, np.array([width_m, height_m]))

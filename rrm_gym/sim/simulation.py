@@ -111,6 +111,15 @@ class _RadioState:
     if_conf: np.ndarray  # [B, I, N] classifier confidence when the interferer is on
     if_duty_seen: np.ndarray  # [B, I, N]
     hidden_cand: np.ndarray  # [B, N, C] transmitters AP n cannot hear but that share its band, -1 pad
+    # per managed AP, for its clients: flat [B * N] noise floor (mW and dB) and rate factor of its
+    # slot (width, spatial streams, MAC efficiency); [B * N, I] frequency term plus the interferers'
+    # in-band share (dB) and their duty in its band
+    ap_noise_mw: np.ndarray
+    ap_freq_loss_db: np.ndarray
+    ap_noise_db: np.ndarray
+    ap_rate_factor: np.ndarray
+    ap_if_db: np.ndarray
+    ap_if_duty: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -661,6 +670,9 @@ class WirelessSimulation:
         width = max(1, int(cand.sum(axis=2).max(initial=0)))
         order = np.argsort(~cand, axis=2, kind="stable")[..., :width]
         hidden_cand = np.where(np.take_along_axis(cand, order, 2), order, -1)
+        b = slot.shape[0]
+        ap_noise_mw = _SLOT_NOISE_MW[ap_slot]
+        nss = np.minimum(self._client_nss, self._ap_nss)  # spatial streams of the AP's clients
         self._links_stale = True
         self._radio_cache = _RadioState(
             tx_eff=tx_eff,
@@ -674,6 +686,12 @@ class WirelessSimulation:
             if_conf=np.where(seen, np.clip((if_rx_ap - NONWIFI_DETECT_DBM) / 20.0, 0.0, 1.0), 0.0),
             if_duty_seen=np.where(seen, duty_ap, 0.0),
             hidden_cand=hidden_cand,
+            ap_noise_mw=ap_noise_mw.ravel(),
+            ap_freq_loss_db=_SLOT_FREQ_LOSS_DB[ap_slot].ravel(),
+            ap_noise_db=(10.0 * np.log10(ap_noise_mw)).ravel(),
+            ap_rate_factor=(_SLOT_RATE_FACTOR[ap_slot] * nss * MAC_EFFICIENCY).ravel(),
+            ap_if_db=np.ascontiguousarray(self._if_band_db[:, ap_slot].transpose(1, 2, 0)).reshape(b * n, -1),
+            ap_if_duty=np.ascontiguousarray(self._if_band_duty[:, ap_slot].transpose(1, 2, 0)).reshape(b * n, -1),
         )
         return self._radio_cache
 
@@ -758,7 +776,7 @@ class WirelessSimulation:
         base = self._pick_base.get(j)
         if base is None:
             base = self._pick_base[j] = np.arange(x.shape[0] * x.shape[1]).reshape(x.shape[:2]) * j
-        return np.take(x.reshape(-1), base + idx)
+        return x.reshape(-1).take(base + idx)
 
     def _associate(self) -> np.ndarray:
         """Strongest managed AP (5 GHz preferred by band steering), with roaming hysteresis. ``[B, K]``."""
@@ -781,10 +799,9 @@ class WirelessSimulation:
         self._assoc = assoc
         linked = assoc >= 0  # [B, K]
         a = np.maximum(assoc, 0)
-        a_slot = slot[rows, a]  # [B, K]
         signal = self._pick(rx_ct, a)  # [B, K] dBm
-        noise_mw = _SLOT_NOISE_MW[a_slot]
         cell = rows * n + a  # [B, K] (network, serving AP) of each client, flat; unlinked clients weigh 0
+        noise_mw = r.ap_noise_mw.take(cell)
 
         def per_ap(x: np.ndarray) -> np.ndarray:
             """Sum of client values ``x`` [B, K] or [B, S, K] over each AP's clients -> [B, N] / [B, S, N]."""
@@ -800,11 +817,10 @@ class WirelessSimulation:
         h_client = hb * k + hk
 
         # Pre-pass: airtime of every transmitter at interference-free rates, to weigh hidden nodes.
-        nss = np.minimum(self._client_nss, self._ap_nss[a])
-        rate_factor = _SLOT_RATE_FACTOR[a_slot] * nss * MAC_EFFICIENCY
-        snr_db = signal - 10.0 * np.log10(noise_mw)
+        rate_factor = r.ap_rate_factor.take(cell)
+        snr_db = signal - r.ap_noise_db.take(cell)
         demand = np.where(linked, self._demand, 0.0)
-        mcs0 = np.searchsorted(MCS_SINR_THRESHOLD_DB, snr_db, side="right") - 1
+        mcs0 = MCS_SINR_THRESHOLD_DB.searchsorted(snr_db, side="right") - 1
         need0 = np.where(mcs0 >= 0, demand / (HE_RATE_20MHZ_1SS_MBPS[np.maximum(mcs0, 0)] * rate_factor), 0.0)
         load0 = np.concatenate([per_ap(need0), self._nb_load_b], axis=1)  # [B, W]
         act = self._airtime(load0[:, None], r.hears_t, 1.0)[:, 0]  # [B, W]
@@ -813,7 +829,7 @@ class WirelessSimulation:
         h_act = act[hb, hj]
         noise_plus = noise_mw + np.bincount(h_client, h_mw * h_act, b * k).reshape(b, k)
         sinr_db = signal - 10.0 * np.log10(noise_plus)
-        mcs = np.searchsorted(MCS_SINR_THRESHOLD_DB, sinr_db, side="right") - 1
+        mcs = MCS_SINR_THRESHOLD_DB.searchsorted(sinr_db, side="right") - 1
         served = linked & (mcs >= 0)
         mcs_c = np.maximum(mcs, 0)
         rate = np.where(served, HE_RATE_20MHZ_1SS_MBPS[mcs_c] * rate_factor, 0.0)  # goodput without retries
@@ -865,12 +881,12 @@ class WirelessSimulation:
                 self._if_sensed[state] = sensed
         ed_busy, avail, nw_conf, nw_duty, nw_kind = sensed
         if n_if:
-            if_rx_cl = (self._if_power - self._pl_ci) - _SLOT_FREQ_LOSS_DB[a_slot][..., None]
-            if_rx_cl = if_rx_cl + self._if_band_db[:, a_slot].transpose(1, 2, 0)  # [B, K, I]
+            if_rx_cl = (self._if_power - self._pl_ci) - r.ap_freq_loss_db.take(cell)[..., None]
+            if_rx_cl = if_rx_cl + r.ap_if_db.take(cell, axis=0)  # [B, K, I]
             fail = _per(
                 signal[..., None] - 10.0 * np.log10(noise_plus[..., None] + 10.0 ** (if_rx_cl / 10.0)), mcs_c[..., None]
             )
-            hit = fail * self._if_band_duty[:, a_slot].transpose(1, 2, 0)  # [B, K, I]
+            hit = fail * r.ap_if_duty.take(cell, axis=0)  # [B, K, I]
             ok = ok_clean[:, None, :] * np.exp(on_s @ np.log1p(-np.minimum(hit, 0.999999)).transpose(0, 2, 1))
         else:
             ok = ok_clean[:, None, :]
@@ -886,7 +902,7 @@ class WirelessSimulation:
         cca = np.minimum(1.0, ed_busy + (air @ r.hears_t)[..., :n])
         air_ap = air[..., :n]
         frac = np.where(load > 0, np.minimum(1.0, air_ap / np.maximum(load, 1e-12)), 1.0)
-        frac_client = np.take(frac.reshape(-1), cell_s)  # [B, S, K]: the serving AP's share
+        frac_client = frac.reshape(-1).take(cell_s)  # [B, S, K]: the serving AP's share
         thr = np.where(active, demand[:, None, :] * frac_client, 0.0)  # [B, S, K]
         ap_retry = np.where(load > 0, per_ap(need * (1.0 - ok)) / np.maximum(load, 1e-12), 0.0)
 
@@ -902,7 +918,7 @@ class WirelessSimulation:
                 x = x.astype(np.float32)  # per-tick sensing: float32 halves the memory of long spans
             if inv is None:
                 return _over_ticks(x, ticks)
-            return np.take(x.reshape(b * n_s, -1), tick_rows, axis=0).reshape(b, ticks, *x.shape[2:])
+            return x.reshape(b * n_s, -1).take(tick_rows, axis=0).reshape(b, ticks, *x.shape[2:])
 
         return Sensing(
             t0_s=t0,
@@ -922,7 +938,7 @@ class WirelessSimulation:
             client_snr_db=np.where(linked, snr_db, np.nan),
             client_throughput_mbps=thr[:, 0] if steady else (weight[:, None, :] @ thr)[:, 0],
             client_demand_mbps=self._demand.copy(),
-            clients_per_ap=np.bincount((rows * n + a)[linked], minlength=b * n).reshape(b, n),
+            clients_per_ap=np.bincount(cell[linked], minlength=b * n).reshape(b, n),
             neighbor_rssi_dbm=r.neighbor_rssi_dbm,
             foreign_rssi_dbm=r.foreign_rssi_dbm,
             foreign_channel=SLOT_CHANNEL[slot[0, n:]].astype(int),
