@@ -383,6 +383,7 @@ class WirelessSimulation:
         self._block_if_uniform = np.zeros(0, dtype=bool)  # [block ticks] every network in one state
         self._if_sensed_of: _RadioState | None = None  # the radio state _if_sensed belongs to
         self._if_sensed: dict[int, tuple[np.ndarray, ...]] = {}  # per steady interferer state
+        self._on_of: dict[int, np.ndarray] = {}  # interferer state (bits) -> [1, I] on/off
         self._block_radar = np.zeros((b, 0, len(rd)), dtype=bool)  # [B, block ticks, R]
         self._rows = np.arange(b)[:, None]
         self._ks = np.arange(k)[None, :]
@@ -716,7 +717,9 @@ class WirelessSimulation:
             self._best_score[bi, ki] = score[np.arange(len(bi)), best]
 
     def _hidden(self, r: _RadioState, assoc: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Hidden nodes as a list ``(network, client, source, power mW)``: transmitters sharing a
+        """Hidden nodes as flat lists: per hidden source of a client, the flat (network, client) and
+        (network, source) indices and its power in mW, and the same indices with the SINR while it
+        transmits for those that can cause collisions. Hidden sources are transmitters sharing a
         client's band that its AP cannot hear, loud enough at the client to matter. Cached per
         client; rows are redone when the client moved, roamed, or the configuration changed."""
         if self._links_stale:
@@ -760,13 +763,15 @@ class WirelessSimulation:
         noise = _SLOT_NOISE_MW[self._slot[pb, pa]]
         self._h_sinr[pb, pk, col] = signal - 10.0 * np.log10(noise + mw)
         flat = np.flatnonzero(self._h_cand >= 0)
-        hb, hk = np.divmod(flat // self._h_cand.shape[2], assoc.shape[1])
+        h_client = flat // self._h_cand.shape[2]  # flat (network, client)
+        # flat (network, source) of each hidden source
+        h_src = h_client // assoc.shape[1] * self._slot.shape[1] + self._h_cand.ravel()[flat]
         h_mw = self._h_mw.ravel()[flat]
         # a collision is possible only below the top MCS's threshold plus a margin where its PER
         # is < 1e-5 (see rrm_gym.radio.phy)
         sinr_db = self._h_sinr.ravel()[flat]
         coll = np.flatnonzero(sinr_db < MCS_SINR_THRESHOLD_DB[-1] + 8.0)
-        self._hidden_list = (hb, hk, self._h_cand.ravel()[flat], h_mw, coll, sinr_db[coll])
+        self._hidden_list = (h_client, h_src, h_mw, h_client[coll], h_src[coll], sinr_db[coll])
         self._hidden_assoc = assoc
         return self._hidden_list
 
@@ -811,10 +816,9 @@ class WirelessSimulation:
             x = np.where(linked[:, None, :], x, 0.0)
             return np.bincount(cell_s.ravel(), x.ravel(), b * s_ * n).reshape(b, s_, n)
 
-        hb, hk, hj, h_mw, c_i, c_sinr_db = self._hidden(r, assoc)
+        h_client, h_src, h_mw, c_client, c_src, c_sinr_db = self._hidden(r, assoc)
         self._links_stale = False
         self._moved[:] = False
-        h_client = hb * k + hk
 
         # Pre-pass: airtime of every transmitter at interference-free rates, to weigh hidden nodes.
         rate_factor = r.ap_rate_factor.take(cell)
@@ -826,19 +830,19 @@ class WirelessSimulation:
         act = self._airtime(load0[:, None], r.hears_t, 1.0)[:, 0]  # [B, W]
 
         # Hidden nodes lower the SINR that rate adaptation sees and collide with frames.
-        h_act = act[hb, hj]
+        act_flat = act.reshape(-1)
+        h_act = act_flat.take(h_src)
         noise_plus = noise_mw + np.bincount(h_client, h_mw * h_act, b * k).reshape(b, k)
         sinr_db = signal - 10.0 * np.log10(noise_plus)
         mcs = MCS_SINR_THRESHOLD_DB.searchsorted(sinr_db, side="right") - 1
         served = linked & (mcs >= 0)
         mcs_c = np.maximum(mcs, 0)
         rate = np.where(served, HE_RATE_20MHZ_1SS_MBPS[mcs_c] * rate_factor, 0.0)  # goodput without retries
-        c_client = h_client[c_i]
-        coll = _per(c_sinr_db, mcs_c.ravel()[c_client]) * h_act[c_i]
+        coll = _per(c_sinr_db, mcs_c.ravel().take(c_client)) * act_flat.take(c_src)
         log_ok = np.bincount(c_client, np.log1p(-np.minimum(coll, 0.999999)), b * k).reshape(b, k)
         # CSMA collisions with contenders that picked the same backoff slot
         log_ok_csma = np.log1p(-CSMA_COLLISION_PER_CONTENDER * act[:, None, :]) @ r.hears_t  # [B, 1, W]
-        log_ok = log_ok + log_ok_csma[:, 0, :n][rows, a]
+        log_ok = log_ok + log_ok_csma.reshape(-1).take(rows * log_ok_csma.shape[2] + a)
         ok_clean = (1.0 - _per(sinr_db, mcs_c)) * np.exp(log_ok)  # [B, K]
 
         # Per-tick drivers: non-Wi-Fi interferers and channel-change outages. Ticks that share a
@@ -854,7 +858,9 @@ class WirelessSimulation:
         if steady:
             # one state for every tick: [B, 1, ...] arrays, shown over the ticks as views
             state = int(code[0, 0]) if n_if else 0
-            on_s = ((state >> np.arange(n_if)) & 1).astype(float).reshape(1, n_if)
+            on_s = self._on_of.get(state)
+            if on_s is None:
+                on_s = self._on_of[state] = ((state >> np.arange(n_if)) & 1).astype(float).reshape(1, n_if)
             inv = None
             cell_s = cell[:, None, :]
         else:
@@ -980,6 +986,9 @@ class WirelessSimulation:
         """
         fair = avail / (1.0 + (load > 0).astype(float) @ hears_t)
         air = np.minimum(load, avail)
-        for _ in range(_FIXED_POINT_ITERATIONS):
-            air = np.minimum(load, np.maximum(fair, avail - air @ hears_t))
+        for i in range(_FIXED_POINT_ITERATIONS):
+            nxt = np.minimum(load, np.maximum(fair, avail - air @ hears_t))
+            if i < 2 and (nxt == air).all():
+                break  # a fixed point (light load converges at once): later iterations return it unchanged
+            air = nxt
         return np.maximum(air, 0.0)
