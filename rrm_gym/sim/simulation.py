@@ -192,7 +192,10 @@ class Sensing:
             return np.concatenate([getattr(p, name) for p in parts], axis=1)
 
         def mean(name: str) -> np.ndarray:
-            return sum(wi * getattr(p, name) for wi, p in zip(w, parts, strict=True))
+            # the tick-weighted sum, part by part in order (a reduction over the leading axis adds
+            # its rows one after another)
+            stacked = np.stack([getattr(p, name) for p in parts])  # [P, B, K]
+            return (w.reshape(-1, *(1,) * (stacked.ndim - 1)) * stacked).sum(axis=0)
 
         return Sensing(
             t0_s=parts[0].t0_s,
