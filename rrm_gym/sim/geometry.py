@@ -107,6 +107,7 @@ class LossRaster:
 
     def __init__(self, loss: np.ndarray) -> None:
         self.loss = loss
+        self._rows = loss.reshape(-1, loss.shape[2])  # [ny * nx, S]
 
     @classmethod
     def build(
@@ -146,12 +147,18 @@ class LossRaster:
             _LOSS_RASTERS[key] = cls.build(src_xy, walls, width_m, height_m, model)
         return _LOSS_RASTERS[key]
 
-    def lookup(self, xy: np.ndarray) -> np.ndarray:
-        """Loss from each client position ``[P, 2]`` to each source: ``[P, S]``."""
+    def cells(self, xy: np.ndarray) -> np.ndarray:
+        """Flat grid cell of each client position ``[P, 2]`` (rasters of one floor plan share it)."""
         ny, nx = self.loss.shape[:2]
         ix = np.minimum((xy[:, 0] / CLIENT_GRID_M).astype(np.intp), nx - 1)
         iy = np.minimum((xy[:, 1] / CLIENT_GRID_M).astype(np.intp), ny - 1)
-        return self.loss[iy, ix]
+        return iy * nx + ix
+
+    def lookup(self, xy: np.ndarray, cells: np.ndarray | None = None) -> np.ndarray:
+        """Loss from each client position ``[P, 2]`` (or its :meth:`cells`) to each source: ``[P, S]``."""
+        if cells is None:
+            cells = self.cells(xy)
+        return self._rows.take(cells, axis=0)
 
 
 _LOSS_RASTERS: dict[tuple, LossRaster | None] = {}
@@ -163,8 +170,10 @@ def place_clients(scenario: Scenario, rng: np.random.Generator, shape: tuple[int
     pl = scenario.clients.placement
     if pl.kind == "uniform":
         return _snap(rng.random((*shape, 2)) * np.array([w, h]), w, h)
-    centers, radii, p = _hotspots(pl.hotspots)
-    pick = rng.choice(len(centers), size=shape, p=p)
+    centers, radii, cdf = _hotspots(pl.hotspots)
+    # what rng.choice(len(centers), size=shape, p=weights / weights.sum()) draws, without its
+    # per-call checks of p
+    pick = cdf.searchsorted(rng.random(shape), side="right")
     r = radii[pick] * np.sqrt(rng.random(shape))
     phi = rng.random(shape) * 2 * np.pi
     xy = centers[pick] + np.stack([r * np.cos(phi), r * np.sin(phi)], axis=-1)
@@ -172,17 +181,15 @@ def place_clients(scenario: Scenario, rng: np.random.Generator, shape: tuple[int
 
 
 def _hotspots(hotspots: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Centres, radii and pick probabilities of a placement's hotspots (kept per placement: clients
-    are placed every epoch)."""
+    """Centres, radii and the cumulative pick probabilities of a placement's hotspots (kept per
+    placement: clients are placed every epoch)."""
     key = id(hotspots)
     hit = _HOTSPOTS.get(key)
     if hit is None or hit[0] is not hotspots:
         weights = np.array([hs.weight for hs in hotspots])
-        arrays = (
-            np.array([hs.center for hs in hotspots]),
-            np.array([hs.radius_m for hs in hotspots]),
-            weights / weights.sum(),
-        )
+        cdf = (weights / weights.sum()).cumsum()
+        cdf /= cdf[-1]
+        arrays = (np.array([hs.center for hs in hotspots]), np.array([hs.radius_m for hs in hotspots]), cdf)
         hit = _HOTSPOTS[key] = (hotspots, arrays)
     return hit[1]
 

@@ -393,6 +393,8 @@ class WirelessSimulation:
         self._nb_load_b = np.broadcast_to(self._nb_load, (b, m))
         self._steer_db = np.where(self.ap_band_ghz == 5.0, cl.band_steering_db, 0.0)
         self._radio_cache: _RadioState | None = None
+        self._client_links_of: np.ndarray | None = None  # the association _client_links belongs to
+        self._client_links: tuple[np.ndarray, ...] = ()
         self._pick_base: dict[int, np.ndarray] = {}  # per last-axis length: flat offset of each [b, k] row
 
     # ------------------------------------------------------------------ configuration
@@ -606,11 +608,14 @@ class WirelessSimulation:
             return
         self._moved |= mask
         xy = self.client_xy[bi, ki]  # [P, 2]
+        cells = None
         for (target, src_xy), loss, raster in zip(self._sources, self._loss_rasters, self._rasters, strict=True):
             if src_xy.shape[0] == 0:
                 continue
             if loss is not None:
-                geo = loss.lookup(xy)
+                if cells is None:
+                    cells = loss.cells(xy)
+                geo = loss.lookup(xy, cells)
             else:
                 dx, dy = xy[:, None, 0] - src_xy[None, :, 0], xy[:, None, 1] - src_xy[None, :, 1]
                 d = np.sqrt(dx * dx + dy * dy)  # what np.linalg.norm(..., axis=-1) computes, without its [P, W, 2]
@@ -699,9 +704,10 @@ class WirelessSimulation:
         )
         return self._radio_cache
 
-    def _links(self, r: _RadioState) -> None:
+    def _links(self, r: _RadioState) -> bool:
         """Refresh client-side received powers and association scores where stale: everything
-        after a configuration change, only the relocated clients' rows after an epoch."""
+        after a configuration change, only the relocated clients' rows after an epoch. Whether
+        any score changed."""
         n = self.num_aps
         if self._links_stale:
             self._rx_ct = r.tx_eff[:, None, :] - self._pl_ct  # [B, K, W] full-band power at each client
@@ -718,6 +724,9 @@ class WirelessSimulation:
             best = score.argmax(axis=1)
             self._best[bi, ki] = best
             self._best_score[bi, ki] = score[np.arange(len(bi)), best]
+        else:
+            return False
+        return True
 
     def _hidden(self, r: _RadioState, assoc: np.ndarray) -> tuple[np.ndarray, ...]:
         """Hidden nodes as flat lists: per hidden source of a client, the flat (network, client) and
@@ -727,6 +736,8 @@ class WirelessSimulation:
         client; rows are redone when the client moved, roamed, or the configuration changed."""
         if self._links_stale:
             redo = None
+        elif assoc is self._hidden_assoc and not self._moved.any():
+            return self._hidden_list
         else:
             redo = self._moved | (assoc != self._hidden_assoc)
             if not redo.any():
@@ -801,15 +812,26 @@ class WirelessSimulation:
         r = self._radio()
         slot = self._slot
 
-        self._links(r)
+        # association is a function of the scores and the last association that returns its input
+        # when applied again, so it can change only where a score did
+        assoc = self._associate() if self._links(r) else self._assoc
         rx_ct = self._rx_ct
-        assoc = self._associate()
         self._assoc = assoc
-        linked = assoc >= 0  # [B, K]
-        a = np.maximum(assoc, 0)
-        signal = self._pick(rx_ct, a)  # [B, K] dBm
-        cell = rows * n + a  # [B, K] (network, serving AP) of each client, flat; unlinked clients weigh 0
-        noise_mw = r.ap_noise_mw.take(cell)
+        if assoc is not self._client_links_of:
+            # each client's link to its AP: unchanged while the association (and so the scores
+            # and the configuration) is
+            linked = assoc >= 0  # [B, K]
+            a = np.maximum(assoc, 0)
+            signal = self._pick(rx_ct, a)  # [B, K] dBm
+            cell = rows * n + a  # [B, K] (network, serving AP) of each client, flat; unlinked clients weigh 0
+            snr_db = signal - r.ap_noise_db.take(cell)
+            mcs0 = MCS_SINR_THRESHOLD_DB.searchsorted(snr_db, side="right") - 1  # interference-free MCS
+            rate_factor = r.ap_rate_factor.take(cell)
+            rate0 = HE_RATE_20MHZ_1SS_MBPS[np.maximum(mcs0, 0)] * rate_factor
+            noise_mw = r.ap_noise_mw.take(cell)
+            self._client_links = (linked, a, signal, cell, noise_mw, rate_factor, snr_db, mcs0 >= 0, rate0)
+            self._client_links_of = assoc
+        linked, a, signal, cell, noise_mw, rate_factor, snr_db, decodes0, rate0 = self._client_links
 
         def per_ap(x: np.ndarray) -> np.ndarray:
             """Sum of client values ``x`` [B, K] or [B, S, K] over each AP's clients -> [B, N] / [B, S, N]."""
@@ -824,11 +846,8 @@ class WirelessSimulation:
         self._moved[:] = False
 
         # Pre-pass: airtime of every transmitter at interference-free rates, to weigh hidden nodes.
-        rate_factor = r.ap_rate_factor.take(cell)
-        snr_db = signal - r.ap_noise_db.take(cell)
         demand = np.where(linked, self._demand, 0.0)
-        mcs0 = MCS_SINR_THRESHOLD_DB.searchsorted(snr_db, side="right") - 1
-        need0 = np.where(mcs0 >= 0, demand / (HE_RATE_20MHZ_1SS_MBPS[np.maximum(mcs0, 0)] * rate_factor), 0.0)
+        need0 = np.where(decodes0, demand / rate0, 0.0)
         load0 = np.concatenate([per_ap(need0), self._nb_load_b], axis=1)  # [B, W]
         act = self._airtime(load0[:, None], r.hears_t, 1.0)[:, 0]  # [B, W]
 
