@@ -812,3 +812,16 @@ def test_rate_used_by_the_sim_is_the_he_table_rate():
     s = WirelessSimulation(small_scenario([{"position": [10, 20], "channel": 36}], clients=1, mean_mbps=50.0)).run(1)
     effective = s.throughput_mbps[0, 0, 0] / s.airtime_frac[0, 0, 0]
     assert effective == pytest.approx(2 * HE_RATE_20MHZ_1SS_MBPS[11] * MAC_EFFICIENCY, rel=1e-4)
+
+
+@pytest.mark.parametrize("name", ["office", "hall", "enterprise"])
+def test_association_is_a_fixed_point_so_only_changed_scores_move_clients(name):
+    """The simulation re-associates only clients whose scores changed (relocated, or a new
+    configuration): sound because associating again with unchanged scores returns the same APs,
+    roaming hysteresis included. Held over epochs of moves and a power change."""
+    sim = WirelessSimulation(name, seed=3, num_networks=2)
+    for i in range(12):
+        if i == 6:
+            sim.set_power(0, float(sim.ap_min_power_dbm[0]), network=1)
+        sim.run(60)
+        assert np.array_equal(sim._associate(), sim._assoc), i

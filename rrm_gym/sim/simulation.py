@@ -704,10 +704,10 @@ class WirelessSimulation:
         )
         return self._radio_cache
 
-    def _links(self, r: _RadioState) -> bool:
+    def _links(self, r: _RadioState) -> bool | tuple[np.ndarray, np.ndarray] | None:
         """Refresh client-side received powers and association scores where stale: everything
-        after a configuration change, only the relocated clients' rows after an epoch. Whether
-        any score changed."""
+        after a configuration change, only the relocated clients' rows after an epoch. Returns
+        ``True`` (every row changed), the changed rows ``(networks, clients)``, or ``None``."""
         n = self.num_aps
         if self._links_stale:
             self._rx_ct = r.tx_eff[:, None, :] - self._pl_ct  # [B, K, W] full-band power at each client
@@ -724,8 +724,9 @@ class WirelessSimulation:
             best = score.argmax(axis=1)
             self._best[bi, ki] = best
             self._best_score[bi, ki] = score[np.arange(len(bi)), best]
+            return bi, ki
         else:
-            return False
+            return None
         return True
 
     def _hidden(self, r: _RadioState, assoc: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -797,14 +798,18 @@ class WirelessSimulation:
             base = self._pick_base[j] = np.arange(x.shape[0] * x.shape[1]).reshape(x.shape[:2]) * j
         return x.reshape(-1).take(base + idx)
 
-    def _associate(self) -> np.ndarray:
-        """Strongest managed AP (5 GHz preferred by band steering), with roaming hysteresis. ``[B, K]``."""
-        cur = self._assoc
-        cur_score = self._pick(self._score, np.maximum(cur, 0))
-        best_score = self._best_score
+    def _associate(self, rows: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """Strongest managed AP (5 GHz preferred by band steering), with roaming hysteresis. ``[B, K]``,
+        or for the clients ``rows`` ``(networks, clients)`` alone."""
+        if rows is None:
+            cur, best, best_score = self._assoc, self._best, self._best_score
+            cur_score = self._pick(self._score, np.maximum(cur, 0))
+        else:
+            cur, best, best_score = self._assoc[rows], self._best[rows], self._best_score[rows]
+            cur_score = self._score[(*rows, np.maximum(cur, 0))]
         keep = (cur >= 0) & np.isfinite(cur_score)
         keep &= best_score < cur_score + self.scenario.clients.roam_hysteresis_db
-        return np.where(keep, cur, np.where(np.isfinite(best_score), self._best, -1))
+        return np.where(keep, cur, np.where(np.isfinite(best_score), best, -1))
 
     def _segment(self, ticks: int) -> Sensing:
         b, n, k = self.num_networks, self.num_aps, self.num_clients
@@ -814,7 +819,14 @@ class WirelessSimulation:
 
         # association is a function of the scores and the last association that returns its input
         # when applied again, so it can change only where a score did
-        assoc = self._associate() if self._links(r) else self._assoc
+        changed = self._links(r)
+        if changed is None:
+            assoc = self._assoc
+        elif changed is True:
+            assoc = self._associate()
+        else:
+            assoc = self._assoc.copy()
+            assoc[changed] = self._associate(changed)
         rx_ct = self._rx_ct
         self._assoc = assoc
         if assoc is not self._client_links_of:
