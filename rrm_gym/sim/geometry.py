@@ -106,8 +106,8 @@ class LossRaster:
     """
 
     def __init__(self, loss: np.ndarray) -> None:
-        self.loss = loss
-        self._rows = loss.reshape(-1, loss.shape[2])  # [ny * nx, S]
+        self.loss = np.ascontiguousarray(loss)
+        self._rows = self.loss.reshape(-1, loss.shape[2])  # [ny * nx, S], a view: lookups take whole rows
 
     @classmethod
     def build(
