@@ -386,6 +386,7 @@ class WirelessSimulation:
         self._block_if_uniform = np.zeros(0, dtype=bool)  # [block ticks] every network in one state
         self._if_sensed_of: _RadioState | None = None  # the radio state _if_sensed belongs to
         self._if_sensed: dict[int, tuple[np.ndarray, ...]] = {}  # per steady interferer state
+        self._if_views: dict[tuple[int, int], tuple] = {}  # per (state, ticks): its per-tick views
         self._on_of: dict[int, np.ndarray] = {}  # interferer state (bits) -> [1, I] on/off
         self._block_radar = np.zeros((b, 0, len(rd)), dtype=bool)  # [B, block ticks, R]
         self._rows = np.arange(b)[:, None]
@@ -917,7 +918,7 @@ class WirelessSimulation:
             sensed = self._sense_interferers(r, on_s)
             if steady:
                 if self._if_sensed_of is not r:
-                    self._if_sensed_of, self._if_sensed = r, {}
+                    self._if_sensed_of, self._if_sensed, self._if_views = r, {}, {}
                 self._if_sensed[state] = sensed
         ed_busy, avail, nw_conf, nw_duty, nw_kind = sensed
         if n_if:
@@ -946,11 +947,6 @@ class WirelessSimulation:
         thr = np.where(active, demand[:, None, :] * frac_client, 0.0)  # [B, S, K]
         ap_retry = np.where(load > 0, per_ap(need * (1.0 - ok)) / np.maximum(load, 1e-12), 0.0)
 
-        if radar.shape[2]:
-            radar_hit = (radar[..., None] & r.radar_on[:, None]).any(axis=2)  # [B, T, N]
-        else:
-            radar_hit = np.zeros((b, ticks, n), dtype=bool)
-
         tick_rows = None if inv is None else (rows * n_s + inv).ravel()  # (network, state) row of each tick
 
         def ticks_of(x: np.ndarray) -> np.ndarray:
@@ -960,18 +956,38 @@ class WirelessSimulation:
                 return _over_ticks(x, ticks)
             return x.reshape(b * n_s, -1).take(tick_rows, axis=0).reshape(b, ticks, *x.shape[2:])
 
+        # what depends on the configuration and the interferer state alone, as read-only views
+        fixed = self._if_views.get((state, ticks)) if steady else None
+        if fixed is None:
+            if radar.shape[2]:
+                radar_hit = None
+            else:
+                radar_hit = _over_ticks(np.zeros((b, 1, n), dtype=bool), ticks)
+            fixed = (
+                ticks_of(nw_duty),
+                ticks_of(nw_conf),
+                ticks_of(nw_kind),
+                _over_ticks(self._tx_on[:, None, :n].copy(), ticks),  # a record, not a view of live state
+                radar_hit,
+            )
+            if steady:
+                self._if_views[state, ticks] = fixed
+        nw_duty_t, nw_conf_t, nw_kind_t, transmitting, radar_hit = fixed
+        if radar_hit is None:
+            radar_hit = (radar[..., None] & r.radar_on[:, None]).any(axis=2)  # [B, T, N]
+
         return Sensing(
             t0_s=t0,
             cca_busy_frac=ticks_of(cca),
             airtime_frac=ticks_of(air_ap),
             retry_rate=ticks_of(ap_retry),
             throughput_mbps=ticks_of(per_ap(thr)),
-            nonwifi_duty_frac=ticks_of(nw_duty),
-            nonwifi_confidence=ticks_of(nw_conf),
-            nonwifi_kind=ticks_of(nw_kind),
+            nonwifi_duty_frac=nw_duty_t,
+            nonwifi_confidence=nw_conf_t,
+            nonwifi_kind=nw_kind_t,
             radar_detected=radar_hit,
             demand_mbps=_over_ticks(per_ap(demand)[:, None, :].astype(np.float32), ticks),
-            transmitting=_over_ticks(self._tx_on[:, None, :n].copy(), ticks),  # a record, not a view of live state
+            transmitting=transmitting,
             radar_burst=radar,
             client_ap=assoc.copy(),
             client_rssi_dbm=np.where(linked, signal, np.nan),
