@@ -847,12 +847,11 @@ class WirelessSimulation:
         linked, a, signal, cell, noise_mw, rate_factor, snr_db, decodes0, rate0 = self._client_links
 
         def per_ap(x: np.ndarray) -> np.ndarray:
-            """Sum of client values ``x`` [B, K] or [B, S, K] over each AP's clients -> [B, N] / [B, S, N]."""
+            """Sum of client values ``x`` [B, K] or [B, S, K] over each AP's clients -> [B, N] / [B, S, N].
+            ``x`` is zero for unassociated clients (each is derived from the masked demand)."""
             if x.ndim == 2:
-                return np.bincount(cell.ravel(), np.where(linked, x, 0.0).ravel(), b * n).reshape(b, n)
-            s_ = x.shape[1]
-            x = np.where(linked[:, None, :], x, 0.0)
-            return np.bincount(cell_s.ravel(), x.ravel(), b * s_ * n).reshape(b, s_, n)
+                return np.bincount(cell.ravel(), x.ravel(), b * n).reshape(b, n)
+            return np.bincount(cell_s.ravel(), x.ravel(), b * x.shape[1] * n).reshape(b, x.shape[1], n)
 
         h_client, h_src, h_mw, c_client, c_src, c_sinr_db = self._hidden(r, assoc)
         self._links_stale = False
@@ -942,10 +941,11 @@ class WirelessSimulation:
         air = self._airtime(load_w, r.hears_t, avail)  # [B, S, W]
         cca = np.minimum(1.0, ed_busy + (air @ r.hears_t)[..., :n])
         air_ap = air[..., :n]
-        frac = np.where(load > 0, np.minimum(1.0, air_ap / np.maximum(load, 1e-12)), 1.0)
+        loaded, load_safe = load > 0, np.maximum(load, 1e-12)
+        frac = np.where(loaded, np.minimum(1.0, air_ap / load_safe), 1.0)
         frac_client = frac.reshape(-1).take(cell_s)  # [B, S, K]: the serving AP's share
         thr = np.where(active, demand[:, None, :] * frac_client, 0.0)  # [B, S, K]
-        ap_retry = np.where(load > 0, per_ap(need * (1.0 - ok)) / np.maximum(load, 1e-12), 0.0)
+        ap_retry = np.where(loaded, per_ap(need * (1.0 - ok)) / load_safe, 0.0)
 
         tick_rows = None if inv is None else (rows * n_s + inv).ravel()  # (network, state) row of each tick
 
