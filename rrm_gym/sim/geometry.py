@@ -169,14 +169,16 @@ def place_clients(scenario: Scenario, rng: np.random.Generator, shape: tuple[int
     w, h = scenario.area.width_m, scenario.area.height_m
     pl = scenario.clients.placement
     if pl.kind == "uniform":
-        return _snap(rng.random((*shape, 2)) * np.array([w, h]), w, h)
+        return _snap(rng.random((*shape, 2)) * _grid(w, h)[1], w, h)
     centers, radii, cdf = _hotspots(pl.hotspots)
     # what rng.choice(len(centers), size=shape, p=weights / weights.sum()) draws, without its
     # per-call checks of p
     pick = cdf.searchsorted(rng.random(shape), side="right")
     r = radii[pick] * np.sqrt(rng.random(shape))
     phi = rng.random(shape) * 2 * np.pi
-    xy = centers[pick] + np.stack([r * np.cos(phi), r * np.sin(phi)], axis=-1)
+    xy = centers[pick]  # a new array: the offsets are added in place
+    xy[..., 0] += r * np.cos(phi)
+    xy[..., 1] += r * np.sin(phi)
     return _snap(xy, w, h)
 
 
@@ -197,9 +199,24 @@ def _hotspots(hotspots: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 _HOTSPOTS: dict[int, tuple[list, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
 
 
+def _grid(width_m: float, height_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """The last grid cell index along x and y, and the area's size, as arrays (kept per area)."""
+    key = (width_m, height_m)
+    hit = _GRIDS.get(key)
+    if hit is None:
+        g = CLIENT_GRID_M
+        hit = _GRIDS[key] = (
+            np.array([np.ceil(width_m / g) - 1, np.ceil(height_m / g) - 1]),
+            np.array([width_m, height_m]),
+        )
+    return hit
+
+
+_GRIDS: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}
+
+
 def _snap(xy: np.ndarray, width_m: float, height_m: float) -> np.ndarray:
     g = CLIENT_GRID_M
-    cells = np.floor(xy / g)
-    top = np.array([np.ceil(width_m / g) - 1, np.ceil(height_m / g) - 1])
-    cells = np.minimum(np.maximum(cells, 0.0), top)  # np.clip, without its overhead
-    return np.minimum((cells + 0.5) * g, np.array([width_m, height_m]))
+    top, size = _grid(width_m, height_m)
+    cells = np.minimum(np.maximum(np.floor(xy / g), 0.0), top)  # np.clip, without its overhead
+    return np.minimum((cells + 0.5) * g, size)
