@@ -396,6 +396,8 @@ class WirelessSimulation:
         self._radio_cache: _RadioState | None = None
         self._client_links_of: np.ndarray | None = None  # the association _client_links belongs to
         self._client_links: tuple[np.ndarray, ...] = ()
+        self._if_links_of: np.ndarray | None = None  # the association _if_links belongs to
+        self._if_links: tuple[np.ndarray, ...] = ()
         self._pick_base: dict[int, np.ndarray] = {}  # per last-axis length: flat offset of each [b, k] row
 
     # ------------------------------------------------------------------ configuration
@@ -921,12 +923,16 @@ class WirelessSimulation:
                 self._if_sensed[state] = sensed
         ed_busy, avail, nw_conf, nw_duty, nw_kind = sensed
         if n_if:
-            if_rx_cl = (self._if_power - self._pl_ci) - r.ap_freq_loss_db.take(cell)[..., None]
-            if_rx_cl = if_rx_cl + r.ap_if_db.take(cell, axis=0)  # [B, K, I]
-            fail = _per(
-                signal[..., None] - 10.0 * np.log10(noise_plus[..., None] + 10.0 ** (if_rx_cl / 10.0)), mcs_c[..., None]
-            )
-            hit = fail * r.ap_if_duty.take(cell, axis=0)  # [B, K, I]
+            if self._if_links_of is not assoc:
+                # each interferer's power at each client (mW) and its duty in the client's band: a
+                # function of the clients' links alone
+                if_rx_cl = (self._if_power - self._pl_ci) - r.ap_freq_loss_db.take(cell)[..., None]
+                if_rx_cl = if_rx_cl + r.ap_if_db.take(cell, axis=0)  # [B, K, I]
+                self._if_links = (10.0 ** (if_rx_cl / 10.0), r.ap_if_duty.take(cell, axis=0))
+                self._if_links_of = assoc
+            if_mw, if_duty = self._if_links
+            fail = _per(signal[..., None] - 10.0 * np.log10(noise_plus[..., None] + if_mw), mcs_c[..., None])
+            hit = fail * if_duty  # [B, K, I]
             ok = ok_clean[:, None, :] * np.exp(on_s @ np.log1p(-np.minimum(hit, 0.999999)).transpose(0, 2, 1))
         else:
             ok = ok_clean[:, None, :]
