@@ -825,3 +825,18 @@ def test_association_is_a_fixed_point_so_only_changed_scores_move_clients(name):
             sim.set_power(0, float(sim.ap_min_power_dbm[0]), network=1)
         sim.run(60)
         assert np.array_equal(sim._associate(), sim._assoc), i
+
+
+@pytest.mark.parametrize("name", ["office", "legacy_24", "residential"])
+def test_hidden_node_candidates_are_each_aps_unheard_overlapping_transmitters_in_order(name):
+    sim = WirelessSimulation(name, seed=1, num_networks=3)
+    sim.set_channel(0, int(sim.channel[1, 1]), network=1)  # networks differ
+    r = sim._radio()
+    n = sim.num_aps
+    cand = ~r.hears[:, :n] & (r.ov_db[:, :n] > -150.0)
+    cand[:, np.arange(n), np.arange(n)] = False
+    for b in range(3):
+        for i in range(n):
+            got = r.hidden_cand[b, i]
+            assert got[got >= 0].tolist() == np.flatnonzero(cand[b, i]).tolist()
+            assert (got[(got >= 0).sum() :] == -1).all()

@@ -679,9 +679,15 @@ class WirelessSimulation:
         # Hidden-node candidates of each managed AP: overlapping transmitters it does not hear.
         cand = ~hears[:, :n] & (ov_db[:, :n] > _NEG / 2)
         cand[:, np.arange(n), np.arange(n)] = False
-        width = max(1, int(cand.sum(axis=2).max(initial=0)))
-        order = np.argsort(~cand, axis=2, kind="stable")[..., :width]
-        hidden_cand = np.where(np.take_along_axis(cand, order, 2), order, -1)
+        # each AP's candidates in increasing order, padded with -1 (what a stable argsort of ~cand
+        # gives, from the nonzero entries, which come sorted)
+        counts = cand.sum(axis=2).ravel()  # [B * N]
+        width = max(1, int(counts.max(initial=0)))
+        bn, j = np.nonzero(cand.reshape(-1, cand.shape[2]))
+        rank = np.arange(len(j)) - np.repeat(np.cumsum(counts) - counts, counts)
+        hidden_cand = np.full((cand.shape[0] * n, width), -1, dtype=np.intp)
+        hidden_cand[bn, rank] = j
+        hidden_cand = hidden_cand.reshape(cand.shape[0], n, width)
         b = slot.shape[0]
         ap_noise_mw = _SLOT_NOISE_MW[ap_slot]
         nss = np.minimum(self._client_nss, self._ap_nss)  # spatial streams of the AP's clients
@@ -746,23 +752,27 @@ class WirelessSimulation:
             redo = self._moved | (assoc != self._hidden_assoc)
             if not redo.any():
                 return self._hidden_list
+        k, n, c = assoc.shape[1], self.num_aps, r.hidden_cand.shape[2]
+        rx = self._rx_ct.reshape(-1)
+        rx_rows = self._pick_offsets(self._rx_ct)  # [B, K] flat offset of each client's row of rx
         if redo is None:
-            # every row: on [B, K, C] blocks, gathering along the last axis (far cheaper than
-            # indexing with three arrays); the same values as the per-row branch
+            # every row: on [B, K, C] blocks with flat gathers (far cheaper than indexing with
+            # three arrays); the same values as the per-row branch
             a = np.maximum(assoc, 0)
-            n = self.num_aps
+            cell = self._rows * n + a  # [B, K] flat (network, serving AP)
             # each AP's overlap with its candidates, [B, N, C], then per client
             ov_cand = np.take_along_axis(r.ov_db[:, :n], np.maximum(r.hidden_cand, 0), 2)
-            cand = r.hidden_cand[self._rows, a]  # [B, K, C]
-            c_db = np.take_along_axis(self._rx_ct, np.maximum(cand, 0), 2) + ov_cand[self._rows, a]
+            cand = r.hidden_cand.reshape(-1, c).take(cell, axis=0)  # [B, K, C]
+            c_db = rx.take(rx_rows[..., None] + np.maximum(cand, 0)) + ov_cand.reshape(-1, c).take(cell, axis=0)
             ok = (cand >= 0) & (c_db >= HIDDEN_NODE_FLOOR_DBM) & (assoc >= 0)[..., None]
             self._h_cand = np.where(ok, cand, -1)
             self._h_db = c_db.astype(np.float32)
             self._h_mw = np.zeros(cand.shape, dtype=np.float32)
             self._h_sinr = np.zeros(cand.shape)
-            pb, pk, col = np.nonzero(ok)
-            pa = a[pb, pk]
-            signal = np.take_along_axis(self._rx_ct, a[..., None], 2)[..., 0][pb, pk]  # the client's own AP
+            flat_p = np.flatnonzero(ok)  # flat (network, client, candidate) of each hidden source
+            client = flat_p // c
+            pb, pa = client // k, a.reshape(-1).take(client)
+            signal = rx.take(rx_rows.reshape(-1).take(client) + pa)  # the client's own AP
         else:
             bi, ki = np.nonzero(redo)
             a = np.maximum(assoc[bi, ki], 0)
@@ -775,11 +785,12 @@ class WirelessSimulation:
             row, col = np.nonzero(ok)
             pb, pk, pa = bi[row], ki[row], a[row]
             signal = self._rx_ct[pb, pk, pa]
+            flat_p = (pb * k + pk) * c + col
         # per hidden source of a redone row: its power at the client, and the SINR while it transmits
-        mw = 10.0 ** (self._h_db[pb, pk, col] / 10.0)
-        self._h_mw[pb, pk, col] = mw
-        noise = _SLOT_NOISE_MW[self._slot[pb, pa]]
-        self._h_sinr[pb, pk, col] = signal - 10.0 * np.log10(noise + mw)
+        mw = 10.0 ** (self._h_db.reshape(-1).take(flat_p) / 10.0)
+        self._h_mw.put(flat_p, mw)
+        noise = _SLOT_NOISE_MW[self._slot.reshape(-1).take(pb * self._slot.shape[1] + pa)]
+        self._h_sinr.put(flat_p, signal - 10.0 * np.log10(noise + mw))
         flat = np.flatnonzero(self._h_cand >= 0)
         h_client = flat // self._h_cand.shape[2]  # flat (network, client)
         # flat (network, source) of each hidden source
@@ -793,13 +804,17 @@ class WirelessSimulation:
         self._hidden_assoc = assoc
         return self._hidden_list
 
-    def _pick(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        """``x[b, k, idx[b, k]]`` for ``x`` ``[B, K, J]`` (flat take: much cheaper than fancy indexing)."""
+    def _pick_offsets(self, x: np.ndarray) -> np.ndarray:
+        """Flat offset ``[B, K]`` of each row ``x[b, k]`` of a contiguous ``[B, K, J]`` array."""
         j = x.shape[2]
         base = self._pick_base.get(j)
         if base is None:
             base = self._pick_base[j] = np.arange(x.shape[0] * x.shape[1]).reshape(x.shape[:2]) * j
-        return x.reshape(-1).take(base + idx)
+        return base
+
+    def _pick(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """``x[b, k, idx[b, k]]`` for ``x`` ``[B, K, J]`` (flat take: much cheaper than fancy indexing)."""
+        return x.reshape(-1).take(self._pick_offsets(x) + idx)
 
     def _associate(self, rows: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """Strongest managed AP (5 GHz preferred by band steering), with roaming hysteresis. ``[B, K]``,
