@@ -3,7 +3,8 @@
 Prints wall time per simulated hour, simulated seconds per wall second, client-AP
 link-seconds per wall second and the batching gain of B = 64, and times random
 steps of gymnasium's CartPole-v1 in the same run so figures can be compared as
-ratios on a noisy machine.
+ratios on a noisy machine. Each hour is timed as one ``run(3600)`` call and as 60
+calls of ``run(60)`` (the fast loop's pattern); the gain compares like with like.
 
     python benchmarks/bench_sim.py [--scenarios office enterprise] [--repeats 3]
 """
@@ -52,33 +53,40 @@ def main() -> None:
     print(f"CartPole-v1 random steps: {cartpole:,.0f} steps/s (reference, same process)\n")
     head = (
         f"{'scenario':<12} {'APs':>4} {'clients':>7} | {'B=1 ms/h':>9} {'60x60s ms/h':>11} {'sim s/s':>9} "
-        f"{'links*s/s':>11} {'x CartPole':>10} | {f'B={args.batch} ms/h':>11} {'per net-h':>9} {'gain':>6} | target"
+        f"{'links*s/s':>11} {'x CartPole':>10} | {f'B={args.batch} ms/h':>11} {'per net-h':>9} {'gain':>6} "
+        f"{'60x60s ms/h':>11} {'gain':>6} | target"
     )
     print(head)
     print("-" * len(head))
     for name in args.scenarios:
         sc = load_scenario(name)
         n, k = len(sc.aps), sc.clients.count
-        one, stepped, batch = hour_s(name, [(1, 3600), (1, sc.loops.fast_period_s), (args.batch, 3600)], args.repeats)
+        fast = sc.loops.fast_period_s
+        setups = [(1, 3600), (1, fast), (args.batch, 3600), (args.batch, fast)]
+        one, stepped, batch, batch_stepped = hour_s(name, setups, args.repeats)
         sim_per_s = 3600.0 / one
         links_per_s = sim_per_s * n * k
         gain = args.batch * one / batch
+        gain_stepped = args.batch * stepped / batch_stepped
         verdict = []
         if name in TARGET_HOUR_MS:
             ok = one * 1e3 <= TARGET_HOUR_MS[name]
             verdict.append(f"hour<={TARGET_HOUR_MS[name]:g}ms {'PASS' if ok else 'MISS'}")
-        verdict.append(f"gain>={TARGET_BATCH_GAIN:g} {'PASS' if gain >= TARGET_BATCH_GAIN else 'MISS'}")
+        ok = min(gain, gain_stepped) >= TARGET_BATCH_GAIN
+        verdict.append(f"gain>={TARGET_BATCH_GAIN:g} {'PASS' if ok else 'MISS'}")
         print(
             f"{name:<12} {n:>4} {k:>7} | {one * 1e3:>9.1f} {stepped * 1e3:>11.1f} {sim_per_s:>9,.0f} "
             f"{links_per_s:>11.2e} {sim_per_s / cartpole:>10.2f} | {batch * 1e3:>11.1f} "
             f"{batch / args.batch * 1e3:>9.2f} "
-            f"{gain:>5.1f}x | {', '.join(verdict)}"
+            f"{gain:>5.1f}x {batch_stepped * 1e3:>11.1f} {gain_stepped:>5.1f}x | {', '.join(verdict)}"
         )
     print(
         "\nms/h: wall milliseconds per simulated hour (fastest of the repeats); 60x60s: the same hour as 60 calls of "
         "run(60), the fast-loop pattern;\nsim s/s: simulated seconds per wall second; links*s/s: client-AP "
         "link-seconds per wall second (clients x APs); x CartPole: simulated seconds\nper wall second over "
-        "CartPole-v1 steps per second; gain: B-network throughput per network-hour over B = 1."
+        "CartPole-v1 steps per second; gain: B-network throughput per network-hour over B = 1, for one\n"
+        "run(3600) call and for 60 run(60) calls (a long call also pays for concatenating every tick of B networks'\n"
+        "sensing)."
     )
 
 
