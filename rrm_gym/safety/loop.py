@@ -435,11 +435,15 @@ class EventLoop:
                     continue  # nothing to change: not an action, not audited
                 results.append(ShieldResult(outcome, note or "ok", req, {"power_dbm": new}, config))
                 net, a = nets[i], aps[i]
-                rb.forget_ap(net, a)
-                token = None
+                # a newer change supersedes what was watched on this AP (see _book_applied)
                 if watch and not (req.emergency or req.loop == "rollback"):
-                    token = rb.watch(net, a, {"power_dbm": old}, {"power_dbm": new}, now, loop=req.loop).token
+                    token = rb.watch(
+                        net, a, {"power_dbm": old}, {"power_dbm": new}, now, loop=req.loop, replace=True
+                    ).token
                     self.last_token = token
+                else:
+                    rb.forget_ap(net, a)
+                    token = None
                 applied_n += 1
                 action, changes = "POWER_CHANGE", [{"param": "power_dbm", "old_value": old, "new_value": new}]
                 status, reason = ("MODIFIED", note) if note else ("SUCCESS", req.reason)
@@ -552,12 +556,13 @@ class EventLoop:
         token = None
         # an emergency move or a rollback overrides what was watched on this AP; a newer change
         # supersedes it, and is judged from here on
-        self.rollbacks.forget_ap(b, ap)
         if self.config.auto_rollback and not (req.emergency or req.loop == "rollback"):
             # the snapshot holds only what this change touched, so a rollback undoes exactly it
             before = {p: old[p] for p in applied}
-            token = self.rollbacks.watch(b, ap, before, dict(applied), now, loop=req.loop).token
+            token = self.rollbacks.watch(b, ap, before, dict(applied), now, loop=req.loop, replace=True).token
             self.last_token = token
+        else:
+            self.rollbacks.forget_ap(b, ap)
         modified = result.outcome is Outcome.MODIFIED
         action = _action(applied)
         self.actions[action] += 1

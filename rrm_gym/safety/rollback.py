@@ -129,16 +129,25 @@ class RollbackManager:
         now_s: float,
         prefix: str = "rb",
         loop: str = "manual",
+        replace: bool = False,
     ) -> Watch:
+        """Watch a change just applied to an AP; with ``replace``, it supersedes the AP's other
+        open watches (as :meth:`forget_ap` first, in one pass)."""
         token = f"{prefix}-n{network}-ap{ap}-{next(self._ids):06d}"
         retry, satisfaction = self._baseline(network, ap)
         w = Watch(token, network, ap, old, new, retry, satisfaction, now_s, now_s + self.config.window_s, None, loop)
-        self.watching[token] = w
+        watching = self.watching
         key = (network, ap)
-        if key in self._watching_ap:
-            self._watching_ap[key].append(token)
-        else:
+        tokens = self._watching_ap.get(key)
+        if tokens is None:
             self._watching_ap[key] = [token]
+        else:
+            if replace:
+                for t in tokens:
+                    watching.pop(t, None)  # closed (judged or rolled back) ones are gone already
+                tokens.clear()
+            tokens.append(token)
+        watching[token] = w
         history = self.history
         history[token] = w
         while len(history) > self.history_limit:
