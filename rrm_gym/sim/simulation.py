@@ -939,16 +939,27 @@ class WirelessSimulation:
         ed_busy, avail, nw_conf, nw_duty, nw_kind = sensed
         if n_if:
             if self._if_links_of is not assoc:
-                # each interferer's power at each client (mW) and its duty in the client's band: a
-                # function of the clients' links alone
+                # where an interferer reaches a client's band: its power at the client (mW) and its
+                # duty there; a function of the clients' links alone
                 if_rx_cl = (self._if_power - self._pl_ci) - r.ap_freq_loss_db.take(cell)[..., None]
                 if_rx_cl = if_rx_cl + r.ap_if_db.take(cell, axis=0)  # [B, K, I]
-                self._if_links = (10.0 ** (if_rx_cl / 10.0), r.ap_if_duty.take(cell, axis=0))
+                if_duty = r.ap_if_duty.take(cell, axis=0)
+                hits = np.flatnonzero(if_duty)  # flat (network, client, interferer) it can hit
+                if_mw = 10.0 ** (if_rx_cl.reshape(-1).take(hits) / 10.0)
+                self._if_links = (hits, if_mw, if_duty.reshape(-1).take(hits))
                 self._if_links_of = assoc
-            if_mw, if_duty = self._if_links
-            fail = _per(signal[..., None] - 10.0 * np.log10(noise_plus[..., None] + if_mw), mcs_c[..., None])
-            hit = fail * if_duty  # [B, K, I]
-            ok = ok_clean[:, None, :] * np.exp(on_s @ np.log1p(-np.minimum(hit, 0.999999)).transpose(0, 2, 1))
+            hits, if_mw, if_duty = self._if_links
+            if len(hits):
+                # frames lost to each interferer while it is on, where it reaches the client's band
+                # (elsewhere nothing is lost, and a loss of zero adds nothing to the sum below)
+                client = hits // n_if
+                sinr_if = signal.reshape(-1).take(client) - 10.0 * np.log10(noise_plus.reshape(-1).take(client) + if_mw)
+                fail = _per(sinr_if, mcs_c.reshape(-1).take(client))
+                log_ok_if = np.zeros(b * k * n_if)
+                log_ok_if.put(hits, np.log1p(-np.minimum(fail * if_duty, 0.999999)))
+                ok = ok_clean[:, None, :] * np.exp(on_s @ log_ok_if.reshape(b, k, n_if).transpose(0, 2, 1))
+            else:
+                ok = ok_clean[:, None, :]
         else:
             ok = ok_clean[:, None, :]
 
