@@ -794,13 +794,13 @@ class WirelessSimulation:
         flat = np.flatnonzero(self._h_cand >= 0)
         h_client = flat // self._h_cand.shape[2]  # flat (network, client)
         # flat (network, source) of each hidden source
-        h_src = h_client // assoc.shape[1] * self._slot.shape[1] + self._h_cand.ravel()[flat]
-        h_mw = self._h_mw.ravel()[flat]
+        h_src = h_client // assoc.shape[1] * self._slot.shape[1] + self._h_cand.reshape(-1).take(flat)
+        h_mw = self._h_mw.reshape(-1).take(flat)
         # a collision is possible only below the top MCS's threshold plus a margin where its PER
         # is < 1e-5 (see rrm_gym.radio.phy)
-        sinr_db = self._h_sinr.ravel()[flat]
+        sinr_db = self._h_sinr.reshape(-1).take(flat)
         coll = np.flatnonzero(sinr_db < MCS_SINR_THRESHOLD_DB[-1] + 8.0)
-        self._hidden_list = (h_client, h_src, h_mw, h_client[coll], h_src[coll], sinr_db[coll])
+        self._hidden_list = (h_client, h_src, h_mw, h_client.take(coll), h_src.take(coll), sinr_db.take(coll))
         self._hidden_assoc = assoc
         return self._hidden_list
 
