@@ -840,3 +840,19 @@ def test_hidden_node_candidates_are_each_aps_unheard_overlapping_transmitters_in
             got = r.hidden_cand[b, i]
             assert got[got >= 0].tolist() == np.flatnonzero(cand[b, i]).tolist()
             assert (got[(got >= 0).sum() :] == -1).all()
+
+
+@pytest.mark.parametrize("name", ["office", "legacy_24", "enterprise"])
+def test_hidden_nodes_kept_row_by_row_equal_a_full_recomputation(name):
+    """After epochs of relocations (rows redone one client at a time), the hidden-node lists equal
+    those computed for every client from scratch."""
+    sim = WirelessSimulation(name, seed=5, num_networks=2)
+    for _ in range(8):
+        sim.run(60)
+    kept = sim._hidden_list
+    r = sim._radio()
+    sim._links_stale = True
+    assert sim._links(r) is True
+    full = sim._hidden(r, sim._assoc, True)
+    for a, b in zip(kept, full, strict=True):
+        assert np.array_equal(a, b)

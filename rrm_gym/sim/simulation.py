@@ -738,24 +738,21 @@ class WirelessSimulation:
             return None
         return True
 
-    def _hidden(self, r: _RadioState, assoc: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _hidden(
+        self, r: _RadioState, assoc: np.ndarray, changed: bool | tuple[np.ndarray, np.ndarray] | None
+    ) -> tuple[np.ndarray, ...]:
         """Hidden nodes as flat lists: per hidden source of a client, the flat (network, client) and
         (network, source) indices and its power in mW, and the same indices with the SINR while it
         transmits for those that can cause collisions. Hidden sources are transmitters sharing a
         client's band that its AP cannot hear, loud enough at the client to matter. Cached per
-        client; rows are redone when the client moved, roamed, or the configuration changed."""
-        if self._links_stale:
-            redo = None
-        elif assoc is self._hidden_assoc and not self._moved.any():
+        client; rows are redone when the configuration changed (``changed`` is ``True``) or for
+        the clients whose scores changed (``changed``: their rows), the only ones that can roam."""
+        if changed is None:
             return self._hidden_list
-        else:
-            redo = self._moved | (assoc != self._hidden_assoc)
-            if not redo.any():
-                return self._hidden_list
         k, n, c = assoc.shape[1], self.num_aps, r.hidden_cand.shape[2]
         rx = self._rx_ct.reshape(-1)
         rx_rows = self._pick_offsets(self._rx_ct)  # [B, K] flat offset of each client's row of rx
-        if redo is None:
+        if changed is True:
             # every row: on [B, K, C] blocks with flat gathers (far cheaper than indexing with
             # three arrays); the same values as the per-row branch
             a = np.maximum(assoc, 0)
@@ -774,7 +771,7 @@ class WirelessSimulation:
             pb, pa = client // k, a.reshape(-1).take(client)
             signal = rx.take(rx_rows.reshape(-1).take(client) + pa)  # the client's own AP
         else:
-            bi, ki = np.nonzero(redo)
+            bi, ki = changed
             a = np.maximum(assoc[bi, ki], 0)
             cand = r.hidden_cand[bi, a]  # [P, C]
             c_j = np.maximum(cand, 0)
@@ -801,7 +798,6 @@ class WirelessSimulation:
         sinr_db = self._h_sinr.reshape(-1).take(flat)
         coll = np.flatnonzero(sinr_db < MCS_SINR_THRESHOLD_DB[-1] + 8.0)
         self._hidden_list = (h_client, h_src, h_mw, h_client.take(coll), h_src.take(coll), sinr_db.take(coll))
-        self._hidden_assoc = assoc
         return self._hidden_list
 
     def _pick_offsets(self, x: np.ndarray) -> np.ndarray:
@@ -870,7 +866,7 @@ class WirelessSimulation:
                 return np.bincount(cell.ravel(), x.ravel(), b * n).reshape(b, n)
             return np.bincount(cell_s.ravel(), x.ravel(), b * x.shape[1] * n).reshape(b, x.shape[1], n)
 
-        h_client, h_src, h_mw, c_client, c_src, c_sinr_db = self._hidden(r, assoc)
+        h_client, h_src, h_mw, c_client, c_src, c_sinr_db = self._hidden(r, assoc, changed)
         self._links_stale = False
         self._moved[:] = False
 
