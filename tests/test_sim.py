@@ -658,6 +658,25 @@ def test_an_interferer_scheduled_in_an_interval_is_sensed_only_then():
     assert (s.cca_busy_frac[0, ~on, 0] == 0).all()
 
 
+def test_an_interferer_no_ap_senses_and_no_client_hears_changes_nothing_when_on():
+    """A 2.4 GHz microwave oven beside 5 GHz APs: whether it runs or not, every reading is the same,
+    and with a 2.4 GHz AP in the room it is seen (the schedule still matters where it reaches)."""
+
+    def run(schedule: dict, channel: int) -> Sensing:
+        sc = small_scenario(
+            [{"position": [5, 10], "channel": 36}, {"position": [30, 10], "channel": channel}],
+            area=(40.0, 20.0),
+            mean_mbps=5.0,
+            interferers=({"kind": "microwave", "position": [8, 10], "schedule": schedule},),
+        )
+        return WirelessSimulation(sc, seed=0, num_networks=2).run(120)
+
+    off, on = {"intervals_s": []}, {"intervals_s": [[10, 70]]}
+    assert_sensing_equal(run(off, 40), run(on, 40))
+    seen = run(on, 6).nonwifi_kind[0, :, 1]
+    assert (seen[10:70] == INTERFERER_KINDS.index("microwave")).all() and (seen[70:] == -1).all()
+
+
 # ----------------------------------------------------------------------------- (h) chunking
 
 

@@ -120,6 +120,7 @@ class _RadioState:
     ap_rate_factor: np.ndarray
     ap_if_db: np.ndarray
     ap_if_duty: np.ndarray
+    if_sensed_bits: int  # interferers some AP senses (energy detect or classifier), as bits
 
 
 @dataclass(frozen=True)
@@ -690,6 +691,10 @@ class WirelessSimulation:
         hidden_cand = hidden_cand.reshape(cand.shape[0], n, width)
         b = slot.shape[0]
         ap_noise_mw = _SLOT_NOISE_MW[ap_slot]
+        if_ed = np.where(if_rx_ap >= CCA_ENERGY_DETECT_DBM, duty_ap, 0.0)
+        if_conf = np.where(seen, np.clip((if_rx_ap - NONWIFI_DETECT_DBM) / 20.0, 0.0, 1.0), 0.0)
+        if_duty_seen = np.where(seen, duty_ap, 0.0)
+        sensed_any = ((if_ed > 0) | (if_conf > 0) | (if_duty_seen > 0)).any(axis=(0, 2))  # [I]
         nss = np.minimum(self._client_nss, self._ap_nss)  # spatial streams of the AP's clients
         self._links_stale = True
         self._radio_cache = _RadioState(
@@ -700,9 +705,9 @@ class WirelessSimulation:
             neighbor_rssi_dbm=nbr,
             foreign_rssi_dbm=np.where(fband & (fb >= NEIGHBOR_REPORT_DBM), fb, np.nan),
             radar_on=radar_on & self._radar_cover,
-            if_ed=np.where(if_rx_ap >= CCA_ENERGY_DETECT_DBM, duty_ap, 0.0),
-            if_conf=np.where(seen, np.clip((if_rx_ap - NONWIFI_DETECT_DBM) / 20.0, 0.0, 1.0), 0.0),
-            if_duty_seen=np.where(seen, duty_ap, 0.0),
+            if_ed=if_ed,
+            if_conf=if_conf,
+            if_duty_seen=if_duty_seen,
             hidden_cand=hidden_cand,
             ap_noise_mw=ap_noise_mw.ravel(),
             ap_freq_loss_db=_SLOT_FREQ_LOSS_DB[ap_slot].ravel(),
@@ -710,6 +715,7 @@ class WirelessSimulation:
             ap_rate_factor=(_SLOT_RATE_FACTOR[ap_slot] * nss * MAC_EFFICIENCY).ravel(),
             ap_if_db=np.ascontiguousarray(self._if_band_db[:, ap_slot].transpose(1, 2, 0)).reshape(b * n, -1),
             ap_if_duty=np.ascontiguousarray(self._if_band_duty[:, ap_slot].transpose(1, 2, 0)).reshape(b * n, -1),
+            if_sensed_bits=int(sensed_any @ (1 << np.arange(len(sensed_any)))),
         )
         return self._radio_cache
 
@@ -901,7 +907,25 @@ class WirelessSimulation:
         n_if = self.num_interferers
         n_out = min(ticks, max(0, math.ceil(self._last_outage_until_s - t0))) if self._last_outage_until_s > t0 else 0
         code = self._block_if_code[:, lo : lo + ticks]  # [B, T] which interferers are on, as bits
-        steady = n_out == 0 and (n_if == 0 or not self._if_changes(lo, ticks))
+        if n_if and self._if_links_of is not assoc:
+            # where an interferer reaches a client's band: its power at the client (mW) and its
+            # duty there; a function of the clients' links alone
+            if_rx_cl = (self._if_power - self._pl_ci) - r.ap_freq_loss_db.take(cell)[..., None]
+            if_rx_cl = if_rx_cl + r.ap_if_db.take(cell, axis=0)  # [B, K, I]
+            if_duty = r.ap_if_duty.take(cell, axis=0)
+            hits = np.flatnonzero(if_duty)  # flat (network, client, interferer) it can hit
+            if_mw = 10.0 ** (if_rx_cl.reshape(-1).take(hits) / 10.0)
+            hit_bits = int(np.bitwise_or.reduce(1 << np.unique(hits % n_if))) if len(hits) else 0
+            self._if_links = (hits, if_mw, if_duty.reshape(-1).take(hits), hit_bits)
+            self._if_links_of = assoc
+        # an interferer that no AP senses and no client's band holds changes nothing while on:
+        # states differ only in the others
+        relevant = (r.if_sensed_bits | self._if_links[3]) if n_if else 0
+        if relevant != (1 << n_if) - 1:
+            code = code & relevant
+            steady = n_out == 0 and bool((code == code[0, 0]).all())
+        else:
+            steady = n_out == 0 and (n_if == 0 or not self._if_changes(lo, ticks))
         if steady:
             # one state for every tick: [B, 1, ...] arrays, shown over the ticks as views
             state = int(code[0, 0]) if n_if else 0
@@ -934,17 +958,7 @@ class WirelessSimulation:
                 self._if_sensed[state] = sensed
         ed_busy, avail, nw_conf, nw_duty, nw_kind = sensed
         if n_if:
-            if self._if_links_of is not assoc:
-                # where an interferer reaches a client's band: its power at the client (mW) and its
-                # duty there; a function of the clients' links alone
-                if_rx_cl = (self._if_power - self._pl_ci) - r.ap_freq_loss_db.take(cell)[..., None]
-                if_rx_cl = if_rx_cl + r.ap_if_db.take(cell, axis=0)  # [B, K, I]
-                if_duty = r.ap_if_duty.take(cell, axis=0)
-                hits = np.flatnonzero(if_duty)  # flat (network, client, interferer) it can hit
-                if_mw = 10.0 ** (if_rx_cl.reshape(-1).take(hits) / 10.0)
-                self._if_links = (hits, if_mw, if_duty.reshape(-1).take(hits))
-                self._if_links_of = assoc
-            hits, if_mw, if_duty = self._if_links
+            hits, if_mw, if_duty, _ = self._if_links
             if len(hits):
                 # frames lost to each interferer while it is on, where it reaches the client's band
                 # (elsewhere nothing is lost, and a loss of zero adds nothing to the sum below)
