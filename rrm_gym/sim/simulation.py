@@ -612,6 +612,7 @@ class WirelessSimulation:
             return
         self._moved |= mask
         xy = self.client_xy[bi, ki]  # [P, 2]
+        row = bi * mask.shape[1] + ki  # flat (network, client): rows gathered and set whole
         cells = None
         for (target, src_xy), loss, raster in zip(self._sources, self._loss_rasters, self._rasters, strict=True):
             if src_xy.shape[0] == 0:
@@ -628,7 +629,7 @@ class WirelessSimulation:
                 else:
                     walls = walls_crossed(xy[:, None], src_xy[None], self._walls)
                 geo = geometric_loss_db(d, walls, self._model)
-            target[bi, ki] = geo + self._rng.normal(0.0, self._sigma, geo.shape)
+            target.reshape(-1, target.shape[2])[row] = geo + self._rng.normal(0.0, self._sigma, geo.shape)
 
     @staticmethod
     def _interferer_spec(it) -> tuple[float, float, float, float]:  # noqa: ANN001
@@ -729,16 +730,18 @@ class WirelessSimulation:
             rx_ap = self._rx_ct[:, :, :n]
             self._score = np.where(rx_ap >= CLIENT_SENSITIVITY_DBM, rx_ap + self._steer_db, -np.inf)
             self._best = self._score.argmax(axis=2)
-            self._best_score = np.take_along_axis(self._score, self._best[..., None], 2)[..., 0]
+            self._best_score = np.take_along_axis(self._score, self._best[..., None], 2).reshape(self._best.shape)
         elif self._moved.any():
             bi, ki = np.nonzero(self._moved)
-            rx = r.tx_eff[bi] - self._pl_ct[bi, ki]  # [P, W]
-            self._rx_ct[bi, ki] = rx
+            row = bi * self._moved.shape[1] + ki  # flat (network, client): rows gathered and set whole
+            w = self._pl_ct.shape[2]
+            rx = r.tx_eff[bi] - self._pl_ct.reshape(-1, w).take(row, axis=0)  # [P, W]
+            self._rx_ct.reshape(-1, w)[row] = rx
             score = np.where(rx[:, :n] >= CLIENT_SENSITIVITY_DBM, rx[:, :n] + self._steer_db, -np.inf)
-            self._score[bi, ki] = score
+            self._score.reshape(-1, n)[row] = score
             best = score.argmax(axis=1)
-            self._best[bi, ki] = best
-            self._best_score[bi, ki] = score[np.arange(len(bi)), best]
+            self._best.reshape(-1)[row] = best
+            self._best_score.reshape(-1)[row] = score[np.arange(len(bi)), best]
             return bi, ki
         else:
             return None
