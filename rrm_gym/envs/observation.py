@@ -100,10 +100,11 @@ def build_observations(loop: EventLoop, s: Sensing | None) -> dict[str, np.ndarr
         ap = s.client_ap  # [B, K]
         linked = ap >= 0
         cell = (np.arange(nb)[:, None] * n + np.maximum(ap, 0))[linked]  # (network, AP) of each linked client
-        snr_sum = np.bincount(cell, np.nan_to_num(s.client_snr_db[linked]), minlength=nb * n).reshape(nb, n)
+        # an associated client's SNR is finite (NaN marks the unassociated)
+        snr_sum = np.bincount(cell, s.client_snr_db[linked], minlength=nb * n).reshape(nb, n)
         count = np.bincount(cell, minlength=nb * n).reshape(nb, n)
         feats[..., 15] = np.where(count > 0, snr_sum / np.maximum(count, 1), 0.0) / 60.0
-        snr = np.where(linked, np.nan_to_num(s.client_snr_db, nan=0.0), np.inf)
+        snr = np.where(linked, s.client_snr_db, np.inf)
         snr_min = np.full(nb * n, np.inf)
         np.minimum.at(snr_min, (np.arange(nb)[:, None] * n + np.maximum(ap, 0)).ravel(), snr.ravel())
         snr_min = snr_min.reshape(nb, n)

@@ -730,7 +730,7 @@ class WirelessSimulation:
             rx_ap = self._rx_ct[:, :, :n]
             self._score = np.where(rx_ap >= CLIENT_SENSITIVITY_DBM, rx_ap + self._steer_db, -np.inf)
             self._best = self._score.argmax(axis=2)
-            self._best_score = np.take_along_axis(self._score, self._best[..., None], 2).reshape(self._best.shape)
+            self._best_score = self._pick(self._score, self._best)
         elif self._moved.any():
             bi, ki = np.nonzero(self._moved)
             row = bi * self._moved.shape[1] + ki  # flat (network, client): rows gathered and set whole
@@ -767,7 +767,9 @@ class WirelessSimulation:
             a = np.maximum(assoc, 0)
             cell = self._rows * n + a  # [B, K] flat (network, serving AP)
             # each AP's overlap with its candidates, [B, N, C], then per client
-            ov_cand = np.take_along_axis(r.ov_db[:, :n], np.maximum(r.hidden_cand, 0), 2)
+            w = r.ov_db.shape[2]
+            ov_rows = (self._rows * w + np.arange(n))[..., None] * w  # [B, N, 1] flat offset of row (b, i)
+            ov_cand = r.ov_db.reshape(-1).take(ov_rows + np.maximum(r.hidden_cand, 0))
             cand = r.hidden_cand.reshape(-1, c).take(cell, axis=0)  # [B, K, C]
             c_db = rx.take(rx_rows[..., None] + np.maximum(cand, 0)) + ov_cand.reshape(-1, c).take(cell, axis=0)
             ok = (cand >= 0) & (c_db >= HIDDEN_NODE_FLOOR_DBM) & (assoc >= 0)[..., None]
