@@ -875,3 +875,15 @@ def test_hidden_nodes_kept_row_by_row_equal_a_full_recomputation(name):
     full = sim._hidden(r, sim._assoc, True)
     for a, b in zip(kept, full, strict=True):
         assert np.array_equal(a, b)
+
+
+def test_a_reading_held_over_every_epoch_of_a_long_run_stays_one_view():
+    """office's APs sense no interferer: over three epochs the non-Wi-Fi readings are one held
+    value, returned as a view over all 180 ticks, equal to joining the spans tick by tick."""
+    long = WirelessSimulation("office", seed=0).run(180)
+    sim = WirelessSimulation("office", seed=0)
+    parts = [sim.run(60) for _ in range(3)]
+    for name in ("nonwifi_kind", "nonwifi_confidence", "transmitting"):
+        x = getattr(long, name)
+        assert x.shape[1] == 180 and x.strides[1] == 0 and not x.flags.writeable, name
+        assert np.array_equal(x, np.concatenate([getattr(p, name) for p in parts], axis=1)), name
