@@ -270,22 +270,22 @@ class _LabelJson(dict):
 _LABEL_JSON = _LabelJson()
 
 
-def _record_json(body: Mapping[str, Any], changes_json: str, details_json: str) -> tuple[str, str]:
-    """Canonical JSON of a cleaned record body, split where ``"signature"`` sorts in (after
-    ``"sequence"``): ``head + tail`` is :func:`canonical_json` of the unsigned record, and
-    ``head + ',"signature":"..."' + tail`` that of the signed one. ``changes_json`` and
-    ``details_json`` are the canonical JSON of its configuration changes and details. Much
-    cheaper than the general encoder because the fields and their order are fixed."""
-    ap, token = body["ap_id"], body["rollback_token"]
+def _record_json(row: tuple, audit_id: str, sequence: int, prev_signature: str) -> tuple[str, str]:
+    """Canonical JSON of a cleaned record (a :meth:`AuditLog._seal` row, numbered and chained),
+    split where ``"signature"`` sorts in (after ``"sequence"``): ``head + tail`` is
+    :func:`canonical_json` of the unsigned record, and ``head + ',"signature":"..."' + tail`` that
+    of the signed one. Much cheaper than the general encoder because the fields and their order
+    are fixed."""
+    t, event_type, source, status, action, network, ap, _, token, reason, _, changes_json, details_json = row
     head = (
-        f'{{"action_type":{_LABEL_JSON[body["action_type"]]},"ap_id":{"null" if ap is None else int.__repr__(ap)},'
-        f'"audit_id":"{body["audit_id"]}","configuration_changes":{changes_json},'
-        f'"details":{details_json},"event_type":{_LABEL_JSON[body["event_type"]]},'
-        f'"execution_status":{_LABEL_JSON[body["execution_status"]]},"network":{int.__repr__(body["network"])},'
-        f'"prev_signature":"{body["prev_signature"]}","reason":{_STR(body["reason"])},'
-        f'"rollback_token":{"null" if token is None else _STR(token)},"sequence":{int.__repr__(body["sequence"])}'
+        f'{{"action_type":{_LABEL_JSON[action]},"ap_id":{"null" if ap is None else int.__repr__(ap)},'
+        f'"audit_id":"{audit_id}","configuration_changes":{changes_json},'
+        f'"details":{details_json},"event_type":{_LABEL_JSON[event_type]},'
+        f'"execution_status":{_LABEL_JSON[status]},"network":{int.__repr__(network)},'
+        f'"prev_signature":"{prev_signature}","reason":{_STR(reason)},'
+        f'"rollback_token":{"null" if token is None else _STR(token)},"sequence":{int.__repr__(sequence)}'
     )
-    tail = f',"sim_time_s":{float.__repr__(body["sim_time_s"])},"source":{_LABEL_JSON[body["source"]]}}}'
+    tail = f',"sim_time_s":{float.__repr__(t)},"source":{_LABEL_JSON[source]}}}'
     return head, tail
 
 
@@ -1064,13 +1064,13 @@ class AuditLog:
         if changes is None:
             changes = _clean(_changes(configuration_changes), self._key, "configuration_changes")
         details = _clean(details if type(details) is dict else dict(details or {}), self._key, "details")
-        body = self._body(
+        row = (
             t, event_type, source, execution_status, action_type, operator.index(network),
             None if ap_id is None else operator.index(ap_id), changes, rollback_token, _scrub_text(reason, self._key),
-            details,
+            details, _changes_json(changes), _canonical_encode(details),
         )  # fmt: skip
-        self._seal([(body, _changes_json(changes), _canonical_encode(details))])
-        return body
+        (sealed,) = self._seal([row])
+        return self._body(row, *sealed)
 
     def record_change(
         self,
@@ -1107,7 +1107,7 @@ class AuditLog:
         """:meth:`record_change` for each row of its arguments, in order, under one lock; the
         new records' ids."""
         key, encode = self._key, _canonical_encode
-        sealed = []
+        cleaned: list[tuple] = []
         # rows may share one details object (the loop's batches do): it is cleaned and encoded
         # once; the entry holds the object, so its id cannot be reused while the call runs
         done: dict[int, tuple[Any, Any, str]] = {}
@@ -1127,17 +1127,17 @@ class AuditLog:
                 done[id(given)] = (given, details, text)
             if len(reason) >= 17:
                 reason = _scrub_text(reason, key)
-            body = self._body(t, event_type, source, status, action, network, ap_id, changes, token, reason, details)
-            sealed.append((body, _changes_json(changes), text))
-        self._seal(sealed)
-        return [body["audit_id"] for body, _, _ in sealed]
+            cleaned.append((t, event_type, source, status, action, network, ap_id, changes, token, reason, details,
+                            _changes_json(changes), text))  # fmt: skip
+        return [audit_id for audit_id, _, _, _ in self._seal(cleaned)]
 
     @staticmethod
-    def _body(*values: Any) -> dict[str, Any]:
-        t, event_type, source, status, action, network, ap_id, changes, token, reason, details = values
+    def _body(row: tuple, audit_id: str, sequence: int, prev_signature: str, signature: str) -> dict[str, Any]:
+        """A sealed :meth:`_seal` row as a record body (what :meth:`_append` returns and file lines write)."""
+        t, event_type, source, status, action, network, ap_id, changes, token, reason, details, _, _ = row
         return {
-            "audit_id": "",
-            "sequence": 0,
+            "audit_id": audit_id,
+            "sequence": sequence,
             "sim_time_s": t,
             "network": network,
             "ap_id": ap_id,
@@ -1149,30 +1149,35 @@ class AuditLog:
             "execution_status": status,
             "reason": reason,
             "details": details,
-            "prev_signature": "",
+            "prev_signature": prev_signature,
+            "signature": signature,
         }
 
-    def _seal(self, sealed: list[tuple[dict[str, Any], str, str]]) -> None:
-        """Number, chain, sign, store and write cleaned record bodies, in order (each with the
-        canonical JSON of its configuration changes and of its details)."""
+    def _seal(self, rows: list[tuple]) -> list[tuple[str, int, str, str]]:
+        """Number, chain, sign, store and write cleaned records, in order; each row holds the
+        fields ``(sim_time_s, event_type, source, execution_status, action_type, network, ap_id,
+        configuration_changes, rollback_token, reason, details)`` and the canonical JSON of its
+        changes and of its details. Returns each record's ``(audit_id, sequence, prev_signature,
+        signature)``."""
+        sealed = []
         with self._lock:
             if self._closed:
                 raise ValueError("audit log is closed")
             inner_pad, outer_pad = self._pads
             prefix, memory, counts, fh = self._id_prefix, self._memory, self._counts, self._fh
             seq, sig = self._next_seq, self._last_sig
-            for body, changes_json, details_json in sealed:
+            for row in rows:
                 # a per-log prefix and the sequence number: unique within a log, far cheaper than a
                 # hash or uuid4() per record; a seeded log's prefix comes from the seed (equal
                 # seeds, equal ids), and a resumed log's sequence continues, so its ids stay unique
-                body["sequence"], body["audit_id"], body["prev_signature"] = seq, f"{prefix}{seq:016x}", sig
-                head, tail = _record_json(body, changes_json, details_json)
+                audit_id, prev = f"{prefix}{seq:016x}", sig
+                head, tail = _record_json(row, audit_id, seq, prev)
                 inner, outer = inner_pad.copy(), outer_pad.copy()
                 inner.update((head + tail).encode("utf-8"))
                 outer.update(inner.digest())
-                sig = body["signature"] = outer.hexdigest()  # HMAC-SHA256, as compute_signature
+                sig = outer.hexdigest()  # HMAC-SHA256, as compute_signature
                 if fh is not None:
-                    data = (_file_line(body) + "\n").encode("utf-8")
+                    data = (_file_line(self._body(row, audit_id, seq, prev, sig)) + "\n").encode("utf-8")
                     if self._max_bytes is not None and self._size > 0 and self._size + len(data) > self._max_bytes:
                         self._rotate()
                         fh = self._fh
@@ -1185,11 +1190,13 @@ class AuditLog:
                 # record: compact, and nothing for the garbage collector to traverse); records are
                 # parsed from it on demand
                 memory.append(f'{head},"signature":"{sig}"{tail}')
+                sealed.append((audit_id, seq, prev, sig))
                 seq += 1
                 self._next_seq, self._last_sig = seq, sig  # after each record: a failed write keeps the chain
                 self.total += 1
-                status = body["execution_status"]
+                status = row[3]
                 counts[status] = counts.get(status, 0) + 1
+        return sealed
 
     def verify(self) -> VerifyResult:
         """Verify the records held in memory (they may start mid-chain after eviction or resume)."""
