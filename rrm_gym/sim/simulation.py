@@ -129,6 +129,8 @@ class Sensing:
 
     Per-tick arrays are ``[B, T, N]``; per-client arrays ``[B, K]`` are the
     mean over the span (throughput, demand) or its last tick (association, RSSI).
+    A reading held over several ticks may come as a read-only view repeating one
+    row: copy an array before writing into it.
     """
 
     t0_s: float
