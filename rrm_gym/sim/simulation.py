@@ -927,7 +927,8 @@ class WirelessSimulation:
             if_duty = r.ap_if_duty.take(cell, axis=0)
             hits = np.flatnonzero(if_duty)  # flat (network, client, interferer) it can hit
             if_mw = 10.0 ** (if_rx_cl.reshape(-1).take(hits) / 10.0)
-            hit_bits = int(np.bitwise_or.reduce(1 << np.unique(hits % n_if))) if len(hits) else 0
+            hit_any = (if_duty > 0).reshape(-1, n_if).any(axis=0)  # [I]: reaches some client
+            hit_bits = int(hit_any @ (1 << np.arange(n_if)))
             self._if_links = (hits, if_mw, if_duty.reshape(-1).take(hits), hit_bits)
             self._if_links_of = assoc
         # an interferer that no AP senses and no client's band holds changes nothing while on:
