@@ -147,8 +147,7 @@ class EventLoop:
 
     def _submit_checked(self, request: ChangeRequest) -> ShieldResult:
         """:meth:`submit` by the general path: :meth:`Shield.check` and :meth:`_handle_request`."""
-        if request.emergency and request.source is Source.AGENT:
-            request = dataclasses.replace(request, emergency=False)
+        request = _without_agent_emergency(request)
         ev = Event(EventType.CHANGE_REQUEST, request.network, request.ap, request.source, self.now_s, request=request)
         self._count(ev)
         return self._handle_request(ev, request)
@@ -396,10 +395,7 @@ class EventLoop:
         range or not a plain int, a power that is not a number)."""
         sim, sh, now = self.sim, self.shield, self.now_s
         if any(r.emergency and r.source is Source.AGENT for r in requests):
-            requests = [
-                dataclasses.replace(r, emergency=False) if r.emergency and r.source is Source.AGENT else r
-                for r in requests
-            ]
+            requests = [_without_agent_emergency(r) for r in requests]
         plan = self._power_plan_one(requests[0]) if len(requests) == 1 else self._power_plan(requests)
         if plan is None:
             return [self._submit_checked(r) for r in requests]
@@ -676,6 +672,13 @@ class EventLoop:
         )
         self.step_audit_ids.append(audit_id)
         self.step_audit_networks.append(network)
+
+
+def _without_agent_emergency(request: ChangeRequest) -> ChangeRequest:
+    """An agent cannot claim an emergency: its request as an ordinary one."""
+    if request.emergency and request.source is Source.AGENT:
+        return dataclasses.replace(request, emergency=False)
+    return request
 
 
 def _action(params: dict[str, Any]) -> str:

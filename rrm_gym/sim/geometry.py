@@ -56,6 +56,18 @@ def walls_crossed(a_xy: np.ndarray, b_xy: np.ndarray, walls: np.ndarray) -> np.n
 CLIENT_GRID_M = 0.5
 
 
+def _grid_shape(width_m: float, height_m: float) -> tuple[int, int]:
+    """Columns and rows of the client grid over an area."""
+    return int(np.ceil(width_m / CLIENT_GRID_M)), int(np.ceil(height_m / CLIENT_GRID_M))
+
+
+def _cell_index(xy: np.ndarray, nx: int, ny: int) -> tuple[np.ndarray, np.ndarray]:
+    """Grid column and row of each client position ``[P, 2]``."""
+    ix = np.minimum((xy[:, 0] / CLIENT_GRID_M).astype(np.intp), nx - 1)
+    iy = np.minimum((xy[:, 1] / CLIENT_GRID_M).astype(np.intp), ny - 1)
+    return ix, iy
+
+
 class WallRaster:
     """Walls crossed between fixed sources and every client grid cell, ``[S, ny, nx]`` int8.
 
@@ -70,7 +82,7 @@ class WallRaster:
     def build(
         cls, src_xy: np.ndarray, walls: np.ndarray, width_m: float, height_m: float, max_cells: int = 4_000_000
     ) -> WallRaster | None:
-        nx, ny = int(np.ceil(width_m / CLIENT_GRID_M)), int(np.ceil(height_m / CLIENT_GRID_M))
+        nx, ny = _grid_shape(width_m, height_m)
         if len(walls) == 0 or len(src_xy) == 0 or nx * ny * len(src_xy) > max_cells:
             return None
         xs = (np.arange(nx) + 0.5) * CLIENT_GRID_M
@@ -89,8 +101,7 @@ class WallRaster:
 
     def lookup(self, xy: np.ndarray) -> np.ndarray:
         """Walls between each client position ``[P, 2]`` and each source: ``[P, S]``."""
-        ix = np.minimum((xy[:, 0] / CLIENT_GRID_M).astype(np.intp), self.counts.shape[2] - 1)
-        iy = np.minimum((xy[:, 1] / CLIENT_GRID_M).astype(np.intp), self.counts.shape[1] - 1)
+        ix, iy = _cell_index(xy, self.counts.shape[2], self.counts.shape[1])
         return self.counts[:, iy, ix].T.astype(float)
 
 
@@ -119,7 +130,7 @@ class LossRaster:
         model: str,
         max_cells: int = 2_000_000,
     ) -> LossRaster | None:
-        nx, ny = int(np.ceil(width_m / CLIENT_GRID_M)), int(np.ceil(height_m / CLIENT_GRID_M))
+        nx, ny = _grid_shape(width_m, height_m)
         if len(src_xy) == 0 or nx * ny * len(src_xy) > max_cells:
             return None
         if len(walls):
@@ -150,8 +161,7 @@ class LossRaster:
     def cells(self, xy: np.ndarray) -> np.ndarray:
         """Flat grid cell of each client position ``[P, 2]`` (rasters of one floor plan share it)."""
         ny, nx = self.loss.shape[:2]
-        ix = np.minimum((xy[:, 0] / CLIENT_GRID_M).astype(np.intp), nx - 1)
-        iy = np.minimum((xy[:, 1] / CLIENT_GRID_M).astype(np.intp), ny - 1)
+        ix, iy = _cell_index(xy, nx, ny)
         return iy * nx + ix
 
     def lookup(self, xy: np.ndarray, cells: np.ndarray | None = None) -> np.ndarray:
@@ -204,11 +214,7 @@ def _grid(width_m: float, height_m: float) -> tuple[np.ndarray, np.ndarray]:
     key = (width_m, height_m)
     hit = _GRIDS.get(key)
     if hit is None:
-        g = CLIENT_GRID_M
-        hit = _GRIDS[key] = (
-            np.array([np.ceil(width_m / g) - 1, np.ceil(height_m / g) - 1]),
-            np.array([width_m, height_m]),
-        )
+        hit = _GRIDS[key] = (np.array(_grid_shape(width_m, height_m), dtype=float) - 1, np.array([width_m, height_m]))
     return hit
 
 

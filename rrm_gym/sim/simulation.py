@@ -13,7 +13,6 @@ non-Wi-Fi interferers, ``R`` radars.
 
 from __future__ import annotations
 
-import bisect
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -390,15 +389,12 @@ class WirelessSimulation:
         self._block_s = self.epoch_s * max(1, 3600 // self.epoch_s)
         self._block_t0 = -np.inf
         self._block_if_code = np.zeros((b, 0), dtype=np.int64)  # [B, block ticks]
-        self._block_if_switch: list[int] = []  # ticks of the block where the interferer state changes
-        self._block_if_uniform = np.zeros(0, dtype=bool)  # [block ticks] every network in one state
         self._if_sensed_of: _RadioState | None = None  # the radio state _if_sensed belongs to
         self._if_sensed: dict[int, tuple[np.ndarray, ...]] = {}  # per steady interferer state
         self._if_views: dict[tuple[int, int], tuple] = {}  # per (state, ticks): its per-tick views
         self._on_of: dict[int, np.ndarray] = {}  # interferer state (bits) -> [1, I] on/off
         self._block_radar = np.zeros((b, 0, len(rd)), dtype=bool)  # [B, block ticks, R]
         self._rows = np.arange(b)[:, None]
-        self._ks = np.arange(k)[None, :]
         self._nb_load_b = np.broadcast_to(self._nb_load, (b, m))
         self._steer_db = np.where(self.ap_band_ghz == 5.0, cl.band_steering_db, 0.0)
         self._radio_cache: _RadioState | None = None
@@ -583,11 +579,6 @@ class WirelessSimulation:
             self._block_t0 = t0
             on = self._if_onoff.sample(t0, self._block_s, rng)
             self._block_if_code = on @ (1 << np.arange(self.num_interferers))
-            # ticks where any network's interferer state differs from the tick before, and ticks
-            # where all networks share one state
-            code = self._block_if_code
-            self._block_if_switch = (np.flatnonzero((code[:, 1:] != code[:, :-1]).any(axis=0)) + 1).tolist()
-            self._block_if_uniform = (code == code[:1]).all(axis=0)
             self._block_radar = self._radar_bursts(t0, self._block_s, rng)
         self._next_epoch_s = t0 + e
 
@@ -931,14 +922,11 @@ class WirelessSimulation:
             hit_bits = int(hit_any @ (1 << np.arange(n_if)))
             self._if_links = (hits, if_mw, if_duty.reshape(-1).take(hits), hit_bits)
             self._if_links_of = assoc
-        # an interferer that no AP senses and no client's band holds changes nothing while on:
-        # states differ only in the others
-        relevant = (r.if_sensed_bits | self._if_links[3]) if n_if else 0
-        if relevant != (1 << n_if) - 1:
-            code = code & relevant
-            steady = n_out == 0 and bool((code == code[0, 0]).all())
-        else:
-            steady = n_out == 0 and (n_if == 0 or not self._if_changes(lo, ticks))
+        if n_if:
+            # an interferer that no AP senses and no client's band holds changes nothing while on:
+            # states differ only in the others
+            code = code & (r.if_sensed_bits | self._if_links[3])
+        steady = n_out == 0 and (n_if == 0 or bool((code == code[0, 0]).all()))
         if steady:
             # one state for every tick: [B, 1, ...] arrays, shown over the ticks as views
             state = int(code[0, 0]) if n_if else 0
@@ -1055,14 +1043,6 @@ class WirelessSimulation:
             foreign_channel=SLOT_CHANNEL[slot[0, n:]].astype(int),
             foreign_slot=slot[0, n:].copy(),
         )
-
-    def _if_changes(self, lo: int, ticks: int) -> bool:
-        """Whether the interferers' on/off state changes within ticks ``[lo, lo + ticks)`` of the
-        block or differs between networks."""
-        if not self._block_if_uniform[lo]:
-            return True
-        i = bisect.bisect_right(self._block_if_switch, lo)
-        return i < len(self._block_if_switch) and self._block_if_switch[i] < lo + ticks
 
     def _sense_interferers(self, r: _RadioState, on_s: np.ndarray) -> tuple[np.ndarray, ...]:
         """Per interferer state ``on_s`` ``[S, I]``: energy-detect busy ``[B, S, N]``, the medium left
