@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -22,6 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import rrm_gym  # noqa: F401  (registers the environments)
 from agents.baselines import CHANNEL_POLICIES, POWER_POLICIES
+
+if TYPE_CHECKING:
+    from agents.residual import ResidualAdapter
 
 ALGORITHMS = ("ppo", "maskable_ppo", "ppo_lagrangian")
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
@@ -66,6 +69,9 @@ class TrainConfig(BaseModel):
     checkpoint_every: int = Field(default=10_000, gt=0)
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     pretrain: Pretrain | None = None
+    # residual control (agents.residual): the agent corrects this heuristic of its own loop,
+    # choosing per AP the heuristic's choice, the current one or any of the env's
+    residual: str | None = None
 
     @property
     def loop(self) -> str:
@@ -101,8 +107,15 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
         check_hyperparameters(cfg)
     except (TypeError, ValueError, AssertionError) as e:
         raise TrainConfigError(f"{path}: hyperparameters: {e}") from None
+    own = POWER_POLICIES if cfg.loop == "fast" else CHANNEL_POLICIES
+    if cfg.residual is not None:
+        if cfg.residual not in own:
+            raise TrainConfigError(
+                f"{path}: residual: {cfg.residual!r} is not a {cfg.loop}-loop heuristic; choose one of {sorted(own)}"
+            )
+        if cfg.vectorization == "batched":
+            raise TrainConfigError(f"{path}: residual: needs vectorization: separate (one network per env)")
     if cfg.pretrain is not None:
-        own = POWER_POLICIES if cfg.loop == "fast" else CHANNEL_POLICIES
         if cfg.algorithm != "ppo_lagrangian":
             raise TrainConfigError(f"{path}: pretrain: only the ppo_lagrangian algorithm has a warm start")
         if cfg.pretrain.policy not in own:
@@ -144,9 +157,14 @@ def check_hyperparameters(cfg: TrainConfig) -> None:
 
 
 def make_env(cfg: TrainConfig, seed: int = 0) -> gym.Env:
-    """The training environment with the other loop's heuristic bound inside it."""
+    """The training environment with the other loop's heuristic bound inside it (in the residual
+    encoding where ``cfg.residual`` is set)."""
     env = gym.make(cfg.env_id, scenario=cfg.scenario, **cfg.env)
     attach_other_policy(env.unwrapped, cfg.loop, cfg.other_policy, seed)
+    if cfg.residual is not None:
+        from agents.residual import ResidualWrapper
+
+        env = ResidualWrapper(env, cfg.residual, seed)
     return env
 
 
@@ -208,6 +226,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
         "train_seconds": round(time.perf_counter() - started, 1),
         "seed": cfg.seed,
         "name": cfg.name,
+        "residual": cfg.residual,
     }
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
     return path
@@ -277,9 +296,13 @@ def _demonstrations(cfg: TrainConfig, keys: list[str]) -> tuple[np.ndarray, np.n
         obs, info = env.reset(seed=seed)
         done = False
         while not done:
-            action = np.asarray(teacher(obs, info), dtype=np.int64)
+            # the teacher sees the env's own mask; a residual env's is under "env_action_mask"
+            own_mask = info.get("env_action_mask", info["action_mask"])
+            action = np.asarray(teacher(obs, {**info, "action_mask": own_mask}), dtype=np.int64)
             if getattr(u, "power_mode", "level") == "step":  # a level target becomes a step towards it
                 action = np.clip(action - u.current_power_action(), -1, 1) + 1
+            if cfg.residual is not None:  # into the agent's encoding
+                action = env.encode(action)
             obs_l.append(flatten_obs(obs, keys))
             mask_l.append(np.asarray(info["action_mask"], dtype=bool))
             act_l.append(action)
@@ -353,18 +376,37 @@ class TrainedPolicy:
     _predict: Callable[[Mapping[str, np.ndarray], Mapping[str, Any]], np.ndarray]
     nvec: list[int]
     obs_shapes: dict[str, tuple[int, ...]]
+    residual: ResidualAdapter | None = None  # a residual model's heuristic (bind it to the env first)
 
     @property
     def label(self) -> str:
         return str(self.meta.get("name", self.path.stem))
 
+    def bind(self, env: Any) -> TrainedPolicy:
+        """Bind a residual model's heuristic to the env it acts in (nothing to do for others); returns self."""
+        if self.residual is not None:
+            self.residual.bind(env)
+        return self
+
     def __call__(self, obs: Mapping[str, np.ndarray], info: Mapping[str, Any]) -> np.ndarray:
-        return self._predict(obs, info)
+        r = self.residual
+        if r is None:
+            return self._predict(obs, info)
+        if r.env is None:
+            raise RuntimeError(f"model {self.path} corrects {r.name!r}: bind(env) it before use")
+        suggestion, current = r.suggest(obs, info), r.current()
+        own = {**info, "action_mask": r.mask(info["action_mask"], suggestion, current)}
+        return r.action(self._predict(r.observation(obs, suggestion, current), own), suggestion, current)
 
     def check_env(self, env: Any, where: str) -> None:
         """Raise ValueError naming ``where`` unless ``env``'s encoding fits this model."""
         nvec = [len(s) for s in env.slots] if self.loop == "slow" else [int(n) for n in env.action_space.nvec]
         shapes = {k: tuple(s.shape) for k, s in env.observation_space.spaces.items()}
+        if self.residual is not None:  # the residual encoding around the env's
+            from agents.residual import FEATURES, FIRST_OWN, KEY
+
+            nvec = [FIRST_OWN + n for n in nvec]
+            shapes[KEY] = (env.num_aps, FEATURES)
         if nvec != self.nvec or shapes != self.obs_shapes:
             raise ValueError(
                 f"model {self.path} was trained for {len(self.nvec)} APs with choices {self.nvec} and "
@@ -423,6 +465,23 @@ def load_policy(path: str | Path) -> TrainedPolicy:
             action, _ = sb3.predict(dict(obs), deterministic=True, **kw)
             return np.asarray(action, dtype=np.int64)
 
+    residual = None
+    if meta.get("residual") is not None:
+        from agents.residual import ResidualAdapter
+
+        try:
+            residual = ResidualAdapter(meta["residual"], loop)
+        except ValueError as e:
+            raise ValueError(f"{meta_path}: {e}") from None
     return TrainedPolicy(
-        path, algorithm, loop, meta.get("other_policy", ""), dict(meta.get("env", {})), meta, predict, nvec, shapes
+        path,
+        algorithm,
+        loop,
+        meta.get("other_policy", ""),
+        dict(meta.get("env", {})),
+        meta,
+        predict,
+        nvec,
+        shapes,
+        residual,
     )

@@ -571,6 +571,8 @@ def bad_config(tmp_path):
         ({"env": {"episode_step": 4}}, "env", "episode_step"),
         ({"vectorization": "gpu"}, "vectorization", "'separate' or 'batched'"),
         ({"n_envs": 100}, "n_envs", "at most 64 separate"),
+        ({"residual": "dca"}, "residual", "'dca' is not a fast-loop heuristic"),
+        ({"residual": "max", "vectorization": "batched"}, "residual", "needs vectorization: separate"),
     ],
 )
 def test_a_bad_config_raises_naming_the_file_and_the_field(bad_config, changes, field, detail):
