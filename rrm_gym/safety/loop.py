@@ -32,6 +32,7 @@ from rrm_gym.sim import Sensing, WirelessSimulation
 _TYPE_NAME = {t: t.name for t in EventType}
 _SOURCE_VALUE = {src: src.value for src in Source}
 _OUTCOME_VALUE = {o: o.value for o in Outcome}
+_APPLIED, _MODIFIED, _REJECTED = Outcome.APPLIED, Outcome.MODIFIED, Outcome.REJECTED  # plain globals
 _CHANNEL_OF, _WIDTH_OF = SLOT_CHANNEL.tolist(), SLOT_WIDTH_MHZ.tolist()  # slot -> Python int
 
 
@@ -415,7 +416,7 @@ class EventLoop:
                     status = "REJECTED"
                 else:
                     reason, status = f"cooldown: power_dbm may change again in {wait_l[i]:.0f} s", "DEFERRED"
-                results.append(ShieldResult(Outcome.REJECTED, reason, req))
+                results.append(ShieldResult(_REJECTED, reason, req))
                 action, changes, token = _action(req.params()), [], None
             else:
                 note = ""
@@ -425,7 +426,7 @@ class EventLoop:
                 old, new = cur_l[i], clipped_l[i]
                 sl = slot_l[i]
                 config = {"channel": _CHANNEL_OF[sl], "width_mhz": _WIDTH_OF[sl], "power_dbm": old}
-                outcome = Outcome.MODIFIED if note else Outcome.APPLIED
+                outcome = _MODIFIED if note else _APPLIED
                 if c == 1:
                     results.append(ShieldResult(outcome, note or "no change", req, {}, config))
                     continue  # nothing to change: not an action, not audited
@@ -433,9 +434,7 @@ class EventLoop:
                 net, a = nets[i], aps[i]
                 # a newer change supersedes what was watched on this AP (see _book_applied)
                 if watch and not (req.emergency or req.loop == "rollback"):
-                    token = rb.watch(
-                        net, a, {"power_dbm": old}, {"power_dbm": new}, now, loop=req.loop, replace=True
-                    ).token
+                    token = rb.watch(net, a, {"power_dbm": old}, {"power_dbm": new}, now, "rb", req.loop, True).token
                     self.last_token = token
                 else:
                     rb.forget_ap(net, a)
