@@ -253,6 +253,44 @@ def test_each_mcs_is_selected_from_its_own_threshold():
         assert phy_rate_mbps(threshold + 1e-6, 20) == pytest.approx(HE_RATE_20MHZ_1SS_MBPS[m])
 
 
+def _binary_search_mcs(x: np.ndarray) -> np.ndarray:
+    return np.searchsorted(MCS_SINR_THRESHOLD_DB, x, side="right") - 1
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), spread=st.floats(0.1, 60.0), centre=st.floats(-20.0, 60.0))
+def test_mcs_lookup_on_large_arrays_gives_the_binary_searchs_answer(seed, spread, centre):
+    # arrays this large take the floor-and-correct lookup; every threshold, the floats just
+    # either side of it, and infinities must land where the binary search puts them
+    from rrm_gym.radio.phy import MCS_LOOKUP_MIN_SIZE
+
+    rng = np.random.default_rng(seed)
+    t = MCS_SINR_THRESHOLD_DB
+    edges = np.concatenate([t, np.nextafter(t, -np.inf), np.nextafter(t, np.inf), [-np.inf, np.inf, -1e300, 1e300]])
+    x = np.concatenate([rng.normal(centre, spread, MCS_LOOKUP_MIN_SIZE), edges, np.round(rng.normal(20, 10, 500))])
+    rng.shuffle(x)
+    np.testing.assert_array_equal(mcs_index(x), _binary_search_mcs(x))
+    shaped = x[:MCS_LOOKUP_MIN_SIZE].reshape(-1, 100)  # [B, K] as the simulation asks
+    np.testing.assert_array_equal(mcs_index(shaped), _binary_search_mcs(shaped))
+
+
+def test_the_mcs_lookup_is_used_only_where_its_import_check_proved_it_exact(monkeypatch):
+    import rrm_gym.radio.phy as phy
+
+    assert phy._LOOKUP_EXACT and phy._lookup_is_exact()
+    # a fraction a little off moves the floor across every threshold it sits on: the check sees it
+    monkeypatch.setattr(phy, "_FRACTION", phy._FRACTION + 1e-9)
+    assert not phy._lookup_is_exact()
+
+
+def test_mcs_lookup_treats_nan_as_the_binary_search_does():
+    from rrm_gym.radio.phy import MCS_LOOKUP_MIN_SIZE
+
+    x = np.full(MCS_LOOKUP_MIN_SIZE, 20.0)
+    x[::7] = np.nan
+    np.testing.assert_array_equal(mcs_index(x), _binary_search_mcs(x))
+
+
 @settings(max_examples=50, deadline=None)
 @given(
     s1=st.floats(-30.0, 70.0),

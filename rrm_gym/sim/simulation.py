@@ -26,6 +26,7 @@ from rrm_gym.radio.phy import (
     MCS_SINR_THRESHOLD_DB,
     PER_SLOPE_PER_DB,
     WIDTH_RATE_FACTOR,
+    mcs_index,
 )
 from rrm_gym.radio.propagation import frequency_loss_db, geometric_loss_db, noise_floor_dbm
 from rrm_gym.radio.regulatory import (
@@ -860,7 +861,7 @@ class WirelessSimulation:
             signal = self._pick(rx_ct, a)  # [B, K] dBm
             cell = rows * n + a  # [B, K] (network, serving AP) of each client, flat; unlinked clients weigh 0
             snr_db = signal - r.ap_noise_db.take(cell)
-            mcs0 = MCS_SINR_THRESHOLD_DB.searchsorted(snr_db, side="right") - 1  # interference-free MCS
+            mcs0 = mcs_index(snr_db)  # interference-free MCS
             rate_factor = r.ap_rate_factor.take(cell)
             rate0 = HE_RATE_20MHZ_1SS_MBPS[np.maximum(mcs0, 0)] * rate_factor
             noise_mw = r.ap_noise_mw.take(cell)
@@ -890,7 +891,7 @@ class WirelessSimulation:
         h_act = act_flat.take(h_src)
         noise_plus = noise_mw + np.bincount(h_client, h_mw * h_act, b * k).reshape(b, k)
         sinr_db = signal - 10.0 * np.log10(noise_plus)
-        mcs = MCS_SINR_THRESHOLD_DB.searchsorted(sinr_db, side="right") - 1
+        mcs = mcs_index(sinr_db)
         served = linked & (mcs >= 0)
         mcs_c = np.maximum(mcs, 0)
         rate = np.where(served, HE_RATE_20MHZ_1SS_MBPS[mcs_c] * rate_factor, 0.0)  # goodput without retries
