@@ -93,9 +93,16 @@ def _over_ticks(x: np.ndarray, ticks: int) -> np.ndarray:
 
 
 def _per(sinr_db: np.ndarray, mcs: np.ndarray) -> np.ndarray:
-    """Packet error of frames at ``mcs`` (>= 0) and ``sinr_db``; see :mod:`rrm_gym.radio.phy`."""
-    margin = sinr_db - MCS_SINR_THRESHOLD_DB[mcs]
-    return 1.0 / (1.0 + 9.0 * np.exp(np.minimum(PER_SLOPE_PER_DB * margin, 50.0)))
+    """Packet error of frames at ``mcs`` (>= 0) and ``sinr_db``; see :mod:`rrm_gym.radio.phy`.
+    ``1 / (1 + 9 exp(min(slope (sinr - threshold), 50)))``, each step in one buffer (these arrays
+    hold every client or hidden pair of B networks)."""
+    x = np.subtract(sinr_db, MCS_SINR_THRESHOLD_DB.take(mcs))
+    np.multiply(PER_SLOPE_PER_DB, x, out=x)
+    np.minimum(x, 50.0, out=x)
+    np.exp(x, out=x)
+    np.multiply(9.0, x, out=x)
+    np.add(1.0, x, out=x)
+    return np.divide(1.0, x, out=x)
 
 
 @dataclass(frozen=True)
