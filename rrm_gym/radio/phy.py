@@ -57,9 +57,9 @@ _LOOKUP_EXACT = _lookup_is_exact()
 def mcs_index(sinr_db: ArrayLike) -> np.ndarray:
     """Highest MCS whose SINR threshold is cleared; ``-1`` below MCS 0."""
     x = np.asarray(sinr_db, dtype=float)
-    if x.size < MCS_LOOKUP_MIN_SIZE or not _LOOKUP_EXACT or np.isnan(x).any():  # NaN: above every threshold
-        return np.searchsorted(MCS_SINR_THRESHOLD_DB, x, side="right") - 1
-    return _mcs_lookup(x)
+    if x.size >= MCS_LOOKUP_MIN_SIZE and _LOOKUP_EXACT and not np.isnan(x).any():  # NaN: above every threshold
+        return _mcs_lookup(x)
+    return MCS_SINR_THRESHOLD_DB.searchsorted(x, side="right") - 1  # the method: np.searchsorted adds a wrapper
 
 
 def _width_factor(width_mhz: ArrayLike) -> np.ndarray:
