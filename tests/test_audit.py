@@ -731,3 +731,28 @@ def test_rows_sharing_a_details_object_are_recorded_as_rows_with_their_own_copie
     assert mac not in text and text.count(pseudonymise(mac, KEY)) == 6  # three records, client and note each
     assert verify(tmp_path / "True.jsonl", KEY).ok
     assert shared[1]["client"] == mac  # the caller's object is not changed
+
+
+def test_prepared_details_give_the_records_of_the_mapping_and_only_in_their_own_log(tmp_path):
+    mac = "aa:bb:cc:dd:ee:ff"
+    details = [{"loop": "fast", "requested": {"power_dbm": -0.0}}, {"loop": f"agent {mac}", "client": mac}]
+
+    def rows(log, prepared):
+        d = [log.prepare_details(x) if prepared else x for x in details]
+        return [(1.0 + i, "CHANGE_REQUEST", "agent", "SUCCESS", "NONE", 0, i, [], None, "", d[i % 2]) for i in range(4)]
+
+    logs = []
+    for prepared in (True, False):
+        log = AuditLog(KEY, path=tmp_path / f"{prepared}.jsonl", seed=5)
+        log.record_changes(rows(log, prepared))
+        log.close()
+        logs.append(log)
+    assert list(logs[0]._memory) == list(logs[1]._memory)
+    text = (tmp_path / "True.jsonl").read_text()
+    assert text == (tmp_path / "False.jsonl").read_text() and verify(tmp_path / "True.jsonl", KEY).ok
+    assert mac not in text and '"power_dbm":-0.0' in text
+    # another log's key pseudonymises differently: its prepared details are refused
+    other = AuditLog(b"another-key-of-enough-length")
+    with pytest.raises(ValueError, match="another audit log"):
+        other.record_changes(rows(AuditLog(KEY), True))
+    assert other.total == 0

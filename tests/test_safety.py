@@ -1373,3 +1373,24 @@ def test_slot_masks_of_every_network_at_once_equal_slot_mask_ap_by_ap(scenario):
                 partial += not expected.all()
         loop.advance(int(rng.choice([30, 60, 400])))
     assert partial > 0  # some choices were masked out
+
+
+def test_power_request_details_follow_the_loops_audit_log_when_it_is_replaced():
+    # the loop prepares each distinct request's details once per audit log (they are pseudonymised
+    # with its key): a new log gets its own, and every record verifies under its log's key
+    sim = WirelessSimulation("office", seed=0)
+    loop = EventLoop(sim, EventLoopConfig(cooldown=CooldownConfig(0.0, 0.0, 0.0)), audit=AuditLog(b"first-key-" * 3))
+    mac = "aa:bb:cc:dd:ee:ff"
+    for power in (8.0, 11.0, 8.0):
+        loop.submit(ChangeRequest(1, power_dbm=power, loop=f"fast {mac}"))
+    first = loop.audit
+    loop.audit = AuditLog(b"second-key-" * 3)
+    for power in (11.0, 8.0):
+        loop.submit(ChangeRequest(1, power_dbm=power, loop=f"fast {mac}"))
+    cases = ((first, b"first-key-" * 3, [8.0, 11.0, 8.0]), (loop.audit, b"second-key-" * 3, [11.0, 8.0]))
+    for log, key, powers in cases:
+        records = log.records
+        assert verify_records(records, key).ok
+        assert [r.details["requested"]["power_dbm"] for r in records] == powers
+        assert all(mac not in json.dumps(r.to_dict()) for r in records)
+    assert first.records[0].details["loop"] != loop.audit.records[0].details["loop"]  # keyed pseudonyms

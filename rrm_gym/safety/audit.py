@@ -801,6 +801,16 @@ def _last_line(path: Path) -> tuple[bytes | None, bool]:
 # ------------------------------------------------------------------------------------ the log
 
 
+class PreparedDetails:
+    """A record's ``details`` cleaned and encoded by :meth:`AuditLog.prepare_details`, for records
+    of that log that repeat them (read-only by convention)."""
+
+    __slots__ = ("log", "value", "text")
+
+    def __init__(self, log: AuditLog, value: Any, text: str) -> None:
+        self.log, self.value, self.text = log, value, text
+
+
 class AuditLog:
     """Append-only, signed, hash-chained audit log, in memory and optionally in JSON Lines files.
 
@@ -1103,28 +1113,44 @@ class AuditLog:
             ]
         )[0]  # fmt: skip
 
+    def prepare_details(self, details: dict[str, Any]) -> PreparedDetails:
+        """``details`` cleaned and encoded once, for records of this log that repeat them: a row of
+        :meth:`record_changes` may carry the result instead of the mapping (the event loop keeps
+        one per distinct request)."""
+        return PreparedDetails(self, *self._details_json(details))
+
+    def _details_json(self, details: Any) -> tuple[Any, str]:
+        """``details`` as :meth:`record_change` cleans them, and their canonical JSON."""
+        try:
+            text: str | None = _canonical_encode(details)
+        except (TypeError, ValueError):  # numpy values, NaN, ...: the general conversion
+            text = None
+        if text is None or "\\" in text or '"client' in text or '"mac"' in text or _may_hold_mac(text):
+            details = _clean(details, self._key, "details")
+            text = _canonical_encode(details)
+        return details, text
+
     def record_changes(self, rows: Iterable[tuple]) -> list[str]:
         """:meth:`record_change` for each row of its arguments, in order, under one lock; the
-        new records' ids."""
-        key, encode = self._key, _canonical_encode
+        new records' ids. A row's details may be a :class:`PreparedDetails` of this log."""
+        key = self._key
         cleaned: list[tuple] = []
         # rows may share one details object (the loop's batches do): it is cleaned and encoded
         # once; the entry holds the object, so its id cannot be reused while the call runs
         done: dict[int, tuple[Any, Any, str]] = {}
         for t, event_type, source, status, action, network, ap_id, changes, token, reason, details in rows:
-            hit = done.get(id(details))
-            if hit is not None:
-                _, details, text = hit
+            if type(details) is PreparedDetails:
+                if details.log is not self:
+                    raise ValueError("details prepared by another audit log (its key pseudonymises differently)")
+                details, text = details.value, details.text
             else:
-                given = details
-                try:
-                    text: str | None = encode(details)
-                except (TypeError, ValueError):  # numpy values, NaN, ...: the general conversion
-                    text = None
-                if text is None or "\\" in text or '"client' in text or '"mac"' in text or _may_hold_mac(text):
-                    details = _clean(details, key, "details")
-                    text = encode(details)
-                done[id(given)] = (given, details, text)
+                hit = done.get(id(details))
+                if hit is not None:
+                    _, details, text = hit
+                else:
+                    given = details
+                    details, text = self._details_json(details)
+                    done[id(given)] = (given, details, text)
             if len(reason) >= 17:
                 reason = _scrub_text(reason, key)
             cleaned.append((t, event_type, source, status, action, network, ap_id, changes, token, reason, details,

@@ -67,6 +67,7 @@ class EventLoop:
         self.config = cfg = config or EventLoopConfig()
         b, n = sim.num_networks, sim.num_aps
         self.audit = audit if audit is not None else AuditLog()
+        self._prepared_details: tuple[AuditLog, dict[tuple, Any]] | None = None
         self.dfs = DfsState(sim.domain, b, n)
         self.cooldown = Cooldown(cfg.cooldown, b, n)
         self.shield = Shield(sim, self.dfs, self.cooldown, cfg.shield)
@@ -404,7 +405,7 @@ class EventLoop:
         sh.cooldown.deferrals += code.count(2)
         rb, watch = self.rollbacks, self.config.auto_rollback
         results, rows, applied_n = [], [], 0
-        details_of: dict[tuple, dict[str, Any]] = {}
+        details_of = self._details_of()
         t = float(now)
         for i, req in enumerate(requests):
             c = code[i]
@@ -442,7 +443,7 @@ class EventLoop:
                 applied_n += 1
                 action, changes = "POWER_CHANGE", [{"param": "power_dbm", "old_value": old, "new_value": new}]
                 status, reason = ("MODIFIED", note) if note else ("SUCCESS", req.reason)
-            # one details object per distinct request (the audit log encodes each once)
+            # the details of a distinct request are cleaned and encoded once (see _details_of)
             p = req.power_dbm
             shared = (p.__class__, repr(p), req.loop) if type(req.loop) is str else None
             details = details_of.get(shared)
@@ -450,7 +451,7 @@ class EventLoop:
                 requested = {} if p is None else {"power_dbm": p}  # req.params()
                 details = {"requested": requested, "loop": req.loop}
                 if shared is not None:
-                    details_of[shared] = details
+                    details = details_of[shared] = self.audit.prepare_details(details)
             source = _SOURCE_VALUE[req.source]
             rows.append((t, "CHANGE_REQUEST", source, status, action, nets[i], aps[i], changes, token, reason, details))
         go = [i for i, c in enumerate(code) if c == 3]
@@ -479,6 +480,15 @@ class EventLoop:
         self.step_audit_ids += self.audit.record_changes(rows)
         self.step_audit_networks += [row[5] for row in rows]
         return results
+
+    def _details_of(self) -> dict[tuple, Any]:
+        """The audit details of power requests, prepared by the current audit log, by (type and
+        repr of the power asked for, loop): a fast loop asks for a handful of levels, so the
+        records repeat a few details. Bounded; started afresh for another audit log."""
+        cache = self._prepared_details
+        if cache is None or cache[0] is not self.audit or len(cache[1]) > 4096:
+            cache = self._prepared_details = (self.audit, {})
+        return cache[1]
 
     def _power_plan(self, requests: list[ChangeRequest]) -> tuple[list, ...] | None:
         """The shield's power checks of a batch on arrays, as Python lists (see :meth:`_power_plan_one`)."""
