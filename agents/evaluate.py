@@ -164,7 +164,7 @@ def run_model(
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     steps = max(1, int(round(hours * 3600 / sc.loops.fast_period_s)))
     env = model_env(sc, policy, steps)
-    policy.bind(env)
+    policy.bind(env, seed)  # a residual model's heuristic, seeded as the baselines are
     env.agent_loop = policy.loop  # info["cost"] counts the model's own requests, as in training
     if policy.loop == "fast":
         env.slow_policy = CHANNEL_POLICIES[policy.other_policy](seed).bind(env)

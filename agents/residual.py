@@ -48,8 +48,11 @@ class ResidualAdapter:
         self.heuristic: Baseline = own[name](seed)
         self.env: Any = None
 
-    def bind(self, env: Any) -> ResidualAdapter:
-        """Bind to an env (its unwrapped :class:`RRMEnv`); returns self."""
+    def bind(self, env: Any, seed: int | None = None) -> ResidualAdapter:
+        """Bind to an env (its unwrapped :class:`RRMEnv`), with a heuristic seeded afresh where
+        ``seed`` is given (an episode's seed, as the benchmark seeds its heuristics); returns self."""
+        if seed is not None:
+            self.heuristic = type(self.heuristic)(seed)
         self.env = env
         self.heuristic.bind(env)
         return self

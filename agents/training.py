@@ -382,10 +382,11 @@ class TrainedPolicy:
     def label(self) -> str:
         return str(self.meta.get("name", self.path.stem))
 
-    def bind(self, env: Any) -> TrainedPolicy:
-        """Bind a residual model's heuristic to the env it acts in (nothing to do for others); returns self."""
+    def bind(self, env: Any, seed: int | None = None) -> TrainedPolicy:
+        """Bind a residual model's heuristic to the env it acts in, seeded with ``seed`` where given
+        (nothing to do for other models); returns self."""
         if self.residual is not None:
-            self.residual.bind(env)
+            self.residual.bind(env, seed)
         return self
 
     def __call__(self, obs: Mapping[str, np.ndarray], info: Mapping[str, Any]) -> np.ndarray:

@@ -161,3 +161,13 @@ def test_a_residual_model_trains_from_dca_demonstrations_saves_reloads_and_runs(
     policy.check_env(env2, "office")
     with pytest.raises(ValueError, match="was trained for"):
         policy.check_env(FastLoopEnv("hall"), "hall")
+
+
+def test_a_residual_model_over_a_random_heuristic_is_seeded_per_episode_as_the_baseline():
+    # answering 0 over `random` power is `random` power, draw for draw, because run_model seeds the
+    # heuristic with the episode's seed as run_baseline does
+    for seed in (100, 104):
+        metrics = ev.run_model("office", constant_policy("fast", "random", 0), seed)
+        baseline = ev.run_baseline("office", "dca", "random", seed)
+        del metrics["loop_cost"], baseline["loop_cost"]
+        assert metrics == baseline
