@@ -84,7 +84,7 @@ class ResidualAdapter:
         env encoding's mask."""
         choice = np.asarray(self.heuristic(obs, info), dtype=np.int64)
         if self._step_mode:  # a level target becomes a step towards it
-            choice = np.clip(choice - self.env.current_power_action(), -1, 1) + 1
+            choice = self.env.step_towards(choice)
         return choice
 
     def features(self, suggestion: np.ndarray, current: np.ndarray) -> np.ndarray:

@@ -300,7 +300,7 @@ def _demonstrations(cfg: TrainConfig, keys: list[str]) -> tuple[np.ndarray, np.n
             own_mask = info.get("env_action_mask", info["action_mask"])
             action = np.asarray(teacher(obs, {**info, "action_mask": own_mask}), dtype=np.int64)
             if getattr(u, "power_mode", "level") == "step":  # a level target becomes a step towards it
-                action = np.clip(action - u.current_power_action(), -1, 1) + 1
+                action = u.step_towards(action)
             if cfg.residual is not None:  # into the agent's encoding
                 action = env.encode(action)
             obs_l.append(flatten_obs(obs, keys))

@@ -98,6 +98,11 @@ class FastLoopEnv(RRMEnv):
         top = np.array([len(p) - 1 for p in self.power_levels])
         return np.clip(cur + np.asarray(steps) - 1, 0, top)
 
+    def step_towards(self, levels: np.ndarray) -> np.ndarray:
+        """The step action (0 down, 1 hold, 2 up) that moves each AP's power towards the level
+        indices ``levels`` ``[N]`` (a level policy's choice in the step encoding)."""
+        return np.clip(np.asarray(levels) - self.current_power_action(), -1, 1) + 1
+
     def action_masks(self) -> np.ndarray:
         if self.power_mode == "level":
             return super().action_masks()

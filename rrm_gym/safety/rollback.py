@@ -69,6 +69,14 @@ class RollbackManager:
         self.by_loop: Counter[str] = Counter()  # rollbacks (auto and manual) by the loop whose change was undone
         self.by_network_loop: Counter[tuple[int, str]] = Counter()  # the same per (network, loop)
 
+    def _baseline(self, network: int, ap: int) -> tuple[float, float]:
+        """An AP's KPI baseline now: retry rate and served share of offered traffic."""
+        if self._baseline_rows is None:  # Python numbers, once per span, for the per-change snapshots
+            self._baseline_rows = (self._retry.tolist(), self._served.tolist(), self._offered.tolist())
+        retry, served, offered = self._baseline_rows
+        offered_mbps = offered[network][ap]
+        return retry[network][ap], (served[network][ap] / offered_mbps if offered_mbps > 0 else 1.0)
+
     def observe(self, s: Sensing) -> None:
         """Fold a span into the baselines and into every open watch."""
         retry = s.retry_rate.mean(axis=1)  # [B, N]
@@ -126,26 +134,8 @@ class RollbackManager:
         """Watch a change just applied to an AP; with ``replace``, it supersedes the AP's other
         open watches (as :meth:`forget_ap` first, in one pass)."""
         token = f"{prefix}-n{network}-ap{ap}-{next(self._ids):06d}"
-        rows = self._baseline_rows
-        if rows is None:
-            rows = self._baseline_rows = (self._retry.tolist(), self._served.tolist(), self._offered.tolist())
-        # the AP's KPI baseline now: retry rate and served share of offered traffic (Python numbers,
-        # once per span, for the per-change snapshots)
-        offered = rows[2][network][ap]
-        satisfaction = rows[1][network][ap] / offered if offered > 0 else 1.0
-        w = Watch(
-            token,
-            network,
-            ap,
-            old,
-            new,
-            rows[0][network][ap],
-            satisfaction,
-            now_s,
-            now_s + self.config.window_s,
-            None,
-            loop,
-        )
+        retry, satisfaction = self._baseline(network, ap)
+        w = Watch(token, network, ap, old, new, retry, satisfaction, now_s, now_s + self.config.window_s, None, loop)
         watching = self.watching
         key = (network, ap)
         tokens = self._watching_ap.get(key)
