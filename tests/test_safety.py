@@ -43,6 +43,7 @@ from rrm_gym.safety import (
     Source,
     pseudonymise,
 )
+from rrm_gym.safety import loop as loop_module
 from rrm_gym.safety.audit import verify_records
 from rrm_gym.sim import WirelessSimulation
 
@@ -1286,38 +1287,54 @@ def _loop_state(loop: EventLoop) -> dict:
         "watching": sorted(loop.rollbacks.watching),
         "counters": loop.counters(),
         "last_change": loop.cooldown.last_change_s.copy(),
+        "step": (list(loop.step_audit_ids), list(loop.step_audit_networks), loop.last_token),
     }
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), networks=st.integers(1, 3))
 def test_submit_and_submit_many_decide_changes_and_audit_exactly_as_the_general_path(seed, networks):
-    """``submit`` takes a fast path for power-only requests and ``submit_many`` checks them a
-    batch at a time; both must do exactly what Shield.check and _handle_request do."""
+    """``submit`` takes a fast path for power-only requests and ``submit_many`` checks them one at
+    a time or, in large batches, on arrays; each must do exactly what Shield.check and
+    _handle_request do."""
     rng = np.random.default_rng(seed)
     loops = []
-    for _ in range(3):
+    for _ in range(4):
         sim = WirelessSimulation("office", seed=seed, num_networks=networks)
-        loops.append(EventLoop(sim, audit=AuditLog(b"k" * 16, seed=seed)))
+        config = EventLoopConfig(auto_rollback=seed % 3 > 0)  # changes watched (or not) for rollback
+        loops.append(EventLoop(sim, config, audit=AuditLog(b"k" * 16, seed=seed)))
     n = loops[0].sim.num_aps
     for _ in range(4):
         batch = []
         for _ in range(int(rng.integers(1, 25))):
             kind = rng.random()
             ap = int(rng.integers(-1, n + 1)) if kind < 0.03 else int(rng.integers(0, n))
-            common = {"network": int(rng.integers(0, networks)), "loop": str(rng.choice(["fast", "manual"]))}
+            # loop tags and reasons as agents, people and odd callers give them (a MAC is pseudonymised)
+            odd = rng.random() < 0.1
+            loop_tag = [None, "fast", "manual", 7][int(rng.integers(0, 4)) if odd else int(rng.integers(1, 3))]
+            reason = str(rng.choice(["", "step", "client aa:bb:cc:dd:ee:ff roams"]))
+            common = {"network": int(rng.integers(0, networks)), "loop": loop_tag, "reason": reason}
             if kind < 0.15:  # a channel request between power requests
                 batch.append(ChangeRequest(ap, channel=int(rng.choice([36, 44, 52, 149])), **common))
             elif kind < 0.2:
                 batch.append(ChangeRequest(ap, **common))  # nothing asked
             else:
                 power = float(rng.choice([-5.0, 2.0, 8.0, 11.0, 14.0, 17.0, 20.0, 23.0, 40.0, np.nan]))
+                # a power of another number type (a whole number, numpy's float) when it has one
+                as_type = [float, float, np.float64, int][int(rng.integers(0, 4))]
+                if np.isfinite(power):
+                    power = as_type(power)
                 source = Source.MANUAL if rng.random() < 0.2 else Source.AGENT
                 batch.append(ChangeRequest(ap, power_dbm=power, source=source, emergency=rng.random() < 0.2, **common))
         general = [loops[0]._submit_checked(r) for r in batch]
         one = [loops[1].submit(r) for r in batch]
-        many = loops[2].submit_many(batch)
-        for results in (one, many):
+        many = loops[2].submit_many(batch)  # a batch this small is checked one request at a time ...
+        small_batch, loop_module._ARRAY_BATCH = loop_module._ARRAY_BATCH, 1
+        try:
+            arrays = loops[3].submit_many(batch)  # ... and this one on arrays
+        finally:
+            loop_module._ARRAY_BATCH = small_batch
+        for results in (one, many, arrays):
             assert [(r.outcome, r.reason, r.applied, r.previous) for r in general] == [
                 (r.outcome, r.reason, r.applied, r.previous) for r in results
             ]
@@ -1327,7 +1344,7 @@ def test_submit_and_submit_many_decide_changes_and_audit_exactly_as_the_general_
             assert ref["audit"] == state["audit"] and ref["watching"] == state["watching"]
             assert ref["counters"] == state["counters"]
             assert np.array_equal(ref["power"], state["power"]) and np.array_equal(ref["slot"], state["slot"])
-            assert np.array_equal(ref["last_change"], state["last_change"])
+            assert np.array_equal(ref["last_change"], state["last_change"]) and ref["step"] == state["step"]
         seconds = int(rng.choice([1, 30, 60, 120]))
         for loop in loops:
             loop.advance(seconds)
@@ -1373,6 +1390,38 @@ def test_slot_masks_of_every_network_at_once_equal_slot_mask_ap_by_ap(scenario):
                 partial += not expected.all()
         loop.advance(int(rng.choice([30, 60, 400])))
     assert partial > 0  # some choices were masked out
+
+
+def test_prepared_request_details_are_reused_only_for_equal_requests(monkeypatch):
+    # the loop keeps each distinct request's audit details prepared (by type and repr of what it
+    # asks for, and its loop tag); records must be what details prepared afresh per record give
+    def run(fresh: bool) -> list[str]:
+        sim = WirelessSimulation("office", seed=0)
+        loop = EventLoop(sim, audit=AuditLog(b"k" * 16, seed=3))
+        if fresh:
+            monkeypatch.setattr(loop, "_details_cache", lambda: {})
+        requests = [
+            ChangeRequest(1, power_dbm=11.0),
+            ChangeRequest(1, power_dbm=11),  # another type, another record
+            ChangeRequest(1, power_dbm=np.float64(11.0)),
+            ChangeRequest(2, power_dbm=-0.0, loop="fast"),
+            ChangeRequest(2, power_dbm=0.0, loop="fast"),
+            ChangeRequest(3, channel=149, loop="slow"),  # (accepted or rejected: audited either way)
+            ChangeRequest(4, channel=149, power_dbm=8.0, loop="slow"),
+            ChangeRequest(6, channel=np.int64(149), loop="slow"),
+            ChangeRequest(5, channel=157, width_mhz=40, loop="slow aa:bb:cc:dd:ee:ff"),
+            ChangeRequest(7, channel=157, width_mhz=40, loop=None),
+            ChangeRequest(6, power_dbm=5.0, loop="manual"),
+        ]
+        for _ in range(3):
+            for req in requests:
+                loop.submit(req)
+            loop.advance(400)
+        return list(loop.audit._memory)
+
+    cached, fresh = run(False), run(True)
+    assert cached == fresh
+    assert len(cached) > 20 and all("aa:bb:cc" not in line for line in cached)
 
 
 def test_power_request_details_follow_the_loops_audit_log_when_it_is_replaced():

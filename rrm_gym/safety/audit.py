@@ -1094,7 +1094,7 @@ class AuditLog:
         configuration_changes: list[dict[str, Any]],
         rollback_token: str | None,
         reason: str,
-        details: dict[str, Any],
+        details: dict[str, Any] | PreparedDetails,
     ) -> str:
         """:meth:`append`, returning only the new record's ``audit_id``, for a caller that built the
         record's frame itself (the event loop):
@@ -1103,7 +1103,8 @@ class AuditLog:
         names and Python numbers; these are not checked again. ``reason`` and ``details`` are
         cleaned as :meth:`append` cleans them, except that ``details`` the JSON encoder takes as
         they are (plain types without client keys, MAC addresses or escaped characters) are
-        written as it writes them: subclasses of int, float and str as those types."""
+        written as it writes them: subclasses of int, float and str as those types. ``details`` may
+        be a :class:`PreparedDetails` of this log."""
         return self.record_changes(
             [
                 (
@@ -1112,6 +1113,36 @@ class AuditLog:
                 )
             ]
         )[0]  # fmt: skip
+
+    def record_power_change(
+        self,
+        sim_time_s: float,
+        source: str,
+        execution_status: str,
+        network: int,
+        ap_id: int,
+        old_dbm: float,
+        new_dbm: float,
+        rollback_token: str | None,
+        reason: str,
+        details: PreparedDetails,
+    ) -> str:
+        """:meth:`record_change` of a ``CHANGE_REQUEST`` record of one ``POWER_CHANGE`` from
+        ``old_dbm`` to ``new_dbm`` (Python floats), with details prepared by this log: the event
+        loop's commonest record, its changes' JSON written without the general path."""
+        if details.log is not self:
+            raise ValueError("details prepared by another audit log (its key pseudonymises differently)")
+        if len(reason) >= 17:
+            reason = _scrub_text(reason, self._key)
+        changes = [{"param": "power_dbm", "old_value": old_dbm, "new_value": new_dbm}]
+        changes_json = (
+            f'[{{"new_value":{float.__repr__(new_dbm)},"old_value":{float.__repr__(old_dbm)},"param":"power_dbm"}}]'
+        )
+        row = (
+            sim_time_s, "CHANGE_REQUEST", source, execution_status, "POWER_CHANGE", network, ap_id, changes,
+            rollback_token, reason, details.value, changes_json, details.text,
+        )  # fmt: skip
+        return self._seal([row])[0][0]
 
     def prepare_details(self, details: dict[str, Any]) -> PreparedDetails:
         """``details`` cleaned and encoded once, for records of this log that repeat them: a row of

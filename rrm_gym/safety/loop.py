@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from rrm_gym.radio.regulatory import SLOT_CHANNEL, SLOT_MEMBERS, SLOT_WIDTH_MHZ, slot_index
-from rrm_gym.safety.audit import AuditLog
+from rrm_gym.safety.audit import AuditLog, PreparedDetails
 from rrm_gym.safety.detectors import DetectorConfig, Detectors
 from rrm_gym.safety.dfs import ComplianceMonitor, DfsState
 from rrm_gym.safety.events import ChangeRequest, Event, EventQueue, EventType, Outcome, ShieldResult, Source
@@ -34,6 +34,9 @@ _SOURCE_VALUE = {src: src.value for src in Source}
 _OUTCOME_VALUE = {o: o.value for o in Outcome}
 _APPLIED, _MODIFIED, _REJECTED = Outcome.APPLIED, Outcome.MODIFIED, Outcome.REJECTED  # plain globals
 _CHANNEL_OF, _WIDTH_OF = SLOT_CHANNEL.tolist(), SLOT_WIDTH_MHZ.tolist()  # slot -> Python int
+# from this many power requests on (four office networks' APs), checking them on arrays is the
+# cheaper way (benchmarks/bench_event_loop.py times batches of 1, 8 and 64 networks)
+_ARRAY_BATCH = 40
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,7 @@ class EventLoop:
         """Shield, apply, audit and (for non-emergency changes) watch one change request.
         An agent cannot claim an emergency: only the loop's own rules and people bypass cooldown."""
         if request.channel is None and request.width_mhz is None:
-            return self._submit_powers([request])[0]
+            return self._submit_power(request)
         return self._submit_checked(request)
 
     def _submit_checked(self, request: ChangeRequest) -> ShieldResult:
@@ -165,18 +168,25 @@ class EventLoop:
             if req.channel is None and req.width_mhz is None:
                 key = (req.network, req.ap)
                 if key in seen:
-                    out += self._submit_powers(batch)
+                    out += self._submit_batch(batch)
                     batch, seen = [], set()
                 batch.append(req)
                 seen.add(key)
             else:
                 if batch:
-                    out += self._submit_powers(batch)
+                    out += self._submit_batch(batch)
                     batch, seen = [], set()
                 out.append(self._submit_checked(req))
         if batch:
-            out += self._submit_powers(batch)
+            out += self._submit_batch(batch)
         return out
+
+    def _submit_batch(self, batch: list[ChangeRequest]) -> list[ShieldResult]:
+        """Power-only requests for distinct APs: checked on arrays when there are enough of them to
+        pay for it (several networks' APs), else one at a time."""
+        if len(batch) >= _ARRAY_BATCH:
+            return self._submit_powers(batch)
+        return [self._submit_power(r) for r in batch]
 
     def rollback(self, token: str) -> ShieldResult:
         """Undo the change that issued ``token`` (manual rollback)."""
@@ -389,6 +399,106 @@ class EventLoop:
         self._book_applied(ev, req, result, now)
         return result
 
+    def _submit_power(self, req: ChangeRequest) -> ShieldResult:
+        """``_submit_powers([req])[0]`` for one power-only request: the path of one ``submit`` at a
+        time, on Python numbers, with an applied change's record written by
+        :meth:`AuditLog.record_power_change`. Requests the shield rejects or defers, and those
+        :meth:`_submit_powers` would not check on numbers, take that general path."""
+        b, ap, loop_tag, sim = req.network, req.ap, req.loop, self.sim
+        if not (type(b) is int and type(ap) is int and type(loop_tag) is str):
+            return self._submit_powers([req])[0]
+        if not (0 <= b < sim.num_networks and 0 <= ap < sim.num_aps):
+            return self._submit_powers([req])[0]
+        p = req.power_dbm
+        slot, cur = sim.ap_slot(ap, b), sim.ap_power_dbm(ap, b)
+        if p is None:
+            power = cur
+        elif type(p) is float:
+            power = p
+        else:
+            try:
+                power = float(p)
+            except (TypeError, ValueError, OverflowError):
+                return self._submit_powers([req])[0]
+        if req.emergency and req.source is Source.AGENT:
+            req = _without_agent_emergency(req)
+        sh, now = self.shield, sim.time_s
+        lo, hi = sh.power_range_dbm(ap, slot)
+        clipped = min(max(power, lo), hi)
+        cooldown = sh.cooldown
+        if not math.isfinite(power) or hi < lo:
+            return self._submit_powers([req])[0]
+        changed = clipped != cur
+        if changed and not req.emergency and cooldown.last_change_s.item(b, ap, 2) + cooldown.min_gap_s.item(2) > now:
+            return self._submit_powers([req])[0]
+        note = ""
+        if clipped != power:
+            limit = "EIRP limit" if hi < sh._max_power[ap] and power > hi else "radio range"
+            note = f"power {power:g} dBm clipped to {clipped:g} dBm ({limit})"
+        outcome = _MODIFIED if note else _APPLIED
+        config = {"channel": _CHANNEL_OF[slot], "width_mhz": _WIDTH_OF[slot], "power_dbm": cur}
+        source = _SOURCE_VALUE[req.source]
+        self.events_by_type["CHANGE_REQUEST"] += 1
+        self.events_by_source[source] += 1
+        self.events_by_network_type[b, "CHANGE_REQUEST"] += 1
+        self.shield_outcomes[_OUTCOME_VALUE[outcome]] += 1
+        if not changed:
+            result = ShieldResult(outcome, note or "no change", req, {}, config)
+            self.step_results.append(result)
+            return result  # nothing to change: not an action, not audited
+        result = ShieldResult(outcome, note or "ok", req, {"power_dbm": clipped}, config)
+        self.step_results.append(result)
+        # a newer change supersedes what was watched on this AP (see _book_applied)
+        if self.config.auto_rollback and not (req.emergency or loop_tag == "rollback"):
+            w = self.rollbacks.watch(b, ap, {"power_dbm": cur}, {"power_dbm": clipped}, now, "rb", loop_tag, True)
+            token = self.last_token = w.token
+        else:
+            self.rollbacks.forget_ap(b, ap)
+            token = None
+        sim.set_power(ap, clipped, network=b)
+        cooldown.last_change_s[b, ap, 2] = now
+        self.actions["POWER_CHANGE"] += 1
+        status, reason = ("MODIFIED", note) if note else ("SUCCESS", req.reason)
+        details = self._power_details(p, loop_tag)
+        self.step_audit_ids.append(
+            self.audit.record_power_change(float(now), source, status, b, ap, cur, clipped, token, reason, details)
+        )
+        self.step_audit_networks.append(b)
+        return result
+
+    def _details_cache(self) -> dict[tuple, PreparedDetails]:
+        """Audit details of change requests, prepared by the current audit log, by request: an
+        agent asks for a handful of distinct changes, so the records repeat a few details.
+        Bounded; started afresh for another audit log (its key pseudonymises differently)."""
+        cache = self._prepared_details
+        if cache is None or cache[0] is not self.audit or len(cache[1]) > 4096:
+            cache = self._prepared_details = (self.audit, {})
+        return cache[1]
+
+    def _power_details(self, power: Any, loop_tag: str) -> PreparedDetails:
+        """The details of a power-only request, by the type and repr of the power asked for and
+        the loop tag (see :meth:`_details_cache`)."""
+        cache = self._details_cache()
+        key = (power.__class__, repr(power), loop_tag)
+        details = cache.get(key)
+        if details is None:
+            requested = {} if power is None else {"power_dbm": power}  # ChangeRequest.params()
+            details = cache[key] = self.audit.prepare_details({"requested": requested, "loop": loop_tag})
+        return details
+
+    def _request_details(self, req: ChangeRequest) -> PreparedDetails | dict[str, Any]:
+        """The details of any change request (prepared, see :meth:`_details_cache`, when its loop
+        tag is a string)."""
+        if type(req.loop) is not str:
+            return {"requested": req.params(), "loop": req.loop}
+        c, w, p = req.channel, req.width_mhz, req.power_dbm
+        key = (c.__class__, repr(c), w.__class__, repr(w), p.__class__, repr(p), req.loop)
+        cache = self._details_cache()
+        details = cache.get(key)
+        if details is None:
+            details = cache[key] = self.audit.prepare_details({"requested": req.params(), "loop": req.loop})
+        return details
+
     def _submit_powers(self, requests: list[ChangeRequest]) -> list[ShieldResult]:
         """Power-only requests for distinct APs: :meth:`_submit_checked` for each, in order, with
         the shield's checks made on Python numbers (one request) or arrays (a batch), and what
@@ -405,7 +515,6 @@ class EventLoop:
         sh.cooldown.deferrals += code.count(2)
         rb, watch = self.rollbacks, self.config.auto_rollback
         results, rows, applied_n = [], [], 0
-        details_of = self._details_of()
         t = float(now)
         for i, req in enumerate(requests):
             c = code[i]
@@ -443,15 +552,12 @@ class EventLoop:
                 applied_n += 1
                 action, changes = "POWER_CHANGE", [{"param": "power_dbm", "old_value": old, "new_value": new}]
                 status, reason = ("MODIFIED", note) if note else ("SUCCESS", req.reason)
-            # the details of a distinct request are cleaned and encoded once (see _details_of)
+            # the details of a distinct request are cleaned and encoded once (see _details_cache)
             p = req.power_dbm
-            shared = (p.__class__, repr(p), req.loop) if type(req.loop) is str else None
-            details = details_of.get(shared)
-            if details is None:
-                requested = {} if p is None else {"power_dbm": p}  # req.params()
-                details = {"requested": requested, "loop": req.loop}
-                if shared is not None:
-                    details = details_of[shared] = self.audit.prepare_details(details)
+            if type(req.loop) is str:
+                details = self._power_details(p, req.loop)
+            else:
+                details = {"requested": {} if p is None else {"power_dbm": p}, "loop": req.loop}
             source = _SOURCE_VALUE[req.source]
             rows.append((t, "CHANGE_REQUEST", source, status, action, nets[i], aps[i], changes, token, reason, details))
         go = [i for i, c in enumerate(code) if c == 3]
@@ -480,15 +586,6 @@ class EventLoop:
         self.step_audit_ids += self.audit.record_changes(rows)
         self.step_audit_networks += [row[5] for row in rows]
         return results
-
-    def _details_of(self) -> dict[tuple, Any]:
-        """The audit details of power requests, prepared by the current audit log, by (type and
-        repr of the power asked for, loop): a fast loop asks for a handful of levels, so the
-        records repeat a few details. Bounded; started afresh for another audit log."""
-        cache = self._prepared_details
-        if cache is None or cache[0] is not self.audit or len(cache[1]) > 4096:
-            cache = self._prepared_details = (self.audit, {})
-        return cache[1]
 
     def _power_plan(self, requests: list[ChangeRequest]) -> tuple[list, ...] | None:
         """The shield's power checks of a batch on arrays, as Python lists (see :meth:`_power_plan_one`)."""
@@ -657,14 +754,18 @@ class EventLoop:
         token: str | None = None,
         details: dict | None = None,
     ) -> None:
-        info = {k: v for k, v in ev.data.items() if k != "slot"} if ev.data else {}
-        if req is not None:
-            info["requested"] = req.params()
-            info["loop"] = req.loop
-        if details:
-            info.update(details)
-        if ev.type is EventType.DFS_RADAR:
-            info["detected_s"] = ev.detected_s
+        info: dict[str, Any] | PreparedDetails
+        if req is not None and not ev.data and not details and ev.type is not EventType.DFS_RADAR:
+            info = self._request_details(req)  # a change request's: the commonest, prepared once
+        else:
+            info = {k: v for k, v in ev.data.items() if k != "slot"} if ev.data else {}
+            if req is not None:
+                info["requested"] = req.params()
+                info["loop"] = req.loop
+            if details:
+                info.update(details)
+            if ev.type is EventType.DFS_RADAR:
+                info["detected_s"] = ev.detected_s
         network = int(ev.network)
         audit_id = self.audit.record_change(
             float(self.now_s),
