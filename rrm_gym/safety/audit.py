@@ -422,8 +422,8 @@ def _clean(value: Any, key: bytes, where: str) -> Any:
 
 
 def _scrub_text(text: str, key: bytes) -> str:
-    if len(text) < 17:  # shorter than any MAC address: nothing to replace
-        return text
+    if len(text) < 17 or (text.count(":") < 5 and text.count("-") < 5):
+        return text  # shorter than any MAC address, or without five of one separator (see _MAC)
     return _MAC.sub(lambda m: pseudonymise(m.group(0), key), text) if _MAC.search(text) else text
 
 

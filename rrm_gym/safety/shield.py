@@ -225,10 +225,10 @@ class Shield:
         if not changed:
             return ShieldResult(outcome, note or "no change", req, {}, cur)
         if not req.emergency:
-            last, gap = self.cooldown.last_change_s[b, ap], self.cooldown.min_gap_s
+            last, gap = self.cooldown.last_change_s, self.cooldown.min_gap_s
             for p in changed:
                 i = _PARAM_INDEX[p]
-                wait = float(last[i] + gap[i] - now_s)
+                wait = last.item(b, ap, i) + gap.item(i) - now_s
                 if wait > 0:
                     self.cooldown.deferrals += 1
                     return ShieldResult(Outcome.REJECTED, f"cooldown: {p} may change again in {wait:.0f} s", req)

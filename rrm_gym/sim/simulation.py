@@ -435,20 +435,20 @@ class WirelessSimulation:
 
     def ap_config(self, ap: int, network: int = 0) -> dict[str, float | int]:
         """One AP's ``channel``, ``width_mhz`` and ``power_dbm`` as Python numbers."""
-        s = int(self._slot[network, ap])
+        s = self._slot.item(network, ap)
         return {
             "channel": _SLOT_CHANNEL_INT[s],
             "width_mhz": _SLOT_WIDTH_INT[s],
-            "power_dbm": float(self._power[network, ap]),
+            "power_dbm": self._power.item(network, ap),
         }
 
     def ap_power_dbm(self, ap: int, network: int = 0) -> float:
         """One AP's transmit power (``sim.power_dbm[network, ap]`` without building the view)."""
-        return float(self._power[network, ap])
+        return self._power.item(network, ap)
 
     def ap_slot(self, ap: int, network: int = 0) -> int:
         """One AP's slot id (``sim.slot[network, ap]`` without building the view)."""
-        return int(self._slot[network, ap])
+        return self._slot.item(network, ap)
 
     @staticmethod
     def _readonly(a: np.ndarray) -> np.ndarray:
