@@ -429,6 +429,29 @@ def test_a_different_seed_gives_different_sensing():
     assert not np.array_equal(a.client_throughput_mbps, b.client_throughput_mbps)
 
 
+@pytest.mark.parametrize("scenario", ["hall", "dfs_site", "office", "legacy_24"])
+def test_clients_without_hidden_sources_skip_no_physics(scenario, monkeypatch):
+    """Where few clients have hidden sources, a segment computes the SINR and collision loss of
+    those alone (the others' equal their links' SNR and CSMA loss): the sensing must be exactly
+    what computing every client's gives, whichever way each segment goes."""
+    from rrm_gym.sim import simulation
+
+    def script(few_hidden: float) -> list[Sensing]:
+        monkeypatch.setattr(simulation, "_FEW_HIDDEN", few_hidden)
+        sim = WirelessSimulation(scenario, seed=5, num_networks=2)
+        out = [sim.run(120)]
+        sim.set_power(1, 6.0, network=1)
+        out.append(sim.run(60))
+        sim.set_channel(0, int(sim.channel[0, 2]), network=0)  # two APs on one channel
+        out += [sim.run(60), sim.run(180)]
+        return out
+
+    every = script(0.0)  # every client computed
+    for few_hidden in (0.5, 1e9):  # as shipped; and the clients with hidden sources alone, always
+        for a, b in zip(every, script(few_hidden), strict=True):
+            assert_sensing_equal(a, b)
+
+
 # ----------------------------------------------------------------------------- (e) batches
 
 

@@ -92,6 +92,21 @@ def _over_ticks(x: np.ndarray, ticks: int) -> np.ndarray:
     return view
 
 
+# below this many hidden sources (or possible collisions) per client, the segment computes the
+# SINR (or the collision loss) of the clients that have them alone: the others' equal their links'
+_FEW_HIDDEN = 0.5
+
+
+def _distinct(sorted_ints: np.ndarray) -> np.ndarray:
+    """The distinct values of a non-decreasing integer array, in order (``np.unique`` without its sort)."""
+    if len(sorted_ints) < 2:
+        return sorted_ints.copy()
+    keep = np.empty(len(sorted_ints), dtype=bool)
+    keep[0] = True
+    np.not_equal(sorted_ints[1:], sorted_ints[:-1], out=keep[1:])
+    return sorted_ints[keep]
+
+
 def _per(sinr_db: np.ndarray, mcs: np.ndarray) -> np.ndarray:
     """Packet error of frames at ``mcs`` (>= 0) and ``sinr_db``; see :mod:`rrm_gym.radio.phy`.
     ``1 / (1 + 9 exp(min(slope (sinr - threshold), 50)))``, each step in one buffer (these arrays
@@ -814,7 +829,20 @@ class WirelessSimulation:
         # is < 1e-5 (see rrm_gym.radio.phy)
         sinr_db = self._h_sinr.reshape(-1).take(flat)
         coll = np.flatnonzero(sinr_db < MCS_SINR_THRESHOLD_DB[-1] + 8.0)
-        self._hidden_list = (h_client, h_src, h_mw, h_client.take(coll), h_src.take(coll), sinr_db.take(coll))
+        c_client = h_client.take(coll)
+        # the clients with hidden sources, and with possible collisions, once each (both lists are
+        # ordered by client), where they are few (see _segment); else None
+        few = assoc.size * _FEW_HIDDEN
+        self._hidden_list = (
+            h_client,
+            h_src,
+            h_mw,
+            c_client,
+            h_src.take(coll),
+            sinr_db.take(coll),
+            _distinct(h_client) if len(h_client) < few else None,
+            _distinct(c_client) if len(c_client) < few else None,
+        )
         return self._hidden_list
 
     def _pick_offsets(self, x: np.ndarray) -> np.ndarray:
@@ -872,9 +900,10 @@ class WirelessSimulation:
             rate_factor = r.ap_rate_factor.take(cell)
             rate0 = HE_RATE_20MHZ_1SS_MBPS[np.maximum(mcs0, 0)] * rate_factor
             noise_mw = r.ap_noise_mw.take(cell)
-            self._client_links = (linked, a, signal, cell, noise_mw, rate_factor, snr_db, mcs0 >= 0, rate0)
+            self._client_links = (linked, a, signal, cell, noise_mw, rate_factor, snr_db, mcs0, rate0)
             self._client_links_of = assoc
-        linked, a, signal, cell, noise_mw, rate_factor, snr_db, decodes0, rate0 = self._client_links
+        linked, a, signal, cell, noise_mw, rate_factor, snr_db, mcs0, rate0 = self._client_links
+        decodes0 = mcs0 >= 0
 
         def per_ap(x: np.ndarray) -> np.ndarray:
             """Sum of client values ``x`` [B, K] or [B, S, K] over each AP's clients -> [B, N] / [B, S, N].
@@ -883,7 +912,7 @@ class WirelessSimulation:
                 return np.bincount(cell.ravel(), x.ravel(), b * n).reshape(b, n)
             return np.bincount(cell_s.ravel(), x.ravel(), b * x.shape[1] * n).reshape(b, x.shape[1], n)
 
-        h_client, h_src, h_mw, c_client, c_src, c_sinr_db = self._hidden(r, assoc, changed)
+        h_client, h_src, h_mw, c_client, c_src, c_sinr_db, h_clients, c_clients = self._hidden(r, assoc, changed)
         self._links_stale = False
         self._moved[:] = False
 
@@ -897,8 +926,19 @@ class WirelessSimulation:
         act_flat = act.reshape(-1)
         h_act = act_flat.take(h_src)
         noise_plus = noise_mw + np.bincount(h_client, h_mw * h_act, b * k).reshape(b, k)
-        sinr_db = signal - 10.0 * np.log10(noise_plus)
-        mcs = mcs_index(sinr_db)
+        # a client without hidden sources has noise_plus == noise_mw, so its SINR and MCS are the
+        # SNR and MCS of its link: where most clients are such (fewer hidden sources than half the
+        # clients), only the others are computed
+        if h_clients is None:
+            sinr_db = signal - 10.0 * np.log10(noise_plus)
+            mcs = mcs_index(sinr_db)
+        elif len(h_clients):
+            sinr_h = signal.reshape(-1).take(h_clients) - 10.0 * np.log10(noise_plus.reshape(-1).take(h_clients))
+            sinr_db, mcs = snr_db.copy(), mcs0.copy()
+            sinr_db.reshape(-1)[h_clients] = sinr_h
+            mcs.reshape(-1)[h_clients] = mcs_index(sinr_h)
+        else:
+            sinr_db, mcs = snr_db, mcs0
         served = linked & (mcs >= 0)
         mcs_c = np.maximum(mcs, 0)
         rate = np.where(served, HE_RATE_20MHZ_1SS_MBPS[mcs_c] * rate_factor, 0.0)  # goodput without retries
@@ -906,8 +946,18 @@ class WirelessSimulation:
         log_ok = np.bincount(c_client, np.log1p(-np.minimum(coll, 0.999999)), b * k).reshape(b, k)
         # CSMA collisions with contenders that picked the same backoff slot
         log_ok_csma = np.log1p(-CSMA_COLLISION_PER_CONTENDER * act[:, None, :]) @ r.hears_t  # [B, 1, W]
-        log_ok = log_ok + log_ok_csma.reshape(-1).take(rows * log_ok_csma.shape[2] + a)
-        ok_clean = (1.0 - _per(sinr_db, mcs_c)) * np.exp(log_ok)  # [B, K]
+        csma_of_client = rows * log_ok_csma.shape[2] + a
+        if c_clients is not None:
+            # a client without hidden-node collisions has log_ok = 0.0 + its AP's CSMA term: the
+            # exponential of that per AP, and of the full sum for the others alone
+            ok_exp = np.exp(log_ok_csma.reshape(-1)).take(csma_of_client)
+            ok_exp.reshape(-1)[c_clients] = np.exp(
+                log_ok.reshape(-1).take(c_clients)
+                + log_ok_csma.reshape(-1).take(csma_of_client.reshape(-1).take(c_clients))
+            )
+        else:
+            ok_exp = np.exp(log_ok + log_ok_csma.reshape(-1).take(csma_of_client))
+        ok_clean = (1.0 - _per(sinr_db, mcs_c)) * ok_exp  # [B, K]
 
         # Per-tick drivers: non-Wi-Fi interferers and channel-change outages. Ticks that share a
         # driver state (which interferers are on; no outage) are solved once: S states, and
