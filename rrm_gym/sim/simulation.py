@@ -98,8 +98,11 @@ _FEW_HIDDEN = 0.5
 
 
 def _nonzero_2d(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.nonzero`` of a 2-D array, from the flat indices (several times cheaper)."""
-    return np.divmod(np.flatnonzero(mask), mask.shape[1])
+    """``np.nonzero`` of a 2-D array; from the flat indices where it holds a few thousand values or
+    more (several times cheaper then; the same indices)."""
+    if mask.size < 2048:
+        return np.nonzero(mask)
+    return np.divmod(mask.reshape(-1).nonzero()[0], mask.shape[1])
 
 
 def _distinct(sorted_ints: np.ndarray) -> np.ndarray:
@@ -825,7 +828,7 @@ class WirelessSimulation:
             signal = self._rx_ct[pb, pk, pa]
             flat_p = (pb * k + pk) * c + col
         # per hidden source of a redone row: its power at the client, and the SINR while it transmits
-        mw = 10.0 ** (self._h_db.reshape(-1).take(flat_p) / 10.0)
+        mw = np.power(10.0, self._h_db.reshape(-1).take(flat_p) / 10.0)
         self._h_mw.put(flat_p, mw)
         noise = _SLOT_NOISE_MW[self._slot.reshape(-1).take(pb * self._slot.shape[1] + pa)]
         self._h_sinr.put(flat_p, signal - 10.0 * np.log10(noise + mw))
@@ -984,7 +987,7 @@ class WirelessSimulation:
             if_rx_cl = if_rx_cl + r.ap_if_db.take(cell, axis=0)  # [B, K, I]
             if_duty = r.ap_if_duty.take(cell, axis=0)
             hits = np.flatnonzero(if_duty)  # flat (network, client, interferer) it can hit
-            if_mw = 10.0 ** (if_rx_cl.reshape(-1).take(hits) / 10.0)
+            if_mw = np.power(10.0, if_rx_cl.reshape(-1).take(hits) / 10.0)
             hit_any = (if_duty > 0).reshape(-1, n_if).any(axis=0)  # [I]: reaches some client
             hit_bits = int(hit_any @ (1 << np.arange(n_if)))
             self._if_links = (hits, if_mw, if_duty.reshape(-1).take(hits), hit_bits)

@@ -1,0 +1,131 @@
+"""Where the batching gain of the simulation stops: per-network work against the B = 1 overhead.
+
+For each scenario, in one process:
+
+* wall time of a simulated hour (60 calls of ``run(60)``, the fast loop's pattern) at B = 1, B/2
+  and B networks, timed in turn within each repeat (fastest of the repeats);
+* the marginal cost of one more network, ``(T(B) - T(B/2)) / (B/2)``, and the gain it allows with
+  no overhead at all, ``T(1) / marginal``: no amount of trimming per-call overhead lifts the gain
+  above that, only less work per client does;
+* the float64 transcendental functions the physics evaluates (``exp``, ``log10``, ``log1p``,
+  ``power``, ``sqrt``, ``log``), counted element by element over the same hour at B networks and
+  priced at this machine's per-element cost of each, measured here on arrays of 32,000 values:
+  a floor under the per-network work that holds whatever the code around them does, since each
+  value they produce is one the sensing depends on.
+
+    python benchmarks/sim_floor.py [--scenarios enterprise hall] [--batch 64] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import numpy as np
+
+from rrm_gym.config import packaged_scenarios
+from rrm_gym.sim import WirelessSimulation
+
+TRANSCENDENTAL = ("exp", "log10", "log1p", "power", "sqrt", "log")
+TARGET_BATCH_GAIN = 10.0
+
+
+@contextmanager
+def counting(counts: Counter[str]) -> Iterator[None]:
+    """Count the elements numpy's transcendental ufuncs return while the block runs (they are
+    looked up as ``np.<name>`` at each call, so replacing the module attributes sees them all)."""
+    saved = {name: getattr(np, name) for name in TRANSCENDENTAL}
+
+    def wrap(name: str, f: Callable) -> Callable:
+        def counted(*args: object, **kwargs: object) -> object:
+            out = f(*args, **kwargs)
+            counts[name] += np.size(out)
+            return out
+
+        return counted
+
+    try:
+        for name, f in saved.items():
+            setattr(np, name, wrap(name, f))
+        yield
+    finally:
+        for name, f in saved.items():
+            setattr(np, name, f)
+
+
+def ns_per_element(name: str, size: int = 32_000, repeats: int = 200) -> float:
+    """This machine's cost of one float64 element of ufunc ``name`` (fastest of 5 timings)."""
+    x = np.random.default_rng(0).uniform(0.01, 10.0, size)
+    f = getattr(np, name)
+    args = (10.0, -x) if name == "power" else (x,)
+    best = np.inf
+    for _ in range(5):
+        t = time.perf_counter()
+        for _ in range(repeats):
+            f(*args)
+        best = min(best, (time.perf_counter() - t) / repeats / size * 1e9)
+    return best
+
+
+def hour_ms(scenario: str, batches: list[int], repeats: int) -> list[float]:
+    sims = [WirelessSimulation(scenario, seed=0, num_networks=b) for b in batches]
+    for sim in sims:
+        sim.run(3600)
+    best = [np.inf] * len(sims)
+    for _ in range(repeats):
+        for i, sim in enumerate(sims):
+            t = time.perf_counter()
+            for _ in range(60):
+                sim.run(60)
+            best[i] = min(best[i], (time.perf_counter() - t) * 1e3)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenarios", nargs="+", default=packaged_scenarios())
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    if args.batch < 4 or args.batch % 2 or args.repeats < 1:
+        parser.error("--batch must be an even number >= 4 and --repeats >= 1")
+    b, half = args.batch, args.batch // 2
+    cost = {name: ns_per_element(name) for name in TRANSCENDENTAL}
+    print("ns per float64 element: " + ", ".join(f"{k} {v:.1f}" for k, v in cost.items()) + "\n")
+    head = (
+        f"{'scenario':<12} | {'B=1 ms/h':>9} {f'B={half} ms/h':>11} {f'B={b} ms/h':>11} {'gain':>6} | "
+        f"{'marginal ms/net-h':>17} {'gain bound':>10} | {'transc. Melem/h':>15} {'floor ms/net-h':>14} "
+        f"{'floor / 10x budget':>18}"
+    )
+    print(head)
+    print("-" * len(head))
+    for scenario in args.scenarios:
+        one, mid, full = hour_ms(scenario, [1, half, b], args.repeats)
+        marginal = (full - mid) / (b - half)
+        counts: Counter[str] = Counter()
+        sim = WirelessSimulation(scenario, seed=0, num_networks=b)
+        sim.run(3600)
+        with counting(counts):
+            for _ in range(60):
+                sim.run(60)
+        floor = sum(counts[k] * cost[k] for k in TRANSCENDENTAL) / 1e6 / b  # ms per network-hour
+        budget = one / TARGET_BATCH_GAIN  # per network-hour at B networks for a 10x gain
+        print(
+            f"{scenario:<12} | {one:>9.1f} {mid:>11.1f} {full:>11.1f} {b * one / full:>5.1f}x | "
+            f"{marginal:>17.2f} {one / marginal:>9.1f}x | {sum(counts.values()) / 1e6:>15.2f} {floor:>14.2f} "
+            f"{floor / budget:>17.0%}"
+        )
+    print(
+        f"\ngain: B={b} throughput per network-hour over B = 1; marginal: the cost of one more network; "
+        "gain bound: B = 1 over marginal,\nthe gain with no per-call overhead at all; transc.: float64 "
+        f"transcendental elements per simulated hour at B={b}; floor: their cost\nper network-hour at the "
+        f"prices above; 10x budget: B = 1 ms/h / {TARGET_BATCH_GAIN:g}, the per-network-hour time a "
+        f"{TARGET_BATCH_GAIN:g}x gain allows."
+    )
+
+
+if __name__ == "__main__":
+    main()
