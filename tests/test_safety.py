@@ -1303,6 +1303,7 @@ def test_submit_and_submit_many_decide_changes_and_audit_exactly_as_the_general_
         sim = WirelessSimulation("office", seed=seed, num_networks=networks)
         config = EventLoopConfig(auto_rollback=seed % 3 > 0)  # changes watched (or not) for rollback
         loops.append(EventLoop(sim, config, audit=AuditLog(b"k" * 16, seed=seed)))
+        loops[-1].take_results()  # results and audit ids are kept from here on
     n = loops[0].sim.num_aps
     for _ in range(4):
         batch = []
@@ -1390,6 +1391,21 @@ def test_slot_masks_of_every_network_at_once_equal_slot_mask_ap_by_ap(scenario):
                 partial += not expected.all()
         loop.advance(int(rng.choice([30, 60, 400])))
     assert partial > 0  # some choices were masked out
+
+
+def test_take_results_returns_what_happened_since_the_last_call_and_nothing_piles_up_before_the_first():
+    sim = WirelessSimulation("office", seed=0)
+    loop = EventLoop(sim, EventLoopConfig(cooldown=CooldownConfig(0.0, 0.0, 0.0)))
+    for power in (8.0, 11.0, 14.0):  # a loop driven by submit()'s return values alone ...
+        assert loop.submit(ChangeRequest(1, power_dbm=power)).applied == {"power_dbm": power}
+    assert len(loop.step_results) == 0 and len(loop.step_audit_ids) == 0  # ... keeps none of them
+    assert loop.take_results() == ([], []) and loop.audit.total == 3
+    results = loop.submit_many([ChangeRequest(2, power_dbm=5.0), ChangeRequest(3, channel=149)])
+    results.append(loop.submit(ChangeRequest(4, power_dbm=sim.ap_power_dbm(4))))  # no change: not audited
+    taken, audit_ids = loop.take_results()
+    assert taken == results and len(audit_ids) == 2
+    assert audit_ids == [r.audit_id for r in loop.audit.records[-2:]]
+    assert loop.take_results() == ([], [])
 
 
 def test_prepared_request_details_are_reused_only_for_equal_requests(monkeypatch):

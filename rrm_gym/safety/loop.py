@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import math
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,9 +95,12 @@ class EventLoop:
         self.shield_outcomes: Counter[str] = Counter()
         self.actions: Counter[str] = Counter()
         self.dfs_reaction_s: list[float] = []
-        self.step_results: list[ShieldResult] = []  # results since the last take_results()
-        self.step_audit_ids: list[str] = []
-        self.step_audit_networks: list[int] = []  # the network of each of step_audit_ids
+        # results and audit ids since the last take_results(), kept from its first call on (an env
+        # calls it at reset): until then these drop what they are given, so a loop driven by what
+        # submit() returns holds none of them, however long it runs
+        self.step_results: list[ShieldResult] | deque[ShieldResult] = deque(maxlen=0)
+        self.step_audit_ids: list[str] | deque[str] = deque(maxlen=0)
+        self.step_audit_networks: list[int] | deque[int] = deque(maxlen=0)  # the network of each audit id
         self.last_token: str | None = None  # rollback token of the latest watched change
 
     # ------------------------------------------------------------------ public API
@@ -219,8 +222,9 @@ class EventLoop:
         self._inject(Event(EventType.SPECTRUM_SATURATION, network, ap_id, Source.INJECTED, self.now_s, data))
 
     def take_results(self) -> tuple[list[ShieldResult], list[str]]:
-        """Shield results and audit ids since the last call (for an env's ``info``)."""
-        out = (self.step_results, self.step_audit_ids)
+        """Shield results and audit ids since the last call (for an env's ``info``). They are kept
+        from the first call on: the first returns none."""
+        out = (self.step_results, self.step_audit_ids) if type(self.step_results) is list else ([], [])
         self.step_results, self.step_audit_ids, self.step_audit_networks = [], [], []
         return out
 
