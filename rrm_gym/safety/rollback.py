@@ -64,6 +64,7 @@ class RollbackManager:
         self.history: OrderedDict[str, Watch] = OrderedDict()
         self.history_limit = history_limit
         self._ids = itertools.count(1)
+        self._token_heads: dict[tuple[str, int, int], str] = {}  # (prefix, network, AP) -> token head
         self.auto_rollbacks = 0
         self.manual_rollbacks = 0
         self.by_loop: Counter[str] = Counter()  # rollbacks (auto and manual) by the loop whose change was undone
@@ -133,7 +134,10 @@ class RollbackManager:
     ) -> Watch:
         """Watch a change just applied to an AP; with ``replace``, it supersedes the AP's other
         open watches (as :meth:`forget_ap` first, in one pass)."""
-        token = f"{prefix}-n{network}-ap{ap}-{next(self._ids):06d}"
+        head = self._token_heads.get((prefix, network, ap))
+        if head is None:
+            head = self._token_heads[prefix, network, ap] = f"{prefix}-n{network}-ap{ap}-"
+        token = head + f"{next(self._ids):06d}"
         retry, satisfaction = self._baseline(network, ap)
         w = Watch(token, network, ap, old, new, retry, satisfaction, now_s, now_s + self.config.window_s, None, loop)
         watching = self.watching
