@@ -25,12 +25,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
+from bench_sim import TARGET_BATCH_GAIN, hour_s
 
 from rrm_gym.config import packaged_scenarios
 from rrm_gym.sim import WirelessSimulation
 
 TRANSCENDENTAL = ("exp", "log10", "log1p", "power", "sqrt", "log")
-TARGET_BATCH_GAIN = 10.0
 
 
 @contextmanager
@@ -70,20 +70,6 @@ def ns_per_element(name: str, size: int = 32_000, repeats: int = 200) -> float:
     return best
 
 
-def hour_ms(scenario: str, batches: list[int], repeats: int) -> list[float]:
-    sims = [WirelessSimulation(scenario, seed=0, num_networks=b) for b in batches]
-    for sim in sims:
-        sim.run(3600)
-    best = [np.inf] * len(sims)
-    for _ in range(repeats):
-        for i, sim in enumerate(sims):
-            t = time.perf_counter()
-            for _ in range(60):
-                sim.run(60)
-            best[i] = min(best[i], (time.perf_counter() - t) * 1e3)
-    return best
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", nargs="+", default=packaged_scenarios())
@@ -103,7 +89,7 @@ def main() -> None:
     print(head)
     print("-" * len(head))
     for scenario in args.scenarios:
-        one, mid, full = hour_ms(scenario, [1, half, b], args.repeats)
+        one, mid, full = (t * 1e3 for t in hour_s(scenario, [(1, 60), (half, 60), (b, 60)], args.repeats))
         marginal = (full - mid) / (b - half)
         counts: Counter[str] = Counter()
         sim = WirelessSimulation(scenario, seed=0, num_networks=b)
