@@ -25,7 +25,7 @@ from rrm_gym.safety.dfs import ComplianceMonitor, DfsState
 from rrm_gym.safety.events import ChangeRequest, Event, EventQueue, EventType, Outcome, ShieldResult, Source
 from rrm_gym.safety.rollback import RollbackConfig, RollbackManager, Watch
 from rrm_gym.safety.selector import ChannelSelector, SelectorWeights
-from rrm_gym.safety.shield import Cooldown, CooldownConfig, Shield, ShieldConfig
+from rrm_gym.safety.shield import Cooldown, CooldownConfig, Shield, ShieldConfig, clip_note
 from rrm_gym.sim import Sensing, WirelessSimulation
 
 # enum labels as plain strings (an enum's .name / .value is a slow descriptor in the hot path)
@@ -404,15 +404,16 @@ class EventLoop:
         return result
 
     def _submit_power(self, req: ChangeRequest) -> ShieldResult:
-        """``_submit_powers([req])[0]`` for one power-only request: the path of one ``submit`` at a
-        time, on Python numbers, with an applied change's record written by
-        :meth:`AuditLog.record_power_change`. Requests the shield rejects or defers, and those
-        :meth:`_submit_powers` would not check on numbers, take that general path."""
-        b, ap, loop_tag, sim = req.network, req.ap, req.loop, self.sim
-        if not (type(b) is int and type(ap) is int and type(loop_tag) is str):
-            return self._submit_powers([req])[0]
+        """:meth:`_submit_checked` for one power-only request, on Python numbers, with an applied
+        change's record written by :meth:`AuditLog.record_power_change`: the path of one
+        ``submit`` at a time. Requests the shield rejects or defers, and odd ones (a network or AP
+        that is not an int or out of range, a loop tag that is not a string, a power that is not
+        a number), take the general path."""
+        b, ap, sim = req.network, req.ap, self.sim
+        if not (type(b) is int and type(ap) is int and type(req.loop) is str):
+            return self._submit_checked(req)
         if not (0 <= b < sim.num_networks and 0 <= ap < sim.num_aps):
-            return self._submit_powers([req])[0]
+            return self._submit_checked(req)
         p = req.power_dbm
         slot, cur = sim.ap_slot(ap, b), sim.ap_power_dbm(ap, b)
         if p is None:
@@ -423,22 +424,18 @@ class EventLoop:
             try:
                 power = float(p)
             except (TypeError, ValueError, OverflowError):
-                return self._submit_powers([req])[0]
-        if req.emergency and req.source is Source.AGENT:
-            req = _without_agent_emergency(req)
+                return self._submit_checked(req)
+        req = _without_agent_emergency(req)
         sh, now = self.shield, sim.time_s
         lo, hi = sh.power_range_dbm(ap, slot)
+        if not math.isfinite(power) or hi < lo:
+            return self._submit_checked(req)
         clipped = min(max(power, lo), hi)
         cooldown = sh.cooldown
-        if not math.isfinite(power) or hi < lo:
-            return self._submit_powers([req])[0]
         changed = clipped != cur
         if changed and not req.emergency and cooldown.last_change_s.item(b, ap, 2) + cooldown.min_gap_s.item(2) > now:
-            return self._submit_powers([req])[0]
-        note = ""
-        if clipped != power:
-            limit = "EIRP limit" if hi < sh._max_power[ap] and power > hi else "radio range"
-            note = f"power {power:g} dBm clipped to {clipped:g} dBm ({limit})"
+            return self._submit_checked(req)
+        note = clip_note(power, clipped, hi, sh._max_power[ap]) if clipped != power else ""
         outcome = _MODIFIED if note else _APPLIED
         config = {"channel": _CHANNEL_OF[slot], "width_mhz": _WIDTH_OF[slot], "power_dbm": cur}
         source = _SOURCE_VALUE[req.source]
@@ -452,18 +449,12 @@ class EventLoop:
             return result  # nothing to change: not an action, not audited
         result = ShieldResult(outcome, note or "ok", req, {"power_dbm": clipped}, config)
         self.step_results.append(result)
-        # a newer change supersedes what was watched on this AP (see _book_applied)
-        if self.config.auto_rollback and not (req.emergency or loop_tag == "rollback"):
-            w = self.rollbacks.watch(b, ap, {"power_dbm": cur}, {"power_dbm": clipped}, now, "rb", loop_tag, True)
-            token = self.last_token = w.token
-        else:
-            self.rollbacks.forget_ap(b, ap)
-            token = None
+        token = self._watch_change(req, b, ap, {"power_dbm": cur}, {"power_dbm": clipped}, now)
         sim.set_power(ap, clipped, network=b)
         cooldown.last_change_s[b, ap, 2] = now
         self.actions["POWER_CHANGE"] += 1
         status, reason = ("MODIFIED", note) if note else ("SUCCESS", req.reason)
-        details = self._power_details(p, loop_tag)
+        details = self._request_details(req)
         self.step_audit_ids.append(
             self.audit.record_power_change(float(now), source, status, b, ap, cur, clipped, token, reason, details)
         )
@@ -479,24 +470,16 @@ class EventLoop:
             cache = self._prepared_details = (self.audit, {})
         return cache[1]
 
-    def _power_details(self, power: Any, loop_tag: str) -> PreparedDetails:
-        """The details of a power-only request, by the type and repr of the power asked for and
-        the loop tag (see :meth:`_details_cache`)."""
-        cache = self._details_cache()
-        key = (power.__class__, repr(power), loop_tag)
-        details = cache.get(key)
-        if details is None:
-            requested = {} if power is None else {"power_dbm": power}  # ChangeRequest.params()
-            details = cache[key] = self.audit.prepare_details({"requested": requested, "loop": loop_tag})
-        return details
-
     def _request_details(self, req: ChangeRequest) -> PreparedDetails | dict[str, Any]:
         """The details of any change request (prepared, see :meth:`_details_cache`, when its loop
         tag is a string)."""
         if type(req.loop) is not str:
             return {"requested": req.params(), "loop": req.loop}
         c, w, p = req.channel, req.width_mhz, req.power_dbm
-        key = (c.__class__, repr(c), w.__class__, repr(w), p.__class__, repr(p), req.loop)
+        if c is None and w is None:  # a power request, the commonest: a shorter key
+            key: tuple = (p.__class__, repr(p), req.loop)
+        else:
+            key = (c.__class__, repr(c), w.__class__, repr(w), p.__class__, repr(p), req.loop)
         cache = self._details_cache()
         details = cache.get(key)
         if details is None:
@@ -505,19 +488,18 @@ class EventLoop:
 
     def _submit_powers(self, requests: list[ChangeRequest]) -> list[ShieldResult]:
         """Power-only requests for distinct APs: :meth:`_submit_checked` for each, in order, with
-        the shield's checks made on Python numbers (one request) or arrays (a batch), and what
-        follows (results, watches, audit rows, counters) in one pass. Falls back to
+        the shield's checks made on arrays, and what follows (results, watches, audit rows,
+        counters) in one pass. Falls back to
         :meth:`_submit_checked` for requests the fast checks do not take (an AP or network out of
         range or not a plain int, a power that is not a number)."""
         sim, sh, now = self.sim, self.shield, self.now_s
         if any(r.emergency and r.source is Source.AGENT for r in requests):
             requests = [_without_agent_emergency(r) for r in requests]
-        plan = self._power_plan_one(requests[0]) if len(requests) == 1 else self._power_plan(requests)
+        plan = self._power_plan(requests)
         if plan is None:
             return [self._submit_checked(r) for r in requests]
         code, nets, aps, slot_l, cur_l, power_l, clipped_l, lo_l, hi_l, top_l, wait_l = plan
         sh.cooldown.deferrals += code.count(2)
-        rb, watch = self.rollbacks, self.config.auto_rollback
         results, rows, applied_n = [], [], 0
         t = float(now)
         for i, req in enumerate(requests):
@@ -533,10 +515,7 @@ class EventLoop:
                 results.append(ShieldResult(_REJECTED, reason, req))
                 action, changes, token = _action(req.params()), [], None
             else:
-                note = ""
-                if clipped_l[i] != power_l[i]:
-                    limit = "EIRP limit" if hi_l[i] < top_l[i] and power_l[i] > hi_l[i] else "radio range"
-                    note = f"power {power_l[i]:g} dBm clipped to {clipped_l[i]:g} dBm ({limit})"
+                note = clip_note(power_l[i], clipped_l[i], hi_l[i], top_l[i]) if clipped_l[i] != power_l[i] else ""
                 old, new = cur_l[i], clipped_l[i]
                 sl = slot_l[i]
                 config = {"channel": _CHANNEL_OF[sl], "width_mhz": _WIDTH_OF[sl], "power_dbm": old}
@@ -546,22 +525,12 @@ class EventLoop:
                     continue  # nothing to change: not an action, not audited
                 results.append(ShieldResult(outcome, note or "ok", req, {"power_dbm": new}, config))
                 net, a = nets[i], aps[i]
-                # a newer change supersedes what was watched on this AP (see _book_applied)
-                if watch and not (req.emergency or req.loop == "rollback"):
-                    token = rb.watch(net, a, {"power_dbm": old}, {"power_dbm": new}, now, "rb", req.loop, True).token
-                    self.last_token = token
-                else:
-                    rb.forget_ap(net, a)
-                    token = None
+                token = self._watch_change(req, net, a, {"power_dbm": old}, {"power_dbm": new}, now)
                 applied_n += 1
                 action, changes = "POWER_CHANGE", [{"param": "power_dbm", "old_value": old, "new_value": new}]
                 status, reason = ("MODIFIED", note) if note else ("SUCCESS", req.reason)
             # the details of a distinct request are cleaned and encoded once (see _details_cache)
-            p = req.power_dbm
-            if type(req.loop) is str:
-                details = self._power_details(p, req.loop)
-            else:
-                details = {"requested": {} if p is None else {"power_dbm": p}, "loop": req.loop}
+            details = self._request_details(req)
             source = _SOURCE_VALUE[req.source]
             rows.append((t, "CHANGE_REQUEST", source, status, action, nets[i], aps[i], changes, token, reason, details))
         go = [i for i, c in enumerate(code) if c == 3]
@@ -592,7 +561,10 @@ class EventLoop:
         return results
 
     def _power_plan(self, requests: list[ChangeRequest]) -> tuple[list, ...] | None:
-        """The shield's power checks of a batch on arrays, as Python lists (see :meth:`_power_plan_one`)."""
+        """The shield's power checks of a batch on arrays, as Python lists: per request, a code (0
+        rejected: the radio cannot go as low as the EIRP limit; 1 no change; 2 deferred by
+        cooldown; 3 apply), its network, AP, slot, current, asked-for and clipped power, the power
+        range and radio maximum, and the cooldown wait. ``None``: not for the fast path."""
         sim = self.sim
         try:
             b = np.array([r.network for r in requests], dtype=np.int64)
@@ -621,59 +593,29 @@ class EventLoop:
         arrays = (code, b, ap, slot, cur, power, clipped, lo, hi, top, wait)
         return tuple(x.tolist() for x in arrays)
 
-    def _power_plan_one(self, req: ChangeRequest) -> tuple[list, ...] | None:
-        """The shield's checks of one power-only request on Python numbers: per request, a code
-        (0 rejected: the radio cannot go as low as the EIRP limit; 1 no change; 2 deferred by
-        cooldown; 3 apply), its network, AP, slot, current, asked-for and clipped power, the
-        power range and radio maximum, and the cooldown wait. ``None``: not for the fast path."""
-        b, ap, sim, sh = req.network, req.ap, self.sim, self.shield
-        if type(b) is not int or type(ap) is not int or not (0 <= b < sim.num_networks and 0 <= ap < sim.num_aps):
-            return None
-        slot = sim.ap_slot(ap, b)
-        cur = sim.ap_power_dbm(ap, b)
-        if req.power_dbm is None:
-            power = cur
-        else:
-            try:
-                power = float(req.power_dbm)
-            except (TypeError, ValueError, OverflowError):
-                return None
-            if not math.isfinite(power):
-                return None
-        lo, hi = sh.power_range_dbm(ap, slot)
-        top = sh._max_power[ap]
-        clipped = min(max(power, lo), hi)
-        cooldown = sh.cooldown
-        wait = float(cooldown.last_change_s[b, ap, 2] + cooldown.min_gap_s[2] - self.now_s)
-        if hi < lo:
-            code = 0
-        elif clipped == cur:
-            code = 1
-        elif not req.emergency and wait > 0:
-            code = 2
-        else:
-            code = 3
-        return [code], [b], [ap], [slot], [cur], [power], [clipped], [lo], [hi], [top], [wait]
-
     def _book_applied(self, ev: Event, req: ChangeRequest, result: ShieldResult, now: float) -> None:
         """Rollback watch, action count and audit record of a change that has been made."""
         b, ap, applied, old = req.network, req.ap, result.applied, result.previous
         changes = [{"param": p, "old_value": old[p], "new_value": v} for p, v in applied.items()]
-        token = None
-        # an emergency move or a rollback overrides what was watched on this AP; a newer change
-        # supersedes it, and is judged from here on
-        if self.config.auto_rollback and not (req.emergency or req.loop == "rollback"):
-            # the snapshot holds only what this change touched, so a rollback undoes exactly it
-            before = {p: old[p] for p in applied}
-            token = self.rollbacks.watch(b, ap, before, dict(applied), now, loop=req.loop, replace=True).token
-            self.last_token = token
-        else:
-            self.rollbacks.forget_ap(b, ap)
+        # the snapshot holds only what this change touched, so a rollback undoes exactly it
+        token = self._watch_change(req, b, ap, {p: old[p] for p in applied}, dict(applied), now)
         modified = result.outcome is Outcome.MODIFIED
         action = _action(applied)
         self.actions[action] += 1
         status = "MODIFIED" if modified else "SUCCESS"
         self._audit(ev, action, changes, status, result.reason if modified else req.reason, req=req, token=token)
+
+    def _watch_change(
+        self, req: ChangeRequest, b: int, ap: int, before: dict[str, Any], after: dict[str, Any], now: float
+    ) -> str | None:
+        """Put a change just applied under rollback watch; its token (``None`` when not watched).
+        A newer change supersedes what was watched on the AP, and is judged from here on; an
+        emergency move or a rollback overrides it and is not watched."""
+        if self.config.auto_rollback and not (req.emergency or req.loop == "rollback"):
+            token = self.last_token = self.rollbacks.watch(b, ap, before, after, now, "rb", req.loop, True).token
+            return token
+        self.rollbacks.forget_ap(b, ap)
+        return None
 
     def _apply(self, b: int, ap: int, params: dict[str, Any], csa: bool) -> None:
         sim = self.sim

@@ -57,6 +57,13 @@ class ShieldConfig:
             raise ValueError("max_channel_change_frac must be in (0, 1]")
 
 
+def clip_note(power: float, clipped: float, hi: float, radio_max: float) -> str:
+    """Why a requested power became ``clipped``: the channel's EIRP limit ``hi`` (below the
+    radio's maximum) or the radio's own range."""
+    limit = "EIRP limit" if hi < radio_max and power > hi else "radio range"
+    return f"power {power:g} dBm clipped to {clipped:g} dBm ({limit})"
+
+
 def _whole(value: object, name: str) -> int:
     """An integral channel or width; NaN, infinities and fractions are errors, not truncated."""
     try:
@@ -211,8 +218,7 @@ class Shield:
             )
         if not lo <= power <= hi:
             clipped = min(max(power, lo), hi)
-            limit = "EIRP limit" if hi < self._max_power[ap] and power > hi else "radio range"
-            note = f"power {power:g} dBm clipped to {clipped:g} dBm ({limit})"
+            note = clip_note(power, clipped, hi, self._max_power[ap])
             power = clipped
         changed = {}
         if channel != cur["channel"]:

@@ -783,7 +783,9 @@ class WirelessSimulation:
     ) -> tuple[np.ndarray, ...]:
         """Hidden nodes as flat lists: per hidden source of a client, the flat (network, client) and
         (network, source) indices and its power in mW, and the same indices with the SINR while it
-        transmits for those that can cause collisions. Hidden sources are transmitters sharing a
+        transmits for those that can cause collisions; then, where they are few, the clients with
+        hidden sources and those with possible collisions, once each (else ``None``; see
+        :data:`_FEW_HIDDEN`). Hidden sources are transmitters sharing a
         client's band that its AP cannot hear, loud enough at the client to matter. Cached per
         client; rows are redone when the configuration changed (``changed`` is ``True``) or for
         the clients whose scores changed (``changed``: their rows), the only ones that can roam."""
