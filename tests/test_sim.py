@@ -452,6 +452,30 @@ def test_clients_without_hidden_sources_skip_no_physics(scenario, monkeypatch):
             assert_sensing_equal(a, b)
 
 
+@pytest.mark.parametrize("scenario", ["office", "enterprise"])
+def test_links_redone_for_moved_clients_alone_equal_links_from_scratch(scenario, monkeypatch):
+    """After an epoch only the relocated clients' links are redone (in place): the sensing must be
+    exactly what redoing every client's link gives, and the row path must have been taken."""
+    from rrm_gym.sim import simulation
+
+    calls = []
+    relink_rows = simulation.WirelessSimulation._relink_rows
+
+    def spy(self, r, assoc, changed):
+        calls.append(len(changed[0]))
+        relink_rows(self, r, assoc, changed)
+
+    monkeypatch.setattr(simulation.WirelessSimulation, "_relink_rows", spy)
+    rows, scratch = (WirelessSimulation(scenario, seed=3, num_networks=2) for _ in range(2))
+    for i in range(12):
+        if i == 5:
+            for sim in (rows, scratch):
+                sim.set_power(2, 7.0, network=1)
+        scratch._client_links_of = None  # forget the links: every row from scratch
+        assert_sensing_equal(rows.run(60), scratch.run(60))
+    assert calls and max(calls) > 0
+
+
 # ----------------------------------------------------------------------------- (e) batches
 
 

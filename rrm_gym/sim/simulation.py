@@ -884,6 +884,33 @@ class WirelessSimulation:
         keep &= best_score < cur_score + self.scenario.clients.roam_hysteresis_db
         return np.where(keep, cur, np.where(np.isfinite(best_score), best, -1))
 
+    def _relink_rows(self, r: _RadioState, assoc: np.ndarray, changed: tuple[np.ndarray, np.ndarray]) -> None:
+        """Redo the client links of :meth:`_segment` (its ``_client_links``) for the rows
+        ``changed`` ``(networks, clients)`` alone, in place, with the same values as from scratch:
+        the others' scores, association and configuration are as they were."""
+        linked, a, signal, cell, noise_mw, rate_factor, snr_db, mcs0, rate0 = self._client_links
+        bi, ki = changed
+        row = bi * assoc.shape[1] + ki  # flat (network, client)
+        cur = assoc.reshape(-1).take(row)
+        a_r = np.maximum(cur, 0)
+        cell_r = bi * self.num_aps + a_r
+        sig_r = self._rx_ct.reshape(-1).take(row * self._rx_ct.shape[2] + a_r)
+        snr_r = sig_r - r.ap_noise_db.take(cell_r)
+        mcs_r = mcs_index(snr_r)
+        rf_r = r.ap_rate_factor.take(cell_r)
+        for x, v in (
+            (linked, cur >= 0),
+            (a, a_r),
+            (cell, cell_r),
+            (signal, sig_r),
+            (snr_db, snr_r),
+            (mcs0, mcs_r),
+            (rate_factor, rf_r),
+            (rate0, HE_RATE_20MHZ_1SS_MBPS[np.maximum(mcs_r, 0)] * rf_r),
+            (noise_mw, r.ap_noise_mw.take(cell_r)),
+        ):
+            x.reshape(-1)[row] = v
+
     def _segment(self, ticks: int) -> Sensing:
         b, n, k = self.num_networks, self.num_aps, self.num_clients
         rows = self._rows
@@ -901,8 +928,12 @@ class WirelessSimulation:
             assoc = self._assoc.copy()
             assoc[changed] = self._associate(changed)
         rx_ct = self._rx_ct
-        self._assoc = assoc
-        if assoc is not self._client_links_of:
+        prev_assoc, self._assoc = self._assoc, assoc
+        if assoc is not self._client_links_of and type(changed) is tuple and self._client_links_of is prev_assoc:
+            # the links of the previous association, with the rows whose scores changed redone
+            self._relink_rows(r, assoc, changed)
+            self._client_links_of = assoc
+        elif assoc is not self._client_links_of:
             # each client's link to its AP: unchanged while the association (and so the scores
             # and the configuration) is
             linked = assoc >= 0  # [B, K]
