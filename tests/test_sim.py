@@ -452,28 +452,39 @@ def test_clients_without_hidden_sources_skip_no_physics(scenario, monkeypatch):
             assert_sensing_equal(a, b)
 
 
-@pytest.mark.parametrize("scenario", ["office", "enterprise"])
+@pytest.mark.parametrize("scenario", ["office", "enterprise", "legacy_24"])
 def test_links_redone_for_moved_clients_alone_equal_links_from_scratch(scenario, monkeypatch):
-    """After an epoch only the relocated clients' links are redone (in place): the sensing must be
-    exactly what redoing every client's link gives, and the row path must have been taken."""
+    """After an epoch only the relocated clients' links, and the interferers' reach at them, are
+    redone (in place): the sensing must be exactly what redoing every client's gives, and the row
+    paths must have been taken."""
     from rrm_gym.sim import simulation
 
-    calls = []
-    relink_rows = simulation.WirelessSimulation._relink_rows
+    cls = simulation.WirelessSimulation
+    calls: dict[str, list[int]] = {"links": [], "interferers": []}
+    relink_rows, reach = cls._relink_rows, cls._interferer_reach
 
-    def spy(self, r, assoc, changed):
-        calls.append(len(changed[0]))
+    def links_spy(self, r, assoc, changed):
+        calls["links"].append(len(changed[0]))
         relink_rows(self, r, assoc, changed)
 
-    monkeypatch.setattr(simulation.WirelessSimulation, "_relink_rows", spy)
+    def reach_spy(self, r, cell, rows):
+        if rows is not None:
+            calls["interferers"].append(len(rows[0]))
+        reach(self, r, cell, rows)
+
+    monkeypatch.setattr(cls, "_relink_rows", links_spy)
+    monkeypatch.setattr(cls, "_interferer_reach", reach_spy)
     rows, scratch = (WirelessSimulation(scenario, seed=3, num_networks=2) for _ in range(2))
     for i in range(12):
         if i == 5:
             for sim in (rows, scratch):
                 sim.set_power(2, 7.0, network=1)
-        scratch._client_links_of = None  # forget the links: every row from scratch
+        scratch._client_links_of = scratch._if_links_of = None  # forget the links: every row afresh
         assert_sensing_equal(rows.run(60), scratch.run(60))
-    assert calls and max(calls) > 0
+    assert max(calls["links"], default=0) > 0
+    if rows.num_interferers:
+        assert max(calls["interferers"], default=0) > 0
+    assert scenario != "legacy_24" or rows.num_interferers
 
 
 # ----------------------------------------------------------------------------- (e) batches

@@ -911,6 +911,26 @@ class WirelessSimulation:
         ):
             x.reshape(-1)[row] = v
 
+    def _interferer_reach(self, r: _RadioState, cell: np.ndarray, rows: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """Each interferer's power (mW) and duty at each client, ``[B, K, I]``, where it reaches the
+        band of the client's AP ``cell`` (zero elsewhere): for the clients ``rows`` ``(networks,
+        clients)`` alone, in place, with the values a pass over every client gives; or for all."""
+        if rows is None:
+            rx = (self._if_power - self._pl_ci) - r.ap_freq_loss_db.take(cell)[..., None]
+            rx = rx + r.ap_if_db.take(cell, axis=0)
+            self._if_cl_duty = r.ap_if_duty.take(cell, axis=0)
+            hits = np.flatnonzero(self._if_cl_duty)
+            self._if_cl_mw = np.zeros(rx.shape)
+            self._if_cl_mw.put(hits, np.power(10.0, rx.reshape(-1).take(hits) / 10.0))
+            return
+        bi, ki = rows
+        cell_r = cell[bi, ki]
+        rx = (self._if_power - self._pl_ci[bi, ki]) - r.ap_freq_loss_db.take(cell_r)[:, None]
+        rx = rx + r.ap_if_db.take(cell_r, axis=0)
+        duty = r.ap_if_duty.take(cell_r, axis=0)
+        self._if_cl_duty[bi, ki] = duty
+        self._if_cl_mw[bi, ki] = np.where(duty > 0, np.power(10.0, rx / 10.0), 0.0)
+
     def _segment(self, ticks: int) -> Sensing:
         b, n, k = self.num_networks, self.num_aps, self.num_clients
         rows = self._rows
@@ -1015,15 +1035,19 @@ class WirelessSimulation:
         code = self._block_if_code[:, lo : lo + ticks]  # [B, T] which interferers are on, as bits
         if n_if and self._if_links_of is not assoc:
             # where an interferer reaches a client's band: its power at the client (mW) and its
-            # duty there; a function of the clients' links alone
-            if_rx_cl = (self._if_power - self._pl_ci) - r.ap_freq_loss_db.take(cell)[..., None]
-            if_rx_cl = if_rx_cl + r.ap_if_db.take(cell, axis=0)  # [B, K, I]
-            if_duty = r.ap_if_duty.take(cell, axis=0)
-            hits = np.flatnonzero(if_duty)  # flat (network, client, interferer) it can hit
-            if_mw = np.power(10.0, if_rx_cl.reshape(-1).take(hits) / 10.0)
-            hit_any = (if_duty > 0).reshape(-1, n_if).any(axis=0)  # [I]: reaches some client
+            # duty there; a function of the clients' links alone, so after an epoch only the rows
+            # whose scores changed are redone
+            redo = changed if type(changed) is tuple and self._if_links_of is prev_assoc else None
+            self._interferer_reach(r, cell, redo)
+            hits = np.flatnonzero(self._if_cl_duty)  # flat (network, client, interferer) it can hit
+            hit_any = (self._if_cl_duty > 0).reshape(-1, n_if).any(axis=0)  # [I]: reaches some client
             hit_bits = int(hit_any @ (1 << np.arange(n_if)))
-            self._if_links = (hits, if_mw, if_duty.reshape(-1).take(hits), hit_bits)
+            self._if_links = (
+                hits,
+                self._if_cl_mw.reshape(-1).take(hits),
+                self._if_cl_duty.reshape(-1).take(hits),
+                hit_bits,
+            )
             self._if_links_of = assoc
         if n_if:
             # an interferer that no AP senses and no client's band holds changes nothing while on:
