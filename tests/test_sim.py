@@ -487,6 +487,27 @@ def test_links_redone_for_moved_clients_alone_equal_links_from_scratch(scenario,
     assert scenario != "legacy_24" or rows.num_interferers
 
 
+@pytest.mark.parametrize("scenario", ["dfs_site", "legacy_24"])
+def test_a_long_span_joins_its_segments_tick_by_tick(scenario):
+    """``run(d)`` joins its segments' sensing (views that hold one reading over a steady segment,
+    and per-tick arrays where interferers switch or an outage runs): each per-tick field must be
+    the segments' ticks in order, as the same span run a minute at a time gives them."""
+    long, short = (WirelessSimulation(scenario, seed=4, num_networks=2) for _ in range(2))
+    for sim in (long, short):
+        sim.run(60)
+        sim.set_channel(0, int(sim.channel[0, 1]), network=0)  # an outage in the next span
+    whole = long.run(900)
+    parts = [short.run(60) for _ in range(15)]
+    held = 0
+    for name in SENSING_TICK_FIELDS:
+        got = getattr(whole, name)
+        held += sum(p.ticks > 1 and getattr(p, name).strides[1] == 0 for p in parts)
+        assert got.shape == (2, 900, *getattr(parts[0], name).shape[2:]), name
+        want = np.concatenate([np.asarray(getattr(p, name)) for p in parts], axis=1)
+        assert np.array_equal(got, want, equal_nan=name != "radar_detected"), name
+    assert held > 0  # some segments were steady
+
+
 # ----------------------------------------------------------------------------- (e) batches
 
 

@@ -228,6 +228,14 @@ class Sensing:
             if first.strides[1] == 0 and all(x is first for x in arrays):
                 # one reading held over every span (a steady state's view): held over all of them
                 return _over_ticks(first[:, :1], sum(x.shape[1] for x in arrays))
+            held = [x.shape[1] > 1 and x.strides[1] == 0 for x in arrays]
+            if any(held):
+                # spans holding one reading (views) give it once, repeated: several times cheaper
+                # than copying the views tick by tick
+                pairs = list(zip(arrays, held, strict=True))
+                rows = np.concatenate([x[:, :1] if h else x for x, h in pairs], axis=1)
+                counts = [c for x, h in pairs for c in ([x.shape[1]] if h else [1] * x.shape[1])]
+                return np.repeat(rows, counts, axis=1)
             return np.concatenate(arrays, axis=1)
 
         def mean(name: str) -> np.ndarray:
