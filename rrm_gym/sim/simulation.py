@@ -816,7 +816,8 @@ class WirelessSimulation:
             cand = r.hidden_cand.reshape(-1, c).take(cell, axis=0)  # [B, K, C]
             c_db = rx.take(rx_rows[..., None] + np.maximum(cand, 0)) + ov_cand.reshape(-1, c).take(cell, axis=0)
             ok = (cand >= 0) & (c_db >= HIDDEN_NODE_FLOOR_DBM) & (assoc >= 0)[..., None]
-            self._h_cand = np.where(ok, cand, -1)
+            # per client and candidate: the flat (network, source) of a hidden source, else -1
+            self._h_src = np.where(ok, self._rows[..., None] * self._slot.shape[1] + cand, -1)
             self._h_db = c_db.astype(np.float32)
             self._h_mw = np.zeros(cand.shape, dtype=np.float32)
             self._h_sinr = np.zeros(cand.shape)
@@ -831,7 +832,7 @@ class WirelessSimulation:
             c_j = np.maximum(cand, 0)
             c_db = self._rx_ct[bi[:, None], ki[:, None], c_j] + r.ov_db[bi[:, None], a[:, None], c_j]
             ok = (cand >= 0) & (c_db >= HIDDEN_NODE_FLOOR_DBM) & (assoc[bi, ki] >= 0)[:, None]
-            self._h_cand[bi, ki] = np.where(ok, cand, -1)
+            self._h_src[bi, ki] = np.where(ok, bi[:, None] * self._slot.shape[1] + cand, -1)
             self._h_db[bi, ki] = c_db
             row, col = _nonzero_2d(ok)
             pb, pk, pa = bi[row], ki[row], a[row]
@@ -842,10 +843,9 @@ class WirelessSimulation:
         self._h_mw.put(flat_p, mw)
         noise = _SLOT_NOISE_MW[self._slot.reshape(-1).take(pb * self._slot.shape[1] + pa)]
         self._h_sinr.put(flat_p, signal - 10.0 * np.log10(noise + mw))
-        flat = np.flatnonzero(self._h_cand >= 0)
-        h_client = flat // self._h_cand.shape[2]  # flat (network, client)
-        # flat (network, source) of each hidden source
-        h_src = h_client // assoc.shape[1] * self._slot.shape[1] + self._h_cand.reshape(-1).take(flat)
+        flat = flat_p if changed is True else np.flatnonzero(self._h_src >= 0)  # every hidden source
+        h_client = flat // c  # flat (network, client)
+        h_src = self._h_src.reshape(-1).take(flat)
         h_mw = self._h_mw.reshape(-1).take(flat)
         # a collision is possible only below the top MCS's threshold plus a margin where its PER
         # is < 1e-5 (see rrm_gym.radio.phy)
