@@ -474,6 +474,7 @@ def test_links_redone_for_moved_clients_alone_equal_links_from_scratch(scenario,
 
     monkeypatch.setattr(cls, "_relink_rows", links_spy)
     monkeypatch.setattr(cls, "_interferer_reach", reach_spy)
+    monkeypatch.setattr(simulation, "_ROWS_MIN_CLIENTS", 0)  # the row paths even for two small networks
     rows, scratch = (WirelessSimulation(scenario, seed=3, num_networks=2) for _ in range(2))
     for i in range(12):
         if i == 5:

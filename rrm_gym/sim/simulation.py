@@ -96,6 +96,10 @@ def _over_ticks(x: np.ndarray, ticks: int) -> np.ndarray:
 # SINR (or the collision loss) of the clients that have them alone: the others' equal their links'
 _FEW_HIDDEN = 0.5
 
+# from this many clients in all networks on, the links of the clients that moved in an epoch are
+# redone row by row (in place); below it, every client's (a few calls on small arrays: cheaper)
+_ROWS_MIN_CLIENTS = 2048
+
 
 def _nonzero_2d(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.nonzero`` of a 2-D array; from the flat indices where it holds a few thousand values or
@@ -957,7 +961,8 @@ class WirelessSimulation:
             assoc[changed] = self._associate(changed)
         rx_ct = self._rx_ct
         prev_assoc, self._assoc = self._assoc, assoc
-        if assoc is not self._client_links_of and type(changed) is tuple and self._client_links_of is prev_assoc:
+        by_rows = type(changed) is tuple and assoc.size >= _ROWS_MIN_CLIENTS
+        if assoc is not self._client_links_of and by_rows and self._client_links_of is prev_assoc:
             # the links of the previous association, with the rows whose scores changed redone
             self._relink_rows(r, assoc, changed)
             self._client_links_of = assoc
@@ -1045,7 +1050,7 @@ class WirelessSimulation:
             # where an interferer reaches a client's band: its power at the client (mW) and its
             # duty there; a function of the clients' links alone, so after an epoch only the rows
             # whose scores changed are redone
-            redo = changed if type(changed) is tuple and self._if_links_of is prev_assoc else None
+            redo = changed if by_rows and self._if_links_of is prev_assoc else None
             self._interferer_reach(r, cell, redo)
             hits = np.flatnonzero(self._if_cl_duty)  # flat (network, client, interferer) it can hit
             hit_any = (self._if_cl_duty > 0).reshape(-1, n_if).any(axis=0)  # [I]: reaches some client
