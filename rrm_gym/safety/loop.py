@@ -37,6 +37,7 @@ _CHANNEL_OF, _WIDTH_OF = SLOT_CHANNEL.tolist(), SLOT_WIDTH_MHZ.tolist()  # slot 
 # from this many power requests on (four office networks' APs), checking them on arrays is the
 # cheaper way (benchmarks/bench_event_loop.py times batches of 1, 8 and 64 networks)
 _ARRAY_BATCH = 40
+_SEAL_ROWS = 128  # a batch's audit rows are sealed this many at a time
 
 
 @dataclass(frozen=True)
@@ -533,6 +534,12 @@ class EventLoop:
             details = self._request_details(req)
             source = _SOURCE_VALUE[req.source]
             rows.append((t, "CHANGE_REQUEST", source, status, action, nets[i], aps[i], changes, token, reason, details))
+            if len(rows) == _SEAL_ROWS:
+                # sealed as they come, a few dozen at a time: a large batch's rows do not pile
+                # up (the garbage collector would traverse them again and again)
+                self.step_audit_ids += self.audit.record_changes(rows)
+                self.step_audit_networks += [row[5] for row in rows]
+                rows = []
         go = [i for i, c in enumerate(code) if c == 3]
         if len(go) == 1:
             i = go[0]
