@@ -461,7 +461,7 @@ def test_links_redone_for_moved_clients_alone_equal_links_from_scratch(scenario,
 
     cls = simulation.WirelessSimulation
     calls: dict[str, list[int]] = {"links": [], "interferers": []}
-    relink_rows, reach = cls._relink_rows, cls._interferer_reach
+    relink_rows, links = cls._relink_rows, cls._interferer_links
 
     def links_spy(self, r, assoc, changed):
         calls["links"].append(len(changed[0]))
@@ -470,10 +470,10 @@ def test_links_redone_for_moved_clients_alone_equal_links_from_scratch(scenario,
     def reach_spy(self, r, cell, rows):
         if rows is not None:
             calls["interferers"].append(len(rows[0]))
-        reach(self, r, cell, rows)
+        return links(self, r, cell, rows)
 
     monkeypatch.setattr(cls, "_relink_rows", links_spy)
-    monkeypatch.setattr(cls, "_interferer_reach", reach_spy)
+    monkeypatch.setattr(cls, "_interferer_links", reach_spy)
     monkeypatch.setattr(simulation, "_ROWS_MIN_CLIENTS", 0)  # the row paths even for two small networks
     rows, scratch = (WirelessSimulation(scenario, seed=3, num_networks=2) for _ in range(2))
     for i in range(12):

@@ -923,25 +923,38 @@ class WirelessSimulation:
         ):
             x.reshape(-1)[row] = v
 
-    def _interferer_reach(self, r: _RadioState, cell: np.ndarray, rows: tuple[np.ndarray, np.ndarray] | None) -> None:
-        """Each interferer's power (mW) and duty at each client, ``[B, K, I]``, where it reaches the
-        band of the client's AP ``cell`` (zero elsewhere): for the clients ``rows`` ``(networks,
-        clients)`` alone, in place, with the values a pass over every client gives; or for all."""
+    def _interferer_links(
+        self, r: _RadioState, cell: np.ndarray, rows: tuple[np.ndarray, np.ndarray] | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Where an interferer reaches the band of a client's AP ``cell``: the flat (network,
+        client, interferer) of each such hit, the interferer's power at the client (mW) and its duty
+        there, and the bits of the interferers that reach some client. For every client, or after an
+        epoch for the clients ``rows`` ``(networks, clients)`` alone: their rows of the ``[B, K, I]``
+        power and duty are redone in place (the power array is made from the lists of the last pass
+        over every client the first time), with the values a pass over every client gives."""
         if rows is None:
             rx = (self._if_power - self._pl_ci) - r.ap_freq_loss_db.take(cell)[..., None]
             rx = rx + r.ap_if_db.take(cell, axis=0)
-            self._if_cl_duty = r.ap_if_duty.take(cell, axis=0)
-            hits = np.flatnonzero(self._if_cl_duty)
-            self._if_cl_mw = np.zeros(rx.shape)
-            self._if_cl_mw.put(hits, np.power(10.0, rx.reshape(-1).take(hits) / 10.0))
-            return
-        bi, ki = rows
-        cell_r = cell[bi, ki]
-        rx = (self._if_power - self._pl_ci[bi, ki]) - r.ap_freq_loss_db.take(cell_r)[:, None]
-        rx = rx + r.ap_if_db.take(cell_r, axis=0)
-        duty = r.ap_if_duty.take(cell_r, axis=0)
-        self._if_cl_duty[bi, ki] = duty
-        self._if_cl_mw[bi, ki] = np.where(duty > 0, np.power(10.0, rx / 10.0), 0.0)
+            duty = self._if_cl_duty = r.ap_if_duty.take(cell, axis=0)
+            hits = np.flatnonzero(duty)
+            mw = np.power(10.0, rx.reshape(-1).take(hits) / 10.0)
+            self._if_cl_mw = None
+        else:
+            duty = self._if_cl_duty
+            if self._if_cl_mw is None:
+                self._if_cl_mw = np.zeros(duty.shape)
+                self._if_cl_mw.put(self._if_links[0], self._if_links[1])
+            bi, ki = rows
+            cell_r = cell[bi, ki]
+            rx = (self._if_power - self._pl_ci[bi, ki]) - r.ap_freq_loss_db.take(cell_r)[:, None]
+            rx = rx + r.ap_if_db.take(cell_r, axis=0)
+            duty_r = r.ap_if_duty.take(cell_r, axis=0)
+            duty[bi, ki] = duty_r
+            self._if_cl_mw[bi, ki] = np.where(duty_r > 0, np.power(10.0, rx / 10.0), 0.0)
+            hits = np.flatnonzero(duty)
+            mw = self._if_cl_mw.reshape(-1).take(hits)
+        hit_any = (duty > 0).reshape(-1, duty.shape[2]).any(axis=0)  # [I]: reaches some client
+        return hits, mw, duty.reshape(-1).take(hits), int(hit_any @ (1 << np.arange(duty.shape[2])))
 
     def _segment(self, ticks: int) -> Sensing:
         b, n, k = self.num_networks, self.num_aps, self.num_clients
@@ -1051,16 +1064,7 @@ class WirelessSimulation:
             # duty there; a function of the clients' links alone, so after an epoch only the rows
             # whose scores changed are redone
             redo = changed if by_rows and self._if_links_of is prev_assoc else None
-            self._interferer_reach(r, cell, redo)
-            hits = np.flatnonzero(self._if_cl_duty)  # flat (network, client, interferer) it can hit
-            hit_any = (self._if_cl_duty > 0).reshape(-1, n_if).any(axis=0)  # [I]: reaches some client
-            hit_bits = int(hit_any @ (1 << np.arange(n_if)))
-            self._if_links = (
-                hits,
-                self._if_cl_mw.reshape(-1).take(hits),
-                self._if_cl_duty.reshape(-1).take(hits),
-                hit_bits,
-            )
+            self._if_links = self._interferer_links(r, cell, redo)
             self._if_links_of = assoc
         if n_if:
             # an interferer that no AP senses and no client's band holds changes nothing while on:
