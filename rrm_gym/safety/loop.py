@@ -537,8 +537,7 @@ class EventLoop:
             if len(rows) == _SEAL_ROWS:
                 # sealed as they come, a few dozen at a time: a large batch's rows do not pile
                 # up (the garbage collector would traverse them again and again)
-                self.step_audit_ids += self.audit.record_changes(rows)
-                self.step_audit_networks += [row[5] for row in rows]
+                self._seal_rows(rows)
                 rows = []
         go = [i for i, c in enumerate(code) if c == 3]
         if len(go) == 1:
@@ -563,9 +562,14 @@ class EventLoop:
         if applied_n:
             self.actions["POWER_CHANGE"] += applied_n
         self.step_results += results
+        self._seal_rows(rows)
+        return results
+
+    def _seal_rows(self, rows: list[tuple]) -> None:
+        """Audit rows of :meth:`AuditLog.record_changes`, recorded, with their ids and networks kept
+        for the step."""
         self.step_audit_ids += self.audit.record_changes(rows)
         self.step_audit_networks += [row[5] for row in rows]
-        return results
 
     def _power_plan(self, requests: list[ChangeRequest]) -> tuple[list, ...] | None:
         """The shield's power checks of a batch on arrays, as Python lists: per request, a code (0

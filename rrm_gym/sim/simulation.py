@@ -119,6 +119,20 @@ def _distinct(sorted_ints: np.ndarray) -> np.ndarray:
     return sorted_ints[keep]
 
 
+def _link_terms(
+    r: _RadioState, assoc: np.ndarray, a: np.ndarray, cell: np.ndarray, signal: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Each client's link to its AP from its association ``assoc`` (``-1``: none), serving AP ``a``
+    (0 when none), flat (network, AP) ``cell`` and received ``signal`` (dBm), any shape alike:
+    ``(linked, a, signal, cell, noise_mw, rate_factor, snr_db, mcs0, rate0)``, ``mcs0`` and
+    ``rate0`` the interference-free MCS and goodput (see ``WirelessSimulation._segment``)."""
+    snr_db = signal - r.ap_noise_db.take(cell)
+    mcs0 = mcs_index(snr_db)
+    rate_factor = r.ap_rate_factor.take(cell)
+    rate0 = HE_RATE_20MHZ_1SS_MBPS[np.maximum(mcs0, 0)] * rate_factor
+    return assoc >= 0, a, signal, cell, r.ap_noise_mw.take(cell), rate_factor, snr_db, mcs0, rate0
+
+
 def _per(sinr_db: np.ndarray, mcs: np.ndarray) -> np.ndarray:
     """Packet error of frames at ``mcs`` (>= 0) and ``sinr_db``; see :mod:`rrm_gym.radio.phy`.
     ``1 / (1 + 9 exp(min(slope (sinr - threshold), 50)))``, each step in one buffer (these arrays
@@ -900,27 +914,13 @@ class WirelessSimulation:
         """Redo the client links of :meth:`_segment` (its ``_client_links``) for the rows
         ``changed`` ``(networks, clients)`` alone, in place, with the same values as from scratch:
         the others' scores, association and configuration are as they were."""
-        linked, a, signal, cell, noise_mw, rate_factor, snr_db, mcs0, rate0 = self._client_links
         bi, ki = changed
         row = bi * assoc.shape[1] + ki  # flat (network, client)
         cur = assoc.reshape(-1).take(row)
         a_r = np.maximum(cur, 0)
-        cell_r = bi * self.num_aps + a_r
         sig_r = self._rx_ct.reshape(-1).take(row * self._rx_ct.shape[2] + a_r)
-        snr_r = sig_r - r.ap_noise_db.take(cell_r)
-        mcs_r = mcs_index(snr_r)
-        rf_r = r.ap_rate_factor.take(cell_r)
-        for x, v in (
-            (linked, cur >= 0),
-            (a, a_r),
-            (cell, cell_r),
-            (signal, sig_r),
-            (snr_db, snr_r),
-            (mcs0, mcs_r),
-            (rate_factor, rf_r),
-            (rate0, HE_RATE_20MHZ_1SS_MBPS[np.maximum(mcs_r, 0)] * rf_r),
-            (noise_mw, r.ap_noise_mw.take(cell_r)),
-        ):
+        redone = _link_terms(r, cur, a_r, bi * self.num_aps + a_r, sig_r)
+        for x, v in zip(self._client_links, redone, strict=True):
             x.reshape(-1)[row] = v
 
     def _interferer_links(
@@ -932,10 +932,15 @@ class WirelessSimulation:
         epoch for the clients ``rows`` ``(networks, clients)`` alone: their rows of the ``[B, K, I]``
         power and duty are redone in place (the power array is made from the lists of the last pass
         over every client the first time), with the values a pass over every client gives."""
+
+        def reach(pl: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Power (dBm) and duty of each interferer at clients with losses ``pl`` [..., I]."""
+            rx = (self._if_power - pl) - r.ap_freq_loss_db.take(cells)[..., None]
+            return rx + r.ap_if_db.take(cells, axis=0), r.ap_if_duty.take(cells, axis=0)
+
         if rows is None:
-            rx = (self._if_power - self._pl_ci) - r.ap_freq_loss_db.take(cell)[..., None]
-            rx = rx + r.ap_if_db.take(cell, axis=0)
-            duty = self._if_cl_duty = r.ap_if_duty.take(cell, axis=0)
+            rx, duty = reach(self._pl_ci, cell)
+            self._if_cl_duty = duty
             hits = np.flatnonzero(duty)
             mw = np.power(10.0, rx.reshape(-1).take(hits) / 10.0)
             self._if_cl_mw = None
@@ -945,10 +950,7 @@ class WirelessSimulation:
                 self._if_cl_mw = np.zeros(duty.shape)
                 self._if_cl_mw.put(self._if_links[0], self._if_links[1])
             bi, ki = rows
-            cell_r = cell[bi, ki]
-            rx = (self._if_power - self._pl_ci[bi, ki]) - r.ap_freq_loss_db.take(cell_r)[:, None]
-            rx = rx + r.ap_if_db.take(cell_r, axis=0)
-            duty_r = r.ap_if_duty.take(cell_r, axis=0)
+            rx, duty_r = reach(self._pl_ci[bi, ki], cell[bi, ki])
             duty[bi, ki] = duty_r
             self._if_cl_mw[bi, ki] = np.where(duty_r > 0, np.power(10.0, rx / 10.0), 0.0)
             hits = np.flatnonzero(duty)
@@ -982,16 +984,9 @@ class WirelessSimulation:
         elif assoc is not self._client_links_of:
             # each client's link to its AP: unchanged while the association (and so the scores
             # and the configuration) is
-            linked = assoc >= 0  # [B, K]
             a = np.maximum(assoc, 0)
-            signal = self._pick(rx_ct, a)  # [B, K] dBm
-            cell = rows * n + a  # [B, K] (network, serving AP) of each client, flat; unlinked clients weigh 0
-            snr_db = signal - r.ap_noise_db.take(cell)
-            mcs0 = mcs_index(snr_db)  # interference-free MCS
-            rate_factor = r.ap_rate_factor.take(cell)
-            rate0 = HE_RATE_20MHZ_1SS_MBPS[np.maximum(mcs0, 0)] * rate_factor
-            noise_mw = r.ap_noise_mw.take(cell)
-            self._client_links = (linked, a, signal, cell, noise_mw, rate_factor, snr_db, mcs0, rate0)
+            # (network, serving AP) of each client, flat; unlinked clients weigh 0
+            self._client_links = _link_terms(r, assoc, a, rows * n + a, self._pick(rx_ct, a))
             self._client_links_of = assoc
         linked, a, signal, cell, noise_mw, rate_factor, snr_db, mcs0, rate0 = self._client_links
         decodes0 = mcs0 >= 0
