@@ -472,19 +472,32 @@ def test_links_redone_for_moved_clients_alone_equal_links_from_scratch(scenario,
             calls["interferers"].append(len(rows[0]))
         return links(self, r, cell, rows)
 
+    patch = simulation._HiddenLists.patch
+
+    def patch_spy(self, *args):
+        lists = patch(self, *args)
+        calls["patched" if lists is not None else "rebuilt"].append(len(args[1]))
+        return lists
+
+    calls["patched"], calls["rebuilt"] = [], []
     monkeypatch.setattr(cls, "_relink_rows", links_spy)
     monkeypatch.setattr(cls, "_interferer_links", reach_spy)
+    monkeypatch.setattr(simulation._HiddenLists, "patch", patch_spy)
     monkeypatch.setattr(simulation, "_ROWS_MIN_CLIENTS", 0)  # the row paths even for two small networks
+    monkeypatch.setattr(simulation, "_HIDDEN_SLACK", 0.05)  # patched lists outgrow their room, too
     rows, scratch = (WirelessSimulation(scenario, seed=3, num_networks=2) for _ in range(2))
-    for i in range(12):
+    for i in range(16):
         if i == 5:
             for sim in (rows, scratch):
                 sim.set_power(2, 7.0, network=1)
         scratch._client_links_of = scratch._if_links_of = None  # forget the links: every row afresh
+        scratch._hidden_index = None  # and the hidden-node lists: built in order from every row
         assert_sensing_equal(rows.run(60), scratch.run(60))
     assert max(calls["links"], default=0) > 0
     if rows.num_interferers:
         assert max(calls["interferers"], default=0) > 0
+    if rows._radio().any_hidden_cand:
+        assert max(calls["patched"], default=0) > 0
     assert scenario != "legacy_24" or rows.num_interferers
 
 
@@ -959,6 +972,31 @@ def test_hidden_nodes_kept_row_by_row_equal_a_full_recomputation(name):
     full = sim._hidden(r, sim._assoc, True)
     for a, b in zip(kept, full, strict=True):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", ["office", "legacy_24", "enterprise", "residential"])
+def test_hidden_lists_patched_in_place_hold_each_clients_sources_in_order(name, monkeypatch):
+    """Patched after epochs (old entries silenced, new ones appended), the hidden-node lists hold,
+    client by client, the entries of the lists built in order from every row, in the same order,
+    and their other entries name the silent source."""
+    from rrm_gym.sim import simulation
+
+    monkeypatch.setattr(simulation, "_ROWS_MIN_CLIENTS", 0)
+    sim = WirelessSimulation(name, seed=5, num_networks=3)
+    for _ in range(10):
+        sim.run(60)
+    holes = sim._hidden_holes
+    assert holes is not None and holes.n_h > holes.live_h  # patched, with silenced entries
+    kept = sim._hidden_list
+    r = sim._radio()
+    sim._links_stale = True
+    assert sim._links(r) is True
+    full = sim._hidden(r, sim._assoc, True)
+    assert (holes.live_h, holes.live_c) == ((kept[1] != holes.silent).sum(), (kept[4] != holes.silent).sum())
+    for live, lists in ((kept[1] != holes.silent, (0, 1, 2)), (kept[4] != holes.silent, (3, 4, 5))):
+        order = np.argsort(kept[lists[0]][live], kind="stable")  # by client, each client's in place
+        for i in lists:
+            assert np.array_equal(kept[i][live][order], full[i]), i
 
 
 def test_a_reading_held_over_every_epoch_of_a_long_run_stays_one_view():

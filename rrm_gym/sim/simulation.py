@@ -100,6 +100,14 @@ _FEW_HIDDEN = 0.5
 # redone row by row (in place); below it, every client's (a few calls on small arrays: cheaper)
 _ROWS_MIN_CLIENTS = 2048
 
+# room the hidden-node lists keep for appended entries, as a share of their length when built in
+# order: past it they are built in order again (see _HiddenLists)
+_HIDDEN_SLACK = 0.25
+
+# a hidden source can cause collisions only where the SINR while it transmits is below the top
+# MCS's threshold plus a margin where its PER is < 1e-5 (see rrm_gym.radio.phy)
+_COLLISION_SINR_DB = float(MCS_SINR_THRESHOLD_DB[-1]) + 8.0
+
 
 def _nonzero_2d(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.nonzero`` of a 2-D array; from the flat indices where it holds a few thousand values or
@@ -170,6 +178,72 @@ class _RadioState:
     ap_if_db: np.ndarray
     ap_if_duty: np.ndarray
     if_sensed_bits: int  # interferers some AP senses (energy detect or classifier), as bits
+
+
+class _HiddenLists:
+    """The hidden-node lists of :meth:`WirelessSimulation._hidden` kept with room to grow, so that
+    after an epoch only the moved clients' entries are touched: their old entries stay where they
+    are with their source set to ``silent`` (a transmitter index past the last, whose airtime the
+    segment holds at 0, so each adds an exact 0.0 to its client's sums) and their new ones are
+    appended. Each client's live entries stay in candidate order and every sum over a client's
+    entries (``np.bincount``) meets them in that order after zeros only, so the sums are those of
+    the lists built in order, bit for bit. ``pos`` and ``c_pos`` give each (network, client,
+    candidate)'s entry in the lists, ``-1`` where none."""
+
+    def __init__(
+        self, lists: tuple[np.ndarray, ...], flat: np.ndarray, coll: np.ndarray, size: int, silent: int
+    ) -> None:
+        self.silent = silent
+        self.bufs = []
+        for x in lists[:6]:
+            buf = np.empty(len(x) + max(256, int(len(x) * _HIDDEN_SLACK)), dtype=x.dtype)
+            buf[: len(x)] = x
+            self.bufs.append(buf)
+        self.n_h, self.n_c = len(lists[0]), len(lists[3])
+        self.live_h, self.live_c = self.n_h, self.n_c
+        self.pos = np.full(size, -1, dtype=np.intp)
+        self.pos.put(flat, np.arange(self.n_h))
+        self.c_pos = np.full(size, -1, dtype=np.intp)
+        self.c_pos.put(flat.take(coll), np.arange(self.n_c))
+
+    def patch(
+        self,
+        slots: np.ndarray,
+        flat_p: np.ndarray,
+        c: int,
+        h_src: np.ndarray,
+        h_mw: np.ndarray,
+        sinr_db: np.ndarray,
+        few: float,
+    ) -> tuple[np.ndarray, ...] | None:
+        """Replace the entries of the (network, client, candidate) ``slots`` of the redone rows by
+        the hidden sources ``flat_p`` among them, with their source, power and SINR; the lists, or
+        ``None`` (nothing changed) where they would outgrow their room or fall under ``few``."""
+        old, old_c = self.pos.take(slots), self.c_pos.take(slots)
+        old, old_c = old[old >= 0], old_c[old_c >= 0]
+        coll = np.flatnonzero(sinr_db < _COLLISION_SINR_DB)
+        m, m_c = len(flat_p), len(coll)
+        h_client, h_srcs, h_mws, c_client, c_srcs, c_sinr = self.bufs
+        live_h, live_c = self.live_h - len(old) + m, self.live_c - len(old_c) + m_c
+        if self.n_h + m > len(h_client) or self.n_c + m_c > len(c_client) or min(live_h, live_c) < few:
+            return None
+        h_srcs[old] = self.silent
+        c_srcs[old_c] = self.silent
+        self.pos[slots] = -1
+        self.c_pos[slots] = -1
+        i, j = self.n_h, self.n_c
+        client = flat_p // c
+        h_client[i : i + m] = client
+        h_srcs[i : i + m] = h_src
+        h_mws[i : i + m] = h_mw
+        self.pos.put(flat_p, np.arange(i, i + m))
+        c_client[j : j + m_c] = client.take(coll)
+        c_srcs[j : j + m_c] = h_src.take(coll)
+        c_sinr[j : j + m_c] = sinr_db.take(coll)
+        self.c_pos.put(flat_p.take(coll), np.arange(j, j + m_c))
+        self.n_h, self.n_c, self.live_h, self.live_c = i + m, j + m_c, live_h, live_c
+        n_h, n_c = self.n_h, self.n_c
+        return (h_client[:n_h], h_srcs[:n_h], h_mws[:n_h], c_client[:n_c], c_srcs[:n_c], c_sinr[:n_c], None, None)
 
 
 @dataclass(frozen=True)
@@ -461,6 +535,8 @@ class WirelessSimulation:
         self._if_links_of: np.ndarray | None = None  # the association _if_links belongs to
         self._if_links: tuple[np.ndarray, ...] = ()
         self._pick_base: dict[int, np.ndarray] = {}  # per last-axis length: flat offset of each [b, k] row
+        self._hidden_holes: _HiddenLists | None = None  # the hidden-node lists, when patched in place
+        self._hidden_index: tuple[np.ndarray, np.ndarray] | None = None  # flat, coll of the lists built last
 
     # ------------------------------------------------------------------ configuration
     @property
@@ -861,18 +937,38 @@ class WirelessSimulation:
         self._h_mw.put(flat_p, mw)
         noise = _SLOT_NOISE_MW[self._slot.reshape(-1).take(pb * self._slot.shape[1] + pa)]
         self._h_sinr.put(flat_p, signal - 10.0 * np.log10(noise + mw))
+        few = assoc.size * _FEW_HIDDEN
+        if changed is not True and assoc.size >= _ROWS_MIN_CLIENTS and self._hidden_index is not None:
+            # many clients and only some rows redone: patch the lists (see _HiddenLists)
+            if self._hidden_holes is None:
+                flat0, coll0 = self._hidden_index
+                self._hidden_holes = _HiddenLists(
+                    self._hidden_list, flat0, coll0, self._h_src.size, self._rows.size * self._slot.shape[1]
+                )
+            slots = ((bi * k + ki)[:, None] * c + np.arange(c)).reshape(-1)
+            patched = self._hidden_holes.patch(
+                slots,
+                flat_p,
+                c,
+                self._h_src.reshape(-1).take(flat_p),
+                self._h_mw.reshape(-1).take(flat_p),
+                self._h_sinr.reshape(-1).take(flat_p),
+                few,
+            )
+            if patched is not None:
+                self._hidden_list = patched
+                return patched
         flat = flat_p if changed is True else np.flatnonzero(self._h_src >= 0)  # every hidden source
         h_client = flat // c  # flat (network, client)
         h_src = self._h_src.reshape(-1).take(flat)
         h_mw = self._h_mw.reshape(-1).take(flat)
-        # a collision is possible only below the top MCS's threshold plus a margin where its PER
-        # is < 1e-5 (see rrm_gym.radio.phy)
         sinr_db = self._h_sinr.reshape(-1).take(flat)
-        coll = np.flatnonzero(sinr_db < MCS_SINR_THRESHOLD_DB[-1] + 8.0)
+        coll = np.flatnonzero(sinr_db < _COLLISION_SINR_DB)
         c_client = h_client.take(coll)
         # the clients with hidden sources, and with possible collisions, once each (both lists are
         # ordered by client), where they are few (see _segment); else None
-        few = assoc.size * _FEW_HIDDEN
+        self._hidden_holes = None
+        self._hidden_index = None if min(len(h_client), len(c_client)) < few else (flat, coll)
         self._hidden_list = (
             h_client,
             h_src,
@@ -1010,6 +1106,8 @@ class WirelessSimulation:
 
         # Hidden nodes lower the SINR that rate adaptation sees and collide with frames.
         act_flat = act.reshape(-1)
+        if self._hidden_holes is not None:
+            act_flat = np.append(act_flat, 0.0)  # the silent source of the lists' old entries
         h_act = act_flat.take(h_src)
         noise_plus = noise_mw + np.bincount(h_client, h_mw * h_act, b * k).reshape(b, k)
         # a client without hidden sources has noise_plus == noise_mw, so its SINR and MCS are the
