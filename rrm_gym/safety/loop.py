@@ -197,7 +197,7 @@ class EventLoop:
         w = self.rollbacks.history.get(token)
         if w is None:
             raise KeyError(f"unknown or already rolled-back token {token!r}")
-        self.rollbacks.watching.pop(token, None)
+        self.rollbacks.close(w)
         return self._restore(w, manual=True, reason="manual rollback")
 
     def inject_dfs_event(self, ap_id: int, channel: int | None = None, network: int = 0) -> None:
@@ -623,7 +623,7 @@ class EventLoop:
         A newer change supersedes what was watched on the AP, and is judged from here on; an
         emergency move or a rollback overrides it and is not watched."""
         if self.config.auto_rollback and not (req.emergency or req.loop == "rollback"):
-            token = self.last_token = self.rollbacks.watch(b, ap, before, after, now, "rb", req.loop, True).token
+            token = self.last_token = self.rollbacks.watch(b, ap, before, after, now, "rb", req.loop).token
             return token
         self.rollbacks.forget_ap(b, ap)
         return None

@@ -46,6 +46,11 @@ class Watch:
     retry_sum: float = 0.0  # per-tick sums over the window so far
     served_sum: float = 0.0
     offered_sum: float = 0.0
+    seq: int = 0  # order of the changes watched
+
+
+def _watch_order(w: Watch) -> int:
+    return w.seq
 
 
 class RollbackManager:
@@ -58,25 +63,33 @@ class RollbackManager:
         self._offered = np.zeros((num_networks, num_aps))
         self._warm = False
         self._baseline_rows: tuple[list, list, list] | None = None
-        self.watching: dict[str, Watch] = {}
-        self._watching_ap: dict[tuple[int, int], list[str]] = {}  # (network, ap) -> tokens, some maybe closed
+        # the open watch of each (network, AP), flat: a newer change on the AP supersedes it
+        self._num_aps = num_aps
+        self._open: list[Watch | None] = [None] * (num_networks * num_aps)
+        self._window_s = float(config.window_s)
         # token -> watch, for manual rollback after the window; the oldest are forgotten past the limit
         self.history: OrderedDict[str, Watch] = OrderedDict()
         self.history_limit = history_limit
         self._ids = itertools.count(1)
-        self._token_heads: dict[tuple[str, int, int], str] = {}  # (prefix, network, AP) -> token head
         self.auto_rollbacks = 0
         self.manual_rollbacks = 0
         self.by_loop: Counter[str] = Counter()  # rollbacks (auto and manual) by the loop whose change was undone
         self.by_network_loop: Counter[tuple[int, str]] = Counter()  # the same per (network, loop)
 
-    def _baseline(self, network: int, ap: int) -> tuple[float, float]:
-        """An AP's KPI baseline now: retry rate and served share of offered traffic."""
-        if self._baseline_rows is None:  # Python numbers, once per span, for the per-change snapshots
-            self._baseline_rows = (self._retry.tolist(), self._served.tolist(), self._offered.tolist())
-        retry, served, offered = self._baseline_rows
-        offered_mbps = offered[network][ap]
-        return retry[network][ap], (served[network][ap] / offered_mbps if offered_mbps > 0 else 1.0)
+    @property
+    def watching(self) -> dict[str, Watch]:
+        """The open watches by token (at most one per AP), oldest change first."""
+        return {w.token: w for w in sorted((w for w in self._open if w is not None), key=_watch_order)}
+
+    def is_open(self, w: Watch) -> bool:
+        """Whether ``w`` is still watched (not judged, superseded, forgotten or closed)."""
+        return self._open[w.network * self._num_aps + w.ap] is w
+
+    def close(self, w: Watch) -> None:
+        """Stop watching ``w`` (a manual rollback undid it); nothing if it is not open."""
+        k = w.network * self._num_aps + w.ap
+        if self._open[k] is w:
+            self._open[k] = None
 
     def observe(self, s: Sensing) -> None:
         """Fold a span into the baselines and into every open watch."""
@@ -91,11 +104,12 @@ class RollbackManager:
             self._retry += a * (retry - self._retry)
             self._served += a * (served - self._served)
             self._offered += a * (offered - self._offered)
-        if not self.watching:
+        watching = [w for w in self._open if w is not None]
+        if not watching:
             return
         t0, t1 = s.t0_s, s.t0_s + s.ticks
         inside = []  # the common case: the whole span is inside the window
-        for w in self.watching.values():
+        for w in watching:
             lo, hi = max(t0, w.start_s), min(t1, w.end_s)
             if hi <= lo:
                 continue
@@ -130,31 +144,33 @@ class RollbackManager:
         now_s: float,
         prefix: str = "rb",
         loop: str = "manual",
-        replace: bool = False,
     ) -> Watch:
-        """Watch a change just applied to an AP; with ``replace``, it supersedes the AP's other
-        open watches (as :meth:`forget_ap` first, in one pass)."""
-        head = self._token_heads.get((prefix, network, ap))
-        if head is None:
-            head = self._token_heads[prefix, network, ap] = f"{prefix}-n{network}-ap{ap}-"
-        token = head + f"{next(self._ids):06d}"
-        retry, satisfaction = self._baseline(network, ap)
-        w = Watch(token, network, ap, old, new, retry, satisfaction, now_s, now_s + self.config.window_s, None, loop)
-        watching = self.watching
-        key = (network, ap)
-        tokens = self._watching_ap.get(key)
-        if tokens is None:
-            self._watching_ap[key] = [token]
-        else:
-            if replace:
-                for t in tokens:
-                    watching.pop(t, None)  # closed (judged or rolled back) ones are gone already
-                tokens.clear()
-            tokens.append(token)
-        watching[token] = w
+        """Watch a change just applied to an AP, superseding the AP's open watch: the newer change
+        is judged from here on (against the AP's baseline now)."""
+        seq = next(self._ids)
+        token = f"{prefix}-n{network}-ap{ap}-{seq:06d}"
+        baseline = self._baseline_rows
+        if baseline is None:  # Python numbers, once per span, for the per-change snapshots
+            baseline = self._baseline_rows = (self._retry.tolist(), self._served.tolist(), self._offered.tolist())
+        offered = baseline[2][network][ap]
+        w = Watch(
+            token,
+            network,
+            ap,
+            old,
+            new,
+            baseline[0][network][ap],
+            baseline[1][network][ap] / offered if offered > 0 else 1.0,
+            now_s,
+            now_s + self._window_s,
+            None,
+            loop,
+            seq=seq,
+        )
+        self._open[network * self._num_aps + ap] = w
         history = self.history
         history[token] = w
-        while len(history) > self.history_limit:
+        if len(history) > self.history_limit:  # one in, one out
             history.popitem(last=False)
         return w
 
@@ -179,12 +195,11 @@ class RollbackManager:
 
     def due(self, now_s: float) -> list[Watch]:
         """Watches whose window has closed by ``now_s`` (removed from the open set)."""
-        done = [w for w in self.watching.values() if w.end_s <= now_s]
+        done = sorted((w for w in self._open if w is not None and w.end_s <= now_s), key=_watch_order)
         for w in done:
-            del self.watching[w.token]
+            self._open[w.network * self._num_aps + w.ap] = None
         return done
 
     def forget_ap(self, network: int, ap: int) -> None:
         """Stop watching an AP's changes (an emergency move superseded them)."""
-        for token in self._watching_ap.pop((network, ap), ()):
-            self.watching.pop(token, None)  # closed (judged or rolled back) ones are gone already
+        self._open[network * self._num_aps + ap] = None
