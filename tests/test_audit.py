@@ -756,3 +756,42 @@ def test_prepared_details_give_the_records_of_the_mapping_and_only_in_their_own_
     with pytest.raises(ValueError, match="another audit log"):
         other.record_changes(rows(AuditLog(KEY), True))
     assert other.total == 0
+
+
+@pytest.mark.parametrize("sink", ["memory", "file"])
+def test_a_power_change_record_is_the_record_change_of_its_fields(tmp_path, sink):
+    """``record_power_change`` writes the commonest record without the general path (in memory
+    its JSON is written in place): each record, signed text and file line, must be what
+    ``record_change`` makes of the same fields, and a closed log refuses it."""
+    mac = "aa:bb:cc:dd:ee:ff"
+    cases = [
+        (60.0, "agent", "SUCCESS", 0, 3, 11.0, 14.5, "rb-n0-ap3-000001", "fast loop", {"loop": "fast"}),
+        (61.5, "agent", "MODIFIED", 2, 0, -0.0, 1e-7, None, f"clipped for {mac} near the EIRP limit", {"loop": "x"}),
+        (62.0, "manual", "SUCCESS", 1, 11, 20.0, 5.0, "rb-n1-ap11-000002", 'quote " and \\ é', {"requested": {}}),
+    ]
+    logs = []
+    for fast in (True, False):
+        path = None if sink == "memory" else tmp_path / f"{fast}.jsonl"
+        log = AuditLog(KEY, path=path, seed=9)
+        for t, source, status, net, ap, old, new, token, reason, details in cases:
+            if fast:
+                got = log.record_power_change(
+                    t, source, status, net, ap, old, new, token, reason, log.prepare_details(details)
+                )
+            else:
+                changes = [{"param": "power_dbm", "old_value": old, "new_value": new}]
+                got = log.record_change(
+                    t, "CHANGE_REQUEST", source, status, "POWER_CHANGE", net, ap, changes, token, reason, details
+                )
+            assert got == log.records[-1].audit_id
+        logs.append(log)
+    assert list(logs[0]._memory) == list(logs[1]._memory) and logs[0].counts_by_status == logs[1].counts_by_status
+    assert logs[0].verify().ok and mac not in "".join(logs[0]._memory)
+    if sink == "file":
+        for log in logs:
+            log.close()
+        assert (tmp_path / "True.jsonl").read_text() == (tmp_path / "False.jsonl").read_text()
+    else:
+        logs[0].close()
+    with pytest.raises(ValueError, match="closed"):
+        logs[0].record_power_change(*cases[0][:-1], logs[0].prepare_details({}))
