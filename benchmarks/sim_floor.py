@@ -13,7 +13,10 @@ For each scenario, in one process:
   ``power``, ``sqrt``, ``log``), counted element by element over the same hour at B networks and
   priced at this machine's per-element cost of each, measured here on arrays of 32,000 values:
   a floor under the per-network work that holds whatever the code around them does, since each
-  value they produce is one the sensing depends on.
+  value they produce is one the sensing depends on;
+* the per-tick sensing of that hour at B networks (MiB) and the time of joining its 60 segments
+  into one span (``Sensing.concat``), which one ``run(3600)`` call pays for on top of the 60
+  calls: writing that much memory is a floor under the one-call pattern.
 
     python benchmarks/sim_floor.py [--scenarios enterprise hall] [--batch 64] [--repeats 3]
 """
@@ -21,6 +24,7 @@ For each scenario, in one process:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 from collections import Counter
@@ -31,7 +35,7 @@ import numpy as np
 from bench_sim import TARGET_BATCH_GAIN, hour_s
 
 from rrm_gym.config import packaged_scenarios
-from rrm_gym.sim import WirelessSimulation
+from rrm_gym.sim import Sensing, WirelessSimulation
 
 TRANSCENDENTAL = ("exp", "log10", "log1p", "power", "sqrt", "log")
 
@@ -73,6 +77,19 @@ def ns_per_element(name: str, size: int = 32_000, repeats: int = 200) -> float:
     return best
 
 
+def sensing_join(parts: list[Sensing]) -> tuple[float, float]:
+    """Wall milliseconds of joining ``parts`` into one span (fastest of 3) and the MiB of the
+    joined span's per-tick arrays."""
+    best = np.inf
+    for _ in range(3):
+        t = time.perf_counter()
+        joined = Sensing.concat(parts)
+        best = min(best, time.perf_counter() - t)
+    arrays = (getattr(joined, f.name) for f in dataclasses.fields(joined))
+    ticked = sum(x.nbytes for x in arrays if isinstance(x, np.ndarray) and x.ndim == 3 and x.shape[1] == joined.ticks)
+    return best * 1e3, ticked / 2**20
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", nargs="+", default=packaged_scenarios())
@@ -87,7 +104,7 @@ def main() -> None:
     head = (
         f"{'scenario':<12} | {'B=1 ms/h':>9} {f'B={half} ms/h':>11} {f'B={b} ms/h':>11} {'gain':>6} | "
         f"{'marginal ms/net-h':>17} {'gain bound':>10} | {'transc. Melem/h':>15} {'floor ms/net-h':>14} "
-        f"{'floor / 10x budget':>18}"
+        f"{'floor / 10x budget':>18} | {'sensing MiB/h':>13} {'join ms/h':>11} {'join / budget':>15}"
     )
     print(head)
     print("-" * len(head))
@@ -102,21 +119,24 @@ def main() -> None:
         sim = WirelessSimulation(scenario, seed=0, num_networks=b)
         sim.run(3600)
         with counting(counts):
-            for _ in range(60):
-                sim.run(60)
+            parts = [sim.run(60) for _ in range(60)]
         floor = sum(counts[k] * cost[k] for k in TRANSCENDENTAL) / 1e6 / b  # ms per network-hour
         budget = one / TARGET_BATCH_GAIN  # per network-hour at B networks for a 10x gain
+        join, mib = sensing_join(parts)
         print(
             f"{scenario:<12} | {one:>9.1f} {mid:>11.1f} {full:>11.1f} {gain:>5.1f}x | "
             f"{marginal:>17.2f} {bound:>9.1f}x | {sum(counts.values()) / 1e6:>15.2f} {floor:>14.2f} "
-            f"{floor / budget:>17.0%}"
+            f"{floor / budget:>17.0%} | {mib:>13.0f} {join:>11.1f} {join / b / budget:>15.0%}"
         )
     print(
         f"\ngain: B={b} throughput per network-hour over B = 1; marginal: the cost of one more network; "
         "gain bound: B = 1 over marginal,\nthe gain with no per-call overhead at all; transc.: float64 "
         f"transcendental elements per simulated hour at B={b}; floor: their cost\nper network-hour at the "
         f"prices above; 10x budget: B = 1 ms/h / {TARGET_BATCH_GAIN:g}, the per-network-hour time a "
-        f"{TARGET_BATCH_GAIN:g}x gain allows."
+        f"{TARGET_BATCH_GAIN:g}x gain allows;\nsensing: the per-tick sensing of one simulated hour at B={b}, "
+        "which one run(3600) call returns; join: Sensing.concat of the hour's 60\nsegments at B networks, which "
+        "that call pays for on top of 60 run(60) calls (fastest of 3); join / budget: per network-hour, over the "
+        "10x budget."
     )
 
 
