@@ -452,7 +452,7 @@ def test_clients_without_hidden_sources_skip_no_physics(scenario, monkeypatch):
             assert_sensing_equal(a, b)
 
 
-@pytest.mark.parametrize("scenario", ["office", "enterprise", "legacy_24"])
+@pytest.mark.parametrize("scenario", ["office", "enterprise", "legacy_24", "hall"])
 def test_links_redone_for_moved_clients_alone_equal_links_from_scratch(scenario, monkeypatch):
     """After an epoch only the relocated clients' links, and the interferers' reach at them, are
     redone (in place): the sensing must be exactly what redoing every client's gives, and the row

@@ -141,6 +141,18 @@ def _link_terms(
     return assoc >= 0, a, signal, cell, r.ap_noise_mw.take(cell), rate_factor, snr_db, mcs0, rate0
 
 
+def _clean_terms(
+    linked: np.ndarray, rate_factor: np.ndarray, sinr_db: np.ndarray, mcs: np.ndarray, frame_loss: bool = True
+) -> tuple[np.ndarray, ...]:
+    """What a client's ``sinr_db`` and ``mcs`` give before collisions: ``(served, mcs_c, rate,
+    per)``, served (linked, and decoding MCS 0), the MCS used (0 at least), the goodput without
+    retries and the frame loss at that MCS (``None`` unless ``frame_loss``)."""
+    served = linked & (mcs >= 0)
+    mcs_c = np.maximum(mcs, 0)
+    rate = np.where(served, HE_RATE_20MHZ_1SS_MBPS[mcs_c] * rate_factor, 0.0)
+    return served, mcs_c, rate, _per(sinr_db, mcs_c) if frame_loss else None
+
+
 def _per(sinr_db: np.ndarray, mcs: np.ndarray) -> np.ndarray:
     """Packet error of frames at ``mcs`` (>= 0) and ``sinr_db``; see :mod:`rrm_gym.radio.phy`.
     ``1 / (1 + 9 exp(min(slope (sinr - threshold), 50)))``, each step in one buffer (these arrays
@@ -532,6 +544,7 @@ class WirelessSimulation:
         self._radio_cache: _RadioState | None = None
         self._client_links_of: np.ndarray | None = None  # the association _client_links belongs to
         self._client_links: tuple[np.ndarray, ...] = ()
+        self._link_clean: tuple[np.ndarray, ...] | None = None  # _clean_terms of the links (see _segment)
         self._if_links_of: np.ndarray | None = None  # the association _if_links belongs to
         self._if_links: tuple[np.ndarray, ...] = ()
         self._pick_base: dict[int, np.ndarray] = {}  # per last-axis length: flat offset of each [b, k] row
@@ -1018,6 +1031,9 @@ class WirelessSimulation:
         redone = _link_terms(r, cur, a_r, bi * self.num_aps + a_r, sig_r)
         for x, v in zip(self._client_links, redone, strict=True):
             x.reshape(-1)[row] = v
+        if self._link_clean is not None:
+            for x, v in zip(self._link_clean, _clean_terms(redone[0], redone[5], redone[6], redone[7]), strict=True):
+                x.reshape(-1)[row] = v
 
     def _interferer_links(
         self, r: _RadioState, cell: np.ndarray, rows: tuple[np.ndarray, np.ndarray] | None
@@ -1084,6 +1100,7 @@ class WirelessSimulation:
             # (network, serving AP) of each client, flat; unlinked clients weigh 0
             self._client_links = _link_terms(r, assoc, a, rows * n + a, self._pick(rx_ct, a))
             self._client_links_of = assoc
+            self._link_clean = None
         linked, a, signal, cell, noise_mw, rate_factor, snr_db, mcs0, rate0 = self._client_links
         decodes0 = mcs0 >= 0
 
@@ -1109,7 +1126,10 @@ class WirelessSimulation:
         if self._hidden_holes is not None:
             act_flat = np.append(act_flat, 0.0)  # the silent source of the lists' old entries
         h_act = act_flat.take(h_src)
-        noise_plus = noise_mw + np.bincount(h_client, h_mw * h_act, b * k).reshape(b, k)
+        if len(h_client):
+            noise_plus = noise_mw + np.bincount(h_client, h_mw * h_act, b * k).reshape(b, k)
+        else:
+            noise_plus = noise_mw  # (what adding a sum of nothing gives)
         # a client without hidden sources has noise_plus == noise_mw, so its SINR and MCS are the
         # SNR and MCS of its link: where most clients are such (fewer hidden sources than half the
         # clients), only the others are computed
@@ -1123,9 +1143,14 @@ class WirelessSimulation:
             mcs.reshape(-1)[h_clients] = mcs_index(sinr_h)
         else:
             sinr_db, mcs = snr_db, mcs0
-        served = linked & (mcs >= 0)
-        mcs_c = np.maximum(mcs, 0)
-        rate = np.where(served, HE_RATE_20MHZ_1SS_MBPS[mcs_c] * rate_factor, 0.0)  # goodput without retries
+        if h_clients is not None and not len(h_clients):
+            # no client has a hidden source: what follows from the links alone, kept with them
+            # (made the first time it is needed, and redone row by row with them)
+            if self._link_clean is None:
+                self._link_clean = _clean_terms(linked, rate_factor, snr_db, mcs0)
+            served, mcs_c, rate, per = self._link_clean
+        else:
+            served, mcs_c, rate, per = _clean_terms(linked, rate_factor, sinr_db, mcs, frame_loss=False)
         coll = _per(c_sinr_db, mcs_c.ravel().take(c_client)) * act_flat.take(c_src)
         log_ok = np.bincount(c_client, np.log1p(-np.minimum(coll, 0.999999)), b * k).reshape(b, k)
         # CSMA collisions with contenders that picked the same backoff slot
@@ -1141,7 +1166,7 @@ class WirelessSimulation:
             )
         else:
             ok_exp = np.exp(log_ok + log_ok_csma.reshape(-1).take(csma_of_client))
-        ok_clean = (1.0 - _per(sinr_db, mcs_c)) * ok_exp  # [B, K]
+        ok_clean = (1.0 - (_per(sinr_db, mcs_c) if per is None else per)) * ok_exp  # [B, K]
 
         # Per-tick drivers: non-Wi-Fi interferers and channel-change outages. Ticks that share a
         # driver state (which interferers are on; no outage) are solved once: S states, and
