@@ -265,7 +265,8 @@ class Sensing:
     Per-tick arrays are ``[B, T, N]``; per-client arrays ``[B, K]`` are the
     mean over the span (throughput, demand) or its last tick (association, RSSI).
     A reading held over several ticks may come as a read-only view repeating one
-    row: copy an array before writing into it.
+    row, and a per-client array as a read-only view that later spans share (the
+    association, the offered load): copy an array before writing into it.
     """
 
     t0_s: float
@@ -545,6 +546,7 @@ class WirelessSimulation:
         self._client_links_of: np.ndarray | None = None  # the association _client_links belongs to
         self._client_links: tuple[np.ndarray, ...] = ()
         self._link_clean: tuple[np.ndarray, ...] | None = None  # _clean_terms of the links (see _segment)
+        self._link_counts: np.ndarray | None = None  # linked clients per flat (network, AP) of the links
         self._if_links_of: np.ndarray | None = None  # the association _if_links belongs to
         self._if_links: tuple[np.ndarray, ...] = ()
         self._pick_base: dict[int, np.ndarray] = {}  # per last-axis length: flat offset of each [b, k] row
@@ -1019,6 +1021,13 @@ class WirelessSimulation:
         keep &= best_score < cur_score + self.scenario.clients.roam_hysteresis_db
         return np.where(keep, cur, np.where(np.isfinite(best_score), best, -1))
 
+    def _clients_per_ap(self, cell: np.ndarray, linked: np.ndarray) -> np.ndarray:
+        """Linked clients per flat (network, AP) of the current links ``cell``, ``linked``: counted
+        the first time after they were made, then kept with them (redone rows move their clients)."""
+        if self._link_counts is None:
+            self._link_counts = np.bincount(cell[linked], minlength=self.num_networks * self.num_aps)
+        return self._link_counts
+
     def _relink_rows(self, r: _RadioState, assoc: np.ndarray, changed: tuple[np.ndarray, np.ndarray]) -> None:
         """Redo the client links of :meth:`_segment` (its ``_client_links``) for the rows
         ``changed`` ``(networks, clients)`` alone, in place, with the same values as from scratch:
@@ -1029,6 +1038,11 @@ class WirelessSimulation:
         a_r = np.maximum(cur, 0)
         sig_r = self._rx_ct.reshape(-1).take(row * self._rx_ct.shape[2] + a_r)
         redone = _link_terms(r, cur, a_r, bi * self.num_aps + a_r, sig_r)
+        counts = self._link_counts
+        if counts is not None:  # the old links' clients out, the new ones' in (whole numbers: exact)
+            linked, cell = self._client_links[0].reshape(-1).take(row), self._client_links[3].reshape(-1).take(row)
+            counts -= np.bincount(cell[linked], minlength=len(counts))
+            counts += np.bincount(redone[3][redone[0]], minlength=len(counts))
         for x, v in zip(self._client_links, redone, strict=True):
             x.reshape(-1)[row] = v
         if self._link_clean is not None:
@@ -1100,7 +1114,7 @@ class WirelessSimulation:
             # (network, serving AP) of each client, flat; unlinked clients weigh 0
             self._client_links = _link_terms(r, assoc, a, rows * n + a, self._pick(rx_ct, a))
             self._client_links_of = assoc
-            self._link_clean = None
+            self._link_clean = self._link_counts = None
         linked, a, signal, cell, noise_mw, rate_factor, snr_db, mcs0, rate0 = self._client_links
         decodes0 = mcs0 >= 0
 
@@ -1294,12 +1308,12 @@ class WirelessSimulation:
             demand_mbps=_over_ticks(per_ap(demand)[:, None, :].astype(np.float32), ticks),
             transmitting=transmitting,
             radar_burst=radar,
-            client_ap=assoc.copy(),
+            client_ap=self._readonly(assoc),  # (an association array is replaced, never written)
             client_rssi_dbm=np.where(linked, signal, np.nan),
             client_snr_db=np.where(linked, snr_db, np.nan),
             client_throughput_mbps=thr[:, 0] if steady else (weight[:, None, :] @ thr)[:, 0],
-            client_demand_mbps=self._demand.copy(),
-            clients_per_ap=np.bincount(cell[linked], minlength=b * n).reshape(b, n),
+            client_demand_mbps=self._readonly(self._demand),  # (replaced each epoch, never written)
+            clients_per_ap=self._clients_per_ap(cell, linked).reshape(b, n).copy(),
             neighbor_rssi_dbm=r.neighbor_rssi_dbm,
             foreign_rssi_dbm=r.foreign_rssi_dbm,
             foreign_channel=SLOT_CHANNEL[slot[0, n:]].astype(int),
