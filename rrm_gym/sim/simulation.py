@@ -446,6 +446,7 @@ class WirelessSimulation:
         self.ap_band_ghz = np.array([SLOT_BAND_GHZ[slot_index(ap.channel, ap.width_mhz)] for ap in sc.aps])
         self.ap_min_power_dbm = np.array([ap.min_power_dbm for ap in sc.aps])
         self.ap_max_power_dbm = np.array([ap.max_power_dbm for ap in sc.aps])
+        self._power_range = [(float(ap.min_power_dbm), float(ap.max_power_dbm)) for ap in sc.aps]  # per AP
         self.ap_max_width_mhz = np.array([ap.max_width_mhz or ap.width_mhz for ap in sc.aps])
         self._ap_nss = np.array([ap.spatial_streams for ap in sc.aps])
         slots = [slot_index(ap.channel, ap.width_mhz) for ap in sc.aps]
@@ -625,8 +626,9 @@ class WirelessSimulation:
 
     def set_power(self, ap: int, power_dbm: float, *, network: int = 0) -> None:
         """Set AP ``ap``'s transmit power; must lie within its hardware range."""
-        self._check_ap(ap, network)
-        lo, hi = self.ap_min_power_dbm[ap], self.ap_max_power_dbm[ap]
+        if not (0 <= ap < self.num_aps and 0 <= network < self.num_networks):
+            self._check_ap(ap, network)
+        lo, hi = self._power_range[ap]  # (Python numbers: the event loop sets powers one at a time)
         if not lo <= power_dbm <= hi:
             raise ValueError(f"power {power_dbm} dBm for AP {ap} is outside its range [{lo}, {hi}] dBm")
         self._power[network, ap] = power_dbm
