@@ -81,10 +81,6 @@ class RollbackManager:
         """The open watches by token (at most one per AP), oldest change first."""
         return {w.token: w for w in sorted((w for w in self._open if w is not None), key=_watch_order)}
 
-    def is_open(self, w: Watch) -> bool:
-        """Whether ``w`` is still watched (not judged, superseded, forgotten or closed)."""
-        return self._open[w.network * self._num_aps + w.ap] is w
-
     def close(self, w: Watch) -> None:
         """Stop watching ``w`` (a manual rollback undid it); nothing if it is not open."""
         k = w.network * self._num_aps + w.ap
