@@ -980,6 +980,29 @@ def test_manual_rollback_after_the_watch_window_still_works():
     assert loop.counters()["rollbacks_manual"] == 1
 
 
+def test_a_newer_change_on_an_ap_supersedes_its_open_watch_and_older_tokens_stay_restorable():
+    """One open watch per AP: a newer change replaces the AP's watch (listed oldest change first),
+    the window's end closes them, and a superseded change can still be undone by its token."""
+    sim, loop = make_loop(shield_site(), cooldown=CooldownConfig(0.0, 0.0, 0.0))
+    loop.advance(60)
+    tokens = []
+    for ap, power in ((2, 17.0), (1, 17.0), (2, 14.0)):
+        assert loop.submit(ChangeRequest(ap, power_dbm=power)).outcome is Outcome.APPLIED
+        tokens.append(loop.last_token)
+    first, other, newest = tokens
+    assert list(loop.rollbacks.watching) == [other, newest]
+    assert [(w.ap, w.old, w.new) for w in loop.rollbacks.watching.values()] == [
+        (1, {"power_dbm": 20.0}, {"power_dbm": 17.0}),
+        (2, {"power_dbm": 17.0}, {"power_dbm": 14.0}),
+    ]
+    loop.advance(loop.config.rollback.window_s + 60)
+    assert loop.rollbacks.watching == {} and loop.counters()["rollbacks_auto"] == 0
+    loop.rollback(first)  # the superseded change: AP 2 back to its power before it
+    assert sim.power_dbm[0, 2] == 20.0 and first not in loop.rollbacks.history
+    with pytest.raises(KeyError):
+        loop.rollback(first)
+
+
 def test_manual_rollback_of_an_unknown_token_raises_key_error():
     sim, loop = make_loop(shield_site())
     with pytest.raises(KeyError):
