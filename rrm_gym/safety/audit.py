@@ -268,25 +268,58 @@ class _LabelJson(dict):
 
 
 _LABEL_JSON = _LabelJson()
+_POWER_CHANGE_JSON, _CHANGE_REQUEST_JSON = _LABEL_JSON["POWER_CHANGE"], _LABEL_JSON["CHANGE_REQUEST"]
 
 
 def _record_json(row: tuple, audit_id: str, sequence: int, prev_signature: str) -> tuple[str, str]:
     """Canonical JSON of a cleaned record (a :meth:`AuditLog._seal` row, numbered and chained),
     split where ``"signature"`` sorts in (after ``"sequence"``): ``head + tail`` is
     :func:`canonical_json` of the unsigned record, and ``head + ',"signature":"..."' + tail`` that
-    of the signed one. Much cheaper than the general encoder because the fields and their order
-    are fixed."""
+    of the signed one (see :func:`_record_text`)."""
     t, event_type, source, status, action, network, ap, _, token, reason, _, changes_json, details_json = row
+    return _record_text(
+        _LABEL_JSON[action], ap, audit_id, changes_json, details_json, _LABEL_JSON[event_type],
+        _LABEL_JSON[status], network, prev_signature, reason, token, sequence, t, _LABEL_JSON[source],
+    )  # fmt: skip
+
+
+def _record_text(
+    action_json: str,
+    ap: int | None,
+    audit_id: str,
+    changes_json: str,
+    details_json: str,
+    event_json: str,
+    status_json: str,
+    network: int,
+    prev_signature: str,
+    reason: str,
+    token: str | None,
+    sequence: int,
+    t: float,
+    source_json: str,
+) -> tuple[str, str]:
+    """:func:`_record_json` from the record's fields in key order, its labels, changes and details
+    as JSON already. Much cheaper than the general encoder because the fields and their order
+    are fixed."""
     head = (
-        f'{{"action_type":{_LABEL_JSON[action]},"ap_id":{"null" if ap is None else int.__repr__(ap)},'
+        f'{{"action_type":{action_json},"ap_id":{"null" if ap is None else int.__repr__(ap)},'
         f'"audit_id":"{audit_id}","configuration_changes":{changes_json},'
-        f'"details":{details_json},"event_type":{_LABEL_JSON[event_type]},'
-        f'"execution_status":{_LABEL_JSON[status]},"network":{int.__repr__(network)},'
+        f'"details":{details_json},"event_type":{event_json},'
+        f'"execution_status":{status_json},"network":{int.__repr__(network)},'
         f'"prev_signature":"{prev_signature}","reason":{_STR(reason)},'
         f'"rollback_token":{"null" if token is None else _STR(token)},"sequence":{int.__repr__(sequence)}'
     )
-    tail = f',"sim_time_s":{float.__repr__(t)},"source":{_LABEL_JSON[source]}}}'
-    return head, tail
+    return head, f',"sim_time_s":{float.__repr__(t)},"source":{source_json}}}'
+
+
+def _hmac_hex(pads: tuple[Any, Any], head: str, tail: str) -> str:
+    """Hex HMAC-SHA256 of ``head + tail`` from the padded-key states :func:`_hmac_sha256_pads`
+    made (what :func:`compute_signature` gives for the record they write)."""
+    inner, outer = pads[0].copy(), pads[1].copy()
+    inner.update((head + tail).encode("utf-8"))
+    outer.update(inner.digest())
+    return outer.hexdigest()
 
 
 def _file_line(body: Mapping[str, Any]) -> str:
@@ -1147,24 +1180,16 @@ class AuditLog:
         with self._lock:
             if self._closed:
                 raise ValueError("audit log is closed")
-            # in memory: _seal's steps for one record, its canonical JSON (_record_json's) written
-            # with the labels of this record type in place (a fifth of a request's time goes here)
+            # in memory: _seal's steps for one record, with the labels of this record type
+            # written once (a fifth of a request's time goes here)
             seq, prev = self._next_seq, self._last_sig
             audit_id = f"{self._id_prefix}{seq:016x}"
-            head = (
-                f'{{"action_type":"POWER_CHANGE","ap_id":{int.__repr__(ap_id)},"audit_id":"{audit_id}",'
-                f'"configuration_changes":{changes_json},"details":{details.text},"event_type":"CHANGE_REQUEST",'
-                f'"execution_status":{_LABEL_JSON[execution_status]},"network":{int.__repr__(network)},'
-                f'"prev_signature":"{prev}","reason":{_STR(reason)},'
-                f'"rollback_token":{"null" if rollback_token is None else _STR(rollback_token)},'
-                f'"sequence":{int.__repr__(seq)}'
-            )
-            tail = f',"sim_time_s":{float.__repr__(sim_time_s)},"source":{_LABEL_JSON[source]}}}'
-            inner_pad, outer_pad = self._pads
-            inner, outer = inner_pad.copy(), outer_pad.copy()
-            inner.update((head + tail).encode("utf-8"))
-            outer.update(inner.digest())
-            sig = outer.hexdigest()
+            head, tail = _record_text(
+                _POWER_CHANGE_JSON, ap_id, audit_id, changes_json, details.text, _CHANGE_REQUEST_JSON,
+                _LABEL_JSON[execution_status], network, prev, reason, rollback_token, seq, sim_time_s,
+                _LABEL_JSON[source],
+            )  # fmt: skip
+            sig = _hmac_hex(self._pads, head, tail)
             self._memory.append(f'{head},"signature":"{sig}"{tail}')
             self._next_seq, self._last_sig = seq + 1, sig
             self.total += 1
@@ -1248,7 +1273,7 @@ class AuditLog:
         with self._lock:
             if self._closed:
                 raise ValueError("audit log is closed")
-            inner_pad, outer_pad = self._pads
+            pads = self._pads
             prefix, memory, counts, fh = self._id_prefix, self._memory, self._counts, self._fh
             seq, sig = self._next_seq, self._last_sig
             for row in rows:
@@ -1257,10 +1282,7 @@ class AuditLog:
                 # seeds, equal ids), and a resumed log's sequence continues, so its ids stay unique
                 audit_id, prev = f"{prefix}{seq:016x}", sig
                 head, tail = _record_json(row, audit_id, seq, prev)
-                inner, outer = inner_pad.copy(), outer_pad.copy()
-                inner.update((head + tail).encode("utf-8"))
-                outer.update(inner.digest())
-                sig = outer.hexdigest()  # HMAC-SHA256, as compute_signature
+                sig = _hmac_hex(pads, head, tail)
                 if fh is not None:
                     data = (_file_line(self._body(row, audit_id, seq, prev, sig)) + "\n").encode("utf-8")
                     if self._max_bytes is not None and self._size > 0 and self._size + len(data) > self._max_bytes:

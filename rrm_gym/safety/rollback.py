@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import operator
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -49,8 +50,7 @@ class Watch:
     seq: int = 0  # order of the changes watched
 
 
-def _watch_order(w: Watch) -> int:
-    return w.seq
+_watch_order = operator.attrgetter("seq")
 
 
 class RollbackManager:
@@ -170,7 +170,7 @@ class RollbackManager:
         self._open[network * self._num_aps + ap] = w
         history = self.history
         history[token] = w
-        if len(history) > self.history_limit:  # one in, one out
+        while len(history) > self.history_limit:
             history.popitem(last=False)
         return w
 
