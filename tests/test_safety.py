@@ -1354,11 +1354,10 @@ def test_submit_and_submit_many_decide_changes_and_audit_exactly_as_the_general_
         one = [loops[1].submit(r) for r in batch]
         many = loops[2].submit_many(batch)  # a batch this small is checked one request at a time ...
         small_batch, loop_module._ARRAY_BATCH = loop_module._ARRAY_BATCH, 1
-        seal_rows, loop_module._SEAL_ROWS = loop_module._SEAL_ROWS, 3  # its rows sealed three at a time
         try:
             arrays = loops[3].submit_many(batch)  # ... and this one on arrays
         finally:
-            loop_module._ARRAY_BATCH, loop_module._SEAL_ROWS = small_batch, seal_rows
+            loop_module._ARRAY_BATCH = small_batch
         for results in (one, many, arrays):
             assert [(r.outcome, r.reason, r.applied, r.previous) for r in general] == [
                 (r.outcome, r.reason, r.applied, r.previous) for r in results

@@ -37,7 +37,6 @@ _CHANNEL_OF, _WIDTH_OF = SLOT_CHANNEL.tolist(), SLOT_WIDTH_MHZ.tolist()  # slot 
 # from this many power requests on (four office networks' APs), checking them on arrays is the
 # cheaper way (benchmarks/bench_event_loop.py times batches of 1, 8 and 64 networks)
 _ARRAY_BATCH = 40
-_SEAL_ROWS = 128  # a batch's audit rows are sealed this many at a time
 
 
 @dataclass(frozen=True)
@@ -501,8 +500,9 @@ class EventLoop:
             return [self._submit_checked(r) for r in requests]
         code, nets, aps, slot_l, cur_l, power_l, clipped_l, lo_l, hi_l, top_l, wait_l = plan
         sh.cooldown.deferrals += code.count(2)
-        results, rows, applied_n = [], [], 0
+        results, applied_n = [], 0
         t = float(now)
+        record, ids, networks = self.audit.record_power_change, self.step_audit_ids, self.step_audit_networks
         for i, req in enumerate(requests):
             c = code[i]
             if c == 0 or c == 2:
@@ -514,31 +514,34 @@ class EventLoop:
                 else:
                     reason, status = f"cooldown: power_dbm may change again in {wait_l[i]:.0f} s", "DEFERRED"
                 results.append(ShieldResult(_REJECTED, reason, req))
-                action, changes, token = _action(req.params()), [], None
-            else:
-                note = clip_note(power_l[i], clipped_l[i], hi_l[i], top_l[i]) if clipped_l[i] != power_l[i] else ""
-                old, new = cur_l[i], clipped_l[i]
-                sl = slot_l[i]
-                config = {"channel": _CHANNEL_OF[sl], "width_mhz": _WIDTH_OF[sl], "power_dbm": old}
-                outcome = _MODIFIED if note else _APPLIED
-                if c == 1:
-                    results.append(ShieldResult(outcome, note or "no change", req, {}, config))
-                    continue  # nothing to change: not an action, not audited
-                results.append(ShieldResult(outcome, note or "ok", req, {"power_dbm": new}, config))
-                net, a = nets[i], aps[i]
-                token = self._watch_change(req, net, a, {"power_dbm": old}, {"power_dbm": new}, now)
-                applied_n += 1
-                action, changes = "POWER_CHANGE", [{"param": "power_dbm", "old_value": old, "new_value": new}]
-                status, reason = ("MODIFIED", note) if note else ("SUCCESS", req.reason)
+                source, details = _SOURCE_VALUE[req.source], self._request_details(req)
+                row = (t, "CHANGE_REQUEST", source, status, _action(req.params()), nets[i], aps[i], [], None, reason)
+                self._seal_rows([(*row, details)])
+                continue
+            note = clip_note(power_l[i], clipped_l[i], hi_l[i], top_l[i]) if clipped_l[i] != power_l[i] else ""
+            old, new = cur_l[i], clipped_l[i]
+            sl = slot_l[i]
+            config = {"channel": _CHANNEL_OF[sl], "width_mhz": _WIDTH_OF[sl], "power_dbm": old}
+            outcome = _MODIFIED if note else _APPLIED
+            if c == 1:
+                results.append(ShieldResult(outcome, note or "no change", req, {}, config))
+                continue  # nothing to change: not an action, not audited
+            results.append(ShieldResult(outcome, note or "ok", req, {"power_dbm": new}, config))
+            net, a = nets[i], aps[i]
+            token = self._watch_change(req, net, a, {"power_dbm": old}, {"power_dbm": new}, now)
+            applied_n += 1
+            status, reason = ("MODIFIED", note) if note else ("SUCCESS", req.reason)
             # the details of a distinct request are cleaned and encoded once (see _details_cache)
             details = self._request_details(req)
             source = _SOURCE_VALUE[req.source]
-            rows.append((t, "CHANGE_REQUEST", source, status, action, nets[i], aps[i], changes, token, reason, details))
-            if len(rows) == _SEAL_ROWS:
-                # sealed as they come, a few dozen at a time: a large batch's rows do not pile
-                # up (the garbage collector would traverse them again and again)
-                self._seal_rows(rows)
-                rows = []
+            if type(details) is PreparedDetails:
+                ids.append(record(t, source, status, net, a, old, new, token, reason, details))
+                networks.append(net)
+            else:  # a loop tag that is not a string: the general row
+                changes = [{"param": "power_dbm", "old_value": old, "new_value": new}]
+                self._seal_rows(
+                    [(t, "CHANGE_REQUEST", source, status, "POWER_CHANGE", net, a, changes, token, reason, details)]
+                )
         go = [i for i, c in enumerate(code) if c == 3]
         if len(go) == 1:
             i = go[0]
@@ -562,7 +565,6 @@ class EventLoop:
         if applied_n:
             self.actions["POWER_CHANGE"] += applied_n
         self.step_results += results
-        self._seal_rows(rows)
         return results
 
     def _seal_rows(self, rows: list[tuple]) -> None:
