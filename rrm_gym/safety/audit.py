@@ -345,52 +345,12 @@ def _power_record_pieces() -> tuple[list[str], list[str]]:
 _POWER_HEAD, _POWER_TAIL = _power_record_pieces()
 
 
-class _PowerRecordText:
-    """Writes :func:`_record_text` of a ``POWER_CHANGE`` change request from the fixed pieces,
-    with the parts that repeat (an AP's opening, a status and network, a reason scrubbed with
-    the log's key, a source) joined once and kept (bounded): the event loop's commonest record,
-    a fifth of a change request's time."""
-
-    __slots__ = ("key", "aps", "status_nets", "reasons", "sources")
-
-    def __init__(self, key: bytes) -> None:
-        self.key = key
-        self.aps: dict[int, str] = {}
-        self.status_nets: dict[tuple[str, int], str] = {}
-        self.reasons: dict[str, str] = {}
-        self.sources: dict[str, str] = {}
-
-    def __call__(
-        self, t: float, source: str, status: str, network: int, ap: int, old: float, new: float,
-        token: str | None, reason: str, details_json: str, audit_id: str, sequence: int, prev_signature: str,
-    ) -> tuple[str, str]:  # fmt: skip
-        """``(head, tail)`` as :func:`_record_text` writes them (``reason`` as given: scrubbed here)."""
-        h = _POWER_HEAD
-        opening = self.aps.get(ap)
-        if opening is None:
-            opening = self._keep(self.aps, ap, f"{h[0]}{int.__repr__(ap)}{h[1]}")
-        middle = self.status_nets.get((status, network))
-        if middle is None:
-            text = f"{h[5]}{_LABEL_JSON[status]}{h[6]}{int.__repr__(network)}{h[7]}"
-            middle = self._keep(self.status_nets, (status, network), text)
-        why = self.reasons.get(reason)
-        if why is None:
-            why = self._keep(self.reasons, reason, f"{h[8]}{_STR(_scrub_text(reason, self.key))}{h[9]}")
-        end = self.sources.get(source)
-        if end is None:
-            end = self._keep(self.sources, source, f"{_POWER_TAIL[1]}{_LABEL_JSON[source]}{_POWER_TAIL[2]}")
-        head = (
-            f"{opening}{audit_id}{h[2]}{float.__repr__(new)}{h[3]}{float.__repr__(old)}{h[4]}{details_json}"
-            f"{middle}{prev_signature}{why}{'null' if token is None else _STR(token)}{h[10]}{int.__repr__(sequence)}"
-        )
-        return head, f"{_POWER_TAIL[0]}{float.__repr__(t)}{end}"
-
-    @staticmethod
-    def _keep(cache: dict, key: Any, text: str) -> str:
-        if len(cache) >= 4096:
-            cache.clear()
-        cache[key] = text
-        return text
+def _keep(cache: dict, key: Any, text: str) -> str:
+    """``cache[key] = text``, the cache started afresh past 4,096 entries; ``text``."""
+    if len(cache) >= 4096:
+        cache.clear()
+    cache[key] = text
+    return text
 
 
 def _hmac_hex(pads: tuple[Any, Any], head: str, tail: str) -> str:
@@ -976,7 +936,11 @@ class AuditLog:
         else:
             self._id_prefix = hashlib.sha256(f"rrm-gym-audit:{seed}".encode()).hexdigest()[:16]
         self._memory: collections.deque[str] = collections.deque(maxlen=memory_limit)  # signed canonical JSON
-        self._power_text = _PowerRecordText(resolved)
+        # the parts of a power change's record that repeat (see record_power_change), joined once
+        self._power_openings: dict[int, str] = {}
+        self._power_middles: dict[tuple[str, int], str] = {}
+        self._power_reasons: dict[str, str] = {}
+        self._power_ends: dict[str, str] = {}
         self._pads = _hmac_sha256_pads(self._key)
         self._lock = threading.Lock()
         self._next_seq = 0
@@ -1246,7 +1210,9 @@ class AuditLog:
         loop's commonest record, its changes' JSON written without the general path."""
         if details.log is not self:
             raise ValueError("details prepared by another audit log (its key pseudonymises differently)")
-        if self._fh is not None or self._closed:  # a file sink's line, or the refusal: the general path
+        plain = type(old_dbm) is float and type(new_dbm) is float and type(sim_time_s) is float
+        if self._fh is not None or self._closed or not (plain and type(ap_id) is int and type(network) is int):
+            # a file sink's line, the refusal, or numbers of other types: the general path
             if len(reason) >= 17:
                 reason = _scrub_text(reason, self._key)
             changes = [{"param": "power_dbm", "old_value": old_dbm, "new_value": new_dbm}]
@@ -1255,16 +1221,34 @@ class AuditLog:
                 rollback_token, reason, details.value, _changes_json(changes), details.text,
             )  # fmt: skip
             return self._seal([row])[0][0]
+        # in memory: _seal's steps for one record, its text written from the template's pieces
+        # (see _power_record_pieces) with what repeats joined once (exact ints and floats, so each
+        # is written as its repr)
+        h = _POWER_HEAD
+        opening = self._power_openings.get(ap_id)
+        if opening is None:
+            opening = _keep(self._power_openings, ap_id, f"{h[0]}{ap_id}{h[1]}")
+        middle = self._power_middles.get((execution_status, network))
+        if middle is None:
+            text = f"{h[5]}{_LABEL_JSON[execution_status]}{h[6]}{network}{h[7]}"
+            middle = _keep(self._power_middles, (execution_status, network), text)
+        why = self._power_reasons.get(reason)
+        if why is None:
+            why = _keep(self._power_reasons, reason, f"{h[8]}{_STR(_scrub_text(reason, self._key))}{h[9]}")
+        end = self._power_ends.get(source)
+        if end is None:
+            end = _keep(self._power_ends, source, f"{_POWER_TAIL[1]}{_LABEL_JSON[source]}{_POWER_TAIL[2]}")
+        token = "null" if rollback_token is None else _STR(rollback_token)
         with self._lock:
             if self._closed:
                 raise ValueError("audit log is closed")
-            # in memory: _seal's steps for one record, its text written from the template's pieces
             seq, prev = self._next_seq, self._last_sig
             audit_id = f"{self._id_prefix}{seq:016x}"
-            head, tail = self._power_text(
-                sim_time_s, source, execution_status, network, ap_id, old_dbm, new_dbm, rollback_token, reason,
-                details.text, audit_id, seq, prev,
-            )  # fmt: skip
+            head = (
+                f"{opening}{audit_id}{h[2]}{new_dbm!r}{h[3]}{old_dbm!r}{h[4]}{details.text}{middle}{prev}{why}"
+                f"{token}{h[10]}{seq}"
+            )
+            tail = f"{_POWER_TAIL[0]}{sim_time_s!r}{end}"
             sig = _hmac_hex(self._pads, head, tail)
             self._memory.append(f'{head},"signature":"{sig}"{tail}')
             self._next_seq, self._last_sig = seq + 1, sig
