@@ -768,6 +768,10 @@ def test_a_power_change_record_is_the_record_change_of_its_fields(tmp_path, sink
         (60.0, "agent", "SUCCESS", 0, 3, 11.0, 14.5, "rb-n0-ap3-000001", "fast loop", {"loop": "fast"}),
         (61.5, "agent", "MODIFIED", 2, 0, -0.0, 1e-7, None, f"clipped for {mac} near the EIRP limit", {"loop": "x"}),
         (62.0, "manual", "SUCCESS", 1, 11, 20.0, 5.0, "rb-n1-ap11-000002", 'quote " and \\ é', {"requested": {}}),
+        # the first one's AP, status, network, reason and source again (their text is kept), and
+        # numbers of other types (the general path)
+        (63.0, "agent", "SUCCESS", 0, 3, 14.5, 8.0, "rb-n0-ap3-000003", "fast loop", {"loop": "fast"}),
+        (64.0, "agent", "SUCCESS", 0, 3, 11, np.float64(14.5), None, "fast loop", {"loop": "fast"}),
     ]
     logs = []
     for fast in (True, False):
