@@ -1431,20 +1431,18 @@ def test_take_results_returns_what_happened_since_the_last_call_and_nothing_pile
     assert loop.take_results() == ([], [])
 
 
-def test_prepared_request_details_are_reused_only_for_equal_requests(monkeypatch):
+def test_prepared_request_details_are_reused_only_for_equal_requests():
     # the loop keeps each distinct request's audit details prepared (by type and repr of what it
     # asks for, and its loop tag); records must be what details prepared afresh per record give
     def run(fresh: bool) -> list[str]:
         sim = WirelessSimulation("office", seed=0)
         loop = EventLoop(sim, audit=AuditLog(b"k" * 16, seed=3))
-        if fresh:
-            monkeypatch.setattr(loop, "_details_cache", lambda: {})
         requests = [
             ChangeRequest(1, power_dbm=11.0),
             ChangeRequest(1, power_dbm=11),  # another type, another record
             ChangeRequest(1, power_dbm=np.float64(11.0)),
             ChangeRequest(2, power_dbm=-0.0, loop="fast"),
-            ChangeRequest(2, power_dbm=0.0, loop="fast"),
+            ChangeRequest(0, power_dbm=0.0, loop="fast"),  # (another AP: not a no-change, so audited)
             ChangeRequest(3, channel=149, loop="slow"),  # (accepted or rejected: audited either way)
             ChangeRequest(4, channel=149, power_dbm=8.0, loop="slow"),
             ChangeRequest(6, channel=np.int64(149), loop="slow"),
@@ -1454,6 +1452,8 @@ def test_prepared_request_details_are_reused_only_for_equal_requests(monkeypatch
         ]
         for _ in range(3):
             for req in requests:
+                if fresh:
+                    loop._prepared_details = None  # nothing kept: this request's details prepared afresh
                 loop.submit(req)
             loop.advance(400)
         return list(loop.audit._memory)

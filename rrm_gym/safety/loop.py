@@ -425,7 +425,8 @@ class EventLoop:
                 power = float(p)
             except (TypeError, ValueError, OverflowError):
                 return self._submit_checked(req)
-        req = _without_agent_emergency(req)
+        if req.emergency and req.source is Source.AGENT:
+            req = _without_agent_emergency(req)
         sh, now = self.shield, sim.time_s
         lo, hi = sh.power_range_dbm(ap, slot)
         if not math.isfinite(power) or hi < lo:
@@ -461,28 +462,28 @@ class EventLoop:
         self.step_audit_networks.append(b)
         return result
 
-    def _details_cache(self) -> dict[tuple, PreparedDetails]:
-        """Audit details of change requests, prepared by the current audit log, by request: an
-        agent asks for a handful of distinct changes, so the records repeat a few details.
-        Bounded; started afresh for another audit log (its key pseudonymises differently)."""
-        cache = self._prepared_details
-        if cache is None or cache[0] is not self.audit or len(cache[1]) > 4096:
-            cache = self._prepared_details = (self.audit, {})
-        return cache[1]
-
     def _request_details(self, req: ChangeRequest) -> PreparedDetails | dict[str, Any]:
-        """The details of any change request (prepared, see :meth:`_details_cache`, when its loop
-        tag is a string)."""
+        """The details of any change request, prepared by the current audit log when its loop tag
+        is a string: an agent asks for a handful of distinct changes, so the records repeat a few
+        details. Kept by request, bounded, and started afresh for another audit log (its key
+        pseudonymises differently)."""
         if type(req.loop) is not str:
             return {"requested": req.params(), "loop": req.loop}
         c, w, p = req.channel, req.width_mhz, req.power_dbm
         if c is None and w is None:  # a power request, the commonest: a shorter key
-            key: tuple = (p.__class__, repr(p), req.loop)
+            # equal floats write the same JSON, but for 0.0 and -0.0; a pair is never equal to
+            # the triples of other types (14 == 14.0, and True == 1, but they write otherwise)
+            key: tuple = (p, req.loop) if type(p) is float and p else (p.__class__, repr(p), req.loop)
         else:
             key = (c.__class__, repr(c), w.__class__, repr(w), p.__class__, repr(p), req.loop)
-        cache = self._details_cache()
+        kept = self._prepared_details
+        if kept is None or kept[0] is not self.audit:
+            kept = self._prepared_details = (self.audit, {})
+        cache = kept[1]
         details = cache.get(key)
         if details is None:
+            if len(cache) >= 4096:
+                cache.clear()
             details = cache[key] = self.audit.prepare_details({"requested": req.params(), "loop": req.loop})
         return details
 
@@ -531,7 +532,7 @@ class EventLoop:
             token = self._watch_change(req, net, a, {"power_dbm": old}, {"power_dbm": new}, now)
             applied_n += 1
             status, reason = ("MODIFIED", note) if note else ("SUCCESS", req.reason)
-            # the details of a distinct request are cleaned and encoded once (see _details_cache)
+            # the details of a distinct request are cleaned and encoded once (see _request_details)
             details = self._request_details(req)
             source = _SOURCE_VALUE[req.source]
             if type(details) is PreparedDetails:
