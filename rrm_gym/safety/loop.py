@@ -166,10 +166,15 @@ class EventLoop:
         (a batch holds at most one request per AP, so none depends on another)."""
         out: list[ShieldResult] = []
         batch: list[ChangeRequest] = []
-        seen: set[tuple[int, int]] = set()
+        seen: set = set()
+        n = self.sim.num_aps
         for req in requests:
             if req.channel is None and req.width_mhz is None:
-                key = (req.network, req.ap)
+                b, ap = req.network, req.ap
+                # a flat index where both are ints (no tuple for the garbage collector to track per
+                # request); two requests of one AP always meet, and a clash of others (an AP out of
+                # range) only starts a new batch early
+                key = b * n + ap if type(b) is int and type(ap) is int else (b, ap)
                 if key in seen:
                     out += self._submit_batch(batch)
                     batch, seen = [], set()
