@@ -94,12 +94,14 @@ def rollback_latency_us(count: int = 2000) -> tuple[float, float]:
     sim = WirelessSimulation("office", seed=0)
     loop = EventLoop(sim, EventLoopConfig(cooldown=CooldownConfig(0.0, 0.0, 0.0)), audit=AuditLog(KEY))
     loop.advance(60)
-    watches = []
+    tokens = []
     for r in requests(sim, count, seed=1):
         loop.submit(r)
-        if loop.last_token is not None:
-            watches.append(loop.rollbacks.history[loop.last_token])
+        if loop.last_token is not None and loop.last_token not in tokens[-1:]:
+            tokens.append(loop.last_token)
     loop.advance(60)
+    # the watches as they stand after the span (a watch read from the history is a snapshot)
+    watches = [loop.rollbacks.history[t] for t in tokens if t in loop.rollbacks.history]
     t = time.perf_counter()
     for w in watches:
         loop.rollbacks.verdict(w)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import types
 
 import numpy as np
 import pytest
@@ -45,6 +46,7 @@ from rrm_gym.safety import (
 )
 from rrm_gym.safety import loop as loop_module
 from rrm_gym.safety.audit import verify_records
+from rrm_gym.safety.rollback import RollbackManager
 from rrm_gym.sim import WirelessSimulation
 
 KEY = b"test-safety-key-0123456789abcdef"
@@ -1001,6 +1003,82 @@ def test_a_newer_change_on_an_ap_supersedes_its_open_watch_and_older_tokens_stay
     assert sim.power_dbm[0, 2] == 20.0 and first not in loop.rollbacks.history
     with pytest.raises(KeyError):
         loop.rollback(first)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_rollback_history_keeps_the_newest_changes_as_given_while_its_columns_are_cut(monkeypatch, seed):
+    """The manager keeps each change as plain values in columns cut from the front as changes
+    are forgotten (every 3 here), never under an open watch: the tokens kept, each watch read
+    back, the open watches, the window's sums and the watches due must be what a plain record
+    of every change gives, as the limit changes, watches are closed, forgotten or narrowed."""
+    monkeypatch.setattr(RollbackManager, "_TRIM", 3)
+    rng = np.random.default_rng(seed)
+    nets, aps, window = 2, 3, 120
+    rm = RollbackManager(RollbackConfig(window_s=window), nets, aps, history_limit=5)
+    changes: list[dict] = []  # the plain record: every change, in order
+    kept: list[str] = []  # tokens not yet forgotten or rolled back, oldest first
+    open_: dict[tuple[int, int], dict] = {}
+    now = 0.0
+    for step in range(160):
+        op = rng.random()
+        b, ap = int(rng.integers(nets)), int(rng.integers(aps))
+        if op < 0.6:
+            old, new = {"power_dbm": float(rng.integers(20))}, {"power_dbm": float(rng.integers(20))}
+            token = rm.watch(b, ap, old, new, now, "rb", "fast" if op < 0.3 else "slow")
+            c = {"token": token, "network": b, "ap": ap, "old": old, "new": new, "start_s": now,
+                 "loop": "fast" if op < 0.3 else "slow", "ticks": 0, "retry_sum": 0.0, "served_sum": 0.0}  # fmt: skip
+            changes.append(c)
+            kept.append(token)
+            open_[b, ap] = c
+            kept = kept[-rm.history_limit :] if len(changes) > rm.history_limit else kept
+            kept = [t for t in kept if t in {c["token"] for c in changes[-rm.history_limit :]}]
+        elif op < 0.7 and kept:  # a token rolled back (popped), or part of it narrowed
+            token = kept[int(rng.integers(len(kept)))]
+            c = next(c for c in changes if c["token"] == token)
+            if rng.random() < 0.5:
+                assert rm.history.pop(token).token == token
+                kept.remove(token)
+            else:
+                c["old"] = {"channel": 36}
+                rm.keep_old(rm.history[token], c["old"])
+        elif op < 0.75:
+            rm.forget_ap(b, ap)
+            open_.pop((b, ap), None)
+        elif op < 0.8:
+            rm.history_limit = int(rng.integers(2, 8))  # takes effect with the next change
+        else:  # time passes: the open watches fold the span in, and those whose window closed are due
+            ticks = int(rng.integers(1, 90))
+            retry, served = rng.random((nets, ticks, aps)), rng.random((nets, ticks, aps))
+            offered = np.ones((nets, ticks, aps))
+            sensing = types.SimpleNamespace(
+                t0_s=now, ticks=ticks, retry_rate=retry, throughput_mbps=served, demand_mbps=offered
+            )
+            rm.observe(sensing)
+            for c in open_.values():
+                lo, hi = max(now, c["start_s"]), min(now + ticks, c["start_s"] + window)
+                if hi > lo:
+                    c["ticks"] += int(hi - lo)
+                    span = (c["network"], slice(int(lo - now), int(hi - now)), c["ap"])
+                    c["retry_sum"] += float(retry[span].sum())
+                    c["served_sum"] += float(served[span].sum())
+            now += ticks
+            due = [c for c in changes if open_.get((c["network"], c["ap"])) is c and c["start_s"] + window <= now]
+            assert [w.token for w in rm.due(now)] == [c["token"] for c in due]
+            for c in due:
+                del open_[c["network"], c["ap"]]
+
+        def as_watched(w):
+            return {"token": w.token, "network": w.network, "ap": w.ap, "old": w.old, "new": w.new,
+                    "start_s": w.start_s, "loop": w.loop, "ticks": w.ticks, "retry_sum": pytest.approx(w.retry_sum),
+                    "served_sum": pytest.approx(w.served_sum)}  # fmt: skip
+
+        assert list(rm.history) == kept and len(rm.history) == len(kept), step
+        by_token = {c["token"]: c for c in changes}
+        assert [as_watched(w) for w in rm.history.values()] == [by_token[t] for t in kept]
+        opened = sorted(open_.values(), key=changes.index)
+        assert [as_watched(w) for w in rm.watching.values()] == opened
+        assert all(w.end_s == w.start_s + window for w in rm.watching.values())
+    assert rm._base > 1  # the columns were cut
 
 
 def test_manual_rollback_of_an_unknown_token_raises_key_error():

@@ -631,7 +631,7 @@ class EventLoop:
         A newer change supersedes what was watched on the AP, and is judged from here on; an
         emergency move or a rollback overrides it and is not watched."""
         if self.config.auto_rollback and not (req.emergency or req.loop == "rollback"):
-            token = self.last_token = self.rollbacks.watch(b, ap, before, after, now, "rb", req.loop).token
+            token = self.last_token = self.rollbacks.watch(b, ap, before, after, now, "rb", req.loop)
             return token
         self.rollbacks.forget_ap(b, ap)
         return None
@@ -703,7 +703,8 @@ class EventLoop:
         self.actions["ROLLBACK"] += 1
         self._audit(ev, "ROLLBACK", changes, "ROLLED_BACK", req.reason, token=w.token, details=kpis)
         if remaining:
-            w.old = remaining  # the channel part can be restored by the same token once it is free again
+            # the channel part can be restored by the same token once it is free again
+            self.rollbacks.keep_old(w, remaining)
         else:
             self.rollbacks.history.pop(w.token, None)
         return result

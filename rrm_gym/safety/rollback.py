@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
-import operator
-from collections import Counter, deque
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,8 +28,8 @@ class RollbackConfig:
 @dataclass(slots=True)
 class Watch:
     """One applied change under observation: what to restore, the AP's KPI baseline before the
-    change, and the KPI sums over the window so far (plain numbers: a watch is made per change,
-    and the manager keeps thousands for manual rollback)."""
+    change, and the KPI sums over the window so far. A snapshot, made when asked for (the
+    manager keeps its changes as plain values: see :class:`RollbackManager`)."""
 
     token: str
     network: int
@@ -50,11 +49,53 @@ class Watch:
     seq: int = 0  # order of the changes watched
 
 
-_watch_order = operator.attrgetter("seq")
+_MISSING = object()
+
+
+class _History(Mapping[str, Watch]):
+    """The changes that may still be rolled back by token, oldest first: each read is a
+    :class:`Watch` made then (a snapshot, with the window's sums so far)."""
+
+    __slots__ = ("_m",)
+
+    def __init__(self, manager: RollbackManager) -> None:
+        self._m = manager
+
+    def __getitem__(self, token: str) -> Watch:
+        return self._m._watch(self._m._seq_of[token])
+
+    def get(self, token: str, default: Any = None) -> Any:
+        seq = self._m._seq_of.get(token)
+        return default if seq is None else self._m._watch(seq)
+
+    def pop(self, token: str, default: Any = _MISSING) -> Any:
+        """Forget ``token`` (its change was rolled back); its watch, or ``default``."""
+        seq = self._m._seq_of.pop(token, None)
+        if seq is None:
+            if default is _MISSING:
+                raise KeyError(token)
+            return default
+        return self._m._watch(seq)
+
+    def __contains__(self, token: object) -> bool:
+        return token in self._m._seq_of
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._m._seq_of)
+
+    def __len__(self) -> int:
+        return len(self._m._seq_of)
 
 
 class RollbackManager:
-    """Keeps per-AP KPI baselines and the changes being watched; decides on rollbacks."""
+    """Keeps per-AP KPI baselines and the changes being watched; decides on rollbacks.
+
+    Each change is kept as plain values in columns by its sequence number, not as an object: a
+    change is made per request, thousands are kept for manual rollback, and objects the garbage
+    collector tracks would have it traverse them again and again (a fifth of a batched step's
+    time). :class:`Watch` objects are made when one is asked for."""
+
+    _TRIM = 4096  # columns are cut from the front this many changes at a time
 
     def __init__(self, config: RollbackConfig, num_networks: int, num_aps: int, history_limit: int = 10_000) -> None:
         self.config = config
@@ -63,33 +104,54 @@ class RollbackManager:
         self._offered = np.zeros((num_networks, num_aps))
         self._warm = False
         self._baseline_rows: tuple[list, list, list] | None = None
-        # the open watch of each (network, AP), flat: a newer change on the AP supersedes it
         self._num_aps = num_aps
-        self._open: list[Watch | None] = [None] * (num_networks * num_aps)
         self._window_s = float(config.window_s)
-        # token -> watch, for manual rollback after the window; the oldest are forgotten past the
-        # limit (the tokens in the order they were issued: a dict and a deque cost less than an
-        # OrderedDict, once per change)
-        self.history: dict[str, Watch] = {}
-        self._issued: deque[str] = deque()
+        # the changes by sequence number, from _base on: token, network, AP, configuration to
+        # restore and the one set, KPI baseline, start of the window, loop tag, and the window's
+        # sums so far (ticks, retry, served, offered)
+        self._base = 1  # sequence number of the columns' first entry
+        self._next = 1
+        self._oldest = 1  # of the changes whose tokens are kept
+        self._trimmed_to = 1
+        self._cols: tuple[list, ...] = tuple([] for _ in range(13))
+        # the open watch of each (network, AP), flat, by sequence number (0: none): a newer
+        # change on the AP supersedes it
+        self._open: list[int] = [0] * (num_networks * num_aps)
+        # token -> sequence number, for manual rollback after the window; past the limit, the
+        # oldest changes are forgotten (a rolled-back one is gone already)
+        self._seq_of: dict[str, int] = {}
+        self.history = _History(self)
         self.history_limit = history_limit
         self._token_heads: dict[tuple[str, int, int], str] = {}
-        self._ids = itertools.count(1)
         self.auto_rollbacks = 0
         self.manual_rollbacks = 0
         self.by_loop: Counter[str] = Counter()  # rollbacks (auto and manual) by the loop whose change was undone
         self.by_network_loop: Counter[tuple[int, str]] = Counter()  # the same per (network, loop)
 
+    def _watch(self, seq: int) -> Watch:
+        i = seq - self._base
+        tok, net, ap, old, new, rb, sb, start, loop, ticks, rs, ss, os_ = self._cols
+        start_s = start[i]
+        return Watch(
+            tok[i], net[i], ap[i], old[i], new[i], rb[i], sb[i], start_s, start_s + self._window_s, None, loop[i],
+            ticks[i], rs[i], ss[i], os_[i], seq,
+        )  # fmt: skip
+
     @property
     def watching(self) -> dict[str, Watch]:
         """The open watches by token (at most one per AP), oldest change first."""
-        return {w.token: w for w in sorted((w for w in self._open if w is not None), key=_watch_order)}
+        return {w.token: w for w in map(self._watch, sorted(q for q in self._open if q))}
 
     def close(self, w: Watch) -> None:
         """Stop watching ``w`` (a manual rollback undid it); nothing if it is not open."""
         k = w.network * self._num_aps + w.ap
-        if self._open[k] is w:
-            self._open[k] = None
+        if self._open[k] == w.seq:
+            self._open[k] = 0
+
+    def keep_old(self, w: Watch, old: dict[str, Any]) -> None:
+        """What ``w``'s token restores from now on (part of the change could not be undone yet)."""
+        if self._seq_of.get(w.token) == w.seq:  # (the columns of a token kept are never cut)
+            self._cols[3][w.seq - self._base] = old
 
     def observe(self, s: Sensing) -> None:
         """Fold a span into the baselines and into every open watch."""
@@ -104,36 +166,38 @@ class RollbackManager:
             self._retry += a * (retry - self._retry)
             self._served += a * (served - self._served)
             self._offered += a * (offered - self._offered)
-        watching = [w for w in self._open if w is not None]
+        watching = [q - self._base for q in self._open if q]
         if not watching:
             return
-        t0, t1 = s.t0_s, s.t0_s + s.ticks
+        _, nets, aps, _, _, _, _, starts, _, ticks, rsum, ssum, osum = self._cols
+        t0, t1, window = s.t0_s, s.t0_s + s.ticks, self._window_s
         inside = []  # the common case: the whole span is inside the window
-        for w in watching:
-            lo, hi = max(t0, w.start_s), min(t1, w.end_s)
+        for i in watching:
+            start = starts[i]
+            lo, hi = max(t0, start), min(t1, start + window)
             if hi <= lo:
                 continue
-            w.ticks += int(hi - lo)
+            ticks[i] += int(hi - lo)
             if lo == t0 and hi == t1:
-                inside.append(w)
+                inside.append(i)
             else:
-                a, b, n, ap = int(lo - t0), int(hi - t0), w.network, w.ap
-                w.retry_sum += float(s.retry_rate[n, a:b, ap].sum())
-                w.served_sum += float(s.throughput_mbps[n, a:b, ap].sum())
-                w.offered_sum += float(s.demand_mbps[n, a:b, ap].sum())
+                a, b, n, ap = int(lo - t0), int(hi - t0), nets[i], aps[i]
+                rsum[i] += float(s.retry_rate[n, a:b, ap].sum())
+                ssum[i] += float(s.throughput_mbps[n, a:b, ap].sum())
+                osum[i] += float(s.demand_mbps[n, a:b, ap].sum())
         if inside:
-            nets = [w.network for w in inside]
-            aps = [w.ap for w in inside]
+            n_in = [nets[i] for i in inside]
+            ap_in = [aps[i] for i in inside]
             totals = zip(
-                (retry[nets, aps] * s.ticks).tolist(),
-                (served[nets, aps] * s.ticks).tolist(),
-                (offered[nets, aps] * s.ticks).tolist(),
+                (retry[n_in, ap_in] * s.ticks).tolist(),
+                (served[n_in, ap_in] * s.ticks).tolist(),
+                (offered[n_in, ap_in] * s.ticks).tolist(),
                 strict=True,
             )
-            for w, (r, sv, of) in zip(inside, totals, strict=True):
-                w.retry_sum += r
-                w.served_sum += sv
-                w.offered_sum += of
+            for i, (r, sv, of) in zip(inside, totals, strict=True):
+                rsum[i] += r
+                ssum[i] += sv
+                osum[i] += of
 
     def watch(
         self,
@@ -144,10 +208,11 @@ class RollbackManager:
         now_s: float,
         prefix: str = "rb",
         loop: str = "manual",
-    ) -> Watch:
+    ) -> str:
         """Watch a change just applied to an AP, superseding the AP's open watch: the newer change
-        is judged from here on (against the AP's baseline now)."""
-        seq = next(self._ids)
+        is judged from here on (against the AP's baseline now). Returns its rollback token."""
+        seq = self._next
+        self._next = seq + 1
         head = self._token_heads.get((prefix, network, ap))
         if head is None:
             head = self._token_heads[prefix, network, ap] = f"{prefix}-n{network}-ap{ap}-"
@@ -156,31 +221,47 @@ class RollbackManager:
         if baseline is None:  # Python numbers, once per span, for the per-change snapshots
             baseline = self._baseline_rows = (self._retry.tolist(), self._served.tolist(), self._offered.tolist())
         offered = baseline[2][network][ap]
-        w = Watch(
-            token,
-            network,
-            ap,
-            old,
-            new,
-            baseline[0][network][ap],
-            baseline[1][network][ap] / offered if offered > 0 else 1.0,
-            now_s,
-            now_s + self._window_s,
-            None,
-            loop,
-            0,
-            0.0,
-            0.0,
-            0.0,
-            seq,  # (positionally: the call costs a third less than with a keyword)
-        )
-        self._open[network * self._num_aps + ap] = w
-        history, issued = self.history, self._issued
-        history[token] = w
-        issued.append(token)
-        while len(issued) > self.history_limit:
-            history.pop(issued.popleft(), None)  # (a token rolled back is gone already)
-        return w
+        c = self._cols
+        c[0].append(token)
+        c[1].append(network)
+        c[2].append(ap)
+        c[3].append(old)
+        c[4].append(new)
+        c[5].append(baseline[0][network][ap])
+        c[6].append(baseline[1][network][ap] / offered if offered > 0 else 1.0)
+        c[7].append(now_s)
+        c[8].append(loop)
+        c[9].append(0)
+        c[10].append(0.0)
+        c[11].append(0.0)
+        c[12].append(0.0)
+        self._open[network * self._num_aps + ap] = seq
+        seq_of = self._seq_of
+        seq_of[token] = seq
+        oldest = self._oldest
+        if oldest <= seq - self.history_limit:  # past the limit: forget the oldest token
+            if oldest == seq - self.history_limit and oldest + 1 - self._trimmed_to < self._TRIM:
+                seq_of.pop(c[0][oldest - self._base], None)  # (the common case: one, and no cut)
+                self._oldest = oldest + 1
+            else:
+                self._forget_oldest()
+        return token
+
+    def _forget_oldest(self) -> None:
+        """Forget the tokens of all but the newest ``history_limit`` changes; every few thousand,
+        cut the columns of changes neither kept nor open."""
+        keep_from = self._next - max(self.history_limit, 0)
+        base, tokens, seq_of = self._base, self._cols[0], self._seq_of
+        for q in range(self._oldest, keep_from):
+            seq_of.pop(tokens[q - base], None)
+        self._oldest = keep_from
+        if keep_from - self._trimmed_to >= self._TRIM:
+            self._trimmed_to = keep_from
+            cut = min([keep_from, *(q for q in self._open if q)]) - base
+            if cut > 0:
+                for col in self._cols:
+                    del col[:cut]
+                self._base = base + cut
 
     def verdict(self, w: Watch) -> tuple[bool, str, dict[str, float]]:
         """Whether the watched change degraded the AP, why, and the KPIs compared."""
@@ -202,12 +283,17 @@ class RollbackManager:
         return False, "kept", kpis
 
     def due(self, now_s: float) -> list[Watch]:
-        """Watches whose window has closed by ``now_s`` (removed from the open set)."""
-        done = sorted((w for w in self._open if w is not None and w.end_s <= now_s), key=_watch_order)
-        for w in done:
-            self._open[w.network * self._num_aps + w.ap] = None
-        return done
+        """Watches whose window has closed by ``now_s`` (removed from the open set), oldest change first."""
+        starts, base, window = self._cols[7], self._base, self._window_s
+        opened = self._open
+        done = sorted(q for q in opened if q and starts[q - base] + window <= now_s)
+        if not done:
+            return []
+        out = [self._watch(q) for q in done]
+        for w in out:
+            opened[w.network * self._num_aps + w.ap] = 0
+        return out
 
     def forget_ap(self, network: int, ap: int) -> None:
         """Stop watching an AP's changes (an emergency move superseded them)."""
-        self._open[network * self._num_aps + ap] = None
+        self._open[network * self._num_aps + ap] = 0
