@@ -758,6 +758,35 @@ def test_prepared_details_give_the_records_of_the_mapping_and_only_in_their_own_
     assert other.total == 0
 
 
+def test_one_record_with_prepared_details_in_memory_is_the_general_paths_record():
+    """An in-memory ``record_change`` with prepared details (the loop's refusals, channel moves and
+    rollbacks) is written without the general row path: each record must be that path's."""
+    mac = "aa:bb:cc:dd:ee:ff"
+    rows = [
+        (1.0, "CHANGE_REQUEST", "agent", "REJECTED", "CHANNEL_CHANGE", 0, 3, [], None,
+         "at most 10 APs may change channel at once", {"loop": "slow", "requested": {"channel": 149}}),
+        (2.5, "CHANGE_REQUEST", "agent", "SUCCESS", "CHANNEL_CHANGE", 1, 0,
+         [{"param": "channel", "old_value": 36, "new_value": 149}, {"param": "power_dbm", "old_value": 11.0,
+          "new_value": -0.0}], "rb-n1-ap0-000002", f"roam of {mac}", {"loop": f"x {mac}", "client": mac}),
+        (3.0, "DEGRADATION", "manual", "ROLLED_BACK", "ROLLBACK", 2, None, [], "rb-n2-ap1-000003", 'q " \\ é', {}),
+        (4.0, "CHANGE_REQUEST", "agent", "DEFERRED", "POWER_CHANGE", 0, 3, [], None, "cooldown", {"loop": "fast"}),
+    ]  # fmt: skip
+    logs = []
+    for prepared in (True, False):
+        log = AuditLog(KEY, seed=7)
+        for *fields, details in rows:
+            got = log.record_change(*fields, log.prepare_details(details) if prepared else details)
+            assert got == log.records[-1].audit_id
+        logs.append(log)
+    assert list(logs[0]._memory) == list(logs[1]._memory) and logs[0].counts_by_status == logs[1].counts_by_status
+    assert logs[0].verify().ok and mac not in "".join(logs[0]._memory)
+    with pytest.raises(ValueError, match="another audit log"):
+        logs[1].record_change(*rows[0][:-1], logs[0].prepare_details({}))
+    logs[0].close()
+    with pytest.raises(ValueError, match="closed"):
+        logs[0].record_change(*rows[0][:-1], logs[0].prepare_details({}))
+
+
 @pytest.mark.parametrize("sink", ["memory", "file"])
 def test_a_power_change_record_is_the_record_change_of_its_fields(tmp_path, sink):
     """``record_power_change`` writes the commonest record without the general path (in memory

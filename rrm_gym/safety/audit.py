@@ -1183,14 +1183,40 @@ class AuditLog:
         they are (plain types without client keys, MAC addresses or escaped characters) are
         written as it writes them: subclasses of int, float and str as those types. ``details`` may
         be a :class:`PreparedDetails` of this log."""
-        return self.record_changes(
-            [
-                (
-                    sim_time_s, event_type, source, execution_status, action_type, network, ap_id,
-                    configuration_changes, rollback_token, reason, details,
-                )
-            ]
-        )[0]  # fmt: skip
+        if type(details) is not PreparedDetails or self._fh is not None or self._closed:
+            row = (
+                sim_time_s, event_type, source, execution_status, action_type, network, ap_id,
+                configuration_changes, rollback_token, reason, details,
+            )  # fmt: skip
+            return self.record_changes([row])[0]
+        # in memory, with details prepared (the loop's change requests): _seal's steps for one record
+        if details.log is not self:
+            raise ValueError("details prepared by another audit log (its key pseudonymises differently)")
+        if len(reason) >= 17:
+            reason = _scrub_text(reason, self._key)
+        changes_json = _changes_json(configuration_changes)
+        with self._lock:
+            if self._closed:
+                raise ValueError("audit log is closed")
+            seq = self._next_seq
+            audit_id = f"{self._id_prefix}{seq:016x}"
+            head, tail = _record_text(
+                _LABEL_JSON[action_type], ap_id, audit_id, changes_json, details.text, _LABEL_JSON[event_type],
+                _LABEL_JSON[execution_status], network, self._last_sig, reason, rollback_token, seq, sim_time_s,
+                _LABEL_JSON[source],
+            )  # fmt: skip
+            self._keep_signed(head, tail, seq, execution_status)
+        return audit_id
+
+    def _keep_signed(self, head: str, tail: str, seq: int, status: str) -> None:
+        """Sign an in-memory record written as ``head`` and ``tail`` (see :func:`_record_text`) with
+        sequence number ``seq``, keep it and count it (under the lock)."""
+        sig = _hmac_hex(self._pads, head, tail)
+        self._memory.append(f'{head},"signature":"{sig}"{tail}')
+        self._next_seq, self._last_sig = seq + 1, sig
+        self.total += 1
+        counts = self._counts
+        counts[status] = counts.get(status, 0) + 1
 
     def record_power_change(
         self,
@@ -1249,12 +1275,7 @@ class AuditLog:
                 f"{token}{h[10]}{seq}"
             )
             tail = f"{_POWER_TAIL[0]}{sim_time_s!r}{end}"
-            sig = _hmac_hex(self._pads, head, tail)
-            self._memory.append(f'{head},"signature":"{sig}"{tail}')
-            self._next_seq, self._last_sig = seq + 1, sig
-            self.total += 1
-            counts = self._counts
-            counts[execution_status] = counts.get(execution_status, 0) + 1
+            self._keep_signed(head, tail, seq, execution_status)
         return audit_id
 
     def prepare_details(self, details: dict[str, Any]) -> PreparedDetails:
