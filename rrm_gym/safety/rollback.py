@@ -114,6 +114,7 @@ class RollbackManager:
         self._oldest = 1  # of the changes whose tokens are kept
         self._trimmed_to = 1
         self._cols: tuple[list, ...] = tuple([] for _ in range(13))
+        self._appends = tuple(col.append for col in self._cols)  # (the columns are cut in place)
         # the open watch of each (network, AP), flat, by sequence number (0: none): a newer
         # change on the AP supersedes it
         self._open: list[int] = [0] * (num_networks * num_aps)
@@ -221,27 +222,29 @@ class RollbackManager:
         if baseline is None:  # Python numbers, once per span, for the per-change snapshots
             baseline = self._baseline_rows = (self._retry.tolist(), self._served.tolist(), self._offered.tolist())
         offered = baseline[2][network][ap]
-        c = self._cols
-        c[0].append(token)
-        c[1].append(network)
-        c[2].append(ap)
-        c[3].append(old)
-        c[4].append(new)
-        c[5].append(baseline[0][network][ap])
-        c[6].append(baseline[1][network][ap] / offered if offered > 0 else 1.0)
-        c[7].append(now_s)
-        c[8].append(loop)
-        c[9].append(0)
-        c[10].append(0.0)
-        c[11].append(0.0)
-        c[12].append(0.0)
+        to_token, to_net, to_ap, to_old, to_new, to_rb, to_sb, to_start, to_loop, to_ticks, to_rs, to_ss, to_os = (
+            self._appends
+        )
+        to_token(token)
+        to_net(network)
+        to_ap(ap)
+        to_old(old)
+        to_new(new)
+        to_rb(baseline[0][network][ap])
+        to_sb(baseline[1][network][ap] / offered if offered > 0 else 1.0)
+        to_start(now_s)
+        to_loop(loop)
+        to_ticks(0)
+        to_rs(0.0)
+        to_ss(0.0)
+        to_os(0.0)
         self._open[network * self._num_aps + ap] = seq
         seq_of = self._seq_of
         seq_of[token] = seq
         oldest = self._oldest
         if oldest <= seq - self.history_limit:  # past the limit: forget the oldest token
             if oldest == seq - self.history_limit and oldest + 1 - self._trimmed_to < self._TRIM:
-                seq_of.pop(c[0][oldest - self._base], None)  # (the common case: one, and no cut)
+                seq_of.pop(self._cols[0][oldest - self._base], None)  # (the common case: one, and no cut)
                 self._oldest = oldest + 1
             else:
                 self._forget_oldest()
