@@ -1073,6 +1073,8 @@ def test_the_rollback_history_keeps_the_newest_changes_as_given_while_its_column
                     "served_sum": pytest.approx(w.served_sum)}  # fmt: skip
 
         assert list(rm.history) == kept and len(rm.history) == len(kept), step
+        gone = [c["token"] for c in changes if c["token"] not in kept]  # forgotten or rolled back
+        assert not any(t in rm.history or rm.history.get(t) is not None for t in gone)
         by_token = {c["token"]: c for c in changes}
         assert [as_watched(w) for w in rm.history.values()] == [by_token[t] for t in kept]
         opened = sorted(open_.values(), key=changes.index)

@@ -455,7 +455,7 @@ class EventLoop:
             return result  # nothing to change: not an action, not audited
         result = ShieldResult(outcome, note or "ok", req, {"power_dbm": clipped}, config)
         self.step_results.append(result)
-        token = self._watch_change(req, b, ap, {"power_dbm": cur}, {"power_dbm": clipped}, now)
+        token = self._watch_power(req, b, ap, cur, clipped, now)
         sim.set_power(ap, clipped, network=b)
         cooldown.last_change_s[b, ap, 2] = now
         self.actions["POWER_CHANGE"] += 1
@@ -534,7 +534,7 @@ class EventLoop:
                 continue  # nothing to change: not an action, not audited
             results.append(ShieldResult(outcome, note or "ok", req, {"power_dbm": new}, config))
             net, a = nets[i], aps[i]
-            token = self._watch_change(req, net, a, {"power_dbm": old}, {"power_dbm": new}, now)
+            token = self._watch_power(req, net, a, old, new, now)
             applied_n += 1
             status, reason = ("MODIFIED", note) if note else ("SUCCESS", req.reason)
             # the details of a distinct request are cleaned and encoded once (see _request_details)
@@ -632,6 +632,14 @@ class EventLoop:
         emergency move or a rollback overrides it and is not watched."""
         if self.config.auto_rollback and not (req.emergency or req.loop == "rollback"):
             token = self.last_token = self.rollbacks.watch(b, ap, before, after, now, "rb", req.loop)
+            return token
+        self.rollbacks.forget_ap(b, ap)
+        return None
+
+    def _watch_power(self, req: ChangeRequest, b: int, ap: int, old: float, new: float, now: float) -> str | None:
+        """:meth:`_watch_change` of a change of power alone, from ``old`` to ``new`` (floats)."""
+        if self.config.auto_rollback and not (req.emergency or req.loop == "rollback"):
+            token = self.last_token = self.rollbacks.watch_power(b, ap, old, new, now, "rb", req.loop)
             return token
         self.rollbacks.forget_ap(b, ap)
         return None

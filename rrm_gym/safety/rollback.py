@@ -50,6 +50,7 @@ class Watch:
 
 
 _MISSING = object()
+_POWER = "power_dbm"
 
 
 class _History(Mapping[str, Watch]):
@@ -62,38 +63,45 @@ class _History(Mapping[str, Watch]):
         self._m = manager
 
     def __getitem__(self, token: str) -> Watch:
-        return self._m._watch(self._m._seq_of[token])
+        seq = self._m._kept_seq(token)
+        if seq is None:
+            raise KeyError(token)
+        return self._m._watch(seq)
 
     def get(self, token: str, default: Any = None) -> Any:
-        seq = self._m._seq_of.get(token)
+        seq = self._m._kept_seq(token)
         return default if seq is None else self._m._watch(seq)
 
     def pop(self, token: str, default: Any = _MISSING) -> Any:
         """Forget ``token`` (its change was rolled back); its watch, or ``default``."""
-        seq = self._m._seq_of.pop(token, None)
+        seq = self._m._kept_seq(token)
         if seq is None:
             if default is _MISSING:
                 raise KeyError(token)
             return default
+        self._m._popped.add(seq)
         return self._m._watch(seq)
 
     def __contains__(self, token: object) -> bool:
-        return token in self._m._seq_of
+        return type(token) is str and self._m._kept_seq(token) is not None
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._m._seq_of)
+        m = self._m
+        return (m._token(q) for q in range(m._oldest, m._next) if q not in m._popped)
 
     def __len__(self) -> int:
-        return len(self._m._seq_of)
+        m = self._m
+        return m._next - m._oldest - sum(1 for q in m._popped if q >= m._oldest)
 
 
 class RollbackManager:
     """Keeps per-AP KPI baselines and the changes being watched; decides on rollbacks.
 
-    Each change is kept as plain values in columns by its sequence number, not as an object: a
-    change is made per request, thousands are kept for manual rollback, and objects the garbage
-    collector tracks would have it traverse them again and again (a fifth of a batched step's
-    time). :class:`Watch` objects are made when one is asked for."""
+    Each change is kept as plain values in columns by its sequence number, not as an object,
+    and its token is not kept but written again from them: a change is made per request,
+    thousands are kept for manual rollback, and every object kept per change (a Watch the
+    garbage collector tracks, a token, a dict) cost a request more than writing the values.
+    :class:`Watch` objects are made when one is asked for."""
 
     _TRIM = 4096  # columns are cut from the front this many changes at a time
 
@@ -106,21 +114,22 @@ class RollbackManager:
         self._baseline_rows: tuple[list, list, list] | None = None
         self._num_aps = num_aps
         self._window_s = float(config.window_s)
-        # the changes by sequence number, from _base on: token, network, AP, configuration to
-        # restore and the one set, KPI baseline, start of the window, loop tag, and the window's
-        # sums so far (ticks, retry, served, offered)
+        # the changes by sequence number, from _base on: token prefix, network, AP, configuration
+        # to restore and the one set (a power alone as its number), the AP's KPI baseline
+        # (retry, served, offered), start of the window, loop tag, and the window's sums so far
+        # (ticks, retry, served, offered)
         self._base = 1  # sequence number of the columns' first entry
         self._next = 1
-        self._oldest = 1  # of the changes whose tokens are kept
-        self._trimmed_to = 1
-        self._cols: tuple[list, ...] = tuple([] for _ in range(13))
+        self._cols: tuple[list, ...] = tuple([] for _ in range(14))
         self._appends = tuple(col.append for col in self._cols)  # (the columns are cut in place)
         # the open watch of each (network, AP), flat, by sequence number (0: none): a newer
         # change on the AP supersedes it
         self._open: list[int] = [0] * (num_networks * num_aps)
-        # token -> sequence number, for manual rollback after the window; past the limit, the
-        # oldest changes are forgotten (a rolled-back one is gone already)
-        self._seq_of: dict[str, int] = {}
+        # tokens of the newest history_limit changes may be rolled back by hand (from _oldest on),
+        # but those rolled back already
+        self._oldest = 1
+        self._popped: set[int] = set()
+        self._trim_at = 1 + self._TRIM
         self.history = _History(self)
         self.history_limit = history_limit
         self._token_heads: dict[tuple[str, int, int], str] = {}
@@ -129,13 +138,36 @@ class RollbackManager:
         self.by_loop: Counter[str] = Counter()  # rollbacks (auto and manual) by the loop whose change was undone
         self.by_network_loop: Counter[tuple[int, str]] = Counter()  # the same per (network, loop)
 
+    def _head(self, prefix: str, network: int, ap: int) -> str:
+        head = self._token_heads.get((prefix, network, ap))
+        if head is None:
+            head = self._token_heads[prefix, network, ap] = f"{prefix}-n{network}-ap{ap}-"
+        return head
+
+    def _token(self, seq: int) -> str:
+        i = seq - self._base
+        c = self._cols
+        return self._head(c[0][i], c[1][i], c[2][i]) + str(seq).zfill(6)
+
+    def _kept_seq(self, token: str) -> int | None:
+        """The sequence number of a change whose ``token`` may still be rolled back by hand."""
+        digits = token[token.rfind("-") + 1 :]
+        if not (digits.isdigit() and digits.isascii()):
+            return None
+        seq = int(digits)
+        if not self._oldest <= seq < self._next or seq in self._popped or self._token(seq) != token:
+            return None
+        return seq
+
     def _watch(self, seq: int) -> Watch:
         i = seq - self._base
-        tok, net, ap, old, new, rb, sb, start, loop, ticks, rs, ss, os_ = self._cols
-        start_s = start[i]
+        _, net, ap, old, new, rb, served, offered, start, loop, ticks, rs, ss, os_ = self._cols
+        start_s, old_i, new_i, offered_i = start[i], old[i], new[i], offered[i]
         return Watch(
-            tok[i], net[i], ap[i], old[i], new[i], rb[i], sb[i], start_s, start_s + self._window_s, None, loop[i],
-            ticks[i], rs[i], ss[i], os_[i], seq,
+            self._token(seq), net[i], ap[i],
+            old_i if type(old_i) is dict else {_POWER: old_i}, new_i if type(new_i) is dict else {_POWER: new_i},
+            rb[i], served[i] / offered_i if offered_i > 0 else 1.0, start_s, start_s + self._window_s, None,
+            loop[i], ticks[i], rs[i], ss[i], os_[i], seq,
         )  # fmt: skip
 
     @property
@@ -151,8 +183,8 @@ class RollbackManager:
 
     def keep_old(self, w: Watch, old: dict[str, Any]) -> None:
         """What ``w``'s token restores from now on (part of the change could not be undone yet)."""
-        if self._seq_of.get(w.token) == w.seq:  # (the columns of a token kept are never cut)
-            self._cols[3][w.seq - self._base] = old
+        if self._kept_seq(w.token) == w.seq:  # (the columns of a change kept are never cut)
+            self._cols[3][w.seq - self._base] = dict(old)
 
     def observe(self, s: Sensing) -> None:
         """Fold a span into the baselines and into every open watch."""
@@ -170,7 +202,7 @@ class RollbackManager:
         watching = [q - self._base for q in self._open if q]
         if not watching:
             return
-        _, nets, aps, _, _, _, _, starts, _, ticks, rsum, ssum, osum = self._cols
+        _, nets, aps, _, _, _, _, _, starts, _, ticks, rsum, ssum, osum = self._cols
         t0, t1, window = s.t0_s, s.t0_s + s.ticks, self._window_s
         inside = []  # the common case: the whole span is inside the window
         for i in watching:
@@ -212,59 +244,60 @@ class RollbackManager:
     ) -> str:
         """Watch a change just applied to an AP, superseding the AP's open watch: the newer change
         is judged from here on (against the AP's baseline now). Returns its rollback token."""
+        if len(old) == 1 == len(new) and type(old.get(_POWER)) is float and type(new.get(_POWER)) is float:
+            return self.watch_power(network, ap, old[_POWER], new[_POWER], now_s, prefix, loop)
+        return self._keep(network, ap, dict(old), dict(new), now_s, prefix, loop)
+
+    def watch_power(
+        self, network: int, ap: int, old_dbm: float, new_dbm: float, now_s: float, prefix: str = "rb",
+        loop: str = "manual",
+    ) -> str:  # fmt: skip
+        """:meth:`watch` of a change of power alone, from ``old_dbm`` to ``new_dbm`` (floats)."""
+        return self._keep(network, ap, old_dbm, new_dbm, now_s, prefix, loop)
+
+    def _keep(self, network: int, ap: int, old: Any, new: Any, now_s: float, prefix: str, loop: str) -> str:
         seq = self._next
         self._next = seq + 1
-        head = self._token_heads.get((prefix, network, ap))
-        if head is None:
-            head = self._token_heads[prefix, network, ap] = f"{prefix}-n{network}-ap{ap}-"
-        token = head + str(seq).zfill(6)  # f"{seq:06d}", at a third of the cost
         baseline = self._baseline_rows
         if baseline is None:  # Python numbers, once per span, for the per-change snapshots
             baseline = self._baseline_rows = (self._retry.tolist(), self._served.tolist(), self._offered.tolist())
-        offered = baseline[2][network][ap]
-        to_token, to_net, to_ap, to_old, to_new, to_rb, to_sb, to_start, to_loop, to_ticks, to_rs, to_ss, to_os = (
-            self._appends
-        )
-        to_token(token)
-        to_net(network)
-        to_ap(ap)
-        to_old(old)
-        to_new(new)
-        to_rb(baseline[0][network][ap])
-        to_sb(baseline[1][network][ap] / offered if offered > 0 else 1.0)
-        to_start(now_s)
-        to_loop(loop)
-        to_ticks(0)
-        to_rs(0.0)
-        to_ss(0.0)
-        to_os(0.0)
+        retry_row, served_row, offered_row = baseline[0][network], baseline[1][network], baseline[2][network]
+        a = self._appends
+        a[0](prefix)
+        a[1](network)
+        a[2](ap)
+        a[3](old)
+        a[4](new)
+        a[5](retry_row[ap])
+        a[6](served_row[ap])
+        a[7](offered_row[ap])
+        a[8](now_s)
+        a[9](loop)
+        a[10](0)
+        a[11](0.0)
+        a[12](0.0)
+        a[13](0.0)
         self._open[network * self._num_aps + ap] = seq
-        seq_of = self._seq_of
-        seq_of[token] = seq
-        oldest = self._oldest
-        if oldest <= seq - self.history_limit:  # past the limit: forget the oldest token
-            if oldest == seq - self.history_limit and oldest + 1 - self._trimmed_to < self._TRIM:
-                seq_of.pop(self._cols[0][oldest - self._base], None)  # (the common case: one, and no cut)
-                self._oldest = oldest + 1
-            else:
-                self._forget_oldest()
-        return token
+        keep_from = seq + 1 - self.history_limit  # past the limit, the oldest token is forgotten
+        if self._oldest < keep_from:
+            self._oldest = keep_from
+            if keep_from >= self._trim_at:
+                self._trim()
+        head = self._token_heads.get((prefix, network, ap))
+        if head is None:
+            head = self._head(prefix, network, ap)
+        return head + str(seq).zfill(6)  # f"{seq:06d}", at a third of the cost
 
-    def _forget_oldest(self) -> None:
-        """Forget the tokens of all but the newest ``history_limit`` changes; every few thousand,
-        cut the columns of changes neither kept nor open."""
-        keep_from = self._next - max(self.history_limit, 0)
-        base, tokens, seq_of = self._base, self._cols[0], self._seq_of
-        for q in range(self._oldest, keep_from):
-            seq_of.pop(tokens[q - base], None)
-        self._oldest = keep_from
-        if keep_from - self._trimmed_to >= self._TRIM:
-            self._trimmed_to = keep_from
-            cut = min([keep_from, *(q for q in self._open if q)]) - base
-            if cut > 0:
-                for col in self._cols:
-                    del col[:cut]
-                self._base = base + cut
+    def _trim(self) -> None:
+        """Cut the columns of changes neither kept nor open (an AP's open watch may be old)."""
+        keep_from = self._oldest
+        cut = min([keep_from, *(q for q in self._open if q)]) - self._base
+        if cut > 0:
+            for col in self._cols:
+                del col[:cut]
+            self._base += cut
+            self._popped = {q for q in self._popped if q >= keep_from}
+        self._trim_at = keep_from + self._TRIM
 
     def verdict(self, w: Watch) -> tuple[bool, str, dict[str, float]]:
         """Whether the watched change degraded the AP, why, and the KPIs compared."""
@@ -287,7 +320,7 @@ class RollbackManager:
 
     def due(self, now_s: float) -> list[Watch]:
         """Watches whose window has closed by ``now_s`` (removed from the open set), oldest change first."""
-        starts, base, window = self._cols[7], self._base, self._window_s
+        starts, base, window = self._cols[8], self._base, self._window_s
         opened = self._open
         done = sorted(q for q in opened if q and starts[q - base] + window <= now_s)
         if not done:
