@@ -714,7 +714,7 @@ class EventLoop:
             # the channel part can be restored by the same token once it is free again
             self.rollbacks.keep_old(w, remaining)
         else:
-            self.rollbacks.history.pop(w.token, None)
+            self.rollbacks.forget(w)
         return result
 
     def _audit(

@@ -181,6 +181,11 @@ class RollbackManager:
         if self._open[k] == w.seq:
             self._open[k] = 0
 
+    def forget(self, w: Watch) -> None:
+        """Forget ``w``'s token (its change was rolled back); ``history.pop`` without the watch."""
+        if self._kept_seq(w.token) == w.seq:
+            self._popped.add(w.seq)
+
     def keep_old(self, w: Watch, old: dict[str, Any]) -> None:
         """What ``w``'s token restores from now on (part of the change could not be undone yet)."""
         if self._kept_seq(w.token) == w.seq:  # (the columns of a change kept are never cut)
