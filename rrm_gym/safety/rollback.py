@@ -66,11 +66,11 @@ class _History(Mapping[str, Watch]):
         seq = self._m._kept_seq(token)
         if seq is None:
             raise KeyError(token)
-        return self._m._watch(seq)
+        return self._m._watch(seq, token)
 
     def get(self, token: str, default: Any = None) -> Any:
         seq = self._m._kept_seq(token)
-        return default if seq is None else self._m._watch(seq)
+        return default if seq is None else self._m._watch(seq, token)
 
     def pop(self, token: str, default: Any = _MISSING) -> Any:
         """Forget ``token`` (its change was rolled back); its watch, or ``default``."""
@@ -80,7 +80,7 @@ class _History(Mapping[str, Watch]):
                 raise KeyError(token)
             return default
         self._m._popped.add(seq)
-        return self._m._watch(seq)
+        return self._m._watch(seq, token)
 
     def __contains__(self, token: object) -> bool:
         return type(token) is str and self._m._kept_seq(token) is not None
@@ -130,6 +130,7 @@ class RollbackManager:
         self._oldest = 1
         self._popped: set[int] = set()
         self._trim_at = 1 + self._TRIM
+        self._looked_up: tuple[str | None, int] = (None, 0)
         self.history = _History(self)
         self.history_limit = history_limit
         self._token_heads: dict[tuple[str, int, int], str] = {}
@@ -150,21 +151,29 @@ class RollbackManager:
         return self._head(c[0][i], c[1][i], c[2][i]) + str(seq).zfill(6)
 
     def _kept_seq(self, token: str) -> int | None:
-        """The sequence number of a change whose ``token`` may still be rolled back by hand."""
-        digits = token[token.rfind("-") + 1 :]
-        if not (digits.isdigit() and digits.isascii()):
-            return None
-        seq = int(digits)
-        if not self._oldest <= seq < self._next or seq in self._popped or self._token(seq) != token:
+        """The sequence number of a change whose ``token`` may still be rolled back by hand. (A
+        token always names the same change: the last one looked up is remembered, since a
+        rollback looks its token up three times.)"""
+        if token == self._looked_up[0]:
+            seq = self._looked_up[1]
+        else:
+            digits = token[token.rfind("-") + 1 :]
+            if not (digits.isdigit() and digits.isascii()):
+                return None
+            seq = int(digits)
+            if not self._base <= seq < self._next or self._token(seq) != token:
+                return None
+            self._looked_up = (token, seq)
+        if not self._oldest <= seq < self._next or seq in self._popped:
             return None
         return seq
 
-    def _watch(self, seq: int) -> Watch:
+    def _watch(self, seq: int, token: str | None = None) -> Watch:
         i = seq - self._base
         _, net, ap, old, new, rb, served, offered, start, loop, ticks, rs, ss, os_ = self._cols
         start_s, old_i, new_i, offered_i = start[i], old[i], new[i], offered[i]
         return Watch(
-            self._token(seq), net[i], ap[i],
+            self._token(seq) if token is None else token, net[i], ap[i],
             old_i if type(old_i) is dict else {_POWER: old_i}, new_i if type(new_i) is dict else {_POWER: new_i},
             rb[i], served[i] / offered_i if offered_i > 0 else 1.0, start_s, start_s + self._window_s, None,
             loop[i], ticks[i], rs[i], ss[i], os_[i], seq,
