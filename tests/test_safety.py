@@ -7,9 +7,11 @@ and random-stream tests also run on the packaged ``dfs_site`` scenario.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
+import pickle
 import types
 
 import numpy as np
@@ -1081,6 +1083,21 @@ def test_the_rollback_history_keeps_the_newest_changes_as_given_while_its_column
         assert [as_watched(w) for w in rm.watching.values()] == opened
         assert all(w.end_s == w.start_s + window for w in rm.watching.values())
     assert rm._base > 1  # the columns were cut
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_a_copied_rollback_manager_keeps_its_own_changes(how):
+    """A copy (the oracle baseline deep-copies its env; vector envs pickle theirs) watches into
+    its own columns: the original's history and open watches are untouched."""
+    rm = RollbackManager(RollbackConfig(), 1, 3)
+    first = rm.watch_power(0, 1, 20.0, 14.0, 0.0, "rb", "fast")
+    twin = copy.deepcopy(rm) if how == "deepcopy" else pickle.loads(pickle.dumps(rm))
+    second = twin.watch_power(0, 2, 20.0, 8.0, 5.0, "rb", "slow")
+    assert list(rm.history) == [first] and list(twin.history) == [first, second]
+    assert [w.ap for w in rm.watching.values()] == [1] and [w.ap for w in twin.watching.values()] == [1, 2]
+    assert twin.history[second].new == {"power_dbm": 8.0} and second not in rm.history
+    third = rm.watch_power(0, 0, 20.0, 11.0, 6.0)
+    assert rm.history[third].old == {"power_dbm": 20.0} and len(twin.history) == 2
 
 
 def test_manual_rollback_of_an_unknown_token_raises_key_error():

@@ -139,6 +139,15 @@ class RollbackManager:
         self.by_loop: Counter[str] = Counter()  # rollbacks (auto and manual) by the loop whose change was undone
         self.by_network_loop: Counter[tuple[int, str]] = Counter()  # the same per (network, loop)
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_appends"]  # bound to this manager's columns (deepcopy would keep them so)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._appends = tuple(col.append for col in self._cols)
+
     def _head(self, prefix: str, network: int, ap: int) -> str:
         head = self._token_heads.get((prefix, network, ap))
         if head is None:
