@@ -1020,7 +1020,7 @@ def test_the_rollback_history_keeps_the_newest_changes_as_given_while_its_column
     changes: list[dict] = []  # the plain record: every change, in order
     kept: list[str] = []  # tokens not yet forgotten or rolled back, oldest first
     open_: dict[tuple[int, int], dict] = {}
-    now = 0.0
+    now, held_aside = 0.0, 0
     for step in range(160):
         op = rng.random()
         b, ap = int(rng.integers(nets)), int(rng.integers(aps))
@@ -1082,7 +1082,10 @@ def test_the_rollback_history_keeps_the_newest_changes_as_given_while_its_column
         opened = sorted(open_.values(), key=changes.index)
         assert [as_watched(w) for w in rm.watching.values()] == opened
         assert all(w.end_s == w.start_s + window for w in rm.watching.values())
-    assert rm._base > 1  # the columns were cut
+        # the columns stay within a cut of the limit: an old open watch is held aside
+        assert len(rm._cols[0]) <= max(rm.history_limit, 8) + RollbackManager._TRIM
+        held_aside += bool(rm._aside_at)
+    assert rm._base > 1 and held_aside  # the columns were cut, an open watch among them
 
 
 @pytest.mark.parametrize("how", ["deepcopy", "pickle"])

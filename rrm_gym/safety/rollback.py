@@ -131,6 +131,9 @@ class RollbackManager:
         self._popped: set[int] = set()
         self._trim_at = 1 + self._TRIM
         self._looked_up: tuple[str | None, int] = (None, 0)
+        # open watches of changes older than the columns hold, by sequence number, in columns alike
+        self._aside_cols: tuple[list, ...] = tuple([] for _ in range(14))
+        self._aside_at: dict[int, int] = {}
         self.history = _History(self)
         self.history_limit = history_limit
         self._token_heads: dict[tuple[str, int, int], str] = {}
@@ -154,9 +157,20 @@ class RollbackManager:
             head = self._token_heads[prefix, network, ap] = f"{prefix}-n{network}-ap{ap}-"
         return head
 
-    def _token(self, seq: int) -> str:
+    def _where(self, seq: int) -> tuple[tuple[list, ...], int]:
+        """The columns holding change ``seq`` and its index there (an open watch older than the
+        changes kept is held aside when the columns are cut)."""
         i = seq - self._base
-        c = self._cols
+        if i >= 0:
+            return self._cols, i
+        return self._aside_cols, self._aside_at[seq]
+
+    def _start(self, seq: int) -> float:
+        c, i = self._where(seq)
+        return c[8][i]
+
+    def _token(self, seq: int) -> str:
+        c, i = self._where(seq)
         return self._head(c[0][i], c[1][i], c[2][i]) + str(seq).zfill(6)
 
     def _kept_seq(self, token: str) -> int | None:
@@ -178,8 +192,8 @@ class RollbackManager:
         return seq
 
     def _watch(self, seq: int, token: str | None = None) -> Watch:
-        i = seq - self._base
-        _, net, ap, old, new, rb, served, offered, start, loop, ticks, rs, ss, os_ = self._cols
+        cols, i = self._where(seq)
+        _, net, ap, old, new, rb, served, offered, start, loop, ticks, rs, ss, os_ = cols
         start_s, old_i, new_i, offered_i = start[i], old[i], new[i], offered[i]
         return Watch(
             self._token(seq) if token is None else token, net[i], ap[i],
@@ -222,10 +236,21 @@ class RollbackManager:
             self._retry += a * (retry - self._retry)
             self._served += a * (served - self._served)
             self._offered += a * (offered - self._offered)
-        watching = [q - self._base for q in self._open if q]
+        base = self._base
+        self._fold(s, self._cols, [q - base for q in self._open if q >= base], retry, served, offered)
+        if self._aside_at:
+            aside = [self._aside_at[q] for q in self._open if 0 < q < base]
+            self._fold(s, self._aside_cols, aside, retry, served, offered)
+
+    def _fold(
+        self, s: Sensing, cols: tuple[list, ...], watching: list[int], retry: np.ndarray, served: np.ndarray,
+        offered: np.ndarray,
+    ) -> None:  # fmt: skip
+        """Add span ``s`` to the sums of the open watches at ``watching`` in ``cols`` (``retry``,
+        ``served`` and ``offered``: the span's means per AP)."""
         if not watching:
             return
-        _, nets, aps, _, _, _, _, _, starts, _, ticks, rsum, ssum, osum = self._cols
+        _, nets, aps, _, _, _, _, _, starts, _, ticks, rsum, ssum, osum = cols
         t0, t1, window = s.t0_s, s.t0_s + s.ticks, self._window_s
         inside = []  # the common case: the whole span is inside the window
         for i in watching:
@@ -312,13 +337,19 @@ class RollbackManager:
         return head + str(seq).zfill(6)  # f"{seq:06d}", at a third of the cost
 
     def _trim(self) -> None:
-        """Cut the columns of changes neither kept nor open (an AP's open watch may be old)."""
+        """Cut the columns of changes no longer kept; the open watches among them (an AP not
+        changed since, the clock standing still) are held aside, so that the columns stay
+        within a few thousand changes of the limit whatever the APs do."""
         keep_from = self._oldest
-        cut = min([keep_from, *(q for q in self._open if q)]) - self._base
+        cut = keep_from - self._base
         if cut > 0:
+            behind = sorted(q for q in self._open if 0 < q < keep_from)
+            rows = [self._where(q) for q in behind]
+            self._aside_cols = tuple([cols[k][i] for cols, i in rows] for k in range(14))
+            self._aside_at = {q: j for j, q in enumerate(behind)}
             for col in self._cols:
                 del col[:cut]
-            self._base += cut
+            self._base = keep_from
             self._popped = {q for q in self._popped if q >= keep_from}
         self._trim_at = keep_from + self._TRIM
 
@@ -345,7 +376,10 @@ class RollbackManager:
         """Watches whose window has closed by ``now_s`` (removed from the open set), oldest change first."""
         starts, base, window = self._cols[8], self._base, self._window_s
         opened = self._open
-        done = sorted(q for q in opened if q and starts[q - base] + window <= now_s)
+        if self._aside_at:  # (rare: see _trim)
+            done = sorted(q for q in opened if q and self._start(q) + window <= now_s)
+        else:
+            done = sorted(q for q in opened if q and starts[q - base] + window <= now_s)
         if not done:
             return []
         out = [self._watch(q) for q in done]
