@@ -1208,10 +1208,11 @@ class AuditLog:
             self._keep_signed(head, tail, seq, execution_status)
         return audit_id
 
-    def _keep_signed(self, head: str, tail: str, seq: int, status: str) -> None:
-        """Sign an in-memory record written as ``head`` and ``tail`` (see :func:`_record_text`) with
-        sequence number ``seq``, keep it and count it (under the lock)."""
-        sig = _hmac_hex(self._pads, head, tail)
+    def _keep_signed(self, head: str, tail: str, seq: int, status: str, sig: str | None = None) -> None:
+        """Keep a record written as ``head`` and ``tail`` (see :func:`_record_text`) with sequence
+        number ``seq``, signed (``sig``, or signed here), in memory, and count it (under the lock)."""
+        if sig is None:
+            sig = _hmac_hex(self._pads, head, tail)
         self._memory.append(f'{head},"signature":"{sig}"{tail}')
         self._next_seq, self._last_sig = seq + 1, sig
         self.total += 1
@@ -1354,8 +1355,7 @@ class AuditLog:
         with self._lock:
             if self._closed:
                 raise ValueError("audit log is closed")
-            pads = self._pads
-            prefix, memory, counts, fh = self._id_prefix, self._memory, self._counts, self._fh
+            pads, prefix, fh = self._pads, self._id_prefix, self._fh
             seq, sig = self._next_seq, self._last_sig
             for row in rows:
                 # a per-log prefix and the sequence number: unique within a log, far cheaper than a
@@ -1376,14 +1376,10 @@ class AuditLog:
                     self._size += len(data)
                 # memory keeps the signed text (canonical JSON of the signed record, one string per
                 # record: compact, and nothing for the garbage collector to traverse); records are
-                # parsed from it on demand
-                memory.append(f'{head},"signature":"{sig}"{tail}')
+                # parsed from it on demand. After each record: a failed write keeps the chain
+                self._keep_signed(head, tail, seq, row[3], sig)
                 sealed.append((audit_id, seq, prev, sig))
                 seq += 1
-                self._next_seq, self._last_sig = seq, sig  # after each record: a failed write keeps the chain
-                self.total += 1
-                status = row[3]
-                counts[status] = counts.get(status, 0) + 1
         return sealed
 
     def verify(self) -> VerifyResult:

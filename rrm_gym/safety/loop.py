@@ -455,7 +455,7 @@ class EventLoop:
             return result  # nothing to change: not an action, not audited
         result = ShieldResult(outcome, note or "ok", req, {"power_dbm": clipped}, config)
         self.step_results.append(result)
-        token = self._watch_power(req, b, ap, cur, clipped, now)
+        token = self._watch_change(req, b, ap, cur, clipped, now)
         sim.set_power(ap, clipped, network=b)
         cooldown.last_change_s[b, ap, 2] = now
         self.actions["POWER_CHANGE"] += 1
@@ -521,8 +521,10 @@ class EventLoop:
                     reason, status = f"cooldown: power_dbm may change again in {wait_l[i]:.0f} s", "DEFERRED"
                 results.append(ShieldResult(_REJECTED, reason, req))
                 source, details = _SOURCE_VALUE[req.source], self._request_details(req)
-                row = (t, "CHANGE_REQUEST", source, status, _action(req.params()), nets[i], aps[i], [], None, reason)
-                self._seal_rows([(*row, details)])
+                action = _action(req.params())
+                self._seal_rows(
+                    [(t, "CHANGE_REQUEST", source, status, action, nets[i], aps[i], [], None, reason, details)]
+                )
                 continue
             note = clip_note(power_l[i], clipped_l[i], hi_l[i], top_l[i]) if clipped_l[i] != power_l[i] else ""
             old, new = cur_l[i], clipped_l[i]
@@ -534,7 +536,7 @@ class EventLoop:
                 continue  # nothing to change: not an action, not audited
             results.append(ShieldResult(outcome, note or "ok", req, {"power_dbm": new}, config))
             net, a = nets[i], aps[i]
-            token = self._watch_power(req, net, a, old, new, now)
+            token = self._watch_change(req, net, a, old, new, now)
             applied_n += 1
             status, reason = ("MODIFIED", note) if note else ("SUCCESS", req.reason)
             # the details of a distinct request are cleaned and encoded once (see _request_details)
@@ -625,21 +627,22 @@ class EventLoop:
         self._audit(ev, action, changes, status, result.reason if modified else req.reason, req=req, token=token)
 
     def _watch_change(
-        self, req: ChangeRequest, b: int, ap: int, before: dict[str, Any], after: dict[str, Any], now: float
+        self,
+        req: ChangeRequest,
+        b: int,
+        ap: int,
+        before: dict[str, Any] | float,
+        after: dict[str, Any] | float,
+        now: float,
     ) -> str | None:
         """Put a change just applied under rollback watch; its token (``None`` when not watched).
-        A newer change supersedes what was watched on the AP, and is judged from here on; an
-        emergency move or a rollback overrides it and is not watched."""
+        ``before`` and ``after`` are the parameters it changed, or the two powers (floats) of a
+        change of power alone. A newer change supersedes what was watched on the AP, and is
+        judged from here on; an emergency move or a rollback overrides it and is not watched."""
         if self.config.auto_rollback and not (req.emergency or req.loop == "rollback"):
-            token = self.last_token = self.rollbacks.watch(b, ap, before, after, now, "rb", req.loop)
-            return token
-        self.rollbacks.forget_ap(b, ap)
-        return None
-
-    def _watch_power(self, req: ChangeRequest, b: int, ap: int, old: float, new: float, now: float) -> str | None:
-        """:meth:`_watch_change` of a change of power alone, from ``old`` to ``new`` (floats)."""
-        if self.config.auto_rollback and not (req.emergency or req.loop == "rollback"):
-            token = self.last_token = self.rollbacks.watch_power(b, ap, old, new, now, "rb", req.loop)
+            rb = self.rollbacks
+            watch = rb.watch_power if type(before) is float else rb.watch
+            token = self.last_token = watch(b, ap, before, after, now, "rb", req.loop)  # type: ignore[arg-type]
             return token
         self.rollbacks.forget_ap(b, ap)
         return None

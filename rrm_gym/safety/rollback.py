@@ -331,7 +331,7 @@ class RollbackManager:
             self._oldest = keep_from
             if keep_from >= self._trim_at:
                 self._trim()
-        head = self._token_heads.get((prefix, network, ap))
+        head = self._token_heads.get((prefix, network, ap))  # (_head's lookup inline: once per change)
         if head is None:
             head = self._head(prefix, network, ap)
         return head + str(seq).zfill(6)  # f"{seq:06d}", at a third of the cost
