@@ -117,6 +117,16 @@ def _nonzero_2d(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.divmod(mask.reshape(-1).nonzero()[0], mask.shape[1])
 
 
+def _put_rows(x: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
+    """``x.reshape(-1, J)[rows] = values`` for a contiguous ``x`` ``[..., J]`` and flat row indices
+    ``rows``: each row is put whole, as one opaque item (several times cheaper than numpy's
+    assignment of rows; the same bytes, ``values`` cast to ``x``'s type as that assignment casts)."""
+    j = x.shape[-1]
+    item = np.dtype((np.void, j * x.itemsize))
+    values = np.ascontiguousarray(values, dtype=x.dtype).reshape(-1, j)
+    x.reshape(-1, j).view(item).reshape(-1).put(rows, values.view(item).reshape(-1))
+
+
 def _distinct(sorted_ints: np.ndarray) -> np.ndarray:
     """The distinct values of a non-decreasing integer array, in order (``np.unique`` without its sort)."""
     if len(sorted_ints) < 2:
@@ -518,6 +528,7 @@ class WirelessSimulation:
         self._pl_ci = np.empty((b, k, len(its)), dtype=np.float32)  # [B, K, I]
         self._links_stale = True
         self._moved = np.zeros((b, k), dtype=bool)
+        self._moved_rows: np.ndarray | bool | None = None  # flat indices of _moved, if known; None: none
         self._sources = [(self._pl_ct, self._tx_xy), (self._pl_ci, self._if_xy)]
         self._loss_rasters = [
             LossRaster.cached(xy, self._walls, sc.area.width_m, sc.area.height_m, self._model)
@@ -720,9 +731,11 @@ class WirelessSimulation:
         t0, e = self.time_s, self.epoch_s
         if t0 > 0:
             move = self._mobile & (rng.random((b, k)) < e / self.scenario.clients.mobility.mean_dwell_s)
-            if move.any():
-                self.client_xy[move] = place_clients(self.scenario, rng, (int(move.sum()),))
-                self._relink(move)
+            row = np.flatnonzero(move)  # flat (network, client) of each client that moves, in order
+            if len(row):
+                xy = place_clients(self.scenario, rng, (len(row),))
+                _put_rows(self.client_xy, row, xy)
+                self._relink(move, row, xy)
         hour = self.hour_of_day(t0)
         p_active = self._activity(hour)
         self._demand = np.where(rng.random((b, k)) < p_active, self._base_demand, 0.0)
@@ -754,14 +767,17 @@ class WirelessSimulation:
                 burst[:, np.isin(t, at), j] = True
         return burst
 
-    def _relink(self, mask: np.ndarray) -> None:
-        """Recompute path loss and shadowing of the links of clients where ``mask`` ``[B, K]``."""
-        bi, ki = _nonzero_2d(mask)
-        if len(bi) == 0:
+    def _relink(self, mask: np.ndarray, row: np.ndarray | None = None, xy: np.ndarray | None = None) -> None:
+        """Recompute path loss and shadowing of the links of clients where ``mask`` ``[B, K]``
+        (their flat (network, client) indices ``row`` and positions ``xy`` ``[P, 2]``, if known)."""
+        if row is None:
+            row = np.flatnonzero(mask)
+            xy = self.client_xy.reshape(-1, 2).take(row, axis=0)
+        if len(row) == 0:
             return
+        # the rows _links redoes: these, unless others moved too since it last ran (then all of _moved)
+        self._moved_rows = row if self._moved_rows is None else False
         self._moved |= mask
-        xy = self.client_xy[bi, ki]  # [P, 2]
-        row = bi * mask.shape[1] + ki  # flat (network, client): rows gathered and set whole
         cells = None
         for (target, src_xy), loss, raster in zip(self._sources, self._loss_rasters, self._rasters, strict=True):
             if src_xy.shape[0] == 0:
@@ -778,7 +794,7 @@ class WirelessSimulation:
                 else:
                     walls = walls_crossed(xy[:, None], src_xy[None], self._walls)
                 geo = geometric_loss_db(d, walls, self._model)
-            target.reshape(-1, target.shape[2])[row] = geo + self._rng.normal(0.0, self._sigma, geo.shape)
+            _put_rows(target, row, geo + self._rng.normal(0.0, self._sigma, geo.shape))
 
     @staticmethod
     def _interferer_spec(it) -> tuple[float, float, float, float]:  # noqa: ANN001
@@ -870,10 +886,11 @@ class WirelessSimulation:
         )
         return self._radio_cache
 
-    def _links(self, r: _RadioState) -> bool | tuple[np.ndarray, np.ndarray] | None:
+    def _links(self, r: _RadioState) -> bool | tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Refresh client-side received powers and association scores where stale: everything
         after a configuration change, only the relocated clients' rows after an epoch. Returns
-        ``True`` (every row changed), the changed rows ``(networks, clients)``, or ``None``."""
+        ``True`` (every row changed), the changed rows ``(networks, clients, flat (network,
+        client))``, or ``None``."""
         n = self.num_aps
         if self._links_stale:
             self._rx_ct = r.tx_eff[:, None, :] - self._pl_ct  # [B, K, W] full-band power at each client
@@ -881,24 +898,26 @@ class WirelessSimulation:
             self._score = np.where(rx_ap >= CLIENT_SENSITIVITY_DBM, rx_ap + self._steer_db, -np.inf)
             self._best = self._score.argmax(axis=2)
             self._best_score = self._pick(self._score, self._best)
-        elif self._moved.any():
-            bi, ki = _nonzero_2d(self._moved)
-            row = bi * self._moved.shape[1] + ki  # flat (network, client): rows gathered and set whole
+        elif self._moved_rows is not None:
+            moved = self._moved_rows
+            row = np.flatnonzero(self._moved) if moved is False else moved  # flat (network, client)
+            bi, ki = np.divmod(row, self._moved.shape[1])
             w = self._pl_ct.shape[2]
-            rx = r.tx_eff[bi] - self._pl_ct.reshape(-1, w).take(row, axis=0)  # [P, W]
-            self._rx_ct.reshape(-1, w)[row] = rx
-            score = np.where(rx[:, :n] >= CLIENT_SENSITIVITY_DBM, rx[:, :n] + self._steer_db, -np.inf)
-            self._score.reshape(-1, n)[row] = score
+            rx = r.tx_eff.take(bi, axis=0) - self._pl_ct.reshape(-1, w).take(row, axis=0)  # [P, W]
+            _put_rows(self._rx_ct, row, rx)
+            rx_ap = rx[:, :n]
+            score = np.where(rx_ap >= CLIENT_SENSITIVITY_DBM, rx_ap + self._steer_db, -np.inf)
+            _put_rows(self._score, row, score)
             best = score.argmax(axis=1)
             self._best.reshape(-1)[row] = best
-            self._best_score.reshape(-1)[row] = score[np.arange(len(bi)), best]
-            return bi, ki
+            self._best_score.reshape(-1)[row] = score.reshape(-1).take(np.arange(0, score.size, n) + best)
+            return bi, ki, row
         else:
             return None
         return True
 
     def _hidden(
-        self, r: _RadioState, assoc: np.ndarray, changed: bool | tuple[np.ndarray, np.ndarray] | None
+        self, r: _RadioState, assoc: np.ndarray, changed: bool | tuple[np.ndarray, np.ndarray, np.ndarray] | None
     ) -> tuple[np.ndarray, ...]:
         """Hidden nodes as flat lists: per hidden source of a client, the flat (network, client) and
         (network, source) indices and its power in mW, and the same indices with the SINR while it
@@ -937,18 +956,21 @@ class WirelessSimulation:
             pb, pa = client // k, a.reshape(-1).take(client)
             signal = rx.take(rx_rows.reshape(-1).take(client) + pa)  # the client's own AP
         else:
-            bi, ki = changed
-            a = np.maximum(assoc[bi, ki], 0)
-            cand = r.hidden_cand[bi, a]  # [P, C]
+            bi, _, row = changed
+            cur = assoc.reshape(-1).take(row)
+            a = np.maximum(cur, 0)
+            cand = r.hidden_cand.reshape(-1, c).take(bi * n + a, axis=0)  # [P, C]
             c_j = np.maximum(cand, 0)
-            c_db = self._rx_ct[bi[:, None], ki[:, None], c_j] + r.ov_db[bi[:, None], a[:, None], c_j]
-            ok = (cand >= 0) & (c_db >= HIDDEN_NODE_FLOOR_DBM) & (assoc[bi, ki] >= 0)[:, None]
-            self._h_src[bi, ki] = np.where(ok, bi[:, None] * self._slot.shape[1] + cand, -1)
-            self._h_db[bi, ki] = c_db
-            row, col = _nonzero_2d(ok)
-            pb, pk, pa = bi[row], ki[row], a[row]
-            signal = self._rx_ct[pb, pk, pa]
-            flat_p = (pb * k + pk) * c + col
+            w = r.ov_db.shape[2]
+            c_db = rx.take((row * w)[:, None] + c_j) + r.ov_db.reshape(-1).take(((bi * w + a) * w)[:, None] + c_j)
+            ok = (cand >= 0) & (c_db >= HIDDEN_NODE_FLOOR_DBM) & (cur >= 0)[:, None]
+            _put_rows(self._h_src, row, np.where(ok, bi[:, None] * w + cand, -1))
+            _put_rows(self._h_db, row, c_db)
+            hit, col = _nonzero_2d(ok)
+            pb, pa = bi.take(hit), a.take(hit)
+            p_row = row.take(hit)
+            signal = rx.take(p_row * w + pa)
+            flat_p = p_row * c + col
         # per hidden source of a redone row: its power at the client, and the SINR while it transmits
         mw = np.power(10.0, self._h_db.reshape(-1).take(flat_p) / 10.0)
         self._h_mw.put(flat_p, mw)
@@ -962,7 +984,7 @@ class WirelessSimulation:
                 self._hidden_holes = _HiddenLists(
                     self._hidden_list, flat0, coll0, self._h_src.size, self._rows.size * self._slot.shape[1]
                 )
-            slots = ((bi * k + ki)[:, None] * c + np.arange(c)).reshape(-1)
+            slots = (row[:, None] * c + np.arange(c)).reshape(-1)
             patched = self._hidden_holes.patch(
                 slots,
                 flat_p,
@@ -1010,15 +1032,16 @@ class WirelessSimulation:
         """``x[b, k, idx[b, k]]`` for ``x`` ``[B, K, J]`` (flat take: much cheaper than fancy indexing)."""
         return x.reshape(-1).take(self._pick_offsets(x) + idx)
 
-    def _associate(self, rows: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    def _associate(self, rows: np.ndarray | None = None) -> np.ndarray:
         """Strongest managed AP (5 GHz preferred by band steering), with roaming hysteresis. ``[B, K]``,
-        or for the clients ``rows`` ``(networks, clients)`` alone."""
+        or for the clients of flat (network, client) indices ``rows`` alone."""
         if rows is None:
             cur, best, best_score = self._assoc, self._best, self._best_score
             cur_score = self._pick(self._score, np.maximum(cur, 0))
         else:
-            cur, best, best_score = self._assoc[rows], self._best[rows], self._best_score[rows]
-            cur_score = self._score[(*rows, np.maximum(cur, 0))]
+            cur = self._assoc.reshape(-1).take(rows)
+            best, best_score = self._best.reshape(-1).take(rows), self._best_score.reshape(-1).take(rows)
+            cur_score = self._score.reshape(-1).take(rows * self.num_aps + np.maximum(cur, 0))
         keep = (cur >= 0) & np.isfinite(cur_score)
         keep &= best_score < cur_score + self.scenario.clients.roam_hysteresis_db
         return np.where(keep, cur, np.where(np.isfinite(best_score), best, -1))
@@ -1030,12 +1053,13 @@ class WirelessSimulation:
             self._link_counts = np.bincount(cell[linked], minlength=self.num_networks * self.num_aps)
         return self._link_counts
 
-    def _relink_rows(self, r: _RadioState, assoc: np.ndarray, changed: tuple[np.ndarray, np.ndarray]) -> None:
+    def _relink_rows(
+        self, r: _RadioState, assoc: np.ndarray, changed: tuple[np.ndarray, np.ndarray, np.ndarray]
+    ) -> None:
         """Redo the client links of :meth:`_segment` (its ``_client_links``) for the rows
-        ``changed`` ``(networks, clients)`` alone, in place, with the same values as from scratch:
-        the others' scores, association and configuration are as they were."""
-        bi, ki = changed
-        row = bi * assoc.shape[1] + ki  # flat (network, client)
+        ``changed`` ``(networks, clients, flat (network, client))`` alone, in place, with the same
+        values as from scratch: the others' scores, association and configuration are as they were."""
+        bi, _, row = changed
         cur = assoc.reshape(-1).take(row)
         a_r = np.maximum(cur, 0)
         sig_r = self._rx_ct.reshape(-1).take(row * self._rx_ct.shape[2] + a_r)
@@ -1052,14 +1076,15 @@ class WirelessSimulation:
                 x.reshape(-1)[row] = v
 
     def _interferer_links(
-        self, r: _RadioState, cell: np.ndarray, rows: tuple[np.ndarray, np.ndarray] | None
+        self, r: _RadioState, cell: np.ndarray, rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """Where an interferer reaches the band of a client's AP ``cell``: the flat (network,
         client, interferer) of each such hit, the interferer's power at the client (mW) and its duty
         there, and the bits of the interferers that reach some client. For every client, or after an
-        epoch for the clients ``rows`` ``(networks, clients)`` alone: their rows of the ``[B, K, I]``
-        power and duty are redone in place (the power array is made from the lists of the last pass
-        over every client the first time), with the values a pass over every client gives."""
+        epoch for the clients ``rows`` ``(networks, clients, flat (network, client))`` alone: their
+        rows of the ``[B, K, I]`` power and duty are redone in place (the power array is made from the
+        lists of the last pass over every client the first time), with the values a pass over every
+        client gives."""
 
         def reach(pl: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             """Power (dBm) and duty of each interferer at clients with losses ``pl`` [..., I]."""
@@ -1077,10 +1102,10 @@ class WirelessSimulation:
             if self._if_cl_mw is None:
                 self._if_cl_mw = np.zeros(duty.shape)
                 self._if_cl_mw.put(self._if_links[0], self._if_links[1])
-            bi, ki = rows
-            rx, duty_r = reach(self._pl_ci[bi, ki], cell[bi, ki])
-            duty[bi, ki] = duty_r
-            self._if_cl_mw[bi, ki] = np.where(duty_r > 0, np.power(10.0, rx / 10.0), 0.0)
+            row = rows[2]
+            rx, duty_r = reach(self._pl_ci.reshape(-1, duty.shape[2]).take(row, axis=0), cell.reshape(-1).take(row))
+            _put_rows(duty, row, duty_r)
+            _put_rows(self._if_cl_mw, row, np.where(duty_r > 0, np.power(10.0, rx / 10.0), 0.0))
             hits = np.flatnonzero(duty)
             mw = self._if_cl_mw.reshape(-1).take(hits)
         hit_any = (duty > 0).reshape(-1, duty.shape[2]).any(axis=0)  # [I]: reaches some client
@@ -1101,7 +1126,7 @@ class WirelessSimulation:
             assoc = self._associate()
         else:
             assoc = self._assoc.copy()
-            assoc[changed] = self._associate(changed)
+            assoc.reshape(-1)[changed[2]] = self._associate(changed[2])
         rx_ct = self._rx_ct
         prev_assoc, self._assoc = self._assoc, assoc
         by_rows = type(changed) is tuple and assoc.size >= _ROWS_MIN_CLIENTS
@@ -1130,6 +1155,7 @@ class WirelessSimulation:
         h_client, h_src, h_mw, c_client, c_src, c_sinr_db, h_clients, c_clients = self._hidden(r, assoc, changed)
         self._links_stale = False
         self._moved[:] = False
+        self._moved_rows = None
 
         # Pre-pass: airtime of every transmitter at interference-free rates, to weigh hidden nodes.
         demand = np.where(linked, self._demand, 0.0)
