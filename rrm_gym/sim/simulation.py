@@ -354,10 +354,15 @@ class Sensing:
             return np.concatenate(arrays, axis=1)
 
         def mean(name: str) -> np.ndarray:
-            # the tick-weighted sum, part by part in order (a reduction over the leading axis adds
-            # its rows one after another)
-            stacked = np.stack([getattr(p, name) for p in parts])  # [P, B, K]
-            return (w.reshape(-1, *(1,) * (stacked.ndim - 1)) * stacked).sum(axis=0)
+            # the tick-weighted sum, part by part in order: what stacking the parts and summing
+            # over the leading axis gives (that reduction adds its rows one after another), without
+            # the stacked copy and its product, each [P, B, K]
+            arrays = [getattr(p, name) for p in parts]
+            total = np.multiply(w[0], arrays[0])
+            term = np.empty_like(total)
+            for wp, x in zip(w[1:], arrays[1:], strict=True):
+                np.add(total, np.multiply(wp, x, out=term), out=total)
+            return total
 
         return Sensing(
             t0_s=parts[0].t0_s,
