@@ -429,10 +429,11 @@ def test_a_different_seed_gives_different_sensing():
     assert not np.array_equal(a.client_throughput_mbps, b.client_throughput_mbps)
 
 
-@pytest.mark.parametrize("scenario", ["hall", "dfs_site", "office", "legacy_24"])
+@pytest.mark.parametrize("scenario", ["hall", "dfs_site", "office", "legacy_24", "residential"])
 def test_clients_without_hidden_sources_skip_no_physics(scenario, monkeypatch):
     """Where few clients have hidden sources, a segment computes the SINR and collision loss of
-    those alone (the others' equal their links' SNR and CSMA loss): the sensing must be exactly
+    those alone (the others' equal their links' SNR and CSMA loss), and where few are reached by
+    one of at most two interferers, the loss to them of those alone: the sensing must be exactly
     what computing every client's gives, whichever way each segment goes."""
     from rrm_gym.sim import simulation
 

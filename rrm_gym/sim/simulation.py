@@ -1099,9 +1099,6 @@ class WirelessSimulation:
         if rows is None:
             rx, duty = reach(self._pl_ci, cell)
             self._if_cl_duty = duty
-            hits = np.flatnonzero(duty)
-            mw = np.power(10.0, rx.reshape(-1).take(hits) / 10.0)
-            self._if_cl_mw = None
         else:
             duty = self._if_cl_duty
             if self._if_cl_mw is None:
@@ -1111,10 +1108,17 @@ class WirelessSimulation:
             rx, duty_r = reach(self._pl_ci.reshape(-1, duty.shape[2]).take(row, axis=0), cell.reshape(-1).take(row))
             _put_rows(duty, row, duty_r)
             _put_rows(self._if_cl_mw, row, np.where(duty_r > 0, np.power(10.0, rx / 10.0), 0.0))
-            hits = np.flatnonzero(duty)
+        reached = duty != 0  # (a duty is >= 0: reached where it is > 0)
+        hits = np.flatnonzero(reached)
+        if rows is None:
+            mw = np.power(10.0, rx.reshape(-1).take(hits) / 10.0)
+            self._if_cl_mw = None
+        else:
             mw = self._if_cl_mw.reshape(-1).take(hits)
-        hit_any = (duty > 0).reshape(-1, duty.shape[2]).any(axis=0)  # [I]: reaches some client
-        return hits, mw, duty.reshape(-1).take(hits), int(hit_any @ (1 << np.arange(duty.shape[2])))
+        # the interferers that reach some client: a column scan stops at its first hit
+        by_if = reached.reshape(-1, duty.shape[2])
+        bits = sum(1 << i for i in range(duty.shape[2]) if by_if[:, i].any())
+        return hits, mw, duty.reshape(-1).take(hits), bits
 
     def _segment(self, ticks: int) -> Sensing:
         b, n, k = self.num_networks, self.num_aps, self.num_clients
@@ -1229,7 +1233,14 @@ class WirelessSimulation:
             # duty there; a function of the clients' links alone, so after an epoch only the rows
             # whose scores changed are redone
             redo = changed if by_rows and self._if_links_of is prev_assoc else None
-            self._if_links = self._interferer_links(r, cell, redo)
+            links = self._interferer_links(r, cell, redo)
+            # and for each hit its client and the client's signal (with the links, as these are);
+            # with two interferers at most, the clients with a hit once each where they are few
+            hit_client = links[0] // n_if
+            hit_clients = _distinct(hit_client) if n_if <= 2 else None
+            if hit_clients is not None and len(hit_clients) >= assoc.size * _FEW_HIDDEN:
+                hit_clients = None
+            self._if_links = (*links, hit_client, signal.reshape(-1).take(hit_client), hit_clients)
             self._if_links_of = assoc
         if n_if:
             # an interferer that no AP senses and no client's band holds changes nothing while on:
@@ -1268,16 +1279,26 @@ class WirelessSimulation:
                 self._if_sensed[state] = sensed
         ed_busy, avail, nw_conf, nw_duty, nw_kind = sensed
         if n_if:
-            hits, if_mw, if_duty, _ = self._if_links
+            hits, if_mw, if_duty, _, client, signal_if, hit_clients = self._if_links
             if len(hits):
                 # frames lost to each interferer while it is on, where it reaches the client's band
                 # (elsewhere nothing is lost, and a loss of zero adds nothing to the sum below)
-                client = hits // n_if
-                sinr_if = signal.reshape(-1).take(client) - 10.0 * np.log10(noise_plus.reshape(-1).take(client) + if_mw)
+                sinr_if = signal_if - 10.0 * np.log10(noise_plus.reshape(-1).take(client) + if_mw)
                 fail = _per(sinr_if, mcs_c.reshape(-1).take(client))
                 log_ok_if = np.zeros(b * k * n_if)
                 log_ok_if.put(hits, np.log1p(-np.minimum(fail * if_duty, 0.999999)))
-                ok = ok_clean[:, None, :] * np.exp(on_s @ log_ok_if.reshape(b, k, n_if).transpose(0, 2, 1))
+                if hit_clients is None:
+                    ok = ok_clean[:, None, :] * np.exp(on_s @ log_ok_if.reshape(b, k, n_if).transpose(0, 2, 1))
+                else:
+                    # a client without a hit has a log of 0.0 in every state, so ok_clean (its
+                    # product with exp(0.0)); the others' per state, where each sum has two terms
+                    # at most (products with 0 or 1, exact) and so is the same in any order
+                    e = np.exp(log_ok_if.reshape(-1, n_if).take(hit_clients, axis=0) @ on_s.T)  # [H, S]
+                    ok = np.repeat(ok_clean[:, None, :], n_s, axis=1)
+                    at = hit_clients + hit_clients // k * ((n_s - 1) * k)  # (network, state 0, client)
+                    ok.reshape(-1).put(
+                        at[:, None] + np.arange(0, n_s * k, k), ok_clean.reshape(-1).take(hit_clients)[:, None] * e
+                    )
             else:
                 ok = ok_clean[:, None, :]
         else:
