@@ -184,12 +184,13 @@ def place_clients(scenario: Scenario, rng: np.random.Generator, shape: tuple[int
     # what rng.choice(len(centers), size=shape, p=weights / weights.sum()) draws, without its
     # per-call checks of p
     pick = cdf.searchsorted(rng.random(shape), side="right")
-    r = radii[pick] * np.sqrt(rng.random(shape))
+    r = radii.take(pick) * np.sqrt(rng.random(shape))
     phi = rng.random(shape) * 2 * np.pi
-    xy = centers[pick]  # a new array: the offsets are added in place
-    xy[..., 0] += r * np.cos(phi)
-    xy[..., 1] += r * np.sin(phi)
-    return _snap(xy, w, h)
+    # x and y each as one array (an operation over [..., 2] with a per-axis operand runs its loop
+    # two values at a time): the centre's coordinate plus the offset, then snapped
+    x = centers[:, 0].take(pick) + r * np.cos(phi)
+    y = centers[:, 1].take(pick) + r * np.sin(phi)
+    return _snap_columns(x, y, w, h)
 
 
 def _hotspots(hotspots: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -222,7 +223,21 @@ _GRIDS: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}
 
 
 def _snap(xy: np.ndarray, width_m: float, height_m: float) -> np.ndarray:
+    """Positions ``[..., 2]`` moved to the centre of their client grid cell (inside the area)."""
+    return _snap_columns(xy[..., 0], xy[..., 1], width_m, height_m)
+
+
+def _snap_columns(x: np.ndarray, y: np.ndarray, width_m: float, height_m: float) -> np.ndarray:
+    """:func:`_snap` of the positions with coordinates ``x`` and ``y``, one axis at a time: the same
+    operations on each value, ``[..., 2]``."""
     g = CLIENT_GRID_M
     top, size = _grid(width_m, height_m)
-    cells = np.minimum(np.maximum(np.floor(xy / g), 0.0), top)  # np.clip, without its overhead
-    return np.minimum((cells + 0.5) * g, size)
+    out = np.empty((*x.shape, 2))
+    for j, v in enumerate((x, y)):
+        cell = np.floor(v / g)
+        np.maximum(cell, 0.0, out=cell)  # np.clip, without its overhead
+        np.minimum(cell, top[j], out=cell)
+        cell += 0.5
+        cell *= g
+        np.minimum(cell, size[j], out=out[..., j])
+    return out
