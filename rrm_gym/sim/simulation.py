@@ -104,6 +104,9 @@ _ROWS_MIN_CLIENTS = 2048
 # order: past it they are built in order again (see _HiddenLists)
 _HIDDEN_SLACK = 0.25
 
+# interferer readings kept per configuration: at most this many states or sets of states
+_SENSED_KEPT = 256
+
 # a hidden source can cause collisions only where the SINR while it transmits is below the top
 # MCS's threshold plus a margin where its PER is < 1e-5 (see rrm_gym.radio.phy)
 _COLLISION_SINR_DB = float(MCS_SINR_THRESHOLD_DB[-1]) + 8.0
@@ -552,7 +555,7 @@ class WirelessSimulation:
         self._block_t0 = -np.inf
         self._block_if_code = np.zeros((b, 0), dtype=np.int64)  # [B, block ticks]
         self._if_sensed_of: _RadioState | None = None  # the radio state _if_sensed belongs to
-        self._if_sensed: dict[int, tuple[np.ndarray, ...]] = {}  # per steady interferer state
+        self._if_sensed: dict[int | bytes, tuple[np.ndarray, ...]] = {}  # per steady state, or set of states
         self._if_views: dict[tuple[int, int], tuple] = {}  # per (state, ticks): its per-tick views
         self._on_of: dict[int, np.ndarray] = {}  # interferer state (bits) -> [1, I] on/off
         self._block_radar = np.zeros((b, 0, len(rd)), dtype=bool)  # [B, block ticks, R]
@@ -1267,16 +1270,18 @@ class WirelessSimulation:
             outage = (s_tick[None, :, None] > 0) & ((t0 + s_tick - 1)[None, :, None] < until[:, None, :])
             weight = np.bincount((rows * len(uniq) + inv).ravel(), minlength=b * len(uniq)).reshape(b, -1) / ticks
             s_ = len(uniq)  # flat index of each client's (network, state, serving AP)
-            cell_s = (cell // n * s_)[:, None, :] * n + np.arange(s_)[None, :, None] * n + (cell % n)[:, None, :]
+            # (cell is network * n + a)
+            cell_s = ((rows * s_)[:, None, :] + np.arange(s_)[None, :, None]) * n + a[:, None, :]
         n_s = on_s.shape[0]
-        # what the APs see of the interferers depends on the configuration and the state alone
-        sensed = self._if_sensed.get(state) if steady and self._if_sensed_of is r else None
+        # what the APs see of the interferers depends on the configuration and the states alone:
+        # kept per steady state, and per set of states of a segment that has several
+        sensed_key = state if steady else on_s.tobytes()
+        sensed = self._if_sensed.get(sensed_key) if self._if_sensed_of is r else None
         if sensed is None:
             sensed = self._sense_interferers(r, on_s)
-            if steady:
-                if self._if_sensed_of is not r:
-                    self._if_sensed_of, self._if_sensed, self._if_views = r, {}, {}
-                self._if_sensed[state] = sensed
+            if self._if_sensed_of is not r or len(self._if_sensed) >= _SENSED_KEPT:
+                self._if_sensed_of, self._if_sensed, self._if_views = r, {}, {}
+            self._if_sensed[sensed_key] = sensed
         ed_busy, avail, nw_conf, nw_duty, nw_kind = sensed
         if n_if:
             hits, if_mw, if_duty, _, client, signal_if, hit_clients = self._if_links
