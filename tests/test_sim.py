@@ -1011,3 +1011,35 @@ def test_a_reading_held_over_every_epoch_of_a_long_run_stays_one_view():
         x = getattr(long, name)
         assert x.shape[1] == 180 and x.strides[1] == 0 and not x.flags.writeable, name
         assert np.array_equal(x, np.concatenate([getattr(p, name) for p in parts], axis=1)), name
+
+
+def test_interferer_readings_kept_per_set_of_states_equal_readings_worked_out_afresh(monkeypatch):
+    """legacy_24's ovens switch within segments, so most segments hold several interferer states;
+    the readings kept per set of states (and per steady state) must be exactly those worked out
+    for every segment afresh, and the keeping must have been used."""
+    from rrm_gym.sim import simulation
+
+    def script(kept: int) -> tuple[list[Sensing], int]:
+        monkeypatch.setattr(simulation, "_SENSED_KEPT", kept)
+        calls = 0
+        sense = simulation.WirelessSimulation._sense_interferers
+
+        def spy(self, r, on_s):
+            nonlocal calls
+            calls += 1
+            return sense(self, r, on_s)
+
+        monkeypatch.setattr(simulation.WirelessSimulation, "_sense_interferers", spy)
+        sim = WirelessSimulation("legacy_24", seed=3, num_networks=8)
+        out = [sim.run(60) for _ in range(12)]
+        sim.set_channel(0, 6 if int(sim.channel[0, 0]) != 6 else 1, network=1)  # an outage in network 1
+        out += [sim.run(60) for _ in range(4)]
+        monkeypatch.setattr(simulation.WirelessSimulation, "_sense_interferers", sense)
+        return out, calls
+
+    afresh, calls_afresh = script(0)  # nothing kept: worked out every segment
+    kept, calls_kept = script(256)
+    assert calls_afresh == 16 and calls_kept < calls_afresh
+    assert sum(p.nonwifi_duty_frac.strides[1] != 0 for p in kept) >= 10  # segments of several states
+    for a, b in zip(afresh, kept, strict=True):
+        assert_sensing_equal(a, b)

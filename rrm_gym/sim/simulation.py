@@ -1281,7 +1281,8 @@ class WirelessSimulation:
             sensed = self._sense_interferers(r, on_s)
             if self._if_sensed_of is not r or len(self._if_sensed) >= _SENSED_KEPT:
                 self._if_sensed_of, self._if_sensed, self._if_views = r, {}, {}
-            self._if_sensed[sensed_key] = sensed
+            if _SENSED_KEPT:
+                self._if_sensed[sensed_key] = sensed
         ed_busy, avail, nw_conf, nw_duty, nw_kind = sensed
         if n_if:
             hits, if_mw, if_duty, _, client, signal_if, hit_clients = self._if_links
