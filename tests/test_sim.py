@@ -1016,10 +1016,12 @@ def test_a_reading_held_over_every_epoch_of_a_long_run_stays_one_view():
 def test_interferer_readings_kept_per_set_of_states_equal_readings_worked_out_afresh(monkeypatch):
     """legacy_24's ovens switch within segments, so most segments hold several interferer states;
     the readings kept per set of states (and per steady state) must be exactly those worked out
-    for every segment afresh, and the keeping must have been used."""
+    for every segment afresh, and the keeping must have been used. In dfs_site (no interferer)
+    an outage's ticks are states of their own: spans of one and of two such ticks, under one
+    configuration, must each get readings for their own number of states."""
     from rrm_gym.sim import simulation
 
-    def script(kept: int) -> tuple[list[Sensing], int]:
+    def script(name: str, kept: int) -> tuple[list[Sensing], int]:
         monkeypatch.setattr(simulation, "_SENSED_KEPT", kept)
         calls = 0
         sense = simulation.WirelessSimulation._sense_interferers
@@ -1030,16 +1032,21 @@ def test_interferer_readings_kept_per_set_of_states_equal_readings_worked_out_af
             return sense(self, r, on_s)
 
         monkeypatch.setattr(simulation.WirelessSimulation, "_sense_interferers", spy)
-        sim = WirelessSimulation("legacy_24", seed=3, num_networks=8)
+        sim = WirelessSimulation(name, seed=3, num_networks=8)
         out = [sim.run(60) for _ in range(12)]
-        sim.set_channel(0, 6 if int(sim.channel[0, 0]) != 6 else 1, network=1)  # an outage in network 1
-        out += [sim.run(60) for _ in range(4)]
+        other = {1: 6, 6: 1, 11: 6, 52: 56, 56: 52, 60: 64, 64: 60, 100: 104, 104: 100, 36: 40, 40: 36}
+        sim.set_channel(0, other[int(sim.channel[1, 0])], network=1)  # an outage of 2 s
+        out += [sim.run(1), sim.run(2), sim.run(57)]  # one outage tick (one state); one and a normal tick
+        sim.set_power(1, 10.0, network=0)
+        out += [sim.run(60) for _ in range(2)]
         monkeypatch.setattr(simulation.WirelessSimulation, "_sense_interferers", sense)
         return out, calls
 
-    afresh, calls_afresh = script(0)  # nothing kept: worked out every segment
-    kept, calls_kept = script(256)
-    assert calls_afresh == 16 and calls_kept < calls_afresh
-    assert sum(p.nonwifi_duty_frac.strides[1] != 0 for p in kept) >= 10  # segments of several states
-    for a, b in zip(afresh, kept, strict=True):
-        assert_sensing_equal(a, b)
+    for name in ("legacy_24", "dfs_site"):
+        afresh, calls_afresh = script(name, 0)  # nothing kept: worked out every segment
+        kept, calls_kept = script(name, 256)
+        assert calls_afresh == 17 and calls_kept < calls_afresh
+        if name == "legacy_24":
+            assert sum(p.nonwifi_duty_frac.strides[1] != 0 for p in kept) >= 10  # segments of several states
+        for a, b in zip(afresh, kept, strict=True):
+            assert_sensing_equal(a, b)

@@ -334,57 +334,136 @@ class Sensing:
     @staticmethod
     def concat(parts: list[Sensing]) -> Sensing:
         """Join consecutive spans into one."""
-        if len(parts) == 1:
-            return parts[0]
-        last = parts[-1]
-        w = np.array([p.ticks for p in parts], dtype=float)
-        w /= w.sum()
+        join = _SpanJoin(sum(p.ticks for p in parts))
+        for p in parts:
+            join.add(p)
+        return join.result()
 
-        def tick(name: str) -> np.ndarray:
-            arrays = [getattr(p, name) for p in parts]
-            first = arrays[0]
-            if first.strides[1] == 0 and all(x is first for x in arrays):
-                # one reading held over every span (a steady state's view): held over all of them
-                return _over_ticks(first[:, :1], sum(x.shape[1] for x in arrays))
-            held = [x.shape[1] > 1 and x.strides[1] == 0 for x in arrays]
-            if any(held):
-                # spans holding one reading (views) give it once, repeated: several times cheaper
-                # than copying the views tick by tick
-                pairs = list(zip(arrays, held, strict=True))
-                rows = np.concatenate([x[:, :1] if h else x for x, h in pairs], axis=1)
-                counts = [c for x, h in pairs for c in ([x.shape[1]] if h else [1] * x.shape[1])]
-                return np.repeat(rows, counts, axis=1)
-            return np.concatenate(arrays, axis=1)
 
-        def mean(name: str) -> np.ndarray:
-            # the tick-weighted sum, part by part in order: what stacking the parts and summing
-            # over the leading axis gives (that reduction adds its rows one after another), without
-            # the stacked copy and its product, each [P, B, K]
-            arrays = [getattr(p, name) for p in parts]
-            total = np.multiply(w[0], arrays[0])
-            term = np.empty_like(total)
-            for wp, x in zip(w[1:], arrays[1:], strict=True):
-                np.add(total, np.multiply(wp, x, out=term), out=total)
-            return total
+# the per-tick readings of a span ([B, T, ...]), and its per-client means over the span
+_TICK_FIELDS = (
+    "cca_busy_frac",
+    "airtime_frac",
+    "retry_rate",
+    "throughput_mbps",
+    "nonwifi_duty_frac",
+    "nonwifi_confidence",
+    "nonwifi_kind",
+    "radar_detected",
+    "demand_mbps",
+    "transmitting",
+    "radar_burst",
+)
+_MEAN_FIELDS = ("client_throughput_mbps", "client_demand_mbps")
 
+
+class _TickJoin:
+    """One per-tick reading of consecutive spans, joined along the tick axis as they come: what
+    ``np.concatenate`` of the spans gives, with a reading held over a span (a view repeating one
+    row) kept as that row, in one buffer for all spans. (Each span's own small arrays, kept till
+    the join among its segments' large ones, would leave the memory those free in pieces, so
+    that every segment of a long run took fresh memory.)"""
+
+    def __init__(self) -> None:
+        self.first: np.ndarray | None = None
+        self.same = True  # every span's reading is the first's (one held view)
+        self.parts: list[tuple[int, np.ndarray | None]] = []  # per span: (ticks, full array or None: held)
+        self.rows: np.ndarray | None = None  # [B, room, ...] the held rows, in order
+        self.used = 0
+
+    def add(self, x: np.ndarray) -> None:
+        if self.first is None:
+            self.first = x
+        elif x is not self.first:
+            self.same = False
+        if x.shape[1] > 1 and x.strides[1] == 0:
+            if self.rows is None or self.used == self.rows.shape[1]:
+                grown = np.empty((x.shape[0], max(8, 2 * self.used), *x.shape[2:]), x.dtype)
+                if self.rows is not None:
+                    grown[:, : self.used] = self.rows
+                self.rows = grown
+            self.rows[:, self.used] = x[:, 0]
+            self.used += 1
+            self.parts.append((x.shape[1], None))
+        else:
+            self.parts.append((x.shape[1], x))
+
+    def result(self) -> np.ndarray:
+        first, ticks = self.first, sum(t for t, _ in self.parts)
+        if self.same and first.strides[1] == 0:
+            # one reading held over every span (a steady state's view): held over all of them
+            return _over_ticks(first[:, :1], ticks)
+        if self.rows is None:
+            return np.concatenate([x for _, x in self.parts], axis=1)
+        # spans holding one reading give it once, repeated: several times cheaper than copying
+        # the views tick by tick
+        if self.used == len(self.parts):
+            rows = self.rows[:, : self.used]
+        else:
+            held, pieces = 0, []
+            for _, x in self.parts:
+                if x is None:
+                    pieces.append(self.rows[:, held : held + 1])
+                    held += 1
+                else:
+                    pieces.append(x)
+            rows = np.concatenate(pieces, axis=1)
+        counts = [c for t, x in self.parts for c in ([t] if x is None else [1] * t)]
+        return np.repeat(rows, counts, axis=1)
+
+
+class _SpanJoin:
+    """:meth:`Sensing.concat` of consecutive spans of ``ticks`` ticks in all, given one at a time.
+
+    The tick-weighted client means are summed as the spans come, part by part in order (what
+    stacking the parts and summing over the leading axis gives: that reduction adds its rows one
+    after another), the per-tick readings are joined by :class:`_TickJoin`, and of the rest only
+    the last span's is kept: a long run holds no span's per-client arrays."""
+
+    def __init__(self, ticks: int) -> None:
+        self._ticks = float(ticks)
+        self._count = 0
+        self._first: Sensing | None = None  # while it is the only span
+        self._t0_s = 0.0
+        self._last: Sensing | None = None
+        self._per_tick = {name: _TickJoin() for name in _TICK_FIELDS}
+        self._sums: list[np.ndarray] = []
+        self._term: list[np.ndarray] = []
+
+    def add(self, part: Sensing) -> None:
+        self._count += 1
+        if self._count == 1:
+            self._first, self._t0_s = part, part.t0_s
+        else:
+            if self._first is not None:
+                self._fold(self._first)
+                self._first = None
+            self._fold(part)
+        for name, join in self._per_tick.items():
+            join.add(getattr(part, name))
+        self._last = part
+
+    def _fold(self, part: Sensing) -> None:
+        w = part.ticks / self._ticks  # as numpy divides the spans' ticks by their sum
+        if not self._sums:
+            self._sums = [np.multiply(w, getattr(part, name)) for name in _MEAN_FIELDS]
+            self._term = [np.empty_like(x) for x in self._sums]
+            return
+        for name, total, term in zip(_MEAN_FIELDS, self._sums, self._term, strict=True):
+            np.add(total, np.multiply(w, getattr(part, name), out=term), out=total)
+
+    def result(self) -> Sensing:
+        if self._count == 1:
+            return self._last
+        last = self._last
         return Sensing(
-            t0_s=parts[0].t0_s,
-            cca_busy_frac=tick("cca_busy_frac"),
-            airtime_frac=tick("airtime_frac"),
-            retry_rate=tick("retry_rate"),
-            throughput_mbps=tick("throughput_mbps"),
-            nonwifi_duty_frac=tick("nonwifi_duty_frac"),
-            nonwifi_confidence=tick("nonwifi_confidence"),
-            nonwifi_kind=tick("nonwifi_kind"),
-            radar_detected=tick("radar_detected"),
-            demand_mbps=tick("demand_mbps"),
-            transmitting=tick("transmitting"),
-            radar_burst=tick("radar_burst"),
+            t0_s=self._t0_s,
+            **{name: join.result() for name, join in self._per_tick.items()},
             client_ap=last.client_ap,
             client_rssi_dbm=last.client_rssi_dbm,
             client_snr_db=last.client_snr_db,
-            client_throughput_mbps=mean("client_throughput_mbps"),
-            client_demand_mbps=mean("client_demand_mbps"),
+            client_throughput_mbps=self._sums[0],
+            client_demand_mbps=self._sums[1],
             clients_per_ap=last.clients_per_ap,
             neighbor_rssi_dbm=last.neighbor_rssi_dbm,
             foreign_rssi_dbm=last.foreign_rssi_dbm,
@@ -555,7 +634,8 @@ class WirelessSimulation:
         self._block_t0 = -np.inf
         self._block_if_code = np.zeros((b, 0), dtype=np.int64)  # [B, block ticks]
         self._if_sensed_of: _RadioState | None = None  # the radio state _if_sensed belongs to
-        self._if_sensed: dict[int | bytes, tuple[np.ndarray, ...]] = {}  # per steady state, or set of states
+        # per steady state, or set of states
+        self._if_sensed: dict[int | tuple[int, bytes], tuple[np.ndarray, ...]] = {}
         self._if_views: dict[tuple[int, int], tuple] = {}  # per (state, ticks): its per-tick views
         self._on_of: dict[int, np.ndarray] = {}  # interferer state (bits) -> [1, I] on/off
         self._block_radar = np.zeros((b, 0, len(rd)), dtype=bool)  # [B, block ticks, R]
@@ -704,14 +784,14 @@ class WirelessSimulation:
         if ticks < 1 or abs(ticks - duration_s) > 1e-9:
             raise ValueError(f"duration_s must be a positive whole number of seconds, got {duration_s}")
         end = self.time_s + ticks
-        parts = []
+        join = _SpanJoin(ticks)
         while self.time_s < end:
             if self.time_s >= self._next_epoch_s:
                 self._advance_epoch()
             seg_end = min(end, self._next_epoch_s)
-            parts.append(self._segment(int(seg_end - self.time_s)))
+            join.add(self._segment(int(seg_end - self.time_s)))
             self.time_s = seg_end
-        return Sensing.concat(parts)
+        return join.result()
 
     def rewind(self, to_s: float) -> None:
         """Set the clock back to ``to_s`` within the current epoch, so that a caller that looked
@@ -1275,7 +1355,7 @@ class WirelessSimulation:
         n_s = on_s.shape[0]
         # what the APs see of the interferers depends on the configuration and the states alone:
         # kept per steady state, and per set of states of a segment that has several
-        sensed_key = state if steady else on_s.tobytes()
+        sensed_key = state if steady else (on_s.shape[0], on_s.tobytes())  # (S rows of no interferer: no bytes)
         sensed = self._if_sensed.get(sensed_key) if self._if_sensed_of is r else None
         if sensed is None:
             sensed = self._sense_interferers(r, on_s)
