@@ -358,58 +358,57 @@ _MEAN_FIELDS = ("client_throughput_mbps", "client_demand_mbps")
 
 
 class _TickJoin:
-    """One per-tick reading of consecutive spans, joined along the tick axis as they come: what
-    ``np.concatenate`` of the spans gives, with a reading held over a span (a view repeating one
-    row) kept as that row, in one buffer for all spans. (Each span's own small arrays, kept till
-    the join among its segments' large ones, would leave the memory those free in pieces, so
-    that every segment of a long run took fresh memory.)"""
+    """One per-tick reading of consecutive spans of ``ticks`` ticks in all, joined along the tick
+    axis as they come: what ``np.concatenate`` of the spans gives. A reading held over a span (a
+    view repeating one row) is kept as that row, in one buffer for all spans, and from the first
+    span that is not held on, every span is written into the joined array as it comes. (Each
+    span's own arrays, kept till the join among its segments' large ones, would leave the memory
+    those free in pieces, so that every segment of a long run took fresh memory.)"""
 
-    def __init__(self) -> None:
+    def __init__(self, ticks: int) -> None:
+        self.ticks = ticks
         self.first: np.ndarray | None = None
         self.same = True  # every span's reading is the first's (one held view)
-        self.parts: list[tuple[int, np.ndarray | None]] = []  # per span: (ticks, full array or None: held)
-        self.rows: np.ndarray | None = None  # [B, room, ...] the held rows, in order
-        self.used = 0
+        self.spans: list[int] = []  # ticks of each held span so far, while nothing is written
+        self.rows: np.ndarray | None = None  # [B, room, ...] their rows, in order
+        self.out: np.ndarray | None = None  # the joined reading, once a span is not held
+        self.at = 0  # ticks joined so far
 
     def add(self, x: np.ndarray) -> None:
         if self.first is None:
             self.first = x
         elif x is not self.first:
             self.same = False
-        if x.shape[1] > 1 and x.strides[1] == 0:
-            if self.rows is None or self.used == self.rows.shape[1]:
-                grown = np.empty((x.shape[0], max(8, 2 * self.used), *x.shape[2:]), x.dtype)
-                if self.rows is not None:
-                    grown[:, : self.used] = self.rows
-                self.rows = grown
-            self.rows[:, self.used] = x[:, 0]
-            self.used += 1
-            self.parts.append((x.shape[1], None))
-        else:
-            self.parts.append((x.shape[1], x))
+        t = x.shape[1]
+        if self.out is None:
+            if t > 1 and x.strides[1] == 0:
+                used = len(self.spans)
+                if self.rows is None or used == self.rows.shape[1]:
+                    grown = np.empty((x.shape[0], max(8, 2 * used), *x.shape[2:]), x.dtype)
+                    if self.rows is not None:
+                        grown[:, :used] = self.rows
+                    self.rows = grown
+                self.rows[:, used] = x[:, 0]
+                self.spans.append(t)
+                self.at += t
+                return
+            self.out = np.empty((x.shape[0], self.ticks, *x.shape[2:]), x.dtype)
+            at = 0
+            for j, held in enumerate(self.spans):  # the held spans so far
+                self.out[:, at : at + held] = self.rows[:, j : j + 1]
+                at += held
+        self.out[:, self.at : self.at + t] = x
+        self.at += t
 
     def result(self) -> np.ndarray:
-        first, ticks = self.first, sum(t for t, _ in self.parts)
-        if self.same and first.strides[1] == 0:
+        if self.out is not None:
+            return self.out
+        if self.same:
             # one reading held over every span (a steady state's view): held over all of them
-            return _over_ticks(first[:, :1], ticks)
-        if self.rows is None:
-            return np.concatenate([x for _, x in self.parts], axis=1)
-        # spans holding one reading give it once, repeated: several times cheaper than copying
-        # the views tick by tick
-        if self.used == len(self.parts):
-            rows = self.rows[:, : self.used]
-        else:
-            held, pieces = 0, []
-            for _, x in self.parts:
-                if x is None:
-                    pieces.append(self.rows[:, held : held + 1])
-                    held += 1
-                else:
-                    pieces.append(x)
-            rows = np.concatenate(pieces, axis=1)
-        counts = [c for t, x in self.parts for c in ([t] if x is None else [1] * t)]
-        return np.repeat(rows, counts, axis=1)
+            return _over_ticks(self.first[:, :1], self.at)
+        # spans holding one reading each give it once, repeated: several times cheaper than
+        # copying the views tick by tick
+        return np.repeat(self.rows[:, : len(self.spans)], self.spans, axis=1)
 
 
 class _SpanJoin:
@@ -426,24 +425,26 @@ class _SpanJoin:
         self._first: Sensing | None = None  # while it is the only span
         self._t0_s = 0.0
         self._last: Sensing | None = None
-        self._per_tick = {name: _TickJoin() for name in _TICK_FIELDS}
+        self._per_tick: dict[str, _TickJoin] | None = None  # made with the second span
         self._sums: list[np.ndarray] = []
         self._term: list[np.ndarray] = []
 
     def add(self, part: Sensing) -> None:
         self._count += 1
-        if self._count == 1:
-            self._first, self._t0_s = part, part.t0_s
-        else:
-            if self._first is not None:
-                self._fold(self._first)
-                self._first = None
-            self._fold(part)
-        for name, join in self._per_tick.items():
-            join.add(getattr(part, name))
         self._last = part
+        if self._count == 1:  # (one span is returned as it is)
+            self._first, self._t0_s = part, part.t0_s
+            return
+        if self._first is not None:
+            self._fold(self._first)
+            self._first = None
+        self._fold(part)
 
     def _fold(self, part: Sensing) -> None:
+        if self._per_tick is None:
+            self._per_tick = {name: _TickJoin(int(self._ticks)) for name in _TICK_FIELDS}
+        for name, join in self._per_tick.items():
+            join.add(getattr(part, name))
         w = part.ticks / self._ticks  # as numpy divides the spans' ticks by their sum
         if not self._sums:
             self._sums = [np.multiply(w, getattr(part, name)) for name in _MEAN_FIELDS]
