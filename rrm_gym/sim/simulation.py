@@ -125,9 +125,15 @@ def _put_rows(x: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
     ``rows``: each row is put whole, as one opaque item (several times cheaper than numpy's
     assignment of rows; the same bytes, ``values`` cast to ``x``'s type as that assignment casts)."""
     j = x.shape[-1]
+    if len(rows) < _PUT_ROWS_MIN:
+        x.reshape(-1, j)[rows] = values  # (a few rows: the plain assignment costs less)
+        return
     item = np.dtype((np.void, j * x.itemsize))
     values = np.ascontiguousarray(values, dtype=x.dtype).reshape(-1, j)
     x.reshape(-1, j).view(item).reshape(-1).put(rows, values.view(item).reshape(-1))
+
+
+_PUT_ROWS_MIN = 64
 
 
 def _distinct(sorted_ints: np.ndarray) -> np.ndarray:
@@ -785,6 +791,12 @@ class WirelessSimulation:
         if ticks < 1 or abs(ticks - duration_s) > 1e-9:
             raise ValueError(f"duration_s must be a positive whole number of seconds, got {duration_s}")
         end = self.time_s + ticks
+        if self.time_s >= self._next_epoch_s:
+            self._advance_epoch()
+        if end <= self._next_epoch_s:  # one segment, returned as it is
+            sensing = self._segment(ticks)
+            self.time_s = end
+            return sensing
         join = _SpanJoin(ticks)
         while self.time_s < end:
             if self.time_s >= self._next_epoch_s:
