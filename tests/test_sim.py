@@ -1050,3 +1050,40 @@ def test_interferer_readings_kept_per_set_of_states_equal_readings_worked_out_af
             assert sum(p.nonwifi_duty_frac.strides[1] != 0 for p in kept) >= 10  # segments of several states
         for a, b in zip(afresh, kept, strict=True):
             assert_sensing_equal(a, b)
+
+
+@pytest.mark.parametrize("name", ["enterprise", "legacy_24"])
+def test_collision_losses_kept_with_the_hidden_lists_equal_losses_worked_out_afresh(name, monkeypatch):
+    """The frame loss of each possible collision is kept with the hidden-node lists and worked
+    out again only where its client's MCS changed or the entry is new: over epochs that patch the
+    lists and a configuration change that rebuilds them, the sensing must be exactly what working
+    every entry out afresh gives, and the kept losses must have been used."""
+    from rrm_gym.sim import simulation
+
+    monkeypatch.setattr(simulation, "_ROWS_MIN_CLIENTS", 0)  # patched lists even for three networks
+
+    def script(afresh: bool) -> tuple[list[Sensing], int]:
+        sim = WirelessSimulation(name, seed=4, num_networks=3)
+        kept_uses = 0
+        collision_per = simulation.WirelessSimulation._collision_per
+
+        def spy(self, sinr_db, mcs):
+            nonlocal kept_uses
+            if afresh:
+                self._collision_kept = None
+            elif self._collision_kept is not None:
+                kept_uses += 1
+            return collision_per(self, sinr_db, mcs)
+
+        monkeypatch.setattr(simulation.WirelessSimulation, "_collision_per", spy)
+        out = [sim.run(60) for _ in range(8)]
+        sim.set_power(2, 8.0, network=1)
+        out += [sim.run(60) for _ in range(4)]
+        monkeypatch.setattr(simulation.WirelessSimulation, "_collision_per", collision_per)
+        return out, kept_uses
+
+    afresh, _ = script(True)
+    kept, uses = script(False)
+    assert uses >= 8
+    for a, b in zip(afresh, kept, strict=True):
+        assert_sensing_equal(a, b)
