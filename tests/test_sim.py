@@ -437,6 +437,9 @@ def test_clients_without_hidden_sources_skip_no_physics(scenario, monkeypatch):
     what computing every client's gives, whichever way each segment goes."""
     from rrm_gym.sim import simulation
 
+    # (and the paths for many clients, the interferers' for the clients they reach among them)
+    monkeypatch.setattr(simulation, "_ROWS_MIN_CLIENTS", 0)
+
     def script(few_hidden: float) -> list[Sensing]:
         monkeypatch.setattr(simulation, "_FEW_HIDDEN", few_hidden)
         sim = WirelessSimulation(scenario, seed=5, num_networks=2)

@@ -1300,7 +1300,10 @@ class WirelessSimulation:
             served, mcs_c, rate, per = self._link_clean
         else:
             served, mcs_c, rate, per = _clean_terms(linked, rate_factor, sinr_db, mcs, frame_loss=False)
-        coll = self._collision_per(c_sinr_db, mcs_c.ravel().take(c_client)) * act_flat.take(c_src)
+        c_mcs = mcs_c.ravel().take(c_client)
+        # (the losses kept with the lists pay for their upkeep where there are many clients)
+        per_c = self._collision_per(c_sinr_db, c_mcs) if assoc.size >= _ROWS_MIN_CLIENTS else _per(c_sinr_db, c_mcs)
+        coll = per_c * act_flat.take(c_src)
         log_ok = np.bincount(c_client, np.log1p(-np.minimum(coll, 0.999999)), b * k).reshape(b, k)
         # CSMA collisions with contenders that picked the same backoff slot
         log_ok_csma = np.log1p(-CSMA_COLLISION_PER_CONTENDER * act[:, None, :]) @ r.hears_t  # [B, 1, W]
@@ -1333,9 +1336,10 @@ class WirelessSimulation:
             redo = changed if by_rows and self._if_links_of is prev_assoc else None
             links = self._interferer_links(r, cell, redo)
             # and for each hit its client and the client's signal (with the links, as these are);
-            # with two interferers at most, the clients with a hit once each where they are few
+            # with two interferers at most and many clients (the few calls on small arrays of
+            # every client's cost less), the clients with a hit once each where they are few
             hit_client = links[0] // n_if
-            hit_clients = _distinct(hit_client) if n_if <= 2 else None
+            hit_clients = _distinct(hit_client) if n_if <= 2 and assoc.size >= _ROWS_MIN_CLIENTS else None
             if hit_clients is not None and len(hit_clients) >= assoc.size * _FEW_HIDDEN:
                 hit_clients = None
             self._if_links = (*links, hit_client, signal.reshape(-1).take(hit_client), hit_clients)
