@@ -1090,3 +1090,20 @@ def test_collision_losses_kept_with_the_hidden_lists_equal_losses_worked_out_afr
     assert uses >= 8
     for a, b in zip(afresh, kept, strict=True):
         assert_sensing_equal(a, b)
+
+
+@pytest.mark.parametrize("rows", [5, 64, 700])
+def test_rows_put_whole_are_numpys_row_assignment(rows):
+    """``_put_rows`` (few rows assigned plainly, many put as opaque items) writes the bytes numpy's
+    row assignment writes, casting as it casts, and touches no other row."""
+    from rrm_gym.sim.simulation import _put_rows
+
+    rng = np.random.default_rng(rows)
+    for dtype, width, values_dtype in ((np.float32, 8, np.float64), (np.float64, 3, np.float64), (np.intp, 5, np.intp)):
+        x = rng.normal(size=(4, 500, width)).astype(dtype)
+        at = np.sort(rng.choice(x.shape[0] * x.shape[1], rows, replace=False))
+        values = (rng.normal(size=(rows, width)) * 100).astype(values_dtype)
+        expected = x.copy()
+        expected.reshape(-1, width)[at] = values
+        _put_rows(x, at, values)
+        assert x.dtype == dtype and np.array_equal(x, expected)
