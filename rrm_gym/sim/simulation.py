@@ -120,6 +120,10 @@ def _nonzero_2d(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.divmod(mask.reshape(-1).nonzero()[0], mask.shape[1])
 
 
+# below this many rows _put_rows assigns them the plain way (cheaper at that size)
+_PUT_ROWS_MIN = 64
+
+
 def _put_rows(x: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
     """``x.reshape(-1, J)[rows] = values`` for a contiguous ``x`` ``[..., J]`` and flat row indices
     ``rows``: each row is put whole, as one opaque item (several times cheaper than numpy's
@@ -131,9 +135,6 @@ def _put_rows(x: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
     item = np.dtype((np.void, j * x.itemsize))
     values = np.ascontiguousarray(values, dtype=x.dtype).reshape(-1, j)
     x.reshape(-1, j).view(item).reshape(-1).put(rows, values.view(item).reshape(-1))
-
-
-_PUT_ROWS_MIN = 64
 
 
 def _distinct(sorted_ints: np.ndarray) -> np.ndarray:
@@ -989,11 +990,11 @@ class WirelessSimulation:
         )
         return self._radio_cache
 
-    def _links(self, r: _RadioState) -> bool | tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def _links(self, r: _RadioState) -> bool | tuple[np.ndarray, np.ndarray] | None:
         """Refresh client-side received powers and association scores where stale: everything
         after a configuration change, only the relocated clients' rows after an epoch. Returns
-        ``True`` (every row changed), the changed rows ``(networks, clients, flat (network,
-        client))``, or ``None``."""
+        ``True`` (every row changed), the changed rows ``(networks, flat (network, client))``, or
+        ``None``."""
         n = self.num_aps
         if self._links_stale:
             self._rx_ct = r.tx_eff[:, None, :] - self._pl_ct  # [B, K, W] full-band power at each client
@@ -1004,7 +1005,7 @@ class WirelessSimulation:
         elif self._moved_rows is not None:
             moved = self._moved_rows
             row = np.flatnonzero(self._moved) if moved is False else moved  # flat (network, client)
-            bi, ki = np.divmod(row, self._moved.shape[1])
+            bi = row // self._moved.shape[1]  # the network of each
             w = self._pl_ct.shape[2]
             rx = r.tx_eff.take(bi, axis=0) - self._pl_ct.reshape(-1, w).take(row, axis=0)  # [P, W]
             _put_rows(self._rx_ct, row, rx)
@@ -1014,13 +1015,13 @@ class WirelessSimulation:
             best = score.argmax(axis=1)
             self._best.reshape(-1)[row] = best
             self._best_score.reshape(-1)[row] = score.reshape(-1).take(np.arange(0, score.size, n) + best)
-            return bi, ki, row
+            return bi, row
         else:
             return None
         return True
 
     def _hidden(
-        self, r: _RadioState, assoc: np.ndarray, changed: bool | tuple[np.ndarray, np.ndarray, np.ndarray] | None
+        self, r: _RadioState, assoc: np.ndarray, changed: bool | tuple[np.ndarray, np.ndarray] | None
     ) -> tuple[np.ndarray, ...]:
         """Hidden nodes as flat lists: per hidden source of a client, the flat (network, client) and
         (network, source) indices and its power in mW, and the same indices with the SINR while it
@@ -1059,7 +1060,7 @@ class WirelessSimulation:
             pb, pa = client // k, a.reshape(-1).take(client)
             signal = rx.take(rx_rows.reshape(-1).take(client) + pa)  # the client's own AP
         else:
-            bi, _, row = changed
+            bi, row = changed
             cur = assoc.reshape(-1).take(row)
             a = np.maximum(cur, 0)
             cand = r.hidden_cand.reshape(-1, c).take(bi * n + a, axis=0)  # [P, C]
@@ -1156,13 +1157,11 @@ class WirelessSimulation:
             self._link_counts = np.bincount(cell[linked], minlength=self.num_networks * self.num_aps)
         return self._link_counts
 
-    def _relink_rows(
-        self, r: _RadioState, assoc: np.ndarray, changed: tuple[np.ndarray, np.ndarray, np.ndarray]
-    ) -> None:
+    def _relink_rows(self, r: _RadioState, assoc: np.ndarray, changed: tuple[np.ndarray, np.ndarray]) -> None:
         """Redo the client links of :meth:`_segment` (its ``_client_links``) for the rows
-        ``changed`` ``(networks, clients, flat (network, client))`` alone, in place, with the same
+        ``changed`` ``(networks, flat (network, client))`` alone, in place, with the same
         values as from scratch: the others' scores, association and configuration are as they were."""
-        bi, _, row = changed
+        bi, row = changed
         cur = assoc.reshape(-1).take(row)
         a_r = np.maximum(cur, 0)
         sig_r = self._rx_ct.reshape(-1).take(row * self._rx_ct.shape[2] + a_r)
@@ -1179,12 +1178,12 @@ class WirelessSimulation:
                 x.reshape(-1)[row] = v
 
     def _interferer_links(
-        self, r: _RadioState, cell: np.ndarray, rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+        self, r: _RadioState, cell: np.ndarray, rows: tuple[np.ndarray, np.ndarray] | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """Where an interferer reaches the band of a client's AP ``cell``: the flat (network,
         client, interferer) of each such hit, the interferer's power at the client (mW) and its duty
         there, and the bits of the interferers that reach some client. For every client, or after an
-        epoch for the clients ``rows`` ``(networks, clients, flat (network, client))`` alone: their
+        epoch for the clients ``rows`` ``(networks, flat (network, client))`` alone: their
         rows of the ``[B, K, I]`` power and duty are redone in place (the power array is made from the
         lists of the last pass over every client the first time), with the values a pass over every
         client gives."""
@@ -1202,7 +1201,7 @@ class WirelessSimulation:
             if self._if_cl_mw is None:
                 self._if_cl_mw = np.zeros(duty.shape)
                 self._if_cl_mw.put(self._if_links[0], self._if_links[1])
-            row = rows[2]
+            row = rows[1]
             rx, duty_r = reach(self._pl_ci.reshape(-1, duty.shape[2]).take(row, axis=0), cell.reshape(-1).take(row))
             _put_rows(duty, row, duty_r)
             _put_rows(self._if_cl_mw, row, np.where(duty_r > 0, np.power(10.0, rx / 10.0), 0.0))
@@ -1233,7 +1232,7 @@ class WirelessSimulation:
             assoc = self._associate()
         else:
             assoc = self._assoc.copy()
-            assoc.reshape(-1)[changed[2]] = self._associate(changed[2])
+            assoc.reshape(-1)[changed[1]] = self._associate(changed[1])
         rx_ct = self._rx_ct
         prev_assoc, self._assoc = self._assoc, assoc
         by_rows = type(changed) is tuple and assoc.size >= _ROWS_MIN_CLIENTS
