@@ -1107,3 +1107,47 @@ def test_rows_put_whole_are_numpys_row_assignment(rows):
         expected.reshape(-1, width)[at] = values
         _put_rows(x, at, values)
         assert x.dtype == dtype and np.array_equal(x, expected)
+
+
+@pytest.mark.parametrize("shape", [(1, 3600, 2), (7, 3600, 3), (64, 50, 1)])
+def test_uniform_draws_made_a_few_rows_at_a_time_are_one_draws_values(shape):
+    """``_uniform_below`` (the draws of interferer sessions and radar bursts, a few networks at a
+    time into one buffer) gives ``rng.random(shape) < p`` and leaves the stream where that leaves it."""
+    from rrm_gym.sim.simulation import _uniform_below
+
+    p = np.linspace(0.1, 0.9, shape[2])
+    one, chunked = np.random.default_rng(5), np.random.default_rng(5)
+    expected = one.random(shape) < p
+    got = _uniform_below(chunked, shape, p, np.empty((3, *shape[1:])))
+    assert got.dtype == bool and np.array_equal(got, expected)
+    assert got.mean() == pytest.approx(p.mean(), abs=0.1)
+    assert one.random() == chunked.random()
+
+
+def test_interferer_sessions_drawn_a_few_networks_at_a_time_are_the_sessions_of_one_draw():
+    """Random on/off sessions (``legacy_24``'s ovens and Bluetooth) over two hours of 9 networks:
+    the chunked sampler gives what one ``[B, T, E]`` draw of starts and one of session lengths give,
+    session ends carried from one hour to the next."""
+    from rrm_gym.sim.simulation import _OnOff
+
+    sc = load_scenario("legacy_24")
+    schedules = [it.schedule for it in sc.interferers]
+    assert any(s.sessions_per_hour > 0 for s in schedules)
+    b, ticks = 9, 3600
+    sampler = _OnOff(schedules, b, sc.start_hour)
+    rng, ref_rng = np.random.default_rng(2), np.random.default_rng(2)
+    end = np.full((b, len(schedules)), -np.inf)
+    for t0 in (0.0, 3600.0):
+        t = t0 + np.arange(ticks, dtype=float)
+        hour = (sc.start_hour + t / 3600.0) % 24.0
+        window = (hour[:, None] >= sampler.hours[:, 0]) & (hour[:, None] < sampler.hours[:, 1])
+        starts = ref_rng.random((b, ticks, len(schedules))) < sampler.rate_per_s * window
+        ends = np.where(starts, t[:, None] + ref_rng.exponential(sampler.mean_session_s, starts.shape), -np.inf)
+        ends[:, 0] = np.maximum(ends[:, 0], end)
+        ends = np.maximum.accumulate(ends, axis=1)
+        end = ends[:, -1].copy()
+        expected = sampler.always | (ends > t[:, None])
+        got = sampler.sample(t0, ticks, rng)
+        assert np.array_equal(got, expected)
+        assert 0.0 < got.mean() < 1.0
+    assert rng.random() == ref_rng.random()

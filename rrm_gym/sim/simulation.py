@@ -480,6 +480,33 @@ class _SpanJoin:
         )
 
 
+# how many values a long random draw takes at a time (see _uniform_below)
+_DRAW_VALUES = 1 << 16
+
+
+def _draw_step(per_row: int) -> int:
+    """Rows of ``per_row`` values each that one draw of :data:`_DRAW_VALUES` values holds."""
+    return max(1, _DRAW_VALUES // max(1, per_row))
+
+
+def _uniform_below(
+    rng: np.random.Generator, shape: tuple[int, ...], p: np.ndarray | float, buf: np.ndarray | None = None
+) -> np.ndarray:
+    """``rng.random(shape) < p`` (``p`` broadcast over the trailing axes), drawn a few rows of the
+    leading axis at a time into ``buf`` (made if not given): the same stream and the same result,
+    without a float array of ``shape`` taken as fresh memory."""
+    if buf is None:
+        per_row = math.prod(shape[1:])
+        buf = np.empty((min(shape[0], _draw_step(per_row)), *shape[1:]))
+    out = np.empty(shape, dtype=bool)
+    step = len(buf)
+    for i in range(0, shape[0], step):
+        x = buf[: min(step, shape[0] - i)]
+        rng.random(out=x)
+        np.less(x, p, out=out[i : i + len(x)])
+    return out
+
+
 class _OnOff:
     """Per-tick on/off of E scheduled sources in B networks (always, intervals, random sessions)."""
 
@@ -493,24 +520,41 @@ class _OnOff:
         self.session_end_s = np.full((num_networks, len(schedules)), -np.inf)  # [B, E]
 
     def sample(self, t0_s: float, ticks: int, rng: np.random.Generator) -> np.ndarray:
-        """``[B, T, E]`` bool for ticks starting at ``t0_s``."""
+        """``[B, T, E]`` bool for ticks starting at ``t0_s``.
+
+        The draws are made a few networks at a time into one reused buffer: what one draw of
+        ``[B, T, E]`` values gives (the stream fills networks in order), without the ``[B, T, E]``
+        float temporaries that an hour of 64 networks would take as fresh memory each block."""
         b, e = self.session_end_s.shape
         t = t0_s + np.arange(ticks, dtype=float)  # [T]
         on = np.broadcast_to(self.always, (ticks, e)).copy()
         for j, iv in enumerate(self.intervals):
             if len(iv):
                 on[:, j] |= ((t[:, None] >= iv[:, 0]) & (t[:, None] < iv[:, 1])).any(axis=1)
-        on = np.broadcast_to(on, (b, ticks, e))
         if not self.rate_per_s.any():
-            return on
+            return np.broadcast_to(on, (b, ticks, e))
         hour = (self.start_hour + t / 3600.0) % 24.0
         window = (hour[:, None] >= self.hours[:, 0]) & (hour[:, None] < self.hours[:, 1])  # [T, E]
-        starts = rng.random((b, ticks, e)) < self.rate_per_s * window
-        ends = np.where(starts, t[:, None] + rng.exponential(self.mean_session_s, (b, ticks, e)), -np.inf)
-        ends[:, 0] = np.maximum(ends[:, 0], self.session_end_s)
-        ends = np.maximum.accumulate(ends, axis=1)
-        self.session_end_s = ends[:, -1].copy()
-        return on | (ends > t[:, None])
+        rate = self.rate_per_s * window
+        buf = np.empty((min(b, _draw_step(ticks * e)), ticks, e))
+        starts = _uniform_below(rng, (b, ticks, e), rate, buf)
+        out = np.empty((b, ticks, e), dtype=bool)
+        t_col = t[:, None]
+        step = len(buf)
+        for i in range(0, b, step):
+            ends = buf[: min(step, b - i)]
+            m = len(ends)
+            # a session of random length from each start: exponential(scale) draws scale times a
+            # standard exponential, from the same stream
+            rng.standard_exponential(out=ends)
+            np.multiply(ends, self.mean_session_s, out=ends)
+            np.add(ends, t_col, out=ends)
+            np.copyto(ends, -np.inf, where=~starts[i : i + m])
+            ends[:, 0] = np.maximum(ends[:, 0], self.session_end_s[i : i + m])
+            np.maximum.accumulate(ends, axis=1, out=ends)
+            self.session_end_s[i : i + m] = ends[:, -1]
+            np.greater(ends, t_col, out=out[i : i + m])
+        return np.bitwise_or(out, on, out=out)
 
 
 class WirelessSimulation:
@@ -842,7 +886,9 @@ class WirelessSimulation:
                 self._relink(move, row, xy)
         hour = self.hour_of_day(t0)
         p_active = self._activity(hour)
-        self._demand = np.where(rng.random((b, k)) < p_active, self._base_demand, 0.0)
+        # (a product with the 0/1 draw: the base demand is finite and positive, so the values of
+        # np.where, several times cheaper on a random mask)
+        self._demand = np.multiply(self._base_demand, rng.random((b, k)) < p_active)
         if t0 >= self._block_t0 + self._block_s:
             self._block_t0 = t0
             on = self._if_onoff.sample(t0, self._block_s, rng)
@@ -862,7 +908,7 @@ class WirelessSimulation:
     def _radar_bursts(self, t0: float, ticks: int, rng: np.random.Generator) -> np.ndarray:
         b, r = self.num_networks, len(self._radar_at)
         if self._radar_rate_per_s.any():
-            burst = rng.random((b, ticks, r)) < self._radar_rate_per_s
+            burst = _uniform_below(rng, (b, ticks, r), self._radar_rate_per_s)
         else:
             burst = np.zeros((b, ticks, r), dtype=bool)
         t = int(t0) + np.arange(ticks)
