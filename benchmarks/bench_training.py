@@ -4,9 +4,10 @@
 in the same process run and reported as a ratio.
 
 Each run starts from the packaged config (``configs/training/{fast,slow}_office_ppo_lagrangian.yaml``)
-without its warm start, with rollouts of 16 steps per env and one epoch per update, so most of the
-time is spent stepping environments as a long run does. The slow loop runs an eighth of the steps
-(each is ten fast periods) with a quarter of the networks.
+without its warm start and without residual control (the slow config's ``residual: dca`` runs one
+network per env, so the batched env cannot take it), with rollouts of 16 steps per env and one
+epoch per update, so most of the time is spent stepping environments as a long run does. The slow
+loop runs an eighth of the steps (each is ten fast periods) with a quarter of the networks.
 
     python benchmarks/bench_training.py [--timesteps 3072] [--separate 4] [--batched 64]
 """
@@ -31,11 +32,11 @@ def steps_per_s(loop: str, timesteps: int, n_envs: int, vectorization: str) -> f
             "name": f"bench_{loop}_{vectorization}",
             "timesteps": timesteps,
             "n_envs": n_envs,
-            "vectorization": vectorization,
             "checkpoint_every": 10**9,
         },
     )
-    cfg = cfg.model_copy(update={"hyperparameters": {**cfg.hyperparameters, **hp}, "pretrain": None})
+    update = {"vectorization": vectorization, "residual": None, "pretrain": None}
+    cfg = cfg.model_copy(update={**update, "hyperparameters": {**cfg.hyperparameters, **hp}})
     with tempfile.TemporaryDirectory() as d:
         t = time.perf_counter()
         train(cfg, Path(d) / "run")
