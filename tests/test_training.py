@@ -813,19 +813,15 @@ def test_pretrained_slow_loop_agent_does_as_well_as_dca_on_held_out_seeds(seed):
         assert rl["pf_utility"] > ev.run_baseline("office", "static", "max", seed=seed)["pf_utility"] + 0.03
 
 
-def test_the_training_benchmark_times_both_loops_separate_and_batched(capsys):
+def test_the_training_benchmark_times_both_loops_separate_and_batched(capsys, monkeypatch):
     """``benchmarks/bench_training.py`` runs from the packaged configs, the slow one included (its
     residual control needs one network per env, so the benchmark leaves it out of both runs)."""
     import re
     import runpy
     import sys
 
-    argv = sys.argv
-    sys.argv = ["bench_training.py", "--timesteps", "64", "--separate", "2", "--batched", "4"]
-    try:
-        runpy.run_path(str(ROOT / "benchmarks" / "bench_training.py"), run_name="__main__")
-    finally:
-        sys.argv = argv
+    monkeypatch.setattr(sys, "argv", ["bench_training.py", "--timesteps", "64", "--separate", "2", "--batched", "4"])
+    runpy.run_path(str(ROOT / "benchmarks" / "bench_training.py"), run_name="__main__")
     out = capsys.readouterr().out
     rates = [float(x.replace(",", "")) for x in re.findall(r"([\d,]+) env steps/s", out)]
     assert "FastLoop-v0" in out and "SlowLoop-v0" in out

@@ -480,13 +480,15 @@ class _SpanJoin:
         )
 
 
-# how many values a long random draw takes at a time (see _uniform_below)
+# how many values a long random draw takes at a time (see _draw_buffer)
 _DRAW_VALUES = 1 << 16
 
 
-def _draw_step(per_row: int) -> int:
-    """Rows of ``per_row`` values each that one draw of :data:`_DRAW_VALUES` values holds."""
-    return max(1, _DRAW_VALUES // max(1, per_row))
+def _draw_buffer(shape: tuple[int, ...]) -> np.ndarray:
+    """A float buffer for drawing ``shape`` values a few rows of the leading axis at a time
+    (about :data:`_DRAW_VALUES` values, one row at least)."""
+    per_row = math.prod(shape[1:])
+    return np.empty((min(shape[0], max(1, _DRAW_VALUES // max(1, per_row))), *shape[1:]))
 
 
 def _uniform_below(
@@ -495,9 +497,7 @@ def _uniform_below(
     """``rng.random(shape) < p`` (``p`` broadcast over the trailing axes), drawn a few rows of the
     leading axis at a time into ``buf`` (made if not given): the same stream and the same result,
     without a float array of ``shape`` taken as fresh memory."""
-    if buf is None:
-        per_row = math.prod(shape[1:])
-        buf = np.empty((min(shape[0], _draw_step(per_row)), *shape[1:]))
+    buf = _draw_buffer(shape) if buf is None else buf
     out = np.empty(shape, dtype=bool)
     step = len(buf)
     for i in range(0, shape[0], step):
@@ -536,7 +536,7 @@ class _OnOff:
         hour = (self.start_hour + t / 3600.0) % 24.0
         window = (hour[:, None] >= self.hours[:, 0]) & (hour[:, None] < self.hours[:, 1])  # [T, E]
         rate = self.rate_per_s * window
-        buf = np.empty((min(b, _draw_step(ticks * e)), ticks, e))
+        buf = _draw_buffer((b, ticks, e))
         starts = _uniform_below(rng, (b, ticks, e), rate, buf)
         out = np.empty((b, ticks, e), dtype=bool)
         t_col = t[:, None]
