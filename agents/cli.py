@@ -17,26 +17,43 @@ from rich.table import Table
 
 from rrm_gym import cli as core
 
+# the default benchmark: the plan as shipped, a random plan, the channel heuristics at full power,
+# DCA with each power heuristic, and the oracle
+DEFAULT_COMBOS = (
+    ("static", "max"),
+    ("random", "max"),
+    ("lccs", "max"),
+    ("unmanaged_aware", "max"),
+    ("dca", "max"),
+    ("dca", "tpc"),
+    ("dca", "client_snr"),
+    ("static", "tpc"),
+)
+
+
+def _combo(spec: str) -> tuple[str, str]:
+    from agents.baselines import CHANNEL_POLICIES, POWER_POLICIES
+
+    if spec == "oracle":
+        return ("oracle", "oracle")
+    channel, sep, power = spec.partition("/")
+    if not sep or channel not in CHANNEL_POLICIES or power not in POWER_POLICIES:
+        raise ValueError(
+            f"{spec!r}: give CHANNEL/POWER with CHANNEL in {sorted(CHANNEL_POLICIES)} and "
+            f"POWER in {sorted(POWER_POLICIES)}, or 'oracle'"
+        )
+    return (channel, power)
+
 
 def _combos(args: argparse.Namespace) -> list[tuple[str, str]]:
     from agents.baselines import CHANNEL_POLICIES, POWER_POLICIES
 
+    if args.policies == ["all"]:
+        combos = [(c, p) for c in CHANNEL_POLICIES for p in POWER_POLICIES]
+        return combos + ([("oracle", "oracle")] if args.oracle else [])
     if args.policies:
-        out = []
-        for spec in args.policies:
-            if spec == "oracle":
-                out.append(("oracle", "oracle"))
-                continue
-            channel, sep, power = spec.partition("/")
-            if not sep or channel not in CHANNEL_POLICIES or power not in POWER_POLICIES:
-                raise ValueError(
-                    f"--policies {spec!r}: give CHANNEL/POWER with CHANNEL in {sorted(CHANNEL_POLICIES)} and "
-                    f"POWER in {sorted(POWER_POLICIES)}, or 'oracle'"
-                )
-            out.append((channel, power))
-        return out
-    combos = [(c, p) for c in CHANNEL_POLICIES for p in POWER_POLICIES]
-    return combos + ([("oracle", "oracle")] if args.oracle else [])
+        return [_combo(spec) for spec in args.policies]
+    return list(DEFAULT_COMBOS) + ([("oracle", "oracle")] if args.oracle else [])
 
 
 def _load_models(paths: Sequence[str] | None, err: Console) -> list | None:
@@ -54,12 +71,12 @@ def _load_models(paths: Sequence[str] | None, err: Console) -> list | None:
 
 
 def _print_table(rows: list[dict], title: str, out: Console) -> None:
-    from agents.evaluate import add_oracle_fraction
+    from agents.evaluate import diff_cell
 
-    add_oracle_fraction(rows)
     table = Table(title=title)
-    cols = ("channel", "power", "PF utility", "mean Mb/s", "p5 Mb/s", "CCA busy", "retry", "ch.chg", "shield")
-    for col in (*cols, "rollb.", "DFS", "cost", "of oracle"):
+    ref = rows[0]["reference"] if rows else ""
+    cols = ("channel", "power", "reward", f"Δ vs {ref}", "SLE", "p95 ms", "mean Mb/s", "p5 Mb/s", "elastic")
+    for col in (*cols, "CCA", "retry", "ch.chg", "shield", "rollb.", "DFS", "cost"):
         table.add_column(col, justify="left" if col in ("channel", "power") else "right")
 
     def cell(r: dict, m: str, fmt: str) -> str:
@@ -70,9 +87,13 @@ def _print_table(rows: list[dict], title: str, out: Console) -> None:
         table.add_row(
             r["channel_policy"],
             r["power_policy"],
-            cell(r, "pf_utility", ".3f"),
+            cell(r, "reward", ".3f"),
+            diff_cell(r),
+            cell(r, "sle", ".0%"),
+            cell(r, "latency_p95_ms", ".0f"),
             cell(r, "throughput_mean_mbps", ".2f"),
             cell(r, "throughput_p5_mbps", ".2f"),
+            cell(r, "elastic_mean_mbps", ".1f"),
             cell(r, "cca_busy_mean", ".0%"),
             cell(r, "retry_rate_mean", ".0%"),
             f"{r['channel_changes']:.1f}",
@@ -80,20 +101,20 @@ def _print_table(rows: list[dict], title: str, out: Console) -> None:
             f"{r['rollbacks']:.1f}",
             f"{r['dfs_violations']:.0f}",
             f"{r['cost']:.1f}",
-            "" if r["pf_fraction_of_oracle"] != r["pf_fraction_of_oracle"] else f"{r['pf_fraction_of_oracle']:.1%}",
         )
     out.print(table)
 
 
-def _run_rows(sc: object, jobs: list, seeds: list[int], hours: float, err: Console, what: str) -> list[dict]:
-    """Run (Result, runner) jobs over seeds with a progress bar; summary rows, best PF utility first."""
+def _run_rows(sc: object, jobs: list, seeds: list[int], hours: float, err: Console, what: str) -> list:
+    """Run (Result, runner) jobs over seeds with a progress bar; the Results."""
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task(what, total=len(jobs) * len(seeds))
         for res, runner in jobs:
             for seed in seeds:
                 res.per_seed.append(runner(sc, seed, hours))
+                res.seeds.append(seed)
                 bar.advance(task)
-    return sorted((r.summary() for r, _ in jobs), key=lambda r: -r["pf_utility"])
+    return [res for res, _ in jobs]
 
 
 def _model_jobs(models: list, sc: object, err: Console) -> list | None:
@@ -116,7 +137,8 @@ def _model_jobs(models: list, sc: object, err: Console) -> list | None:
 
 
 def _cmd_benchmark(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from agents.evaluate import Result, run_baseline, write_outputs
+    from agents.baselines import Oracle
+    from agents.evaluate import Result, run_baseline, summarise, write_outputs
 
     sc = core.load_or_report(args.scenario, err)
     if sc is None:
@@ -132,19 +154,35 @@ def _cmd_benchmark(args: argparse.Namespace, out: Console, err: Console) -> int:
     model_jobs = _model_jobs(models, sc, err)
     if model_jobs is None:
         return core.EXIT_USAGE
+    try:
+        reference = _combo(args.reference)
+    except ValueError as e:
+        err.print(f"error: --reference {e}", markup=False, highlight=False)
+        return core.EXIT_USAGE
+    if reference not in combos:
+        combos.insert(0, reference)
     seeds = args.seeds if args.seeds else list(range(args.episodes))
     jobs = [(Result(c, p), lambda s, seed, h, c=c, p=p: run_baseline(s, c, p, seed, h)) for c, p in combos] + model_jobs
-    rows = _run_rows(sc, jobs, seeds, args.hours, err, f"benchmark on {sc.name}")
+    results = _run_rows(sc, jobs, seeds, args.hours, err, f"benchmark on {sc.name}")
     title = f"{sc.name}: {args.hours:g} h episodes, seeds {', '.join(map(str, seeds))}"
+    rows = summarise(results, reference)
     _print_table(rows, title, out)
-    out.print("mean ± 95 % confidence half-width over seeds; oracle = privileged search on the true model")
-    written = write_outputs(rows, Path(args.out) if args.out else Path("runs") / f"benchmark-{sc.name}", title)
+    out.print(
+        f"mean ± 95 % confidence half-width over seeds; Δ: paired by seed against {'/'.join(reference)}, "
+        f"* where the 95 % CI excludes zero. reward: the experience utility (nats), demand ceiling "
+        f"{rows[0]['ceiling']:.3f} on these seeds.",
+        highlight=False,
+    )
+    if ("oracle", "oracle") in combos:
+        out.print(f"oracle: privileged search on the true model, an upper reference; budget: {Oracle().budget}")
+    target = Path(args.out) if args.out else Path("runs") / f"benchmark-{sc.name}"
+    written = write_outputs(results, target, title, reference)
     out.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
     return core.EXIT_OK
 
 
 def _cmd_evaluate(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from agents.evaluate import ci95, write_outputs
+    from agents.evaluate import ci95, summarise, write_outputs
 
     sc = core.load_or_report(args.scenario, err)
     if sc is None:
@@ -156,9 +194,9 @@ def _cmd_evaluate(args: argparse.Namespace, out: Console, err: Console) -> int:
     if jobs is None:
         return core.EXIT_USAGE
     seeds = args.seeds if args.seeds else list(range(100, 100 + args.episodes))
-    rows = _run_rows(sc, jobs, seeds, args.hours, err, f"evaluate on {sc.name}")
+    results = _run_rows(sc, jobs, seeds, args.hours, err, f"evaluate on {sc.name}")
     title = f"{models[0].label} on {sc.name}: {args.hours:g} h episodes, seeds {', '.join(map(str, seeds))}"
-    _print_table(rows, title, out)
+    _print_table(summarise(results), title, out)
     mean, half = ci95([m["loop_cost"] for m in jobs[0][0].per_seed])
     out.print(
         f"mean ± 95 % confidence half-width over seeds; episode cost of the model's own loop (its training "
@@ -166,7 +204,7 @@ def _cmd_evaluate(args: argparse.Namespace, out: Console, err: Console) -> int:
         highlight=False,
     )
     target = Path(args.out) if args.out else Path("runs") / f"evaluate-{models[0].meta.get('name', 'model')}-{sc.name}"
-    written = write_outputs(rows, target, title)
+    written = write_outputs(results, target, title)
     out.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
     return core.EXIT_OK
 
@@ -214,13 +252,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("benchmark", help="compare RRM heuristics (and the oracle) over seeds; the main job")
     p.add_argument("--scenario", default="office", help="packaged name or YAML path (default office)")
     p.add_argument(
-        "--policies", nargs="+", metavar="CHANNEL/POWER", help="combinations to run (default: all, + oracle)"
+        "--policies",
+        nargs="+",
+        metavar="CHANNEL/POWER",
+        help="combinations to run, or 'all' (default: eight common ones, + oracle)",
+    )
+    p.add_argument(
+        "--reference",
+        default="static/max",
+        metavar="CHANNEL/POWER",
+        help="the row every other is compared with, paired by seed (default static/max)",
     )
     p.add_argument("--no-oracle", dest="oracle", action="store_false", help="leave the privileged oracle out")
     p.add_argument("--episodes", type=core._positive_int, default=3, help="episodes, one per seed 0..N-1 (default 3)")
     p.add_argument("--seeds", type=core._int, nargs="+", help="explicit seeds (overrides --episodes)")
     p.add_argument("--hours", type=core._positive_float, default=1.0, help="episode length in hours (default 1)")
-    p.add_argument("--out", help="directory for benchmark.csv / .md / .png (default runs/benchmark-SCENARIO)")
+    p.add_argument(
+        "--out", help="directory for benchmark.csv, benchmark_per_seed.csv, .md, .png (default runs/benchmark-SCENARIO)"
+    )
     p.add_argument("--model", nargs="+", metavar="PATH", help="trained models to place in the same table")
     p.set_defaults(func=_cmd_benchmark)
 

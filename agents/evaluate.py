@@ -19,18 +19,25 @@ from rrm_gym.envs.core import DEFAULT_COST_WEIGHTS
 if TYPE_CHECKING:
     from agents.training import TrainedPolicy
 
-METRICS = (
+# per-step KPIs averaged over the episode (``reward`` is the env's default reward, the experience
+# utility), then the episode's counts
+KPI_METRICS = (
+    "reward",
     "pf_utility",
+    "sle",
+    "sle_throughput",
+    "sle_latency",
+    "latency_p95_ms",
     "throughput_mean_mbps",
     "throughput_p5_mbps",
+    "elastic_mean_mbps",
+    "elastic_p5_mbps",
     "cca_busy_mean",
     "retry_rate_mean",
-    "channel_changes",
-    "shield_interventions",
-    "rollbacks",
-    "dfs_violations",
-    "cost",
+    "ceiling",
 )
+METRICS = (*KPI_METRICS, "channel_changes", "shield_interventions", "rollbacks", "dfs_violations", "cost")
+REFERENCE = ("static", "max")  # the row every other is compared with, paired by seed
 CHANNEL_PERIOD_S = 600  # channel heuristics re-plan every 10 minutes (Cisco DCA's default interval)
 ORACLE_REPLAN_S = 600
 # Student t, 97.5 % quantile, by degrees of freedom (1..30); beyond 30 the normal 1.96
@@ -54,6 +61,7 @@ class Result:
     channel_policy: str
     power_policy: str
     per_seed: list[dict[str, float]] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         row: dict[str, Any] = {"channel_policy": self.channel_policy, "power_policy": self.power_policy}
@@ -65,17 +73,44 @@ class Result:
         return row
 
 
+def paired_difference(result: Result, reference: Result, metric: str = "reward") -> tuple[float, float]:
+    """Mean and 95 % half-width of ``result - reference`` in ``metric``, paired by seed (both ran on
+    the same seeds, so the draws of traffic, clients and shadowing cancel); NaN without pairs."""
+    ref = {seed: m[metric] for seed, m in zip(reference.seeds, reference.per_seed, strict=True)}
+    diffs = [m[metric] - ref[seed] for seed, m in zip(result.seeds, result.per_seed, strict=True) if seed in ref]
+    return ci95(diffs) if diffs else (math.nan, math.nan)
+
+
+def summarise(results: list[Result], reference: tuple[str, str] = REFERENCE) -> list[dict[str, Any]]:
+    """Summary rows, best reward first, each with its paired difference from the ``reference``
+    row in reward and SLE (``reward_diff``, ``reward_diff_ci95``, ``reward_diff_significant``:
+    the CI excludes zero); NaN where the reference did not run."""
+    ref = next((r for r in results if (r.channel_policy, r.power_policy) == reference), None)
+    rows = []
+    for res in results:
+        row = res.summary()
+        for metric in ("reward", "sle"):
+            diff, half = paired_difference(res, ref, metric) if ref is not None else (math.nan, math.nan)
+            row[f"{metric}_diff"] = diff
+            row[f"{metric}_diff_ci95"] = half
+            row[f"{metric}_diff_significant"] = bool(math.isfinite(half) and abs(diff) > half)
+        row["reference"] = "/".join(reference)
+        rows.append(row)
+    return sorted(rows, key=lambda r: -r["reward"])
+
+
 def _episode_metrics(
     env: FastLoopEnv | JointEnv, steps: int, act: Callable[[dict, dict], np.ndarray], seed: int
 ) -> dict[str, float]:
     obs, info = env.reset(seed=seed)
-    kpis: dict[str, list[float]] = {k: [] for k in METRICS[:5]}
+    kpis: dict[str, list[float]] = {k: [] for k in KPI_METRICS}
     loop_cost = 0.0
     for _ in range(steps):
         obs, _, _, truncated, info = env.step(act(obs, info))
         loop_cost += info["cost"]
+        kpi = {**info["kpi"], "reward": info["kpi"]["experience_utility"], "ceiling": experience_ceiling(env)}
         for k in kpis:
-            kpis[k].append(info["kpi"][k])
+            kpis[k].append(kpi[k])
         if truncated:
             break
     loop = env.event_loop
@@ -107,6 +142,18 @@ def _episode_metrics(
         # that loop is trained against)
         "loop_cost": float(loop_cost),
     }
+
+
+def experience_ceiling(env: FastLoopEnv | JointEnv) -> float:
+    """The experience utility of the last period had every client got all it offered with no
+    delay: 0 for inelastic applications, ln(rate limit / need) for elastic flows (the demand
+    ceiling of the default reward, the same for every policy on the same seed)."""
+    s = env._sensing
+    active = s.client_active[0]
+    if not active.any():
+        return 0.0
+    cap = np.where(s.client_elastic[0], s.client_demand_mbps[0] / np.maximum(s.client_need_mbps[0], 1e-9), 1.0)
+    return float(np.log(np.clip(cap, 0.01, None))[active].mean())
 
 
 def run_baseline(
@@ -178,24 +225,19 @@ def model_labels(policy: TrainedPolicy) -> tuple[str, str]:
     return (policy.other_policy, policy.label) if policy.loop == "fast" else (policy.label, policy.other_policy)
 
 
-def add_oracle_fraction(rows: list[dict[str, Any]]) -> None:
-    """Set ``pf_fraction_of_oracle`` on every row: its PF utility over the oracle's (NaN without an
-    oracle row, or when the oracle's utility is not positive and a ratio means nothing)."""
-    oracle = [r["pf_utility"] for r in rows if r["channel_policy"] == "oracle"]
-    for r in rows:
-        r["pf_fraction_of_oracle"] = r["pf_utility"] / oracle[0] if oracle and oracle[0] > 0 else math.nan
-
-
-def write_outputs(rows: list[dict[str, Any]], out: Path, title: str) -> list[Path]:
-    """CSV, Markdown and a PNG chart of benchmark rows into ``out``."""
+def write_outputs(results: list[Result], out: Path, title: str, reference: tuple[str, str] = REFERENCE) -> list[Path]:
+    """``benchmark.csv`` (a row per policy: means, 95 % half-widths and the paired difference from
+    the reference), ``benchmark_per_seed.csv``, ``benchmark.md`` and a PNG chart, into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    add_oracle_fraction(rows)
+    rows = summarise(results, reference)
     written = []
+    diff_cols = [c for m in ("reward", "sle") for c in (f"{m}_diff", f"{m}_diff_ci95", f"{m}_diff_significant")]
     cols = [
         "channel_policy",
         "power_policy",
         *[c for m in METRICS for c in (m, f"{m}_ci95")],
-        "pf_fraction_of_oracle",
+        *diff_cols,
+        "reference",
         "seeds",
     ]
     path = out / "benchmark.csv"
@@ -204,6 +246,15 @@ def write_outputs(rows: list[dict[str, Any]], out: Path, title: str) -> list[Pat
         w.writeheader()
         for r in rows:
             w.writerow({k: r[k] for k in cols})
+    written.append(path)
+    path = out / "benchmark_per_seed.csv"
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=["channel_policy", "power_policy", "seed", *METRICS])
+        w.writeheader()
+        for res in results:
+            for seed, m in zip(res.seeds, res.per_seed, strict=True):
+                w.writerow({"channel_policy": res.channel_policy, "power_policy": res.power_policy, "seed": seed,
+                            **{k: m[k] for k in METRICS}})  # fmt: skip
     written.append(path)
     path = out / "benchmark.md"
     path.write_text(markdown_table(rows, title))
@@ -219,23 +270,41 @@ def _cell(r: dict[str, Any], m: str, fmt: str) -> str:
     return f"{r[m]:{fmt}}" + ("" if not math.isfinite(half) else f" ± {half:{fmt}}")
 
 
+def diff_cell(r: dict[str, Any], m: str = "reward", fmt: str = "+.3f") -> str:
+    """``+0.123 ± 0.045 *`` (``*``: the paired CI excludes zero); empty without a reference."""
+    d, half = r[f"{m}_diff"], r[f"{m}_diff_ci95"]
+    if not math.isfinite(d):
+        return ""
+    if (r["channel_policy"], r["power_policy"]) == tuple(r["reference"].split("/")):
+        return "reference"
+    return (
+        f"{d:{fmt}}" + (f" ± {half:.3f}" if math.isfinite(half) else "") + (" *" if r[f"{m}_diff_significant"] else "")
+    )
+
+
 def markdown_table(rows: list[dict[str, Any]], title: str) -> str:
-    cols = ("channel", "power", "PF utility", "mean Mb/s", "p5 Mb/s", "CCA busy", "retry", "ch. changes", "shield")
-    add_oracle_fraction(rows)
-    head = "| " + " | ".join((*cols, "rollbacks", "DFS", "cost", "of oracle")) + " |"
-    lines = [f"### {title}", "", head, "|" + "---|" * 13]
+    cols = ("channel", "power", "reward", f"Δ vs {rows[0]['reference'] if rows else ''}", "SLE", "p95 latency ms",
+            "mean Mb/s", "p5 Mb/s", "elastic Mb/s", "CCA busy", "retry", "ch. changes", "shield", "rollbacks", "DFS",
+            "cost")  # fmt: skip
+    lines = [f"### {title}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
-        frac = r["pf_fraction_of_oracle"]
         lines.append(
-            f"| {r['channel_policy']} | {r['power_policy']} | {_cell(r, 'pf_utility', '.3f')} | "
+            f"| {r['channel_policy']} | {r['power_policy']} | {_cell(r, 'reward', '.3f')} | {diff_cell(r)} | "
+            f"{_cell(r, 'sle', '.1%')} | {_cell(r, 'latency_p95_ms', '.0f')} | "
             f"{_cell(r, 'throughput_mean_mbps', '.2f')} | {_cell(r, 'throughput_p5_mbps', '.2f')} | "
-            f"{_cell(r, 'cca_busy_mean', '.1%')} | {_cell(r, 'retry_rate_mean', '.1%')} | "
-            f"{_cell(r, 'channel_changes', '.1f')} | {_cell(r, 'shield_interventions', '.1f')} | "
-            f"{_cell(r, 'rollbacks', '.1f')} | {r['dfs_violations']:.0f} | {_cell(r, 'cost', '.1f')} | "
-            f"{'' if math.isnan(frac) else f'{frac:.1%}'} |"
+            f"{_cell(r, 'elastic_mean_mbps', '.1f')} | {_cell(r, 'cca_busy_mean', '.1%')} | "
+            f"{_cell(r, 'retry_rate_mean', '.1%')} | {_cell(r, 'channel_changes', '.1f')} | "
+            f"{_cell(r, 'shield_interventions', '.1f')} | {_cell(r, 'rollbacks', '.1f')} | {r['dfs_violations']:.0f} | "
+            f"{_cell(r, 'cost', '.1f')} |"
         )
     lines.append("")
-    lines.append(f"Mean ± 95 % confidence half-width over {rows[0]['seeds'] if rows else 0} seeds.")
+    seeds = rows[0]["seeds"] if rows else 0
+    ceiling = rows[0]["ceiling"] if rows else math.nan
+    lines.append(
+        f"Mean ± 95 % confidence half-width over {seeds} seeds. Δ: the paired difference in reward from the "
+        f"reference row on the same seeds (* where its 95 % CI excludes zero). Reward: the experience utility "
+        f"(nats; its demand ceiling on these seeds, every client served in full with no delay, is {ceiling:.3f})."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -246,14 +315,17 @@ def _chart(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    order = sorted(rows, key=lambda r: r["pf_utility"])
+    order = sorted(rows, key=lambda r: r["reward"])
     labels = [f"{r['channel_policy']} / {r['power_policy']}" for r in order]
     fig = Figure(figsize=(8, 0.32 * len(rows) + 1.2), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    err = [r["pf_utility_ci95"] if math.isfinite(r["pf_utility_ci95"]) else 0.0 for r in order]
-    ax.barh(labels, [r["pf_utility"] for r in order], xerr=err, color="tab:blue", alpha=0.8)
-    ax.set_xlabel("proportional-fair utility (mean ln Mb/s)")
+    diffs = [r["reward_diff"] if math.isfinite(r["reward_diff"]) else 0.0 for r in order]
+    err = [r["reward_diff_ci95"] if math.isfinite(r["reward_diff_ci95"]) else 0.0 for r in order]
+    ax.barh(labels, diffs, xerr=err, color=["tab:green" if d > 0 else "tab:red" for d in diffs], alpha=0.8)
+    ax.axvline(0.0, color="black", linewidth=0.8)
+    ref = rows[0]["reference"] if rows else ""
+    ax.set_xlabel(f"reward difference from {ref}, paired by seed, with 95 % CI (nats)")
     ax.set_title(title, fontsize=9)
     ax.tick_params(axis="y", labelsize=7)
     fig.tight_layout()

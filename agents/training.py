@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 ALGORITHMS = ("ppo", "maskable_ppo", "ppo_lagrangian")
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
-LOOPS = {"rrm_gym/FastLoop-v0": "fast", "rrm_gym/SlowLoop-v0": "slow"}
+LOOPS = {"rrm_gym/FastLoop-v1": "fast", "rrm_gym/SlowLoop-v1": "slow"}
 
 
 class TrainConfigError(ValueError):
@@ -56,7 +56,7 @@ class TrainConfig(BaseModel):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     algorithm: Literal["ppo", "maskable_ppo", "ppo_lagrangian"]
-    env_id: Literal["rrm_gym/FastLoop-v0", "rrm_gym/SlowLoop-v0"]
+    env_id: Literal["rrm_gym/FastLoop-v1", "rrm_gym/SlowLoop-v1"]
     scenario: str = "office"
     env: dict[str, Any] = Field(default_factory=dict)
     other_policy: str

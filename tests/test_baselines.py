@@ -62,21 +62,21 @@ def test_dca_outscores_random_channels_and_a_single_channel_plan(scenario, monke
     monkeypatch.setitem(ev.CHANNEL_POLICIES, "single", SingleChannel)
     single = [ev.run_baseline(scenario, "single", "max", seed) for seed in SEEDS]
     assert all(m["channel_changes"] > 0 for m in single)  # the single-channel plan was really applied
-    single_pf = float(np.mean([m["pf_utility"] for m in single]))
-    dca_pf = _mean(scenario, "dca", "max", "pf_utility")
-    random_pf = _mean(scenario, "random", "max", "pf_utility")
+    single_pf = float(np.mean([m["reward"] for m in single]))
+    dca_pf = _mean(scenario, "dca", "max", "reward")
+    random_pf = _mean(scenario, "random", "max", "reward")
     assert dca_pf > random_pf
     assert dca_pf > single_pf
 
 
 def test_oracle_outscores_the_static_plan_at_max_power_on_office():
-    assert _mean("office", "oracle", "oracle", "pf_utility") > _mean("office", "static", "max", "pf_utility")
+    assert _mean("office", "oracle", "oracle", "reward") > _mean("office", "static", "max", "reward")
 
 
 @pytest.mark.parametrize("scenario", ["office", pytest.param("enterprise", marks=pytest.mark.slow)])
 def test_oracle_is_at_least_as_good_as_the_best_heuristic_combination(scenario):
-    best = max(_mean(scenario, c, p, "pf_utility") for c in CHANNEL_POLICIES for p in POWER_POLICIES)
-    assert _mean(scenario, "oracle", "oracle", "pf_utility") >= best
+    best = max(_mean(scenario, c, p, "reward") for c in CHANNEL_POLICIES for p in POWER_POLICIES)
+    assert _mean(scenario, "oracle", "oracle", "reward") >= best
 
 
 def test_oracle_plans_pass_the_shield_untouched_on_office():
@@ -325,25 +325,67 @@ def test_run_baseline_is_reproducible_for_a_seed():
 
 
 # ------------------------------------------------------------------------- benchmark command
-def test_benchmark_writes_csv_markdown_and_png(tmp_path, capsys):
+def test_benchmark_writes_paired_differences_per_seed_rows_markdown_and_png(tmp_path, capsys):
     code = main(["benchmark", "--policies", "static/max", "dca/tpc", "--episodes", "2", "--out", str(tmp_path)])
     assert code == 0
     with (tmp_path / "benchmark.csv").open() as fh:
-        rows = list(csv.DictReader(fh))
-    assert sorted((r["channel_policy"], r["power_policy"]) for r in rows) == [("dca", "tpc"), ("static", "max")]
-    for r in rows:
+        rows = {(r["channel_policy"], r["power_policy"]): r for r in csv.DictReader(fh)}
+    assert sorted(rows) == [("dca", "tpc"), ("static", "max")]
+    per_seed = {c: [ev.run_baseline("office", *c, s) for s in (0, 1)] for c in rows}
+    for combo, r in rows.items():
         for m in ev.METRICS:
-            assert math.isfinite(float(r[m]))
-            assert math.isfinite(float(r[f"{m}_ci95"]))
-        per_seed = [ev.run_baseline("office", r["channel_policy"], r["power_policy"], s) for s in (0, 1)]
-        assert float(r["pf_utility"]) == pytest.approx(np.mean([m["pf_utility"] for m in per_seed]))
-        assert float(r["dfs_violations"]) == 0
-    assert float(rows[0]["pf_utility"]) >= float(rows[1]["pf_utility"])  # best first
+            assert math.isfinite(float(r[m])) and math.isfinite(float(r[f"{m}_ci95"]))
+        assert float(r["reward"]) == pytest.approx(np.mean([m["reward"] for m in per_seed[combo]]))
+        assert float(r["dfs_violations"]) == 0 and r["reference"] == "static/max"
+    # the difference from the reference is paired by seed, with a t interval over the pairs
+    pairs = zip(per_seed[("dca", "tpc")], per_seed[("static", "max")], strict=True)
+    diffs = [a["reward"] - b["reward"] for a, b in pairs]
+    mean, half = ev.ci95(diffs)
+    dca = rows[("dca", "tpc")]
+    assert float(dca["reward_diff"]) == pytest.approx(mean) and float(dca["reward_diff_ci95"]) == pytest.approx(half)
+    assert (dca["reward_diff_significant"] == "True") == (abs(mean) > half)
+    assert float(rows[("static", "max")]["reward_diff"]) == 0.0
+    with (tmp_path / "benchmark_per_seed.csv").open() as fh:
+        seeds = list(csv.DictReader(fh))
+    assert len(seeds) == 4 and {r["seed"] for r in seeds} == {"0", "1"}
     md = (tmp_path / "benchmark.md").read_text()
-    assert "| static | max |" in md and "| dca | tpc |" in md
+    assert "| static | max |" in md and "| dca | tpc |" in md and "reference" in md
     assert (tmp_path / "benchmark.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     out = capsys.readouterr().out
-    assert "benchmark.csv" in out
+    assert "benchmark.csv" in out and "paired by seed" in out
+
+
+def test_the_benchmark_adds_its_reference_row_when_not_asked_for(tmp_path):
+    args = ["benchmark", "--policies", "dca/max", "--episodes", "2", "--hours", "0.25", "--out", str(tmp_path)]
+    assert main(args) == 0
+    with (tmp_path / "benchmark.csv").open() as fh:
+        combos = {(r["channel_policy"], r["power_policy"]) for r in csv.DictReader(fh)}
+    assert combos == {("dca", "max"), ("static", "max")}
+
+
+def test_dca_chooses_the_width_that_promises_most_capacity():
+    """Dynamic bandwidth selection: one AP with free spectrum takes the widest channel its radio
+    allows; 30 APs at 80 MHz crowded in one room (five to each of the six 80 MHz channels, all
+    hearing each other) move to 20 MHz, where most have a channel of their own."""
+    from agents.baselines import DynamicChannelAssignment
+    from rrm_gym.config import scenario_from_dict
+
+    def widths(aps: list[dict], area: float) -> np.ndarray:
+        sc = scenario_from_dict(
+            {"name": "t", "area": {"width_m": area, "height_m": area}, "aps": aps, "clients": {"count": 5}}
+        )
+        env = FastLoopEnv(sc, episode_steps=2)
+        obs, info = env.reset(seed=0)
+        dca = DynamicChannelAssignment().bind(env)
+        return SLOT_WIDTH_MHZ[[env.slots[i][c] for i, c in enumerate(dca(obs, info))]]
+
+    lone = [{"position": [10, 10], "channel": 36, "width_mhz": 20, "max_width_mhz": 80}]
+    assert widths(lone, 20).tolist() == [80]
+    crowd = [
+        {"position": [2 + 3 * (i % 6), 2 + 3 * (i // 6)], "channel": 36, "width_mhz": 80, "max_width_mhz": 80}
+        for i in range(30)
+    ]
+    assert (widths(crowd, 20) == 20).all()
 
 
 @pytest.mark.parametrize("spec", ["dca", "dca/turbo", "best/max", "dca/tpc/max"])
@@ -377,7 +419,7 @@ def test_hall_cca_busy_only_falls_once_power_is_far_below_what_tpc_settles_at():
     # above the -82 dBm preamble threshold, so CCA busy cannot fall; it does only near the minimum.
     at_max, at_tpc, at_min = _hall_cca_at(23.0), _hall_cca_at(17.0), _hall_cca_at(2.0)
     assert abs(at_tpc - at_max) < 0.02
-    assert at_min < at_max - 0.3
+    assert at_min < at_max / 2
 
 
 def test_tpc_does_not_raise_cca_busy_against_max_power_in_hall():

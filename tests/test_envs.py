@@ -31,10 +31,10 @@ from rrm_gym.config import Scenario, load_scenario, scenario_from_dict
 from rrm_gym.envs import ENV_IDS, SafetyGymnasiumWrapper, register_envs
 from rrm_gym.envs.core import DEFAULT_COST_WEIGHTS, EVENT_KEYS, KPI_KEYS
 from rrm_gym.radio.regulatory import SLOT_CHANNEL, SLOT_WIDTH_MHZ
-from rrm_gym.safety import ChangeRequest, CooldownConfig, EventLoopConfig, Outcome, ShieldConfig
+from rrm_gym.safety import ChangeRequest, CooldownConfig, EventLoopConfig, Outcome, RollbackConfig, ShieldConfig
 
 ALL_IDS = list(ENV_IDS)
-FAST, SLOW, JOINT = "rrm_gym/FastLoop-v0", "rrm_gym/SlowLoop-v0", "rrm_gym/Joint-v0"
+FAST, SLOW, JOINT = "rrm_gym/FastLoop-v1", "rrm_gym/SlowLoop-v1", "rrm_gym/Joint-v1"
 CHANNEL_IDS = [SLOW, JOINT]  # the envs whose action includes the channel plan
 SHORT_SLOW_PERIOD_S = 600  # SlowLoop steps of 10 fast periods instead of 60 keep the suite quick
 COMPLIANCE_KEYS = ("dfs_violations", "cac_violation_s", "non_occupancy_violation_s", "eirp_violations", "radar_hits")
@@ -600,7 +600,9 @@ def test_fast_loop_slow_policy_moves_channels_within_the_simultaneous_change_lim
 
 
 def test_a_rollback_costs_the_loop_whose_change_was_undone_and_no_other():
-    env = make(FAST, episode_steps=5)
+    # thresholds no change can cross: only the manual rollbacks below happen
+    never = RollbackConfig(retry_abs_increase=2.0, satisfaction_drop=2.0)
+    env = make(FAST, episode_steps=5, event_loop=EventLoopConfig(react_to_saturation=False, rollback=never))
     u = env.unwrapped
     env.reset(seed=0)
     loop = u.event_loop
@@ -689,7 +691,7 @@ def test_importing_twice_and_registering_twice_is_harmless():
 
 # ----------------------------------------------------------------------------- step power actions
 def test_step_power_mode_moves_each_ap_one_level_down_holds_or_up():
-    env = gymnasium.make("rrm_gym/FastLoop-v0", scenario="office", power_mode="step")
+    env = gymnasium.make("rrm_gym/FastLoop-v1", scenario="office", power_mode="step")
     u = env.unwrapped
     env.reset(seed=3)
     assert list(env.action_space.nvec) == [3] * u.num_aps
@@ -708,7 +710,7 @@ def test_step_power_mode_moves_each_ap_one_level_down_holds_or_up():
 
 
 def test_step_power_mode_masks_steps_past_the_ends_of_the_power_range():
-    env = gymnasium.make("rrm_gym/FastLoop-v0", scenario="office", power_mode="step")
+    env = gymnasium.make("rrm_gym/FastLoop-v1", scenario="office", power_mode="step")
     u = env.unwrapped
     env.reset(seed=3)
     for _ in range(12):  # walk every AP down to its minimum, one step a minute
@@ -720,12 +722,16 @@ def test_step_power_mode_masks_steps_past_the_ends_of_the_power_range():
 
 def test_unknown_power_mode_is_a_value_error_naming_the_choices():
     with pytest.raises(ValueError, match="power_mode must be one of"):
-        gymnasium.make("rrm_gym/FastLoop-v0", scenario="office", power_mode="delta")
+        gymnasium.make("rrm_gym/FastLoop-v1", scenario="office", power_mode="delta")
 
 
 @pytest.mark.parametrize("env_id", ALL_IDS)
 def test_channel_onehot_observation_marks_each_aps_current_channel_choice(env_id):
-    env = make(env_id, channel_onehot=True, episode_steps=2)
+    # rollback thresholds no change crosses: the move below stands whatever it does to the KPIs
+    never = EventLoopConfig(
+        react_to_saturation=False, rollback=RollbackConfig(retry_abs_increase=2, satisfaction_drop=2)
+    )
+    env = make(env_id, channel_onehot=True, episode_steps=2, event_loop=never)
     gymnasium_check_env(env.unwrapped, skip_render_check=True)
     obs, _ = env.reset(seed=0)
     u = env.unwrapped
@@ -740,3 +746,11 @@ def test_channel_onehot_observation_marks_each_aps_current_channel_choice(env_id
     obs, *_ = env.step(hold_action(env))
     assert obs["current_channel"][0].argmax() == u.slot_action(0, int(target)) == u.current_channel_action()[0]
     assert "current_channel" not in make(env_id).observation_space.spaces  # off by default
+
+
+@pytest.mark.parametrize("old", ["rrm_gym/FastLoop-v0", "rrm_gym/SlowLoop-v0", "rrm_gym/Joint-v0"])
+def test_a_v0_id_is_a_clear_error_that_names_v1(old):
+    with pytest.raises(gymnasium.error.DeprecatedEnv, match=old.replace("-v0", "-v1").replace("/", ".")):
+        gymnasium.make(old)
+    with pytest.raises(gymnasium.error.DeprecatedEnv, match="retired"):
+        gymnasium.make_vec(old, num_envs=2)

@@ -26,10 +26,10 @@ def test_pettingzoo_parallel_api_test_passes_without_warnings(env_id):
 
 
 def test_pettingzoo_seed_test_and_aec_conversion_pass():
-    parallel_seed_test(lambda: parallel_env("rrm_gym/FastLoop-v0", episode_steps=4), num_cycles=5)
+    parallel_seed_test(lambda: parallel_env("rrm_gym/FastLoop-v1", episode_steps=4), num_cycles=5)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # AEC conversion of a parallel env warns about its own wrapper
-        api_test(parallel_to_aec(parallel_env("rrm_gym/FastLoop-v0", episode_steps=3)), num_cycles=5)
+        api_test(parallel_to_aec(parallel_env("rrm_gym/FastLoop-v1", episode_steps=3)), num_cycles=5)
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
@@ -66,7 +66,7 @@ def test_agents_acting_together_are_the_single_agent_env_step_for_step(env_id):
 
 
 def test_an_agents_mask_is_its_slice_of_the_flat_mask_and_what_the_shield_rejects():
-    par = parallel_env("rrm_gym/Joint-v0", episode_steps=10)
+    par = parallel_env("rrm_gym/Joint-v1", episode_steps=10)
     par.reset(seed=1)
     u = par.rrm_env
     hold = {f"ap_{i}": np.array([u.current_channel_action()[i], u.current_power_action()[i]]) for i in range(u.num_aps)}
@@ -99,7 +99,7 @@ def test_an_agents_mask_is_its_slice_of_the_flat_mask_and_what_the_shield_reject
 def test_bad_actions_and_ids_are_clear_errors():
     with pytest.raises(ValueError, match="unknown env_id"):
         RRMParallelEnv("rrm_gym/Nope-v0")
-    par = parallel_env("rrm_gym/FastLoop-v0", episode_steps=1)
+    par = parallel_env("rrm_gym/FastLoop-v1", episode_steps=1)
     par.reset(seed=0)
     full = {a: 0 for a in par.agents}
     with pytest.raises(ValueError, match=r"missing actions for \['ap_3'\]"):
@@ -117,7 +117,7 @@ def test_bad_actions_and_ids_are_clear_errors():
 
 
 def test_render_and_the_inspection_views():
-    par = parallel_env("rrm_gym/FastLoop-v0", episode_steps=2, render_mode="rgb_array")
+    par = parallel_env("rrm_gym/FastLoop-v1", episode_steps=2, render_mode="rgb_array")
     par.reset(seed=0)
     frame = par.render()
     assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
@@ -129,7 +129,7 @@ def test_render_and_the_inspection_views():
 def test_a_pickled_env_continues_exactly_as_the_original():
     import pickle
 
-    par = parallel_env("rrm_gym/FastLoop-v0", episode_steps=3)
+    par = parallel_env("rrm_gym/FastLoop-v1", episode_steps=3)
     par.reset(seed=0)
     copy = pickle.loads(pickle.dumps(par))
     actions = {a: par.action_space(a).n - 1 for a in par.agents}

@@ -579,10 +579,10 @@ def bad_config(tmp_path):
     [
         ({"learning_rate": 0.1}, "learning_rate", "Extra inputs are not permitted"),
         ({"algorithm": "a2c"}, "algorithm", "'ppo', 'maskable_ppo' or 'ppo_lagrangian'"),
-        ({"env_id": "rrm_gym/Joint-v0"}, "env_id", "rrm_gym/FastLoop-v0"),
+        ({"env_id": "rrm_gym/Joint-v1"}, "env_id", "rrm_gym/FastLoop-v1"),
         ({"timesteps": 0}, "timesteps", "greater than 0"),
         ({"other_policy": "tpc"}, "other_policy", "'tpc' cannot run the slow loop"),
-        ({"env_id": "rrm_gym/SlowLoop-v0", "other_policy": "dca"}, "other_policy", "'dca' cannot run the fast loop"),
+        ({"env_id": "rrm_gym/SlowLoop-v1", "other_policy": "dca"}, "other_policy", "'dca' cannot run the fast loop"),
         ({"scenario": "no_such_site"}, "scenario", "no_such_site"),
         ({"env": {"episode_step": 4}}, "env", "episode_step"),
         ({"vectorization": "gpu"}, "vectorization", "'separate' or 'batched'"),
@@ -824,5 +824,5 @@ def test_the_training_benchmark_times_both_loops_separate_and_batched(capsys, mo
     runpy.run_path(str(ROOT / "benchmarks" / "bench_training.py"), run_name="__main__")
     out = capsys.readouterr().out
     rates = [float(x.replace(",", "")) for x in re.findall(r"([\d,]+) env steps/s", out)]
-    assert "FastLoop-v0" in out and "SlowLoop-v0" in out
+    assert "FastLoop-v1" in out and "SlowLoop-v1" in out
     assert len(rates) == 4 and all(r > 0 for r in rates)

@@ -27,7 +27,7 @@ from rrm_gym.radio.regulatory import SLOT_MEMBERS
 from rrm_gym.safety import ChangeRequest, CooldownConfig, EventLoop, EventLoopConfig, Outcome
 from rrm_gym.sim import WirelessSimulation
 
-FAST = "rrm_gym/FastLoop-v0"
+FAST = "rrm_gym/FastLoop-v1"
 
 
 def flat(info: dict) -> dict:
@@ -147,7 +147,7 @@ def test_info_holds_every_network_s_costs_kpis_and_audit_ids():
     for key in ("cost", "rollbacks", "sim_time_s"):
         assert info[key].shape == (3,) and info[f"_{key}"].all()
     assert info["action_mask"].shape == (3, int(env.single_action_space.nvec.sum()))
-    assert info["kpi"]["pf_utility"].tolist() == pytest.approx(reward.tolist())
+    assert info["kpi"]["experience_utility"].tolist() == pytest.approx(reward.tolist())
     held = {r.audit_id: r.network for r in env.event_loop.audit.records}
     for net in range(3):
         assert info["audit_ids"][net] and all(held[i] == net for i in info["audit_ids"][net])
@@ -385,7 +385,7 @@ def test_one_network_of_the_slow_loop_is_exactly_the_single_env(fast_policy):
 
 
 def test_make_vec_gives_the_batched_slow_loop_with_per_network_channel_masks():
-    env = gymnasium.make_vec("rrm_gym/SlowLoop-v0", num_envs=2, episode_steps=2, slow_period_s=300)
+    env = gymnasium.make_vec("rrm_gym/SlowLoop-v1", num_envs=2, episode_steps=2, slow_period_s=300)
     assert isinstance(env, SlowLoopVectorEnv) and env.action_space.shape == (2, env.num_aps)
     obs, info = env.reset(seed=0)
     keep = env.current_channel_action()
@@ -402,7 +402,7 @@ def test_make_vec_gives_the_batched_slow_loop_with_per_network_channel_masks():
 
 def test_one_network_of_the_joint_env_is_exactly_the_single_env():
     kw = {"episode_steps": 5, "audit_key": "test-key"}
-    vec = gymnasium.make_vec("rrm_gym/Joint-v0", num_envs=1, **kw)
+    vec = gymnasium.make_vec("rrm_gym/Joint-v1", num_envs=1, **kw)
     assert isinstance(vec, JointVectorEnv) and vec.action_space.shape == (1, 2 * vec.num_aps)
     infos = side_by_side(JointEnv("office", **kw), vec, seed=5, steps=5)
     assert sum(i["shield"]["APPLIED"] for i in infos) > 0  # channel moves and power changes were made

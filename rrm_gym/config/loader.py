@@ -92,8 +92,17 @@ def scenario_from_dict(data: Any, source: str = "<dict>") -> Scenario:
     return scenario
 
 
-def load_scenario(name_or_path: str | Path) -> Scenario:
-    """Load a scenario by packaged name (``"office"``) or by YAML path."""
+def _merged(base: dict, over: dict) -> dict:
+    """``over`` laid on ``base``: mappings merge key by key, anything else (lists included) is replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _read(name_or_path: str | Path, chain: tuple[str, ...] = ()) -> tuple[Any, str]:
+    """The parsed mapping of a scenario file and its source, with ``extends: <packaged name>``
+    resolved: the named scenario's mapping with this file's keys laid over it."""
     text_name = str(name_or_path)
     path = Path(text_name)
     if not (path.suffix in (".yaml", ".yml") or path.exists()):
@@ -113,4 +122,22 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise ScenarioError(str(path), [("", f"invalid YAML: {where}{getattr(e, 'problem', e)}")]) from None
-    return scenario_from_dict(data, str(path))
+    if isinstance(data, dict) and "extends" in data:
+        base = data.pop("extends")
+        if not isinstance(base, str) or Path(base).suffix or "/" in base:
+            raise ScenarioError(str(path), [("extends", f"must name a packaged scenario, got {base!r}")])
+        if base in chain or base == path.stem:
+            raise ScenarioError(str(path), [("extends", f"{base!r} extends itself ({' -> '.join((*chain, base))})")])
+        try:
+            base_data, _ = _read(base, (*chain, path.stem))
+        except ScenarioError as e:
+            raise ScenarioError(str(path), [("extends", reason) for _, reason in e.problems]) from None
+        data = _merged(base_data, data)
+    return data, str(path)
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """Load a scenario by packaged name (``"office"``, ``"office_peak"``) or by YAML path. A file
+    may start from a packaged scenario with ``extends: NAME`` and change only what differs."""
+    data, source = _read(name_or_path)
+    return scenario_from_dict(data, source)

@@ -58,6 +58,7 @@ class AccessPoint(_Strict):
     min_power_dbm: PowerDbm = 2.0
     max_power_dbm: PowerDbm = 23.0
     spatial_streams: Annotated[int, Field(ge=1, le=8)] = 2
+    height_m: Annotated[float, Field(ge=0.0, le=30.0)] = 3.0  # mounting height (ceiling)
 
 
 class Hotspot(_Strict):
@@ -81,6 +82,22 @@ class Demand(_Strict):
     hourly: Annotated[list[Fraction], Field(min_length=24, max_length=24)] | None = None
 
 
+AppName = Literal["bulk", "web", "video", "call"]
+Capability = Literal["ax", "ac", "n", "n24"]
+
+
+class Traffic(_Strict):
+    """Per-client applications (see :mod:`rrm_gym.sim.traffic`): ``mix`` gives the share of
+    clients running each; ``rate_scale`` multiplies every application's rate; the share of
+    clients active follows the diurnal ``profile`` (or ``hourly``, or a constant ``activity``)."""
+
+    mix: dict[AppName, Fraction]
+    rate_scale: Annotated[float, Field(gt=0, le=100)] = 1.0
+    profile: Literal["office", "residential", "flat"] = "office"
+    hourly: Annotated[list[Fraction], Field(min_length=24, max_length=24)] | None = None
+    activity: Fraction | None = None  # the same share of clients active every hour (overrides both)
+
+
 class Mobility(_Strict):
     """Nomadic users: a mobile client stays put for ``mean_dwell_s`` on average, then relocates."""
 
@@ -95,7 +112,19 @@ class Clients(_Strict):
     mobility: Mobility = Mobility()
     spatial_streams: Annotated[int, Field(ge=1, le=8)] = 2
     roam_hysteresis_db: Annotated[float, Field(ge=0, le=30)] = 6.0
+    # kept so that v0 files load; v1 steers by band_steering_rssi_dbm and client capability
     band_steering_db: Annotated[float, Field(ge=0, le=30)] = 5.0
+    # applications (v1); without it, ``demand`` gives constant-rate clients as in v0
+    traffic: Traffic | None = None
+    # share of clients of each generation: ax (802.11ax), ac, n (dual-band 802.11n), n24 (2.4 GHz
+    # only). Default: a 2026 enterprise fleet, Wi-Fi 6/6E devices a little over half of clients
+    capabilities: dict[Capability, Fraction] = {"ax": 0.55, "ac": 0.35, "n": 0.1}
+    tx_power_dbm: Annotated[float, Field(ge=0.0, le=30.0)] = 15.0  # client transmit power (uplink)
+    height_m: Annotated[float, Field(ge=0.0, le=30.0)] = 1.0  # a device on a desk or in a hand
+    # a dual-band client is steered to 5 GHz when it hears a 5 GHz AP at least this loud
+    band_steering_rssi_dbm: Annotated[float, Field(ge=-95, le=-40)] = -75.0
+    # a client looks for a better AP only once its AP's signal drops below this (sticky clients)
+    roam_trigger_dbm: Annotated[float, Field(ge=-95, le=-40)] = -75.0
 
 
 class NeighborAP(_Strict):
@@ -107,6 +136,7 @@ class NeighborAP(_Strict):
     width_mhz: Width = 20
     power_dbm: PowerDbm = 17.0
     load: Fraction = 0.2
+    height_m: Annotated[float, Field(ge=0.0, le=30.0)] = 3.0
 
 
 class Schedule(_Strict):
@@ -144,9 +174,20 @@ class Radar(_Strict):
     rate_per_hour: Annotated[float, Field(ge=0, le=3600)] = 0.0
 
 
+class Wlan(_Strict):
+    """What every managed and neighbour AP advertises: SSIDs (one beacon each every 102.4 ms)
+    and the lowest basic rate per band, at which beacons go out."""
+
+    ssids: Annotated[int, Field(ge=1, le=16)] = 3
+    basic_rate_24_mbps: Literal[1, 2, 5.5, 6, 11, 12, 24] = 6
+    basic_rate_5_mbps: Literal[6, 12, 24] = 6
+
+
 class Scenario(_Strict):
     name: str
     description: str = ""
+    tier: Literal["nominal", "peak"] = "nominal"
+    wlan: Wlan = Wlan()
     regulatory_domain: Literal["FCC", "ETSI"] = "FCC"
     area: Area
     walls: list[tuple[float, float, float, float]] = []
@@ -206,6 +247,14 @@ def semantic_problems(s: Scenario) -> list[tuple[str, str]]:
         inside(f"clients.placement.hotspots[{i}].center", hs.center)
     if s.clients.placement.kind == "hotspots" and not s.clients.placement.hotspots:
         out.append(("clients.placement.hotspots", "placement kind 'hotspots' needs at least one hotspot"))
+    for field, mix in (
+        ("clients.traffic.mix", s.clients.traffic.mix if s.clients.traffic else None),
+        ("clients.capabilities", s.clients.capabilities),
+    ):
+        if mix is not None and abs(sum(mix.values()) - 1.0) > 1e-6:
+            out.append((field, f"shares must add up to 1, got {sum(mix.values()):g}"))
+    if s.clients.traffic is not None and s.clients.demand != Demand():
+        out.append(("clients.demand", "give traffic (applications) or demand (constant rate), not both"))
     for i, nb in enumerate(s.neighbors):
         legal(f"neighbors[{i}].channel", nb.channel, nb.width_mhz)
     for i, it in enumerate(s.interferers):

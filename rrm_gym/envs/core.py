@@ -20,7 +20,7 @@ from rrm_gym.sim import Sensing, WirelessSimulation
 
 POWER_STEP_DB = 3.0  # Cisco-style TPC step
 PF_FLOOR_MBPS = 0.01  # log(0) guard: a starved client counts as 10 kb/s
-REWARDS = ("pf", "throughput", "p5")
+REWARDS = ("experience", "pf", "throughput", "p5")
 DEFAULT_COST_WEIGHTS = {
     "shield_rejected": 1.0,
     "shield_modified": 0.5,
@@ -28,7 +28,20 @@ DEFAULT_COST_WEIGHTS = {
     "dfs_violations": 10.0,
     "eirp_violations": 10.0,
 }
-KPI_KEYS = ("throughput_mean_mbps", "throughput_p5_mbps", "cca_busy_mean", "retry_rate_mean", "pf_utility")
+KPI_KEYS = (
+    "throughput_mean_mbps",
+    "throughput_p5_mbps",
+    "elastic_mean_mbps",
+    "elastic_p5_mbps",
+    "latency_p95_ms",
+    "sle_throughput",
+    "sle_latency",
+    "sle",
+    "cca_busy_mean",
+    "retry_rate_mean",
+    "experience_utility",
+    "pf_utility",
+)
 EVENT_KEYS = ("DFS_RADAR", "NON_WIFI_INTERFERENCE", "SPECTRUM_SATURATION", "DEGRADATION", "CHANGE_REQUEST")
 
 # A policy for the *other* loop: (observation, info) -> action in that loop's encoding.
@@ -59,31 +72,36 @@ def candidate_slots(sim: WirelessSimulation, ap: int, allow_width: bool) -> np.n
 
 def pf_utilities(s: Sensing) -> np.ndarray:
     """``[B]`` proportional-fair utility of each network over span ``s``: the mean over its clients
-    with traffic of ln(throughput in Mb/s), floored at :data:`PF_FLOOR_MBPS`; 0 with no traffic.
-    One formula for the single and the batched envs, so that they agree to the last bit."""
-    active = s.client_demand_mbps > 0
+    with traffic of ln(throughput in Mb/s), floored at :data:`PF_FLOOR_MBPS`; 0 with no traffic."""
+    active = s.client_active
     log_thr = np.where(active, np.log(np.maximum(s.client_throughput_mbps, PF_FLOOR_MBPS)), 0.0)
     count = active.sum(axis=1)
     return np.where(count > 0, log_thr.sum(axis=1) / np.maximum(count, 1), 0.0)
 
 
-def reward_terms(s: Sensing, kpis: Mapping[str, np.ndarray], network: int) -> dict[str, Any]:
-    """The rewards (``"pf"``, ``"throughput"``, ``"p5"``) and ``info["kpi"]`` of one network over
-    span ``s``; ``kpis`` is ``s.kpis()`` (computed once for all networks)."""
-    k, b = kpis, network
-    pf = float(pf_utilities(s)[b])
+def network_kpis(s: Sensing) -> dict[str, np.ndarray]:
+    """``info["kpi"]`` of every network over span ``s``: :meth:`Sensing.kpis` and the PF utility,
+    each ``[B]`` float64. One function for the single and the batched envs, so they agree."""
+    k = {name: np.asarray(v, dtype=np.float64) for name, v in s.kpis().items()}
+    k["pf_utility"] = pf_utilities(s)
+    return {name: k[name] for name in KPI_KEYS}
+
+
+def rewards_of(kpi: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each reward option per network from the KPIs: ``experience`` (default; see
+    :func:`rrm_gym.sim.sensing.client_utility`), ``pf``, ``throughput`` (mean, Mb/s), ``p5`` (Mb/s)."""
     return {
-        "pf": pf,
-        "throughput": float(k["throughput_mean_mbps"][b]),
-        "p5": float(k["throughput_p5_mbps"][b]),
-        "kpi": {
-            "throughput_mean_mbps": float(k["throughput_mean_mbps"][b]),
-            "throughput_p5_mbps": float(k["throughput_p5_mbps"][b]),
-            "cca_busy_mean": float(k["cca_busy_mean"][b]),
-            "retry_rate_mean": float(k["retry_rate_mean"][b]),
-            "pf_utility": pf,
-        },
+        "experience": kpi["experience_utility"],
+        "pf": kpi["pf_utility"],
+        "throughput": kpi["throughput_mean_mbps"],
+        "p5": kpi["throughput_p5_mbps"],
     }
+
+
+def reward_terms(s: Sensing, network: int = 0) -> dict[str, Any]:
+    """The rewards and ``info["kpi"]`` of one network over span ``s``, as Python floats."""
+    kpi = {name: float(v[network]) for name, v in network_kpis(s).items()}
+    return {**rewards_of(kpi), "kpi": kpi}
 
 
 class RRMEnv(gym.Env):
@@ -101,7 +119,7 @@ class RRMEnv(gym.Env):
         episode_steps: int = 60,
         fast_period_s: int | None = None,
         slow_period_s: int | None = None,
-        reward: str = "pf",
+        reward: str = "experience",
         cost_weights: Mapping[str, float] | None = None,
         allow_width: bool = True,
         channel_onehot: bool = False,
@@ -320,7 +338,7 @@ class RRMEnv(gym.Env):
         return observation_space(self.num_aps, len(scan_channels(self.sim.domain)), choices)
 
     def _reward_terms(self, s: Sensing) -> dict[str, Any]:
-        return reward_terms(s, s.kpis(), 0)
+        return reward_terms(s, 0)
 
     def _make_info(
         self, s: Sensing, results: list, audit_ids: list[str], events: Counter, terms: dict

@@ -37,9 +37,19 @@ class FastLoopEnv(RRMEnv):
     channel choice one-hot over its choices (:class:`SlowLoopEnv`'s encoding, S the most choices
     of an AP).
 
-    **Reward** — network utility of the period: ``"pf"`` (default, proportional fair) the mean
-    over active clients of ln(throughput in Mb/s, floored at 0.01); ``"throughput"`` mean client
-    throughput (Mb/s); ``"p5"`` 5th-percentile client throughput (Mb/s).
+    **Reward** — network experience over the period, from what a controller's telemetry gives
+    (per-client throughput, latency and application class). ``"experience"`` (default, nats):
+    the mean over clients with traffic of ``ln(clip(throughput / need, 0.01, cap)) - ln(1 +
+    latency / bound)``, where an inelastic application's need is the load it offered (cap 1) and
+    an elastic (bulk) flow's is its good-service rate of 10 Mb/s (cap: its own rate limit over
+    that, no latency term); bound is the application's latency bound (call 50 ms, web 100 ms,
+    video 200 ms). 0 is a light network serving everyone with short queues; it falls as service
+    falls short or queues grow, so it moves from light to saturated load
+    (:func:`rrm_gym.sim.sensing.client_utility`). Options: ``"pf"`` the mean over active
+    clients of ln(throughput in Mb/s, floored at 0.01); ``"throughput"`` mean client throughput
+    (Mb/s); ``"p5"`` 5th-percentile client throughput (Mb/s). ``info["kpi"]`` holds all of
+    them and the service-level shares, p95 latency and elastic throughput
+    (:meth:`rrm_gym.sim.Sensing.kpis`).
 
     **Cost** — ``info["cost"]``, the weighted sum of ``info["cost_terms"]``: shield rejections
     (1) and modifications (0.5) of this env's requests, rollbacks of this env's changes (1), DFS
@@ -63,7 +73,7 @@ class FastLoopEnv(RRMEnv):
     leaves saturation to the agent), ``audit_key`` / ``audit_path`` (file audit log), ``render_mode``
     (``"rgb_array"`` or ``"ansi"``).
 
-    ``gymnasium.make_vec("rrm_gym/FastLoop-v0", num_envs=B)`` gives the natively batched
+    ``gymnasium.make_vec("rrm_gym/FastLoop-v1", num_envs=B)`` gives the natively batched
     :class:`~rrm_gym.envs.FastLoopVectorEnv` (B networks in one simulation).
 
     ``env.unwrapped.sim`` is the simulation and ``env.unwrapped.event_loop`` the event loop

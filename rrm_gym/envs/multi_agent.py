@@ -22,13 +22,13 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
 from rrm_gym.config import Scenario
 from rrm_gym.envs.core import RRMEnv
 
-ENV_IDS = ("rrm_gym/FastLoop-v0", "rrm_gym/SlowLoop-v0", "rrm_gym/Joint-v0")
+ENV_IDS = ("rrm_gym/FastLoop-v1", "rrm_gym/SlowLoop-v1", "rrm_gym/Joint-v1")
 
 
 class RRMParallelEnv(ParallelEnv):
     """One of the RRM environments with every managed AP an agent (PettingZoo ``ParallelEnv``).
 
-    The underlying single-agent env (``rrm_gym/FastLoop-v0``, ``SlowLoop-v0`` or ``Joint-v0``,
+    The underlying single-agent env (``rrm_gym/FastLoop-v1``, ``SlowLoop-v1`` or ``Joint-v1``,
     built with the same keyword arguments) does the work: one step of this env is one step of
     that env with the agents' choices put together into its flat ``MultiDiscrete`` action, so
     every choice still goes through the shield, the event loop and the audit.
@@ -45,7 +45,7 @@ class RRMParallelEnv(ParallelEnv):
     ``channel_onehot=True``). :meth:`state` is the whole network's observation, flattened, for
     centralised critics (``state_space``).
 
-    **Reward** — shared: every agent gets the network's reward (proportional-fair utility by
+    **Reward** — shared: every agent gets the network's reward (the experience utility by
     default); the agents are a team.
 
     **Info** of an agent — the single-agent ``info`` (``cost``, ``cost_terms``, ``kpi``,
@@ -61,14 +61,14 @@ class RRMParallelEnv(ParallelEnv):
     """
 
     metadata = {
-        "name": "rrm_gym_parallel_v0",
+        "name": "rrm_gym_parallel_v1",
         "render_modes": ["rgb_array", "ansi"],
         "render_fps": 2,
         "is_parallelizable": True,
     }
 
     def __init__(
-        self, env_id: str = "rrm_gym/FastLoop-v0", scenario: str | Path | Scenario = "office", **kwargs: Any
+        self, env_id: str = "rrm_gym/FastLoop-v1", scenario: str | Path | Scenario = "office", **kwargs: Any
     ) -> None:
         if env_id not in ENV_IDS:
             raise ValueError(f"unknown env_id {env_id!r}; choose one of {ENV_IDS}")
@@ -202,6 +202,6 @@ class RRMParallelEnv(ParallelEnv):
         self.rrm_env.close()
 
 
-def parallel_env(env_id: str = "rrm_gym/FastLoop-v0", **kwargs: Any) -> RRMParallelEnv:
+def parallel_env(env_id: str = "rrm_gym/FastLoop-v1", **kwargs: Any) -> RRMParallelEnv:
     """``RRMParallelEnv(env_id, **kwargs)``: the PettingZoo convention's constructor."""
     return RRMParallelEnv(env_id, **kwargs)

@@ -42,7 +42,7 @@ class SlowLoopEnv(RRMEnv):
     power levels`` in :class:`FastLoopEnv`'s encoding, called every fast period inside the slow
     period; default: hold power) instead of ``slow_policy``.
 
-    ``gymnasium.make_vec("rrm_gym/SlowLoop-v0", num_envs=B)`` gives the natively batched
+    ``gymnasium.make_vec("rrm_gym/SlowLoop-v1", num_envs=B)`` gives the natively batched
     :class:`~rrm_gym.envs.SlowLoopVectorEnv` (B networks in one simulation).
     """
 

@@ -1,4 +1,4 @@
-"""FastLoop-v0, SlowLoop-v0 and Joint-v0 for many networks in one set of arrays: natively batched vector envs."""
+"""FastLoop-v1, SlowLoop-v1 and Joint-v1 for many networks in one set of arrays: natively batched vector envs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from rrm_gym.config import Scenario
-from rrm_gym.envs.core import EVENT_KEYS, Policy, RRMEnv, pf_utilities
+from rrm_gym.envs.core import EVENT_KEYS, Policy, RRMEnv, network_kpis, rewards_of
 from rrm_gym.envs.fast import FastLoopEnv
 from rrm_gym.envs.joint import JointEnv
 from rrm_gym.envs.observation import build_observations, current_channel_onehot
@@ -46,7 +46,7 @@ class _BatchedRRMEnv(VectorEnv):
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
         if render_mode is not None:
-            raise ValueError("the vector env does not render; make one FastLoop-v0 env to render a network")
+            raise ValueError("the vector env does not render; make one FastLoop-v1 env to render a network")
         try:
             self.autoreset_mode = AutoresetMode(autoreset_mode)
         except ValueError:
@@ -274,18 +274,8 @@ class _BatchedRRMEnv(VectorEnv):
             ids[b].append(audit_id)
         events = now["events"].copy()
         events.subtract(prev["events"])
-        k = s.kpis()
-        pf = pf_utilities(s)  # proportional fair utility of each network, as FastLoopEnv computes it
-        kpi = {
-            "throughput_mean_mbps": np.asarray(k["throughput_mean_mbps"], dtype=np.float64),
-            "throughput_p5_mbps": np.asarray(k["throughput_p5_mbps"], dtype=np.float64),
-            "cca_busy_mean": np.asarray(k["cca_busy_mean"], dtype=np.float64),
-            "retry_rate_mean": np.asarray(k["retry_rate_mean"], dtype=np.float64),
-            "pf_utility": pf,
-        }
-        self._rewards = {"pf": pf, "throughput": kpi["throughput_mean_mbps"], "p5": kpi["throughput_p5_mbps"]}[
-            self.reward_name
-        ]
+        kpi = network_kpis(s)
+        self._rewards = rewards_of(kpi)[self.reward_name]
         comp, comp_prev = now["compliance"], prev["compliance"]
         cost_terms = {
             "shield_rejected": outcomes[:, order[Outcome.REJECTED]].astype(np.float64),
@@ -318,7 +308,7 @@ class FastLoopVectorEnv(_BatchedRRMEnv):
     contract, simulated together: one :class:`~rrm_gym.sim.WirelessSimulation` with
     ``num_networks = num_envs`` and one :class:`~rrm_gym.safety.EventLoop` over all of them.
 
-    ``gymnasium.make_vec("rrm_gym/FastLoop-v0", num_envs=B)`` returns it (the registered
+    ``gymnasium.make_vec("rrm_gym/FastLoop-v1", num_envs=B)`` returns it (the registered
     vector entry point); ``vectorization_mode="sync"`` or ``"async"`` gives B separate
     :class:`FastLoopEnv` instances instead.
 
@@ -395,7 +385,7 @@ class FastLoopVectorEnv(_BatchedRRMEnv):
 class SlowLoopVectorEnv(_BatchedRRMEnv):
     """``num_envs`` draws of one scenario's WLAN under :class:`~rrm_gym.envs.SlowLoopEnv`'s
     contract, simulated together in one simulation and one event loop as
-    :class:`FastLoopVectorEnv` does for the fast loop; ``gymnasium.make_vec("rrm_gym/SlowLoop-v0",
+    :class:`FastLoopVectorEnv` does for the fast loop; ``gymnasium.make_vec("rrm_gym/SlowLoop-v1",
     num_envs=B)`` returns it. Each step submits every network's channel plan, then runs the slow
     period fast period by fast period, asking ``fast_policy`` (if given) for each network's power
     levels before each; rewards and costs are each network's own over the whole slow period.
@@ -436,7 +426,7 @@ class JointVectorEnv(_BatchedRRMEnv):
     """``num_envs`` draws of one scenario's WLAN under :class:`~rrm_gym.envs.JointEnv`'s contract
     (channel and power of every AP each fast period), simulated together in one simulation and
     one event loop as :class:`FastLoopVectorEnv` does for the fast loop;
-    ``gymnasium.make_vec("rrm_gym/Joint-v0", num_envs=B)`` returns it. Each step submits every
+    ``gymnasium.make_vec("rrm_gym/Joint-v1", num_envs=B)`` returns it. Each step submits every
     network's channel choices, then its power levels, then advances one fast period. Actions
     ``[B, 2 N]``; masks ``[B, sum(nvec)]`` (channel choices, then power levels). Arguments, info
     and episodes as :class:`FastLoopVectorEnv`, without ``slow_policy``."""

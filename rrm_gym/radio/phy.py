@@ -20,46 +20,45 @@ HE_RATE_20MHZ_1SS_MBPS = np.array([8.6, 17.2, 25.8, 34.4, 51.6, 68.8, 77.4, 86.0
 # Data subcarriers 234 / 468 / 980 / 1960 for 20 / 40 / 80 / 160 MHz.
 WIDTH_RATE_FACTOR = {20: 1.0, 40: 2.0, 80: 980.0 / 234.0, 160: 1960.0 / 234.0}
 
+# Client generations. HT (802.11n, IEEE 802.11-2020 Table 19-27) and VHT (802.11ac, Table 21-30)
+# rates, 1 spatial stream, 0.8 us GI, 20 MHz, MCS 0-9 (HT stops at MCS 7); the same modulation and
+# coding as HE MCS 0-9, so the same SINR thresholds. HE (802.11ax) as above.
+GENERATIONS = ("n", "ac", "ax")
+VHT_RATE_20MHZ_1SS_MBPS = np.array([6.5, 13.0, 19.5, 26.0, 39.0, 52.0, 58.5, 65.0, 78.0, 86.7])
+MAX_MCS = {"n": 7, "ac": 9, "ax": 11}
+# widest channel a client of each generation uses (HT: 40 MHz; VHT: 80 MHz in practice; HE: 160)
+MAX_WIDTH_MHZ = {"n": 40, "ac": 80, "ax": 160}
+# HT/VHT data subcarriers 52 / 108 / 234 / 468 for 20 / 40 / 80 / 160 MHz
+VHT_WIDTH_RATE_FACTOR = {20: 1.0, 40: 108.0 / 52.0, 80: 234.0 / 52.0, 160: 468.0 / 52.0}
+
+
+def generation_rate_table() -> np.ndarray:
+    """``[G, 4, 12]`` PHY rate (Mb/s, 1 spatial stream) of generation ``GENERATIONS[g]`` at width
+    index ``w`` (20/40/80/160 MHz, capped at the generation's widest) and MCS ``m``; 0 above the
+    generation's highest MCS."""
+    widths = (20, 40, 80, 160)
+    out = np.zeros((len(GENERATIONS), len(widths), NUM_MCS))
+    for g, gen in enumerate(GENERATIONS):
+        for w, width in enumerate(widths):
+            used = min(width, MAX_WIDTH_MHZ[gen])
+            top = MAX_MCS[gen] + 1
+            if gen == "ax":
+                out[g, w, :top] = HE_RATE_20MHZ_1SS_MBPS[:top] * WIDTH_RATE_FACTOR[used]
+            else:
+                out[g, w, :top] = VHT_RATE_20MHZ_1SS_MBPS[:top] * VHT_WIDTH_RATE_FACTOR[used]
+    return out
+
+
 # PER is 10 % at the threshold (the sensitivity definition) and falls by about
 # a decade per 2 dB above it: PER = 1 / (1 + 9 exp(slope (SINR - threshold))).
 PER_SLOPE_PER_DB = 1.2
 
 
-# mcs_index on large arrays: the thresholds share one fractional part (the sensitivities are whole
-# dB), so floor(SINR - that fraction) names the MCS through a table: the binary search's answer at
-# a fraction of its cost (a binary search over 12 thresholds mispredicts its branches on random
-# SINRs). Rounding could only move the floor across a threshold within a few ulps of it, and
-# floor(x - fraction) never decreases as x grows, so agreeing with the binary search on every float
-# within 64 ulps of every threshold makes the table exact everywhere; that is checked here, once.
-_FRACTION = float(MCS_SINR_THRESHOLD_DB[0] - np.floor(MCS_SINR_THRESHOLD_DB[0]))
-_WHOLE = np.rint(MCS_SINR_THRESHOLD_DB - _FRACTION).astype(int)
-_WHOLE_LO, _WHOLE_HI = int(_WHOLE[0]) - 1, int(_WHOLE[-1])
-_MCS_OF_WHOLE = np.array([(_WHOLE <= j).sum() - 1 for j in range(_WHOLE_LO, _WHOLE_HI + 1)])  # floor -> MCS
-MCS_LOOKUP_MIN_SIZE = 8_000  # below this many values the binary search is as fast (timed at 500 to 32,000)
-
-
-def _mcs_lookup(x: np.ndarray) -> np.ndarray:
-    y = x - _FRACTION
-    np.floor(y, out=y)
-    np.clip(y, _WHOLE_LO, _WHOLE_HI, out=y)
-    return _MCS_OF_WHOLE.take(y.astype(np.intp) - _WHOLE_LO)
-
-
-def _lookup_is_exact() -> bool:
-    t = MCS_SINR_THRESHOLD_DB
-    near = (t[:, None] + np.arange(-64, 65) * np.spacing(t)[:, None]).ravel()
-    return bool(np.array_equal(_mcs_lookup(near), np.searchsorted(t, near, side="right") - 1))
-
-
-_LOOKUP_EXACT = _lookup_is_exact()
-
-
 def mcs_index(sinr_db: ArrayLike) -> np.ndarray:
-    """Highest MCS whose SINR threshold is cleared; ``-1`` below MCS 0."""
+    """Highest MCS whose SINR threshold is cleared; ``-1`` below MCS 0 and for NaN (no link)."""
     x = np.asarray(sinr_db, dtype=float)
-    if x.size >= MCS_LOOKUP_MIN_SIZE and _LOOKUP_EXACT and not np.isnan(x).any():  # NaN: above every threshold
-        return _mcs_lookup(x)
-    return MCS_SINR_THRESHOLD_DB.searchsorted(x, side="right") - 1  # the method: np.searchsorted adds a wrapper
+    m = MCS_SINR_THRESHOLD_DB.searchsorted(x, side="right") - 1
+    return np.where(np.isnan(x), -1, m)
 
 
 def _width_factor(width_mhz: ArrayLike) -> np.ndarray:

@@ -26,9 +26,15 @@ CCA_ENERGY_DETECT_DBM = -62.0  # any energy (non-Wi-Fi, partly overlapping Wi-Fi
 BAND_24 = 2.4
 BAND_5 = 5.0
 
-# 2.4 GHz DSSS-era transmit mask: the 22 MHz occupied width is what makes
-# 1/6/11 the only non-overlapping set (IEEE 802.11-2020 16.3.7.5).
-_OCCUPIED_24_MHZ = 22.0
+# OFDM transmit spectral mask (IEEE 802.11-2020 17.3.9.3 for 20 MHz; 19.3.18.1, 21.3.17.1 and
+# 27.3.19.1 scale it with the width W): 0 dBr within +-(W/2 - 1) MHz, -20 dBr at +-(W/2 + 1),
+# -28 dBr at +-W, -40 dBr at +-1.5 W and beyond, linear in dB between. Leakage is counted out
+# to +-2.5 W (the next channel but one); further out, receiver selectivity and real transmitters
+# (well inside the mask) make it negligible. 2.4 GHz uses the same OFDM mask: 802.11b's 22 MHz
+# DSSS mask applies only to 802.11b rates.
+_MASK_OFFSETS_W = (0.0, 0.5, 0.5, 1.0, 1.5, 2.5)  # in units of W; the 0.5 W points get -+1 MHz
+_MASK_DBR = (0.0, 0.0, -20.0, -28.0, -40.0, -40.0)
+_MASK_GRID_MHZ = 0.25
 
 # 5 GHz bonding groups (IEEE 802.11-2020 Annex E, US/EU operating classes):
 # first member channel of each group, by width.
@@ -94,7 +100,7 @@ class Slot:
     @property
     def span_mhz(self) -> tuple[float, float]:
         """Occupied spectrum ``(low, high)`` in MHz."""
-        half = _OCCUPIED_24_MHZ / 2 if self.band_ghz == BAND_24 else self.width_mhz / 2
+        half = self.width_mhz / 2
         return (self.center_mhz - half, self.center_mhz + half)
 
 
@@ -135,18 +141,45 @@ def slot_index(channel: int, width_mhz: int = 20) -> int:
         raise ValueError(f"channel {channel} at {width_mhz} MHz does not exist") from None
 
 
+def mask_dbr(offset_mhz: np.ndarray, width_mhz: float) -> np.ndarray:
+    """OFDM transmit spectral mask (dBr) at ``offset_mhz`` from the centre of a ``width_mhz``
+    channel; ``-inf`` past the leakage counted (see ``_MASK_OFFSETS_W``)."""
+    w = float(width_mhz)
+    pts = np.array(_MASK_OFFSETS_W) * w + np.array([0.0, -1.0, 1.0, 0.0, 0.0, 0.0])
+    f = np.abs(np.asarray(offset_mhz, dtype=float))
+    return np.where(f <= pts[-1], np.interp(f, pts, _MASK_DBR), -np.inf)
+
+
 def _overlap_matrix() -> np.ndarray:
+    centre = np.array([s.center_mhz for s in SLOTS])
+    width = np.array([s.width_mhz for s in SLOTS], dtype=float)
+    grid = np.arange(2350.0, 5950.0, _MASK_GRID_MHZ) + _MASK_GRID_MHZ / 2  # [F] bin centres
+    psd = np.stack([10.0 ** (mask_dbr(grid - c, w) / 10.0) for c, w in zip(centre, width, strict=True)])  # [S, F]
+    psd /= psd.sum(axis=1, keepdims=True)
+    inside = np.abs(grid[None, :] - centre[:, None]) < width[:, None] / 2  # [S, F] receive band of each slot
+    return psd @ inside.T.astype(float)
+
+
+# OVERLAP[i, j]: fraction of a transmitter's power on slot i that lands in the receive band of
+# slot j, from the transmit spectral mask. Same slot: about 0.98 (the rest leaks out); 20 MHz
+# neighbours 20 MHz apart (5 GHz): about -26 dB; 2.4 GHz channels 1 and 6: about -30 dB; an
+# 80 MHz transmitter into one of its 20 MHz members: about 0.25.
+OVERLAP: np.ndarray = _overlap_matrix()
+OVERLAP.setflags(write=False)
+
+
+def _shared_matrix() -> np.ndarray:
     lo = np.array([s.span_mhz[0] for s in SLOTS])
     hi = np.array([s.span_mhz[1] for s in SLOTS])
     shared = np.clip(np.minimum(hi[:, None], hi[None, :]) - np.maximum(lo[:, None], lo[None, :]), 0, None)
     return shared / (hi - lo)[:, None]
 
 
-# OVERLAP[i, j]: fraction of a transmitter's power on slot i that lands in the
-# receive band of slot j, in [0, 1]. Same slot: 1; 2.4 GHz 1 vs 2: 17/22;
-# 1 vs 6: 0; an 80 MHz transmitter into one of its 20 MHz members: 0.25.
-OVERLAP: np.ndarray = _overlap_matrix()
-OVERLAP.setflags(write=False)
+# SHARED[i, j]: fraction of slot i's nominal band (its width, centred) inside slot j's: what a
+# channel plan counts as co-channel (1 for the same slot, 0.25 for 2.4 GHz channels 1 and 4, 0
+# for 5 GHz neighbours). Leakage beyond the nominal band is in OVERLAP.
+SHARED: np.ndarray = _shared_matrix()
+SHARED.setflags(write=False)
 
 
 def channel_overlap(a: int | tuple[int, int], b: int | tuple[int, int]) -> float:

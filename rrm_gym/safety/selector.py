@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rrm_gym.radio.regulatory import OVERLAP, SLOT_MEMBERS, SLOT_WIDTH_MHZ, SLOTS
+from rrm_gym.radio.regulatory import SHARED, SLOT_MEMBERS, SLOT_WIDTH_MHZ, SLOTS
 from rrm_gym.sim import Sensing
 
 
@@ -55,7 +55,7 @@ class ChannelSelector:
             heard = np.isfinite(rssi)
             # weight: 1 at -60 dBm or louder, falling to 0 at -90 dBm
             strength = np.clip((np.nan_to_num(rssi, nan=-200.0) + 90.0) / 30.0, 0.0, 1.0)
-            shares = OVERLAP[slots_now] > 0  # [N, S]: neighbour j overlaps each candidate
+            shares = SHARED[slots_now] > 0  # [N, S]: neighbour j overlaps each candidate
             cost = cost + w.neighbor_per_ap * ((strength * heard)[:, None] * shares).sum(axis=0)
             if sensing.foreign_rssi_dbm.shape[2]:
                 f_rssi = sensing.foreign_rssi_dbm[network, ap]
@@ -63,7 +63,7 @@ class ChannelSelector:
                 f_members = SLOT_MEMBERS[:, sensing.foreign_channel]  # [S, M]
                 cost = cost + w.foreign_per_ap * (f_members * f_strength).sum(axis=1)
             cca = sensing.cca_busy_frac[network].mean(axis=0)  # [N]
-            on_slot = OVERLAP[slots_now] > 0  # [N, S]
+            on_slot = SHARED[slots_now] > 0  # [N, S]
             on_slot[ap] = False
             cost = cost + w.cca_busy * np.where(on_slot, cca[:, None], 0.0).max(axis=0, initial=0.0)
         recent = self._nonwifi_seen_s.items()

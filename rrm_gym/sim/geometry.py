@@ -128,6 +128,7 @@ class LossRaster:
         width_m: float,
         height_m: float,
         model: str,
+        dh_m: np.ndarray | None = None,
         max_cells: int = 2_000_000,
     ) -> LossRaster | None:
         nx, ny = _grid_shape(width_m, height_m)
@@ -145,17 +146,18 @@ class LossRaster:
         ys = np.minimum((np.arange(ny) + 0.5) * CLIENT_GRID_M, height_m)
         dx = xs[None, :, None] - src_xy[None, None, :, 0]
         dy = ys[:, None, None] - src_xy[None, None, :, 1]
-        d = np.sqrt(dx * dx + dy * dy)
+        dh = np.zeros(len(src_xy)) if dh_m is None else np.asarray(dh_m, dtype=float)
+        d = np.sqrt(dx * dx + dy * dy + dh[None, None, :] ** 2)  # 3-D: mounting heights differ
         return cls(geometric_loss_db(d, crossed, model))
 
     @classmethod
     def cached(
-        cls, src_xy: np.ndarray, walls: np.ndarray, width_m: float, height_m: float, model: str
+        cls, src_xy: np.ndarray, walls: np.ndarray, width_m: float, height_m: float, model: str, dh_m: np.ndarray
     ) -> LossRaster | None:
         """:meth:`build`, shared by every simulation of the same floor plan and model in this process."""
-        key = ("loss", src_xy.tobytes(), walls.tobytes(), width_m, height_m, model)
+        key = ("loss", src_xy.tobytes(), walls.tobytes(), width_m, height_m, model, np.asarray(dh_m).tobytes())
         if key not in _LOSS_RASTERS:
-            _LOSS_RASTERS[key] = cls.build(src_xy, walls, width_m, height_m, model)
+            _LOSS_RASTERS[key] = cls.build(src_xy, walls, width_m, height_m, model, dh_m)
         return _LOSS_RASTERS[key]
 
     def cells(self, xy: np.ndarray) -> np.ndarray:
@@ -181,15 +183,18 @@ def place_clients(scenario: Scenario, rng: np.random.Generator, shape: tuple[int
     if pl.kind == "uniform":
         return _snap(rng.random((*shape, 2)) * _grid(w, h)[1], w, h)
     centers, radii, cdf = _hotspots(pl.hotspots)
-    # what rng.choice(len(centers), size=shape, p=weights / weights.sum()) draws, without its
-    # per-call checks of p
-    pick = cdf.searchsorted(rng.random(shape), side="right")
-    r = radii.take(pick) * np.sqrt(rng.random(shape))
-    phi = rng.random(shape) * 2 * np.pi
-    # x and y each as one array (an operation over [..., 2] with a per-axis operand runs its loop
-    # two values at a time): the centre's coordinate plus the offset, then snapped
-    x = centers[:, 0].take(pick) + r * np.cos(phi)
-    y = centers[:, 1].take(pick) + r * np.sin(phi)
+    x, y = np.empty(shape), np.empty(shape)
+    todo = np.ones(shape, dtype=bool)
+    # uniform over each hotspot's disc within the area: points that fall outside are drawn again
+    # (a hotspot's centre lies inside, so at least a quarter of its disc does)
+    while todo.any():
+        n = int(todo.sum())
+        pick = cdf.searchsorted(rng.random(n), side="right")
+        r = radii.take(pick) * np.sqrt(rng.random(n))
+        phi = rng.random(n) * 2 * np.pi
+        x[todo] = centers[:, 0].take(pick) + r * np.cos(phi)
+        y[todo] = centers[:, 1].take(pick) + r * np.sin(phi)
+        todo &= (x < 0) | (x > w) | (y < 0) | (y > h)
     return _snap_columns(x, y, w, h)
 
 
