@@ -24,9 +24,6 @@ from reference import cartpole_steps_per_s
 from rrm_gym.config import load_scenario, packaged_scenarios
 from rrm_gym.sim import WirelessSimulation
 
-TARGET_HOUR_MS = {"office": 25.0, "enterprise": 150.0}
-TARGET_BATCH_GAIN = 10.0
-
 
 def hour_s(scenario: str, setups: list[tuple[int, int]], repeats: int) -> list[list[float]]:
     """Wall-clock timings of one simulated hour (after a warm-up hour) for each ``(num_networks,
@@ -69,7 +66,7 @@ def main() -> None:
     head = (
         f"{'scenario':<12} {'APs':>4} {'clients':>7} | {'B=1 ms/h':>9} {'60x60s ms/h':>11} {'sim s/s':>9} "
         f"{'links*s/s':>11} {'x CartPole':>10} | {f'B={args.batch} ms/h':>11} {'per net-h':>9} {'gain':>6} "
-        f"{'60x60s ms/h':>11} {'gain':>6} | target"
+        f"{'60x60s ms/h':>11} {'gain':>6}"
     )
     print(head)
     print("-" * len(head))
@@ -85,17 +82,11 @@ def main() -> None:
         # the gain within each repeat (B = 1 and B = 64 timed one after the other), its median over them
         gain = statistics.median(args.batch * a / c for a, c in zip(runs[0], runs[2], strict=True))
         gain_stepped = statistics.median(args.batch * a / c for a, c in zip(runs[1], runs[3], strict=True))
-        verdict = []
-        if name in TARGET_HOUR_MS:
-            ok = one * 1e3 <= TARGET_HOUR_MS[name]
-            verdict.append(f"hour<={TARGET_HOUR_MS[name]:g}ms {'PASS' if ok else 'MISS'}")
-        ok = min(gain, gain_stepped) >= TARGET_BATCH_GAIN
-        verdict.append(f"gain>={TARGET_BATCH_GAIN:g} {'PASS' if ok else 'MISS'}")
         print(
             f"{name:<12} {n:>4} {k:>7} | {one * 1e3:>9.1f} {stepped * 1e3:>11.1f} {sim_per_s:>9,.0f} "
             f"{links_per_s:>11.2e} {sim_per_s / cartpole:>10.2f} | {batch * 1e3:>11.1f} "
             f"{batch / args.batch * 1e3:>9.2f} "
-            f"{gain:>5.1f}x {batch_stepped * 1e3:>11.1f} {gain_stepped:>5.1f}x | {', '.join(verdict)}"
+            f"{gain:>5.1f}x {batch_stepped * 1e3:>11.1f} {gain_stepped:>5.1f}x"
         )
     print(
         "\nms/h: wall milliseconds per simulated hour (fastest of the repeats); 60x60s: the same hour as 60 calls of "

@@ -895,3 +895,56 @@ def test_demand_follows_the_hourly_profile():
     s = WirelessSimulation(silent, seed=0).run(60)
     assert (s.client_demand_mbps == 0).all() and (s.throughput_mbps == 0).all()
     assert (s.client_active_frac == 0).all()
+
+
+# ----------------------------------------------------------------------------- compiled kernels
+
+
+@settings(max_examples=40, deadline=None)
+@given(w=st.integers(1, 9), seed=st.integers(0, 10_000), density=st.floats(0.0, 1.0))
+def test_the_compiled_airtime_solver_gives_the_numpy_reference_s_answer(w, seed, density):
+    from rrm_gym.sim import kernels
+    from rrm_gym.sim.medium import max_min_airtime
+
+    rng = np.random.default_rng(seed)
+    hears = rng.random((2, w, w)) < density
+    hears[:, np.arange(w), np.arange(w)] = False
+    load = rng.random((2, 3, w)) * rng.integers(0, 2, (2, 3, w))
+    avail = np.where(rng.random((2, 3, w)) < 0.1, 0.0, rng.uniform(0.3, 1.0, (2, 3, w)))
+    np.testing.assert_allclose(
+        kernels.max_min_airtime(load, hears, avail), max_min_airtime(load, hears, avail), atol=1e-12
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(k=st.integers(1, 40), seed=st.integers(0, 10_000))
+def test_the_compiled_airtime_fair_split_gives_the_numpy_reference_s_answer(k, seed):
+    from rrm_gym.sim import kernels
+    from rrm_gym.sim.medium import airtime_fair_split
+
+    rng = np.random.default_rng(seed)
+    b, s, n = 2, 3, 4
+    need = rng.random((b, s, k)) * rng.integers(0, 2, (b, s, k))
+    ap = rng.integers(0, n, (b, k))
+    budget = rng.random((b, s, n))
+    cell = ap + np.arange(b)[:, None] * n
+    got = kernels.airtime_fair_split(need, ap, budget)
+    np.testing.assert_allclose(got, airtime_fair_split(need, cell, budget), atol=1e-12)
+    # and what it gives: within each AP no more than the budget, no client more than it needs
+    assert (got <= need + 1e-12).all()
+    per_ap = np.zeros((b, s, n))
+    for bi in range(b):
+        np.add.at(per_ap[bi], (slice(None), ap[bi]), got[bi])
+    assert (per_ap <= budget + 1e-9).all()
+
+
+@pytest.mark.parametrize("name", ["office", "legacy_24", "hall_keynote", "residential"])
+def test_the_compiled_kernels_give_the_numpy_references_results(name, monkeypatch):
+    from rrm_gym.sim import simulation
+
+    fast = WirelessSimulation(name, seed=3, num_networks=2).run(600)
+    monkeypatch.setattr(simulation, "USE_KERNELS", False)
+    plain = WirelessSimulation(name, seed=3, num_networks=2).run(600)
+    for field in ("client_throughput_mbps", "client_latency_ms", "airtime_frac", "retry_rate", "cca_busy_frac"):
+        np.testing.assert_allclose(getattr(fast, field), getattr(plain, field), rtol=1e-9, atol=1e-9, err_msg=field)
+    assert np.array_equal(fast.client_sle, plain.client_sle)

@@ -742,7 +742,8 @@ def test_cli_benchmark_places_a_model_beside_the_heuristics(runs, tmp_path):
     argv = ["benchmark", "--policies", "dca/max", "--model", str(run_dir), "--episodes", "1", "--hours", "0.1"]
     assert main([*argv, "--no-oracle", "--out", str(out)]) == 0
     rows = read_rows(out / "benchmark.csv")
-    assert set(rows) == {("dca", "max"), ("dca", "tiny_fast_office_ppo_lagrangian")}
+    # the reference row (static/max) runs too: every row is compared with it, paired by seed
+    assert set(rows) == {("dca", "max"), ("dca", "tiny_fast_office_ppo_lagrangian"), ("static", "max")}
     for row in rows.values():
         assert math.isfinite(float(row["pf_utility"])) and float(row["dfs_violations"]) == 0
     md = (out / "benchmark.md").read_text()

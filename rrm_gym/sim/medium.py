@@ -13,6 +13,7 @@ from rrm_gym.radio.mac import TXOP_S, tau_table
 
 # no transmitter's airtime changes by more than this once the max-min fair solution is reached
 _AIRTIME_TOL = 1e-9
+_SPLIT_RTOL = 1e-12  # an AP whose clients need its airtime to this precision meets every need
 LATENCY_CAP_MS = 500.0  # a queue that grows without bound is capped by the AP's buffer
 _RHO_MAX = 0.98  # waiting time at busier media is read at this utilisation
 
@@ -90,12 +91,13 @@ def airtime_fair_split(need: np.ndarray, cell: np.ndarray, budget: np.ndarray) -
     cap = budget.ravel()
     total = np.bincount(group, x, groups)
     count = np.bincount(group, minlength=groups)
-    level = np.where(total > cap, cap / np.maximum(count, 1), np.inf)  # [groups]; inf: every need met
+    short = total > cap * (1.0 + _SPLIT_RTOL)  # [groups] APs that cannot meet every need
+    level = np.where(short, cap / np.maximum(count, 1), np.inf)  # inf: every need met
     for _ in range(k + 1):
         under = x < level[group]
         met = np.bincount(group, np.where(under, x, 0.0), groups)
         left = count - np.bincount(group, under, groups)
-        new = np.where(total > cap, (cap - met) / np.maximum(left, 1), np.inf)
+        new = np.where(short & (left > 0), (cap - met) / np.maximum(left, 1), np.inf)
         if np.array_equal(new, level):
             break
         level = new

@@ -31,7 +31,6 @@ neighbour APs, ``W = N + M`` Wi-Fi transmitters, ``K`` clients, ``I`` non-Wi-Fi 
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +46,7 @@ from rrm_gym.radio.regulatory import (
     SLOT_WIDTH_MHZ,
     slot_index,
 )
+from rrm_gym.sim import kernels
 from rrm_gym.sim.geometry import LossRaster, place_clients, wall_segments, walls_crossed
 from rrm_gym.sim.links import (
     HIDDEN_NODE_FLOOR_DBM,
@@ -74,9 +74,12 @@ REASSOCIATION_OUTAGE_S = 2.0  # clients of an AP that changes channel without CS
 INTERFERER_HEIGHT_M = 1.0  # microwave ovens, video senders and headsets sit at desk height
 # rate adaptation and the airtime solve are run this many times with the activity found last
 RECONCILE_PASSES = 2
+# the compiled kernels (rrm_gym.sim.kernels) or their numpy references: the same results
+USE_KERNELS = True
 # PER falls a decade per 2 dB past an MCS's threshold (rrm_gym.radio.phy): 6 dB past the top MCS's,
 # a hidden source's frames cost under 1e-4 of the client's
 _NEGLIGIBLE_SINR_DB = float(MCS_SINR_THRESHOLD_DB[-1]) + 6.0
+_ADAPT_MIN_LOSS = 1e-3
 
 __all__ = ["INTERFERER_KINDS", "Sensing", "WirelessSimulation"]
 
@@ -134,7 +137,6 @@ class WirelessSimulation:
         self._nb_load = np.array([nb.load for nb in sc.neighbors], dtype=float)  # [M]
         self._tx_on = np.ones((b, n + m), dtype=bool)  # radio on; off while silent (e.g. during CAC)
         self._outage_until_s = np.full((b, n), -np.inf)
-        self._last_outage_until_s = -np.inf
         tx_band = SLOT_BAND_GHZ[self._slot[0]]
         basic = np.where(tx_band == 5.0, sc.wlan.basic_rate_5_mbps, sc.wlan.basic_rate_24_mbps)
         self._beacon = beacon_airtime_frac(sc.wlan.ssids, basic)  # [W] share of the medium
@@ -274,7 +276,6 @@ class WirelessSimulation:
             raise ValueError(f"AP {ap} supports at most {self.ap_max_width_mhz[ap]} MHz, not {width}")
         if s != self._slot[network, ap] and not csa:
             self._outage_until_s[network, ap] = self.time_s + REASSOCIATION_OUTAGE_S
-            self._last_outage_until_s = self.time_s + REASSOCIATION_OUTAGE_S
         if s != self._slot[network, ap]:
             self._slot[network, ap] = s
             self._changed()
@@ -496,11 +497,19 @@ class WirelessSimulation:
             i_sinr = i_duty = np.zeros(0)
         ul_mcs = best_mcs(ul_snr, rate)
         clean_log = np.log(np.maximum(1.0 - per_all_mcs(snr), 1e-300))  # [B, K, MCS]
+        clean_mcs = np.argmax(rate * np.exp(clean_log), axis=2)
+        h_per, i_per = per_all_mcs(h_sinr), per_all_mcs(i_sinr)  # [P, MCS], [H, MCS]
+        # rate adaptation only ever steps down from the clean MCS, where a source loses fewer
+        # frames still: a source losing under 1e-3 of the frames at the clean MCS cannot move it
+        h_moves = np.flatnonzero(h_per[np.arange(len(bk)), clean_mcs.reshape(-1)[bk]] > _ADAPT_MIN_LOSS)
+        i_moves = np.flatnonzero((i_duty * i_per[np.arange(len(i_bk)), clean_mcs.reshape(-1)[i_bk]]) > _ADAPT_MIN_LOSS)
         terms = {
             "clean_log": clean_log,
-            "clean_mcs": np.argmax(rate * np.exp(clean_log), axis=2),
-            "h_per": per_all_mcs(h_sinr),  # [P, MCS]
-            "i_per": per_all_mcs(i_sinr),  # [H, MCS]
+            "clean_mcs": clean_mcs,
+            "h_moves": h_moves,
+            "i_moves": i_moves,
+            "h_per": h_per,
+            "i_per": i_per,
             "linked": linked,
             "a": a,
             "cell": cell,
@@ -520,9 +529,11 @@ class WirelessSimulation:
         self._client_cache = (assoc, terms)
         return terms
 
-    def _states(self, ticks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Group the segment's ticks by their conditions: ``(inv [B, T] state of each tick,
-        slice [S], interferers on [S, I], outage tick [S] (-1: none), ticks [B, S])``."""
+    def _states(self, ticks: int) -> tuple[np.ndarray, ...]:
+        """Group each network's ticks by their conditions (slice of the epoch, interferers on,
+        outage tick): ``(inv [B, T] each tick's state, slice [B, S], interferers on [B, S, I],
+        outage tick [B, S] (-1: none), ticks [B, S])``, S the most states of a network (states
+        past a network's own count hold no ticks)."""
         b = self.num_networks
         t0 = self.time_s
         lo = int(t0 - self._block_t0)
@@ -533,34 +544,39 @@ class WirelessSimulation:
             sl = (into * SLICES // self.epoch_s).astype(np.int64)
         else:
             sl = np.zeros(ticks, dtype=np.int64)
-        n_out = min(ticks, max(0, math.ceil(self._last_outage_until_s - t0))) if self._last_outage_until_s > t0 else 0
+        # an outage tick is a state of its own, in the networks with an AP in outage
         ts = np.arange(ticks)
-        out_tick = np.where(ts < n_out, ts + 1, 0)
-        key = (sl[None, :] * (ticks + 1) + out_tick[None, :]) * (1 << n_if) + code  # [B, T]
-        uniq, inv = np.unique(key, return_inverse=True)
-        inv = inv.reshape(b, ticks)
-        on_s = ((uniq[:, None] >> np.arange(n_if)) & 1).astype(float)  # [S, I]
-        rest = uniq >> n_if
-        outage = rest % (ticks + 1) - 1
-        slice_s = rest // (ticks + 1)
-        weight = np.zeros((b, len(uniq)))
+        out_tick = np.where((ts[None, :] + t0) < self._outage_until_s.max(axis=1)[:, None], ts[None, :] + 1, 0)
+        key = (sl[None, :] * (ticks + 1) + out_tick) * (1 << n_if) + code  # [B, T]
+        span = int(key.max()) + 1
+        uniq, inv = np.unique(key + self._rows * span, return_inverse=True)
+        net = uniq // span
+        local = np.arange(len(uniq)) - np.searchsorted(net, net)  # each state's index within its network
+        n_s = int(local.max()) + 1
+        keys = np.zeros((b, n_s), dtype=np.int64)
+        keys[:, :] = (uniq % span)[np.searchsorted(net, np.arange(b))][:, None]  # spare states: the first's
+        keys[net, local] = uniq % span
+        inv = local[inv].reshape(b, ticks)
+        weight = np.zeros((b, n_s))
         np.add.at(weight, (np.repeat(np.arange(b), ticks), inv.ravel()), 1.0)
-        return inv, slice_s, on_s, outage, weight
+        on = ((keys[..., None] >> np.arange(n_if)) & 1).astype(float)  # [B, S, I]
+        rest = keys >> n_if
+        return inv, rest // (ticks + 1), on, rest % (ticks + 1) - 1, weight
 
     def _segment(self, ticks: int) -> Sensing:
         b, n, k = self.num_networks, self.num_aps, self.num_clients
         r = self._radio()
         c = self._client_links(r)
-        inv, slice_s, on_s, outage_s, weight = self._states(ticks)
-        n_s = len(slice_s)
+        inv, slice_s, on_s, outage_s, weight = self._states(ticks)  # (per network: [B, S, ...])
+        n_s = slice_s.shape[1]
         t0 = self.time_s
         cell, a, linked = c["cell"], c["a"], c["linked"]
         # [B, S, K] offered load of each client in each state
         tr = self.traffic
         offered = tr.offered_mbps()
-        want = offered[:, np.minimum(slice_s, offered.shape[1] - 1), :]
+        want = np.take_along_axis(offered, np.minimum(slice_s, offered.shape[1] - 1)[..., None], axis=1)
         until = self._outage_until_s[self._rows, a]  # [B, K]
-        in_outage = (outage_s[None, :, None] >= 0) & ((t0 + outage_s)[None, :, None] < until[:, None, :])
+        in_outage = (outage_s[..., None] >= 0) & ((t0 + outage_s)[..., None] < until[:, None, :])
         off = np.where(linked[:, None, :] & ~in_outage, want, 0.0)
         cell_s = (self._rows[:, None, :] * n_s + np.arange(n_s)[None, :, None]) * n + a[:, None, :]  # [B, S, K]
 
@@ -570,7 +586,7 @@ class WirelessSimulation:
 
         # non-Wi-Fi energy: energy-detect busy at each AP, frame losses at each client
         if self.num_interferers:
-            ed = np.minimum(1.0, np.einsum("si,bin->bsn", on_s, r.if_ed))  # [B, S, N]
+            ed = np.minimum(1.0, np.einsum("bsi,bin->bsn", on_s, r.if_ed))  # [B, S, N]
         else:
             ed = np.zeros((b, n_s, n))
         avail = np.ones((b, n_s, n + self.num_neighbors))
@@ -590,7 +606,8 @@ class WirelessSimulation:
             mcs_s = mcs.transpose(1, 0, 2).reshape(n_s, -1)  # [S, B * K]
             if len(i_bk):
                 lose = np.log1p(-np.minimum(c["i_duty"] * per(c["i_sinr"], mcs_s[:, i_bk]), 0.999999))  # [S, H]
-                log_ok += np.bincount((bk_state + i_bk).ravel(), (on_s[:, i_l] * lose).ravel(), n_s * b * k)
+                on = on_s[i_bk // k, :, i_l].T  # [S, H] the interferer of each hit on in each state
+                log_ok += np.bincount((bk_state + i_bk).ravel(), (on * lose).ravel(), n_s * b * k)
             if act is not None and len(h_bk):
                 act_src = act.transpose(1, 0, 2).reshape(n_s, -1)[:, h_src]  # [S, P]
                 lose = np.log1p(-np.minimum(act_src * per(c["h_sinr"], mcs_s[:, h_bk]), 0.999999))
@@ -614,9 +631,10 @@ class WirelessSimulation:
             need = dl_off * att / rate + ul_off * ul_att / c["ul_rate"][:, None, :]  # share of time
             load = np.concatenate([per_ap(need), np.broadcast_to(nb_load, (b, n_s, self.num_neighbors))], axis=2)
             load = np.where(tx_on, load + beacon, 0.0)
-            air = max_min_airtime(np.minimum(load, avail), r.hears, avail)
+            solve_airtime = kernels.max_min_airtime if USE_KERNELS else max_min_airtime
+            air = solve_airtime(np.minimum(load, avail), r.hears, avail)
             budget = np.maximum(air[..., :n] - beacon[..., :n], 0.0)
-            x = airtime_fair_split(need, cell, budget)
+            x = kernels.airtime_fair_split(need, a, budget) if USE_KERNELS else airtime_fair_split(need, cell, budget)
             served = np.where(need > 0, np.minimum(1.0, x / np.maximum(need, 1e-12)), 1.0)
             thr = served * (dl_off * got + ul_off * ul_got)
             return {"air": air, "load": load, "x": x, "att": att, "served": served, "thr": thr, "rate": rate}
@@ -671,7 +689,7 @@ class WirelessSimulation:
             return v.reshape(b * n_s, *v.shape[2:]).take(tick_rows, axis=0).reshape(b, ticks, *v.shape[2:])
 
         if self.num_interferers:
-            on4 = on_s[None, :, :, None] > 0  # [1, S, I, 1]
+            on4 = on_s[..., None] > 0  # [B, S, I, 1]
             conf_s = np.where(on4, r.if_conf[:, None], 0.0)  # [B, S, I, N]
             nw_conf = conf_s.max(axis=2)
             nw_duty = np.where(on4, r.if_duty_seen[:, None], 0.0).max(axis=2)
@@ -720,32 +738,52 @@ class WirelessSimulation:
     def _adapt_rates(self, c: dict[str, np.ndarray], air: np.ndarray, on_s: np.ndarray) -> np.ndarray:
         """``[B, S, K]`` the MCS rate adaptation settles on in each state: the best expected
         goodput given how much of the time each hidden source transmits (``air`` ``[B, S, W]``) and
-        each interferer is on (``on_s`` ``[S, I]``); an adaptation such as Minstrel settles in well
+        each interferer is on (``on_s`` ``[B, S, I]``); an adaptation such as Minstrel settles in well
         under a second, and a state lasts whole seconds. DCF collisions spoil every MCS alike, so
         they do not move the choice; a client with neither hidden sources nor interferers keeps
         its clean choice."""
         b, k = self.num_networks, self.num_clients
         n_s = air.shape[1]
         mcs = np.repeat(c["clean_mcs"].reshape(1, -1), n_s, axis=0)  # [S, B * K]
-        h_bk, i_bk = c["h_bk"], c["i_bk"]
+        hp, ip = c["h_moves"], c["i_moves"]  # the pairs and hits that can move an MCS
+        h_bk, i_bk = c["h_bk"][hp], c["i_bk"][ip]
         hit = np.unique(np.concatenate([h_bk, i_bk]))  # flat (network, client) with something to adapt to
         if len(hit):
             row = np.full(b * k, -1)
             row[hit] = np.arange(len(hit))
-            size = len(hit) * NUM_MCS
-            log_ok = np.tile(c["clean_log"].reshape(b * k, -1)[hit].ravel(), n_s)  # [S * H * MCS]
-            at = np.arange(NUM_MCS)
-            state = (np.arange(n_s) * size)[:, None, None]
-            if len(h_bk):
-                act = air.transpose(1, 0, 2).reshape(n_s, -1)[:, c["h_src"]]  # [S, P]
-                lose = np.log1p(-np.minimum(act[..., None] * c["h_per"], 0.999999))  # [S, P, MCS]
-                idx = state + (row[h_bk][:, None] * NUM_MCS + at)[None]
-                log_ok += np.bincount(idx.ravel(), lose.ravel(), n_s * size)
-            if len(i_bk):
-                lose = np.log1p(-np.minimum(c["i_duty"][:, None] * c["i_per"], 0.999999))  # [H, MCS]
-                on = on_s[:, c["i_l"]][..., None]  # [S, H, 1]
-                idx = state + (row[i_bk][:, None] * NUM_MCS + at)[None]
-                log_ok += np.bincount(idx.ravel(), (on * lose[None]).ravel(), n_s * size)
-            good = c["rate"].reshape(b * k, -1)[hit][None] * np.exp(log_ok.reshape(n_s, len(hit), NUM_MCS))
-            mcs[:, hit] = good.argmax(axis=2)
+            air_s = air.transpose(1, 0, 2).reshape(n_s, -1)  # [S, B * W]
+            i_on = on_s[i_bk // k, :, c["i_l"][ip]].T  # [S, H] the interferer of each hit on in each state
+            i_loss = c["i_duty"][ip][:, None] * c["i_per"][ip]  # [H, MCS]
+            args = (c["clean_log"].reshape(b * k, -1), c["rate"].reshape(b * k, -1), hit)
+            args += (row[h_bk], c["h_src"][hp], c["h_per"][hp], air_s, row[i_bk], i_on, i_loss)
+            (kernels.adapt_rates if USE_KERNELS else _adapt_rates_numpy)(mcs, *args)
         return np.ascontiguousarray(mcs.reshape(n_s, b, k).transpose(1, 0, 2))
+
+
+def _adapt_rates_numpy(
+    mcs: np.ndarray,
+    clean_log: np.ndarray,
+    rate: np.ndarray,
+    hit: np.ndarray,
+    h_row: np.ndarray,
+    h_src: np.ndarray,
+    h_per: np.ndarray,
+    air: np.ndarray,
+    i_row: np.ndarray,
+    i_on: np.ndarray,
+    i_loss: np.ndarray,
+) -> None:
+    """The reference of :func:`rrm_gym.sim.kernels.adapt_rates`: each hit client's expected goodput
+    at every MCS in every state, summed pair by pair with ``np.bincount``; writes ``mcs``."""
+    n_s, size = mcs.shape[0], len(hit) * NUM_MCS
+    log_ok = np.tile(clean_log[hit].ravel(), n_s)  # [S * H * MCS]
+    at = np.arange(NUM_MCS)
+    state = (np.arange(n_s) * size)[:, None, None]
+    if len(h_row):
+        lose = np.log1p(-np.minimum(air[:, h_src][..., None] * h_per, 0.999999))  # [S, P, MCS]
+        log_ok += np.bincount((state + (h_row[:, None] * NUM_MCS + at)[None]).ravel(), lose.ravel(), n_s * size)
+    if len(i_row):
+        lose = i_on[..., None] * np.log1p(-np.minimum(i_loss, 0.999999))[None]  # [S, H, MCS]
+        log_ok += np.bincount((state + (i_row[:, None] * NUM_MCS + at)[None]).ravel(), lose.ravel(), n_s * size)
+    good = rate[hit][None] * np.exp(log_ok.reshape(n_s, len(hit), NUM_MCS))
+    mcs[:, hit] = good.argmax(axis=2)
