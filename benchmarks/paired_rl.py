@@ -1,6 +1,6 @@
 """Shipped RL policies against the best heuristic, seed by seed.
 
-For each pretrained model: PF utility minus that of ``dca`` channels at ``max`` power on the same
+For each pretrained model: reward (the experience utility) minus that of ``dca`` channels at ``max`` power on the same
 held-out seed (one-hour episodes on the model's scenario), the mean and 95 % confidence half-width
 of that paired difference, and the wins, ties and losses. For a residual model (one that corrects a
 heuristic), also how often it took the heuristic's choice, kept the AP as it was or named another,
@@ -25,19 +25,19 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(100, 120)))
     parser.add_argument("--models", nargs="+", help="model names or paths (default: the shipped ones)")
     args = parser.parse_args()
-    best: dict[str, list[float]] = {}  # scenario -> dca/max PF per seed, shared by its models
+    best: dict[str, list[float]] = {}  # scenario -> dca/max reward per seed, shared by its models
     for name in args.models or pretrained_models():
         policy = load_policy(name)
         scenario = policy.meta.get("scenario", "office")
         if scenario not in best:
-            best[scenario] = [ev.run_baseline(scenario, "dca", "max", s)["pf_utility"] for s in args.seeds]
+            best[scenario] = [ev.run_baseline(scenario, "dca", "max", s)["reward"] for s in args.seeds]
         answers = count_answers(policy) if policy.residual is not None else None
         pairs = zip(args.seeds, best[scenario], strict=True)
-        diff = [ev.run_model(scenario, policy, s)["pf_utility"] - b for s, b in pairs]
+        diff = [ev.run_model(scenario, policy, s)["reward"] - b for s, b in pairs]
         mean, half = ev.ci95(diff)
         wins, losses = sum(d > 1e-9 for d in diff), sum(d < -1e-9 for d in diff)
         print(
-            f"{name:32s} PF - dca/max over {len(diff)} seeds: {mean:+.4f} ± {half:.4f}  "
+            f"{name:32s} reward - dca/max over {len(diff)} seeds: {mean:+.4f} ± {half:.4f}  "
             f"(wins {wins}, ties {len(diff) - wins - losses}, losses {losses})"
         )
         if answers is not None:

@@ -105,10 +105,16 @@ def _cmd_simulate(args: argparse.Namespace, out: Console, err: Console) -> int:
     table.add_column("KPI")
     table.add_column("value", justify="right")
     labels = {
-        "throughput_mean_mbps": ("client throughput, mean", "{:.2f} Mb/s"),
+        "experience_utility": ("experience utility (the envs' reward)", "{:.3f}"),
+        "sle": ("service level: client time meeting need and bound", "{:.1%}"),
+        "sle_throughput": ("  meeting its throughput need", "{:.1%}"),
+        "sle_latency": ("  within its latency bound", "{:.1%}"),
+        "latency_p95_ms": ("latency, 95th percentile", "{:.0f} ms"),
+        "throughput_mean_mbps": ("client throughput, mean (active clients)", "{:.2f} Mb/s"),
         "throughput_p5_mbps": ("client throughput, 5th percentile", "{:.2f} Mb/s"),
-        "cca_busy_mean": ("CCA busy, mean over APs", "{:.1%}"),
-        "retry_rate_mean": ("retry rate, mean over APs", "{:.1%}"),
+        "elastic_mean_mbps": ("elastic (bulk) flows, mean", "{:.2f} Mb/s"),
+        "cca_busy_mean": ("CCA busy, mean over active APs", "{:.1%}"),
+        "retry_rate_mean": ("retry rate, mean over active APs", "{:.1%}"),
     }
     for key, (label, fmt) in labels.items():
         table.add_row(label, fmt.format(kpi_sum[key] / total_s))

@@ -7,6 +7,7 @@ Reference values cite their source: IEEE 802.11ax-2021 rate tables, TGax path lo
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -948,3 +949,15 @@ def test_the_compiled_kernels_give_the_numpy_references_results(name, monkeypatc
     for field in ("client_throughput_mbps", "client_latency_ms", "airtime_frac", "retry_rate", "cca_busy_frac"):
         np.testing.assert_allclose(getattr(fast, field), getattr(plain, field), rtol=1e-9, atol=1e-9, err_msg=field)
     assert np.array_equal(fast.client_sle, plain.client_sle)
+
+
+@pytest.mark.parametrize("name", ["office", "enterprise"])
+def test_the_experience_utility_ranks_one_channel_below_the_shipped_plan_below_twelve_channels(name):
+    """At nominal load the default reward sees what a plan buys (benchmarks/realism.py in small)."""
+    import runpy
+
+    realism = runpy.run_path(str(Path(__file__).parents[1] / "benchmarks" / "realism.py"))
+    plans = ("one channel", "packaged", "12 channels")
+    utility = {plan: realism["run"](name, plan, False, 2, 0.5, 0)["experience_utility"] for plan in plans}
+    assert utility["one channel"] < utility["packaged"] - 0.2
+    assert utility["packaged"] < utility["12 channels"] - 0.05

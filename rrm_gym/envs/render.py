@@ -95,7 +95,8 @@ def render_ansi(sim: WirelessSimulation, s: Sensing | None, info: dict[str, Any]
     kpi = info.get("kpi", {})
     if kpi:
         lines.append(
-            f"throughput mean {kpi['throughput_mean_mbps']:.2f} Mb/s, p5 {kpi['throughput_p5_mbps']:.2f} Mb/s, "
-            f"PF {kpi['pf_utility']:.3f}; cost {info.get('cost', 0.0):.1f}"
+            f"experience {kpi['experience_utility']:.3f}, SLE {kpi['sle']:.0%}, p95 latency "
+            f"{kpi['latency_p95_ms']:.0f} ms; throughput mean {kpi['throughput_mean_mbps']:.2f} Mb/s, "
+            f"p5 {kpi['throughput_p5_mbps']:.2f} Mb/s; cost {info.get('cost', 0.0):.1f}"
         )
     return "\n".join(lines) + "\n"

@@ -52,13 +52,13 @@ def saturated_tau(n: ArrayLike) -> np.ndarray:
 
 
 # tau tabulated for 1..64 contenders (interpolated in between, flat beyond)
-_TAU_N = np.arange(1, 65, dtype=float)
-_TAU = saturated_tau(_TAU_N)
+TAU_CONTENDERS = np.arange(1, 65, dtype=float)
+TAU = saturated_tau(TAU_CONTENDERS)
 
 
 def tau_table(n: ArrayLike) -> np.ndarray:
     """:func:`saturated_tau` from a table (1 to 64 contenders)."""
-    return np.interp(n, _TAU_N, _TAU)
+    return np.interp(n, TAU_CONTENDERS, TAU)
 
 
 def collision_probability(n_saturated: ArrayLike) -> np.ndarray:

@@ -19,66 +19,111 @@ _SPLIT_RTOL = 1e-12  # as medium._SPLIT_RTOL
 
 
 @njit(cache=True)
+def _max_min_one(load: np.ndarray, hears: np.ndarray, avail: np.ndarray, a: np.ndarray) -> None:  # pragma: no cover
+    """Progressive filling of one (network, state): ``load``, ``avail``, ``a`` (written) ``[W]``,
+    ``hears`` ``[W, W]``."""
+    w = len(load)
+    frozen = np.empty(w, dtype=np.bool_)
+    full = np.empty(w, dtype=np.bool_)
+    for i in range(w):
+        a[i] = 0.0
+        frozen[i] = load[i] <= 0.0 or avail[i] <= 0.0
+    for _ in range(w + 1):
+        done = True
+        for i in range(w):
+            if not frozen[i]:
+                done = False
+        if done:
+            break
+        step = np.inf
+        for i in range(w):  # each medium: how soon it fills
+            if avail[i] <= 0.0:
+                continue
+            used = a[i] / avail[i]
+            rate = (0.0 if frozen[i] else 1.0) / avail[i]
+            for j in range(w):
+                if hears[i, j]:
+                    used += a[j]
+                    if not frozen[j]:
+                        rate += 1.0
+            if rate > 0.0:
+                step = min(step, max(1.0 - used, 0.0) / rate)
+        for j in range(w):
+            if not frozen[j]:
+                step = min(step, load[j] - a[j])
+        if not np.isfinite(step):
+            step = 0.0
+        for j in range(w):
+            if not frozen[j]:
+                a[j] += step
+        for i in range(w):
+            full[i] = False
+            if avail[i] > 0.0:
+                used = a[i] / avail[i]
+                for j in range(w):
+                    if hears[i, j]:
+                        used += a[j]
+                full[i] = 1.0 - used <= _TOL
+        for j in range(w):
+            if a[j] >= load[j] - _TOL:
+                frozen[j] = True
+        for i in range(w):
+            if full[i]:
+                frozen[i] = True
+                for j in range(w):
+                    if hears[i, j]:
+                        frozen[j] = True
+    for j in range(w):
+        a[j] = min(max(a[j], 0.0), load[j])
+
+
+@njit(cache=True)
 def max_min_airtime(load: np.ndarray, hears: np.ndarray, avail: np.ndarray) -> np.ndarray:  # pragma: no cover
     """:func:`rrm_gym.sim.medium.max_min_airtime`, one (network, state) at a time."""
     nb, ns, w = load.shape
     out = np.zeros_like(load)
     a = np.zeros(w)
-    frozen = np.zeros(w, dtype=np.bool_)
-    full = np.zeros(w, dtype=np.bool_)
     for b in range(nb):
         for s in range(ns):
-            for i in range(w):
-                a[i] = 0.0
-                frozen[i] = load[b, s, i] <= 0.0 or avail[b, s, i] <= 0.0
-            for _ in range(w + 1):
-                done = True
-                for i in range(w):
-                    if not frozen[i]:
-                        done = False
-                if done:
-                    break
-                step = np.inf
-                for i in range(w):  # each medium: how soon it fills
-                    if avail[b, s, i] <= 0.0:
-                        continue
-                    used = a[i] / avail[b, s, i]
-                    rate = (0.0 if frozen[i] else 1.0) / avail[b, s, i]
-                    for j in range(w):
-                        if hears[b, i, j]:
-                            used += a[j]
-                            if not frozen[j]:
-                                rate += 1.0
-                    if rate > 0.0:
-                        step = min(step, max(1.0 - used, 0.0) / rate)
-                for j in range(w):
-                    if not frozen[j]:
-                        step = min(step, load[b, s, j] - a[j])
-                if not np.isfinite(step):
-                    step = 0.0
-                for j in range(w):
-                    if not frozen[j]:
-                        a[j] += step
-                for i in range(w):
-                    full[i] = False
-                    if avail[b, s, i] > 0.0:
-                        used = a[i] / avail[b, s, i]
-                        for j in range(w):
-                            if hears[b, i, j]:
-                                used += a[j]
-                        full[i] = 1.0 - used <= _TOL
-                for j in range(w):
-                    if a[j] >= load[b, s, j] - _TOL:
-                        frozen[j] = True
-                for i in range(w):
-                    if full[i]:
-                        frozen[i] = True
-                        for j in range(w):
-                            if hears[b, i, j]:
-                                frozen[j] = True
-            for j in range(w):
-                out[b, s, j] = min(max(a[j], 0.0), load[b, s, j])
+            _max_min_one(load[b, s], hears[b], avail[b, s], a)
+            out[b, s] = a
     return out
+
+
+@njit(cache=True)
+def _ap_members(ap: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """The clients of each AP: an order of ``ap`` ``[K]`` and each AP's range ``[N + 1]`` in it."""
+    order = np.argsort(ap, kind="mergesort")
+    start = np.zeros(n + 1, dtype=np.int64)
+    for c in range(len(ap)):
+        start[ap[c] + 1] += 1
+    for i in range(n):
+        start[i + 1] += start[i]
+    return order, start
+
+
+@njit(cache=True)
+def _split_one(need: np.ndarray, members: np.ndarray, cap: float, out: np.ndarray) -> None:  # pragma: no cover
+    """Water-filling of one AP's ``cap`` over the clients ``members`` of ``need``; writes ``out``."""
+    m = len(members)
+    if m == 0:
+        return
+    x = need[members]
+    if x.sum() <= cap * (1.0 + _SPLIT_RTOL):
+        for c in members:
+            out[c] = need[c]
+        return
+    xs = np.sort(x)
+    spent = 0.0
+    level = np.inf  # (rounding aside, the last client then breaks the loop)
+    for r in range(m):  # xs[r] is met if everyone from r on could get it
+        if spent + xs[r] * (m - r) <= cap:
+            spent += xs[r]
+        else:
+            level = (cap - spent) / (m - r)
+            break
+    for c in members:
+        out[c] = min(need[c], max(level, 0.0))
 
 
 @njit(cache=True)
@@ -89,40 +134,136 @@ def airtime_fair_split(need: np.ndarray, ap: np.ndarray, budget: np.ndarray) -> 
     nb, ns, k = need.shape
     n = budget.shape[2]
     out = np.empty_like(need)
-    # clients of each AP, as [B, N] ranges of an order
     for b in range(nb):
-        order = np.argsort(ap[b], kind="mergesort")
-        start = np.zeros(n + 1, dtype=np.int64)
-        for c in range(k):
-            start[ap[b, c] + 1] += 1
-        for i in range(n):
-            start[i + 1] += start[i]
+        order, start = _ap_members(ap[b], n)
         for s in range(ns):
             for i in range(n):
-                lo, hi = start[i], start[i + 1]
-                if hi == lo:
-                    continue
-                members = order[lo:hi]
-                x = need[b, s, members]
-                total = x.sum()
-                cap = budget[b, s, i]
-                if total <= cap * (1.0 + _SPLIT_RTOL):
-                    for c in members:
-                        out[b, s, c] = need[b, s, c]
-                    continue
-                xs = np.sort(x)
-                m = hi - lo
-                spent = 0.0
-                level = np.inf  # (rounding aside, the last client then breaks the loop)
-                for r in range(m):  # xs[r] is met if everyone from r on could get it
-                    if spent + xs[r] * (m - r) <= cap:
-                        spent += xs[r]
-                    else:
-                        level = (cap - spent) / (m - r)
-                        break
-                for c in members:
-                    out[b, s, c] = min(need[b, s, c], max(level, 0.0))
+                _split_one(need[b, s], order[start[i] : start[i + 1]], budget[b, s, i], out[b, s])
     return out
+
+
+@njit(cache=True)
+def _per(sinr_db: float, threshold_db: float, slope: float) -> float:  # pragma: no cover
+    """:func:`rrm_gym.sim.links.per` of one frame."""
+    return 1.0 / (1.0 + 9.0 * np.exp(min(slope * (sinr_db - threshold_db), 50.0)))
+
+
+@njit(cache=True)
+def solve_states(
+    mcs: np.ndarray,
+    rate_tab: np.ndarray,
+    snr: np.ndarray,
+    ul_rate: np.ndarray,
+    ul_ok: np.ndarray,
+    up: np.ndarray,
+    off: np.ndarray,
+    ap: np.ndarray,
+    threshold_db: np.ndarray,
+    slope: float,
+    h_bk: np.ndarray,
+    h_src: np.ndarray,
+    h_sinr: np.ndarray,
+    act: np.ndarray,
+    i_bk: np.ndarray,
+    i_l: np.ndarray,
+    i_sinr: np.ndarray,
+    i_duty: np.ndarray,
+    on_s: np.ndarray,
+    backlog: np.ndarray,
+    hears: np.ndarray,
+    tau_n: np.ndarray,
+    tau: np.ndarray,
+    beacon: np.ndarray,
+    nb_load: np.ndarray,
+    tx_on: np.ndarray,
+    avail: np.ndarray,
+    retry_limit: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
+    """One pass of :meth:`WirelessSimulation._segment`'s ``solve`` (its numpy reference), every
+    (network, state) in turn: each client's attempt success, attempts, airtime need, each
+    transmitter's load and max-min fair airtime, each client's airtime-fair share, served share
+    and delivered throughput. ``act`` ``[B, S, W]`` (empty: no hidden-source losses yet) and
+    ``backlog`` ``[B, S, W]`` (empty: no collisions yet). Returns ``(air, load, x, att, served,
+    thr, rate)``."""
+    nb, ns, k = off.shape
+    w = hears.shape[1]
+    n = w - nb_load.shape[1]
+    log_ok = np.zeros((nb, ns, k))
+    for q in range(len(i_bk)):  # interferers, while on
+        b, c = i_bk[q] // k, i_bk[q] % k
+        for s in range(ns):
+            if on_s[b, s, i_l[q]] > 0.0:
+                lose = i_duty[q] * _per(i_sinr[q], threshold_db[mcs[b, s, c]], slope)
+                log_ok[b, s, c] += on_s[b, s, i_l[q]] * np.log1p(-min(lose, 0.999999))
+    if act.shape[0]:
+        for p in range(len(h_bk)):  # hidden sources, the share of the time they transmit
+            b, c = h_bk[p] // k, h_bk[p] % k
+            src = h_src[p] - b * w
+            for s in range(ns):
+                lose = act[b, s, src] * _per(h_sinr[p], threshold_db[mcs[b, s, c]], slope)
+                log_ok[b, s, c] += np.log1p(-min(lose, 0.999999))
+    air = np.zeros((nb, ns, w))
+    load = np.zeros((nb, ns, w))
+    x = np.zeros((nb, ns, k))
+    att = np.zeros((nb, ns, k))
+    served = np.ones((nb, ns, k))
+    thr = np.zeros((nb, ns, k))
+    rate = np.zeros((nb, ns, k))
+    need = np.zeros(k)
+    coll = np.zeros(w)
+    cap = np.zeros(w)
+    a = np.zeros(w)
+    for b in range(nb):
+        order, start = _ap_members(ap[b], n)
+        for s in range(ns):
+            if backlog.shape[0]:  # DCF collisions (medium.collision_probability)
+                for i in range(w):
+                    cont = 1.0
+                    for j in range(w):
+                        if hears[b, i, j]:
+                            cont += backlog[b, s, j]
+                    t = np.interp(cont, tau_n, tau)
+                    lg = 0.0
+                    for j in range(w):
+                        if hears[b, i, j]:
+                            lg += np.log1p(-min(backlog[b, s, j] * t, 0.999999))
+                    coll[i] = 1.0 - np.exp(lg)
+            for i in range(w):
+                load[b, s, i] = 0.0
+            for c in range(k):
+                m = mcs[b, s, c]
+                rate[b, s, c] = rate_tab[b, c, m]
+                ok = (1.0 - _per(snr[b, c], threshold_db[m], slope)) * np.exp(log_ok[b, s, c])
+                uok = ul_ok[b, c]
+                if backlog.shape[0]:
+                    ok *= 1.0 - coll[ap[b, c]]
+                    uok *= 1.0 - coll[ap[b, c]]
+                # attempts and delivered share with the retry limit (radio.mac.attempts_and_delivery)
+                ok = min(max(ok, 0.0), 1.0)
+                uok = min(max(uok, 0.0), 1.0)
+                got = 1.0 - (1.0 - ok) ** retry_limit
+                ugot = 1.0 - (1.0 - uok) ** retry_limit
+                att[b, s, c] = got / max(ok, 1e-9) if ok > 1e-9 else float(retry_limit)
+                uatt = ugot / max(uok, 1e-9) if uok > 1e-9 else float(retry_limit)
+                dl, ul = off[b, s, c] * (1.0 - up[b, c]), off[b, s, c] * up[b, c]
+                need[c] = dl * att[b, s, c] / rate[b, s, c] + ul * uatt / ul_rate[b, c]
+                load[b, s, ap[b, c]] += need[c]
+                thr[b, s, c] = dl * got + ul * ugot  # delivered if served in full
+            for j in range(w):
+                if j >= n:
+                    load[b, s, j] = nb_load[b, j - n]
+                load[b, s, j] = load[b, s, j] + beacon[b, j] if tx_on[b, j] else 0.0
+                cap[j] = min(load[b, s, j], avail[b, s, j])
+            _max_min_one(cap, hears[b], avail[b, s], a)
+            for j in range(w):
+                air[b, s, j] = a[j]
+            for i in range(n):
+                _split_one(need, order[start[i] : start[i + 1]], max(a[i] - beacon[b, i], 0.0), x[b, s])
+            for c in range(k):
+                if need[c] > 0.0:
+                    served[b, s, c] = min(1.0, x[b, s, c] / max(need[c], 1e-12))
+                thr[b, s, c] *= served[b, s, c]
+    return air, load, x, att, served, thr, rate
 
 
 @njit(cache=True)
@@ -159,8 +300,8 @@ def adapt_rates(
                 continue
             for j in range(top + 1):
                 x = act * h_per[p, j]
-                if x > 1e-12:  # (below, log1p(-x) is -x to the last bit and changes no choice)
-                    acc[r, j] += np.log1p(-min(x, 0.999999))
+                # log1p(-x) is -x to within x^2 / 2: below 1e-6, a change no choice can see
+                acc[r, j] += -x if x < 1e-6 else np.log1p(-min(x, 0.999999))
         for q in range(len(i_row)):
             r = i_row[q]
             top = mcs[s, hit[r]]
@@ -168,8 +309,8 @@ def adapt_rates(
             if on <= 0.0:
                 continue
             for j in range(top + 1):
-                if i_loss[q, j] > 1e-12:
-                    acc[r, j] += on * np.log1p(-min(i_loss[q, j], 0.999999))
+                x = i_loss[q, j]
+                acc[r, j] += on * (-x if x < 1e-6 else np.log1p(-min(x, 0.999999)))
         for r in range(nh):
             c = hit[r]
             best, best_j = -1.0, 0

@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from rrm_gym.config import Scenario, load_scenario
-from rrm_gym.radio.mac import PACKET_BITS, attempts_and_delivery, beacon_airtime_frac
-from rrm_gym.radio.phy import MCS_SINR_THRESHOLD_DB, NUM_MCS
+from rrm_gym.radio.mac import PACKET_BITS, RETRY_LIMIT, TAU, TAU_CONTENDERS, attempts_and_delivery, beacon_airtime_frac
+from rrm_gym.radio.phy import MCS_SINR_THRESHOLD_DB, NUM_MCS, PER_SLOPE_PER_DB
 from rrm_gym.radio.propagation import geometric_loss_db
 from rrm_gym.radio.regulatory import (
     DOMAINS,
@@ -617,6 +617,39 @@ class WirelessSimulation:
         def solve(mcs: np.ndarray, act: np.ndarray | None, backlog: np.ndarray | None) -> dict[str, np.ndarray]:
             """One pass at MCS ``mcs`` ``[B, S, K]`` with hidden sources' activity ``act`` and the
             contenders' ``backlog`` (``[B, S, W]``; None: a clean first pass)."""
+            if USE_KERNELS:
+                none = np.zeros((0, 0, 0))
+                out = kernels.solve_states(
+                    np.ascontiguousarray(mcs),
+                    c["rate"],
+                    c["snr"],
+                    c["ul_rate"],
+                    c["ul_ok"],
+                    tr.uplink_share,
+                    off,
+                    a,
+                    MCS_SINR_THRESHOLD_DB,
+                    PER_SLOPE_PER_DB,
+                    h_bk,
+                    h_src,
+                    c["h_sinr"],
+                    none if act is None else act,
+                    i_bk,
+                    i_l,
+                    c["i_sinr"],
+                    c["i_duty"],
+                    on_s,
+                    none if backlog is None else backlog,
+                    r.hears,
+                    TAU_CONTENDERS,
+                    TAU,
+                    beacon[:, 0],
+                    nb_load[:, 0],
+                    self._tx_on,
+                    avail,
+                    RETRY_LIMIT,
+                )
+                return dict(zip(("air", "load", "x", "att", "served", "thr", "rate"), out, strict=True))
             rate = np.take_along_axis(c["rate"][:, None], mcs[..., None], axis=3)[..., 0]  # [B, S, K]
             ok = (1.0 - per(c["snr"][:, None, :], mcs)) * np.exp(losses(mcs, act))  # [B, S, K]
             ul_ok = c["ul_ok"][:, None, :]
