@@ -15,7 +15,15 @@ from rrm_gym.cli import main
 from rrm_gym.config import ScenarioError, load_scenario, packaged_scenarios, scenario_from_dict
 from rrm_gym.radio import DOMAINS, ETSI, bonding_group
 
-PACKAGED = ("dfs_site", "enterprise", "hall", "legacy_24", "office", "residential")
+NOMINAL = ("dfs_site", "enterprise", "hall", "legacy_24", "office", "residential")
+PEAK = {  # each peak scenario and the nominal one it extends
+    "dfs_site_peak": "dfs_site",
+    "enterprise_peak": "enterprise",
+    "hall_keynote": "hall",
+    "office_peak": "office",
+    "residential_evening": "residential",
+}
+PACKAGED = (*NOMINAL, *PEAK)
 RRM_GYM = Path(sys.executable).with_name("rrm-gym")
 
 
@@ -38,8 +46,15 @@ def write_yaml(tmp_path: Path, data: dict, name: str = "bad.yaml") -> Path:
 # ----------------------------------------------------------------------------- packaged scenarios
 
 
-def test_all_six_scenarios_are_packaged():
+def test_all_eleven_scenarios_are_packaged_in_two_tiers():
     assert sorted(packaged_scenarios()) == sorted(PACKAGED)
+    assert {load_scenario(name).tier for name in NOMINAL} == {"nominal"}
+    for peak, nominal in PEAK.items():
+        busy, base = load_scenario(peak), load_scenario(nominal)
+        assert busy.tier == "peak"
+        assert busy.aps == base.aps and busy.walls == base.walls  # the same site...
+        assert busy.clients.count >= base.clients.count and busy.clients.traffic is not None  # ...busier
+        assert "load" in busy.description.lower() or "busy" in busy.description.lower()
 
 
 @pytest.mark.parametrize("name", PACKAGED)
@@ -201,6 +216,32 @@ BAD_CASES = [
         "loops.slow_period_s",
         "not a multiple of fast_period_s",
     ),
+    ("mix-sum", "office", _set(["clients", "traffic", "mix", "web"], 0.9), "clients.traffic.mix", "add up to 1"),
+    (
+        "capabilities-sum",
+        "office",
+        _set(["clients", "capabilities"], {"ax": 0.5}),
+        "clients.capabilities",
+        "add up to 1",
+    ),
+    ("demand-and-traffic", "office", _set(["clients", "demand"], {"mean_mbps": 3.0}), "clients.demand", "not both"),
+    (
+        "activity-2",
+        "office",
+        _set(["clients", "traffic", "activity"], 2),
+        "clients.traffic.activity",
+        "less than or equal",
+    ),
+    ("ssids-0", "office", _set(["wlan"], {"ssids": 0}), "wlan.ssids", "greater than or equal to 1"),
+    (
+        "basic-rate-1-at-5",
+        "office",
+        _set(["wlan"], {"basic_rate_5_mbps": 1}),
+        "wlan.basic_rate_5_mbps",
+        "Input should be",
+    ),
+    ("height-negative", "office", _set(["aps", 0, "height_m"], -1), "aps[0].height_m", "greater than or equal to 0"),
+    ("tier", "office", _set(["tier"], "busy"), "tier", "'nominal' or 'peak'"),
     (
         "interferer-channel-and-center",
         "office",
@@ -389,3 +430,21 @@ def test_rrm_gym_command_validate_bad_file_exits_2_without_traceback(tmp_path):
     assert str(path) in proc.stderr
     assert "radars[0].channel" in proc.stderr
     assert "not a DFS channel" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("extends", "reason"),
+    [("no_such_site", "no such scenario"), (["office"], "must name a packaged scenario"), ("a/b.yaml", "must name")],
+)
+def test_extends_that_names_no_packaged_scenario_is_an_error_at_extends(tmp_path, extends, reason):
+    path = write_yaml(tmp_path, {"extends": extends, "tier": "peak"})
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert any(p == "extends" and reason in r for p, r in info.value.problems), info.value.problems
+
+
+def test_a_file_extending_a_packaged_scenario_changes_only_what_it_says(tmp_path):
+    path = write_yaml(tmp_path, {"extends": "office", "name": "office", "clients": {"count": 150}}, "office.yaml")
+    mine, base = load_scenario(path), load_scenario("office")
+    assert mine.clients.count == 150 and mine.clients.traffic == base.clients.traffic
+    assert mine.aps == base.aps and mine.walls == base.walls

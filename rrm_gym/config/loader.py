@@ -126,10 +126,10 @@ def _read(name_or_path: str | Path, chain: tuple[str, ...] = ()) -> tuple[Any, s
         base = data.pop("extends")
         if not isinstance(base, str) or Path(base).suffix or "/" in base:
             raise ScenarioError(str(path), [("extends", f"must name a packaged scenario, got {base!r}")])
-        if base in chain or base == path.stem:
+        if base in chain:
             raise ScenarioError(str(path), [("extends", f"{base!r} extends itself ({' -> '.join((*chain, base))})")])
         try:
-            base_data, _ = _read(base, (*chain, path.stem))
+            base_data, _ = _read(base, (*chain, base))
         except ScenarioError as e:
             raise ScenarioError(str(path), [("extends", reason) for _, reason in e.problems]) from None
         data = _merged(base_data, data)
