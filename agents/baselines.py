@@ -336,7 +336,8 @@ class Oracle(Baseline):
     that degrade an AP all act on the copy as they will on the real network. The score is the
     env's own reward (the default experience utility), averaged per period over the horizon.
     The candidates are the current plan, the current channels at maximum power, DCA's plan at
-    every width the radios allow (20, 40, 80 MHz) at maximum and at current power, and then
+    every width the radios allow (20, 40, 80 MHz) at maximum power, at current power and 6 and
+    9 dB below maximum, and then
     ``evaluations`` steps of simulated annealing from the best of them; the best plan scored is
     returned. It reads hidden simulator state and sees the next ``horizon_s`` of traffic
     before it happens: an upper reference, not an implementable controller, and not a bound
@@ -414,11 +415,13 @@ class Oracle(Baseline):
                 scores[key] = self._score(slots, levels)
             return scores[key]
 
+        # every AP two and three power levels below its maximum (3 dB steps: about 6 and 9 dB)
+        lowered = [np.maximum(top - steps, 0) for steps in (2, 3)]
         starts = [(here, here_levels), (here, top)]
         for width in self._dca.widths:
             plan = self._dca.plan_at(obs, info, width)
             dca = feasible(np.array([self._dca._index(i, s) for i, s in enumerate(plan)]))
-            starts += [(dca, top), (dca, here_levels)]
+            starts += [(dca, top), (dca, here_levels), *((dca, low) for low in lowered)]
         scored = [(score(s0, l0), s0, l0) for s0, l0 in starts]
         best, slots, levels = max(scored, key=lambda x: x[0])
         cur = best
