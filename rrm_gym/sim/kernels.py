@@ -1,9 +1,13 @@
-"""Compiled kernels: the three loops of a segment that numpy runs slowly, written as loops.
+"""Compiled kernels: the parts of a segment that numpy runs slowly, written as loops.
 
+``solve_states`` is one pass of a segment's physics over every (network, state): attempt
+success, airtime need, each transmitter's load, the max-min fair airtime, the airtime-fair
+split and delivered throughput; ``adapt_rates`` is rate adaptation over hidden sources and
+interferers; ``max_min_airtime`` and ``airtime_fair_split`` are the two solvers on their own.
 Each is the same algorithm as its numpy reference in :mod:`rrm_gym.sim.medium` or
-:mod:`rrm_gym.sim.simulation` (the tests check that they agree), compiled with numba and cached
-on disk after the first run. They are the simulator's only speed devices; what each buys, in a
-same-process A/B against its reference, is printed by ``python benchmarks/ab_kernels.py``.
+:mod:`rrm_gym.sim.simulation` (``USE_KERNELS = False`` runs those; the tests check that both
+agree), compiled with numba and cached on disk after the first run. What they buy, in a
+same-process A/B against the references, is printed by ``python benchmarks/ab_kernels.py``.
 
 Shapes: ``B`` networks, ``S`` states, ``W`` transmitters, ``K`` clients, ``N`` APs, ``M`` MCS,
 ``P`` hidden (client, source) pairs, ``H`` (client, interferer) hits.
