@@ -22,7 +22,7 @@ What one state's physics does, in order (each step in the module named):
 5. transmitters share each medium max-min fairly, and each AP shares the airtime it won among
    its clients by airtime fairness (:mod:`~rrm_gym.sim.medium`);
 6. delivered throughput, the wait for the medium and each client's latency and service level
-   follow; the activity found is fed back to steps 2-5 once more (reconciliation).
+   follow; the activity found is fed back to steps 2-5 twice (reconciliation).
 
 Shapes: ``B`` networks, ``T`` ticks, ``S`` states, ``N`` managed APs, ``M`` unmanaged
 neighbour APs, ``W = N + M`` Wi-Fi transmitters, ``K`` clients, ``I`` non-Wi-Fi interferers,

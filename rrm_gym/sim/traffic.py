@@ -1,9 +1,10 @@
 """Client applications and the load they offer: which application each client runs, when it is
 active (the diurnal profile), and what it asks of the network in each slice of an epoch.
 
-An epoch (``loops.epoch_s``, 60 s by default) is cut into :data:`SLICES` slices. Web clients are
-on or off per slice (reading pages between bursts), so the minute's peaks meet the medium, not
-its mean; the other applications hold their rate through the epoch.
+An epoch (``loops.epoch_s``, 60 s by default) is cut into :data:`SLICES` slices. Web and bulk
+clients are on or off per slice (reading pages between bursts, transfers of seconds to a
+minute), so the minute's peaks meet the medium, not its mean; video and calls hold their rate
+through the epoch.
 
 Shapes: ``B`` networks, ``K`` clients, ``L`` slices.
 """
@@ -73,7 +74,7 @@ class Traffic:
     """The applications of the ``[B, K]`` clients and the load they offer.
 
     ``app`` ``[B, K]`` index into :data:`APP_NAMES`; ``rate_mbps`` ``[B, K]`` the rate each offers
-    while on. :meth:`new_epoch` draws who is active and which web slices are on."""
+    while on. :meth:`new_epoch` draws who is active and which slices bursty clients are on in."""
 
     def __init__(self, clients: Clients, rng: np.random.Generator, shape: tuple[int, int]) -> None:
         b, k = shape
@@ -116,7 +117,7 @@ class Traffic:
         return (p[j + 1] - p[j]) * (hour - j) + p[j]
 
     def new_epoch(self, hour: float, rng: np.random.Generator) -> None:
-        """Draw who is active this epoch and, for web clients, which slices they are on in."""
+        """Draw who is active this epoch and, for web and bulk clients, which slices they are on in."""
         b, k = self.app.shape
         self.active = rng.random((b, k)) < self.activity(hour)
         if self.any_bursty:
