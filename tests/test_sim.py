@@ -6,6 +6,7 @@ Reference values cite their source: IEEE 802.11ax-2021 rate tables, TGax path lo
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from pathlib import Path
 
@@ -961,3 +962,34 @@ def test_the_experience_utility_ranks_one_channel_below_the_shipped_plan_below_t
     utility = {plan: realism["run"](name, plan, False, 2, 0.5, 0)["experience_utility"] for plan in plans}
     assert utility["one channel"] < utility["packaged"] - 0.2
     assert utility["packaged"] < utility["12 channels"] - 0.05
+
+
+def test_the_wait_for_the_medium_is_an_mm1_wait_in_txops_plus_half_a_txop_per_elastic_queue():
+    from rrm_gym.radio.mac import TXOP_S
+    from rrm_gym.sim.medium import access_wait_ms
+
+    busy = np.array([0.0, 0.5, 0.9, 1.0])
+    wait = access_wait_ms(busy, np.zeros(4))
+    txop_ms = 1e3 * TXOP_S
+    assert wait == pytest.approx(txop_ms * np.array([0.0, 1.0, 9.0, 0.98 / 0.02]))  # rho read at most at 0.98
+    assert access_wait_ms(np.zeros(1), np.array([3.0]))[0] == pytest.approx(1.5 * txop_ms)
+
+
+def test_client_utility_is_the_documented_formula():
+    from rrm_gym.sim.sensing import client_utility
+
+    s = WirelessSimulation(small_scenario([{"position": [10, 20]}], clients=3, mean_mbps=5.0), seed=0).run(10)
+    replace = {
+        "client_throughput_mbps": np.array([[2.5, 30.0, 0.0]]),
+        "client_demand_mbps": np.array([[5.0, 50.0, 5.0]]),
+        "client_latency_ms": np.array([[100.0, 400.0, 500.0]]),
+        "client_elastic": np.array([[False, True, False]]),
+        "client_need_mbps": np.array([[0.0, 10.0, 0.0]]),
+        "client_latency_bound_ms": np.array([[100.0, np.inf, 50.0]]),
+        "client_active_frac": np.ones((1, 3)),
+    }
+    u = client_utility(dataclasses.replace(s, **replace))[0]
+    # inelastic: half its load, latency at its bound; elastic: 3x its need, no latency term;
+    # starved: floored at 1 % of need, latency at ten times its bound
+    assert u == pytest.approx([np.log(0.5) - np.log(2.0), np.log(3.0), np.log(0.01) - np.log(11.0)])
+    assert dataclasses.replace(s, **replace).experience_utility()[0] == pytest.approx(u.mean())
