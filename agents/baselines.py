@@ -34,6 +34,17 @@ def rssi_dbm(normalized: np.ndarray) -> np.ndarray:
     return np.where(normalized > 0, normalized * 70.0 - 100.0, np.nan)
 
 
+def _ramp(dbm: np.ndarray) -> np.ndarray:
+    """How strongly a signal counts: 0 at -85 dBm or weaker (or not heard, NaN), 1 at -60 dBm."""
+    return np.clip((np.nan_to_num(dbm, nan=-200.0) + 85.0) / 25.0, 0.0, 1.0)
+
+
+def heard_strength(obs: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``[N, N]`` how strongly each pair of APs hears each other, in either direction (:func:`_ramp`)."""
+    rssi = rssi_dbm(obs["neighbor_rssi"])
+    return _ramp(np.fmax(rssi, rssi.T))
+
+
 def current_slots(obs: Mapping[str, np.ndarray]) -> np.ndarray:
     """Each AP's slot, decoded from its channel and width features."""
     f = obs["ap_features"]
@@ -122,10 +133,7 @@ class _InterferenceCost(ChannelBaseline):
         of them ``placed``, all by default)."""
         cand = self.slots[ap]
         f = obs["ap_features"]
-        rssi = rssi_dbm(obs["neighbor_rssi"])
-        # heard in either direction; strength ramps from 0 at -85 dBm to 1 at -60 dBm
-        both = np.fmax(rssi[ap], rssi[:, ap])
-        strength = np.clip((np.nan_to_num(both, nan=-200.0) + 85.0) / 25.0, 0.0, 1.0)
+        strength = heard_strength(obs)[ap]
         strength[ap] = 0.0
         weight = strength * (f[:, _F["airtime"]] + 0.1 if self.load_weighted else 1.0)
         if placed is not None:
@@ -134,7 +142,7 @@ class _InterferenceCost(ChannelBaseline):
         ov = np.maximum(OVERLAP[slots_now][:, cand], OVERLAP[cand][:, slots_now].T)  # [N, K]
         cost = self.managed_weight * (weight[:, None] * ov).sum(axis=0)
         scan = rssi_dbm(obs["channel_scan"][ap])  # [C]
-        f_strength = np.clip((np.nan_to_num(scan, nan=-200.0) + 85.0) / 25.0, 0.0, 1.0)
+        f_strength = _ramp(scan)
         cand_members = SLOT_MEMBERS[cand][:, self.channels]  # [K, C]
         cost = cost + self.foreign_weight * (cand_members * f_strength).max(axis=1)
         # non-Wi-Fi energy seen on the current channel
@@ -208,8 +216,7 @@ class DynamicChannelAssignment(_InterferenceCost):
     def plan_at(self, obs: Mapping[str, np.ndarray], info: Mapping[str, Any], width_mhz: int | None) -> np.ndarray:
         """Greedy colouring at ``width_mhz`` (None: each AP's current width): slot per AP."""
         plan = current_slots(obs)
-        rssi = np.nan_to_num(rssi_dbm(obs["neighbor_rssi"]), nan=-200.0)
-        degree = np.clip((np.fmax(rssi, rssi.T) + 85.0) / 25.0, 0.0, 1.0).sum(axis=1)
+        degree = heard_strength(obs).sum(axis=1)
         # a plan at a new width starts afresh: APs not yet placed do not occupy their old slots
         placed = np.zeros(len(plan), dtype=bool) if width_mhz is not None else None
         for ap in np.argsort(-degree, kind="stable"):
@@ -223,9 +230,7 @@ class DynamicChannelAssignment(_InterferenceCost):
         subcarriers, relative to 20 MHz) times its share of the medium among the co-channel APs
         it hears (counted by their strength in the neighbour report), less DCF collisions among
         that many contenders (Bianchi's model)."""
-        rssi = rssi_dbm(obs["neighbor_rssi"])
-        both = np.fmax(rssi, rssi.T)
-        strength = np.clip((np.nan_to_num(both, nan=-200.0) + 85.0) / 25.0, 0.0, 1.0)  # [N, N]
+        strength = heard_strength(obs)
         np.fill_diagonal(strength, 0.0)
         shares = SHARED[plan][:, plan] > 0  # [N, N]: AP j's band overlaps AP i's
         contenders = 1.0 + (strength * shares).sum(axis=1)

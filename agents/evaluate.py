@@ -108,7 +108,11 @@ def _episode_metrics(
     for _ in range(steps):
         obs, _, _, truncated, info = env.step(act(obs, info))
         loop_cost += info["cost"]
-        kpi = {**info["kpi"], "reward": info["kpi"]["experience_utility"], "ceiling": experience_ceiling(env)}
+        kpi = {
+            **info["kpi"],
+            "reward": info["kpi"]["experience_utility"],
+            "ceiling": float(env._sensing.experience_ceiling()[0]),
+        }
         for k in kpis:
             kpis[k].append(kpi[k])
         if truncated:
@@ -142,18 +146,6 @@ def _episode_metrics(
         # that loop is trained against)
         "loop_cost": float(loop_cost),
     }
-
-
-def experience_ceiling(env: FastLoopEnv | JointEnv) -> float:
-    """The experience utility of the last period had every client got all it offered with no
-    delay: 0 for inelastic applications, ln(rate limit / need) for elastic flows (the demand
-    ceiling of the default reward, the same for every policy on the same seed)."""
-    s = env._sensing
-    active = s.client_active[0]
-    if not active.any():
-        return 0.0
-    cap = np.where(s.client_elastic[0], s.client_demand_mbps[0] / np.maximum(s.client_need_mbps[0], 1e-9), 1.0)
-    return float(np.log(np.clip(cap, 0.01, None))[active].mean())
 
 
 def run_baseline(

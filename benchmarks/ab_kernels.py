@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import time
+
+from reference import fastest_alternating
 
 from rrm_gym.sim import WirelessSimulation, simulation
 
@@ -38,10 +41,8 @@ def main() -> None:
         for b in args.batch:
             sim = WirelessSimulation(name, seed=0, num_networks=b)
             sim.run(60)  # warm-up (and the kernels' first compile, if not cached)
-            best = {True: float("inf"), False: float("inf")}
-            for _ in range(args.repeats):
-                for kernels in (False, True):
-                    best[kernels] = min(best[kernels], hour_s(sim, kernels))
+            timers = {kernels: functools.partial(hour_s, sim, kernels) for kernels in (False, True)}
+            best = fastest_alternating(timers, args.repeats)
             ratio = best[False] / best[True]
             print(f"{name:<12}{b:>4} | {best[False] * 1e3:>11.0f}{best[True] * 1e3:>13.0f} | {ratio:.2f}x")
     simulation.USE_KERNELS = True

@@ -11,7 +11,10 @@ the timing. It stays only while it pays at least 10 % on some scenario (STYLE.md
 from __future__ import annotations
 
 import argparse
+import functools
 import time
+
+from reference import fastest_alternating
 
 from rrm_gym.sim import WirelessSimulation, simulation
 
@@ -40,10 +43,8 @@ def main() -> None:
     for name in args.scenarios:
         for b in args.batch:
             hour_s(name, b, True)  # warm-up: builds the raster, compiles the kernels
-            best = {True: float("inf"), False: float("inf")}
-            for _ in range(args.repeats):
-                for raster in (False, True):
-                    best[raster] = min(best[raster], hour_s(name, b, raster))
+            timers = {raster: functools.partial(hour_s, name, b, raster) for raster in (False, True)}
+            best = fastest_alternating(timers, args.repeats)
             ratio = best[True] / best[False]
             print(f"{name:<12}{b:>4} | {best[False] * 1e3:>12.0f}{best[True] * 1e3:>12.0f} | {ratio:.2f}")
 

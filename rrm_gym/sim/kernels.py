@@ -18,8 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-_TOL = 1e-9  # as medium._AIRTIME_TOL
-_SPLIT_RTOL = 1e-12  # as medium._SPLIT_RTOL
+from rrm_gym.sim.medium import AIRTIME_TOL, SPLIT_RTOL
 
 
 @njit(cache=True)
@@ -67,9 +66,9 @@ def _max_min_one(load: np.ndarray, hears: np.ndarray, avail: np.ndarray, a: np.n
                 for j in range(w):
                     if hears[i, j]:
                         used += a[j]
-                full[i] = 1.0 - used <= _TOL
+                full[i] = 1.0 - used <= AIRTIME_TOL
         for j in range(w):
-            if a[j] >= load[j] - _TOL:
+            if a[j] >= load[j] - AIRTIME_TOL:
                 frozen[j] = True
         for i in range(w):
             if full[i]:
@@ -113,7 +112,7 @@ def _split_one(need: np.ndarray, members: np.ndarray, cap: float, out: np.ndarra
     if m == 0:
         return
     x = need[members]
-    if x.sum() <= cap * (1.0 + _SPLIT_RTOL):
+    if x.sum() <= cap * (1.0 + SPLIT_RTOL):
         for c in members:
             out[c] = need[c]
         return

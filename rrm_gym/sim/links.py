@@ -15,8 +15,9 @@ import numpy as np
 from rrm_gym.radio.phy import (
     GENERATIONS,
     MCS_SINR_THRESHOLD_DB,
-    PER_SLOPE_PER_DB,
+    NUM_MCS,
     generation_rate_table,
+    packet_error_rate,
 )
 from rrm_gym.radio.propagation import frequency_loss_db, noise_floor_dbm
 from rrm_gym.radio.regulatory import (
@@ -57,17 +58,9 @@ RATE_TABLE = generation_rate_table() * MAC_EFFICIENCY  # [G, widths, MCS] goodpu
 GEN_INDEX = {"ax": GENERATIONS.index("ax"), "ac": GENERATIONS.index("ac"), "n": GENERATIONS.index("n"), "n24": 0}
 
 
-def per(sinr_db: np.ndarray, mcs: np.ndarray) -> np.ndarray:
-    """Frame error at ``mcs`` (>= 0) and ``sinr_db``: ``1 / (1 + 9 exp(slope (sinr - threshold)))``,
-    10 % at the threshold (see :mod:`rrm_gym.radio.phy`)."""
-    x = PER_SLOPE_PER_DB * (sinr_db - MCS_SINR_THRESHOLD_DB[mcs])
-    return 1.0 / (1.0 + 9.0 * np.exp(np.minimum(x, 50.0)))
-
-
 def per_all_mcs(sinr_db: np.ndarray) -> np.ndarray:
-    """``[..., MCS]`` frame error at every MCS."""
-    x = PER_SLOPE_PER_DB * (np.asarray(sinr_db)[..., None] - MCS_SINR_THRESHOLD_DB)
-    return 1.0 / (1.0 + 9.0 * np.exp(np.clip(x, -50.0, 50.0)))
+    """``[..., MCS]`` frame error at every MCS (:func:`rrm_gym.radio.phy.packet_error_rate`)."""
+    return packet_error_rate(np.asarray(sinr_db)[..., None], np.arange(NUM_MCS))
 
 
 @dataclass(frozen=True)

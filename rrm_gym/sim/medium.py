@@ -12,8 +12,8 @@ import numpy as np
 from rrm_gym.radio.mac import TXOP_S, tau_table
 
 # no transmitter's airtime changes by more than this once the max-min fair solution is reached
-_AIRTIME_TOL = 1e-9
-_SPLIT_RTOL = 1e-12  # an AP whose clients need its airtime to this precision meets every need
+AIRTIME_TOL = 1e-9
+SPLIT_RTOL = 1e-12  # an AP whose clients need its airtime to this precision meets every need
 LATENCY_CAP_MS = 500.0  # a queue that grows without bound is capped by the AP's buffer
 _RHO_MAX = 0.98  # waiting time at busier media is read at this utilisation
 
@@ -50,9 +50,9 @@ def max_min_airtime(load: np.ndarray, hears: np.ndarray, avail: np.ndarray) -> n
         step = np.minimum(step, np.where(frozen, np.inf, load - a).min(axis=2))  # [B, S]
         step = np.where(np.isfinite(step), step, 0.0)
         a = a + step[..., None] * live
-        full = (1.0 - np.einsum("bsij,bsj->bsi", m, a) <= _AIRTIME_TOL) & ~blocked  # media with no room left
+        full = (1.0 - np.einsum("bsij,bsj->bsi", m, a) <= AIRTIME_TOL) & ~blocked  # media with no room left
         in_full = np.einsum("bsi,bsij->bsj", full.astype(float), m) > 0
-        frozen = frozen | (a >= load - _AIRTIME_TOL) | in_full
+        frozen = frozen | (a >= load - AIRTIME_TOL) | in_full
     return np.clip(a, 0.0, load)
 
 
@@ -91,7 +91,7 @@ def airtime_fair_split(need: np.ndarray, cell: np.ndarray, budget: np.ndarray) -
     cap = budget.ravel()
     total = np.bincount(group, x, groups)
     count = np.bincount(group, minlength=groups)
-    short = total > cap * (1.0 + _SPLIT_RTOL)  # [groups] APs that cannot meet every need
+    short = total > cap * (1.0 + SPLIT_RTOL)  # [groups] APs that cannot meet every need
     level = np.where(short, cap / np.maximum(count, 1), np.inf)  # inf: every need met
     for _ in range(k + 1):
         under = x < level[group]

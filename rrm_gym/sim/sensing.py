@@ -65,10 +65,13 @@ class Sensing:
     def experience_utility(self) -> np.ndarray:
         """``[B]`` the experience utility of each network (nats; see :func:`client_utility`):
         the mean over clients with traffic, 0 with none."""
-        active = self.client_active
-        u = np.where(active, client_utility(self), 0.0)
-        count = active.sum(axis=1)
-        return np.where(count > 0, u.sum(axis=1) / np.maximum(count, 1), 0.0)
+        return _masked_mean(client_utility(self), self.client_active)
+
+    def experience_ceiling(self) -> np.ndarray:
+        """``[B]`` the experience utility had every client got all it offered with no delay: 0 for
+        inelastic applications, ln(rate limit / need) for elastic flows (the demand ceiling of the
+        default reward)."""
+        return _masked_mean(np.log(np.maximum(_utility_cap(self), UTILITY_FLOOR)), self.client_active)
 
     def kpis(self) -> dict[str, np.ndarray]:
         """Network KPIs per network ``[B]``, over clients with traffic and APs that carried some
@@ -127,12 +130,16 @@ def client_utility(s: Sensing) -> np.ndarray:
     elastic flows (no bound). 0 for a served light client with a short queue, negative as
     service falls short or queues grow; values are meaningful for clients with traffic only."""
     need = np.where(s.client_elastic, s.client_need_mbps, s.client_demand_mbps)
-    cap = np.where(s.client_elastic, s.client_demand_mbps / np.maximum(s.client_need_mbps, 1e-9), 1.0)
     ratio = s.client_throughput_mbps / np.maximum(need, 1e-9)
-    thr = np.log(np.clip(ratio, UTILITY_FLOOR, np.maximum(cap, UTILITY_FLOOR)))
-    bound = np.where(np.isfinite(s.client_latency_bound_ms), s.client_latency_bound_ms, np.inf)
-    lat = np.log1p(s.client_latency_ms / bound)
+    thr = np.log(np.clip(ratio, UTILITY_FLOOR, np.maximum(_utility_cap(s), UTILITY_FLOOR)))
+    lat = np.log1p(s.client_latency_ms / s.client_latency_bound_ms)
     return thr - np.where(s.client_elastic, 0.0, lat)
+
+
+def _utility_cap(s: Sensing) -> np.ndarray:
+    """``[B, K]`` the most throughput over need that counts: 1 for inelastic flows, an elastic
+    flow's rate limit over its good-service rate."""
+    return np.where(s.client_elastic, s.client_demand_mbps / np.maximum(s.client_need_mbps, 1e-9), 1.0)
 
 
 # the per-tick readings of a span ([B, T, ...]), and its per-client means over active ticks

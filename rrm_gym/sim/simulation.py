@@ -37,7 +37,7 @@ import numpy as np
 
 from rrm_gym.config import Scenario, load_scenario
 from rrm_gym.radio.mac import PACKET_BITS, RETRY_LIMIT, TAU, TAU_CONTENDERS, attempts_and_delivery, beacon_airtime_frac
-from rrm_gym.radio.phy import MCS_SINR_THRESHOLD_DB, NUM_MCS, PER_SLOPE_PER_DB
+from rrm_gym.radio.phy import MCS_SINR_THRESHOLD_DB, NUM_MCS, PER_SLOPE_PER_DB, packet_error_rate
 from rrm_gym.radio.propagation import geometric_loss_db
 from rrm_gym.radio.regulatory import (
     DOMAINS,
@@ -55,7 +55,6 @@ from rrm_gym.sim.links import (
     associate,
     best_mcs,
     generation_of,
-    per,
     per_all_mcs,
     radio_state,
 )
@@ -79,7 +78,6 @@ USE_KERNELS = True
 # PER falls a decade per 2 dB past an MCS's threshold (rrm_gym.radio.phy): 6 dB past the top MCS's,
 # a hidden source's frames cost under 1e-4 of the client's
 _NEGLIGIBLE_SINR_DB = float(MCS_SINR_THRESHOLD_DB[-1]) + 6.0
-_ADAPT_MIN_LOSS = 1e-3
 
 __all__ = ["INTERFERER_KINDS", "Sensing", "WirelessSimulation"]
 
@@ -499,15 +497,9 @@ class WirelessSimulation:
         clean_log = np.log(np.maximum(1.0 - per_all_mcs(snr), 1e-300))  # [B, K, MCS]
         clean_mcs = np.argmax(rate * np.exp(clean_log), axis=2)
         h_per, i_per = per_all_mcs(h_sinr), per_all_mcs(i_sinr)  # [P, MCS], [H, MCS]
-        # rate adaptation only ever steps down from the clean MCS, where a source loses fewer
-        # frames still: a source losing under 1e-3 of the frames at the clean MCS cannot move it
-        h_moves = np.flatnonzero(h_per[np.arange(len(bk)), clean_mcs.reshape(-1)[bk]] > _ADAPT_MIN_LOSS)
-        i_moves = np.flatnonzero((i_duty * i_per[np.arange(len(i_bk)), clean_mcs.reshape(-1)[i_bk]]) > _ADAPT_MIN_LOSS)
         terms = {
             "clean_log": clean_log,
             "clean_mcs": clean_mcs,
-            "h_moves": h_moves,
-            "i_moves": i_moves,
             "h_per": h_per,
             "i_per": i_per,
             "linked": linked,
@@ -517,7 +509,7 @@ class WirelessSimulation:
             "snr": snr,
             "rate": rate,
             "ul_rate": np.take_along_axis(rate, ul_mcs[..., None], axis=2)[..., 0],
-            "ul_ok": 1.0 - per(ul_snr, ul_mcs),
+            "ul_ok": 1.0 - packet_error_rate(ul_snr, ul_mcs),
             "h_bk": bk,
             "h_src": (bk // self.num_clients) * w + j,  # flat (network, source)
             "h_sinr": h_sinr,
@@ -605,12 +597,14 @@ class WirelessSimulation:
             log_ok = np.zeros(n_s * b * k)
             mcs_s = mcs.transpose(1, 0, 2).reshape(n_s, -1)  # [S, B * K]
             if len(i_bk):
-                lose = np.log1p(-np.minimum(c["i_duty"] * per(c["i_sinr"], mcs_s[:, i_bk]), 0.999999))  # [S, H]
+                lose = np.log1p(
+                    -np.minimum(c["i_duty"] * packet_error_rate(c["i_sinr"], mcs_s[:, i_bk]), 0.999999)
+                )  # [S, H]
                 on = on_s[i_bk // k, :, i_l].T  # [S, H] the interferer of each hit on in each state
                 log_ok += np.bincount((bk_state + i_bk).ravel(), (on * lose).ravel(), n_s * b * k)
             if act is not None and len(h_bk):
                 act_src = act.transpose(1, 0, 2).reshape(n_s, -1)[:, h_src]  # [S, P]
-                lose = np.log1p(-np.minimum(act_src * per(c["h_sinr"], mcs_s[:, h_bk]), 0.999999))
+                lose = np.log1p(-np.minimum(act_src * packet_error_rate(c["h_sinr"], mcs_s[:, h_bk]), 0.999999))
                 log_ok += np.bincount((bk_state + h_bk).ravel(), lose.ravel(), n_s * b * k)
             return log_ok.reshape(n_s, b, k).transpose(1, 0, 2)
 
@@ -651,7 +645,7 @@ class WirelessSimulation:
                 )
                 return dict(zip(("air", "load", "x", "att", "served", "thr", "rate"), out, strict=True))
             rate = np.take_along_axis(c["rate"][:, None], mcs[..., None], axis=3)[..., 0]  # [B, S, K]
-            ok = (1.0 - per(c["snr"][:, None, :], mcs)) * np.exp(losses(mcs, act))  # [B, S, K]
+            ok = (1.0 - packet_error_rate(c["snr"][:, None, :], mcs)) * np.exp(losses(mcs, act))  # [B, S, K]
             ul_ok = c["ul_ok"][:, None, :]
             if backlog is not None:
                 coll = collision_probability(backlog, r.hears)[..., :n]  # [B, S, N]
@@ -778,17 +772,16 @@ class WirelessSimulation:
         b, k = self.num_networks, self.num_clients
         n_s = air.shape[1]
         mcs = np.repeat(c["clean_mcs"].reshape(1, -1), n_s, axis=0)  # [S, B * K]
-        hp, ip = c["h_moves"], c["i_moves"]  # the pairs and hits that can move an MCS
-        h_bk, i_bk = c["h_bk"][hp], c["i_bk"][ip]
+        h_bk, i_bk = c["h_bk"], c["i_bk"]
         hit = np.unique(np.concatenate([h_bk, i_bk]))  # flat (network, client) with something to adapt to
         if len(hit):
             row = np.full(b * k, -1)
             row[hit] = np.arange(len(hit))
             air_s = air.transpose(1, 0, 2).reshape(n_s, -1)  # [S, B * W]
-            i_on = on_s[i_bk // k, :, c["i_l"][ip]].T  # [S, H] the interferer of each hit on in each state
-            i_loss = c["i_duty"][ip][:, None] * c["i_per"][ip]  # [H, MCS]
+            i_on = on_s[i_bk // k, :, c["i_l"]].T  # [S, H] the interferer of each hit on in each state
+            i_loss = c["i_duty"][:, None] * c["i_per"]  # [H, MCS]
             args = (c["clean_log"].reshape(b * k, -1), c["rate"].reshape(b * k, -1), hit)
-            args += (row[h_bk], c["h_src"][hp], c["h_per"][hp], air_s, row[i_bk], i_on, i_loss)
+            args += (row[h_bk], c["h_src"], c["h_per"], air_s, row[i_bk], i_on, i_loss)
             (kernels.adapt_rates if USE_KERNELS else _adapt_rates_numpy)(mcs, *args)
         return np.ascontiguousarray(mcs.reshape(n_s, b, k).transpose(1, 0, 2))
 
