@@ -80,13 +80,21 @@ class TrainConfig(BaseModel):
 
 def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
     """Read and check a training config; ``overrides`` (top-level keys) win over the file."""
+    from rrm_gym.config.loader import YAMLLimitError, parse_yaml, read_limited
+
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = parse_yaml(read_limited(path).decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise TrainConfigError(f"{path}: not UTF-8 text (byte {e.start}): is it a training config?") from None
     except OSError as e:
-        raise TrainConfigError(f"{path}: cannot read ({e.strerror})") from None
+        raise TrainConfigError(f"{path}: cannot read ({e.strerror or e})") from None
+    except YAMLLimitError as e:
+        raise TrainConfigError(f"{path}: cannot read ({e})") from None
     except yaml.YAMLError as e:
         raise TrainConfigError(f"{path}: not valid YAML ({e})") from None
+    except (ValueError, OverflowError) as e:  # a NUL byte in the name, a scalar that cannot be converted
+        raise TrainConfigError(f"{path}: cannot read ({str(e)[:80]})") from None
     if not isinstance(raw, dict):
         raise TrainConfigError(f"{path}: expected a mapping of settings at the top level")
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})

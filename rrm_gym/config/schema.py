@@ -7,76 +7,124 @@ allows, an AP inside the area) live in :func:`semantic_problems`.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import math
+import numbers
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from rrm_gym.radio.regulatory import DOMAINS, slot_index
 
-Point = tuple[float, float]
-Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-PowerDbm = Annotated[float, Field(ge=-10.0, le=36.0)]
-Width = Literal[20, 40, 80, 160]
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return "a boolean"
+    return {str: "a string", type(None): "null", list: "a list", dict: "a mapping"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _numeric(what: str) -> Any:
+    """A validator that passes numbers only: ``true`` is not channel 1, ``"36"`` is not 36."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or type(value).__name__ == "bool_":
+            raise PydanticCustomError(
+                "number_type", f"Input should be a valid {what}, got {{kind}}", {"kind": _kind(value)}
+            )
+        return value
+
+    return BeforeValidator(check)
+
+
+def _boolean(value: Any) -> Any:
+    """``true`` or ``false`` and nothing else: 1 or "yes" is not a switch."""
+    if not isinstance(value, bool):
+        raise PydanticCustomError("bool_type", "Input should be true or false, got {kind}", {"kind": _kind(value)})
+    return value
+
+
+# Numbers are finite (the models set allow_inf_nan=False) and never booleans or strings.
+Float = Annotated[float, _numeric("number")]
+Int = Annotated[int, _numeric("integer")]
+Bool = Annotated[bool, BeforeValidator(_boolean)]
+# Coordinates: anywhere within 100 km of the floor's origin (neighbours and radars lie outside it)
+Coordinate = Annotated[Float, Field(ge=-100_000.0, le=100_000.0)]
+Point = tuple[Coordinate, Coordinate]
+Fraction = Annotated[Float, Field(ge=0.0, le=1.0)]
+PowerDbm = Annotated[Float, Field(ge=-10.0, le=36.0)]
+Width = Annotated[Literal[20, 40, 80, 160], _numeric("number")]
+# A label printed in tables, logs and file names: one line, no path separators.
+Label = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^/\\\x00-\x1f\x7f]+$")]
+Seconds = Annotated[Float, Field(gt=0, le=1e7)]  # about 115 days
+# Fields whose length sets how much memory a simulation needs (see ``estimated_memory_bytes``)
+MAX_WALLS = 20_000
+MAX_NEIGHBORS = 2_000
+MAX_INTERFERERS = 500
+MAX_RADARS = 100
+MAX_HOTSPOTS = 1_000
+MAX_TIMES = 10_000
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Area(_Strict):
-    width_m: Annotated[float, Field(gt=0, le=2000)]
-    height_m: Annotated[float, Field(gt=0, le=2000)]
+    width_m: Annotated[Float, Field(gt=0, le=2000)]
+    height_m: Annotated[Float, Field(gt=0, le=2000)]
 
 
 class WallGrid(_Strict):
-    """Full-length walls every ``spacing`` metres (apartments, offices)."""
+    """Full-length walls every ``spacing`` metres (apartments, offices): 1 m to 2 km."""
 
-    spacing_x_m: Annotated[float, Field(gt=0)] | None = None
-    spacing_y_m: Annotated[float, Field(gt=0)] | None = None
+    spacing_x_m: Annotated[Float, Field(ge=1.0, le=2000)] | None = None
+    spacing_y_m: Annotated[Float, Field(ge=1.0, le=2000)] | None = None
 
 
 class Propagation(_Strict):
     model: Literal["enterprise", "residential"] = "enterprise"
-    shadowing_sigma_db: Annotated[float, Field(ge=0.0, le=12.0)] = 5.0
+    shadowing_sigma_db: Annotated[Float, Field(ge=0.0, le=12.0)] = 5.0
 
 
 class Loops(_Strict):
     """Periods of the three control loops and of client mobility/traffic updates."""
 
-    fast_period_s: Annotated[int, Field(ge=1, le=86400)] = 60
-    slow_period_s: Annotated[int, Field(ge=1, le=86400)] = 3600
-    epoch_s: Annotated[int, Field(ge=1, le=3600)] = 60
+    fast_period_s: Annotated[Int, Field(ge=1, le=86400)] = 60
+    slow_period_s: Annotated[Int, Field(ge=1, le=86400)] = 3600
+    epoch_s: Annotated[Int, Field(ge=1, le=3600)] = 60
 
 
 class AccessPoint(_Strict):
-    name: str | None = None
+    name: Label | None = None
     position: Point
-    channel: int
+    channel: Int
     width_mhz: Width = 20
     max_width_mhz: Width | None = None
     power_dbm: PowerDbm = 17.0
     min_power_dbm: PowerDbm = 2.0
     max_power_dbm: PowerDbm = 23.0
-    spatial_streams: Annotated[int, Field(ge=1, le=8)] = 2
-    height_m: Annotated[float, Field(ge=0.0, le=30.0)] = 3.0  # mounting height (ceiling)
+    spatial_streams: Annotated[Int, Field(ge=1, le=8)] = 2
+    height_m: Annotated[Float, Field(ge=0.0, le=30.0)] = 3.0  # mounting height (ceiling)
 
 
 class Hotspot(_Strict):
     center: Point
-    radius_m: Annotated[float, Field(gt=0)]
-    weight: Annotated[float, Field(gt=0)] = 1.0
+    radius_m: Annotated[Float, Field(gt=0, le=10_000)]
+    weight: Annotated[Float, Field(gt=0, le=1e6)] = 1.0
 
 
 class Placement(_Strict):
     kind: Literal["uniform", "hotspots"] = "uniform"
-    hotspots: list[Hotspot] = []
+    hotspots: Annotated[list[Hotspot], Field(max_length=MAX_HOTSPOTS)] = []
 
 
 class Demand(_Strict):
     """Per-client offered load: log-normal around ``mean_mbps`` times a diurnal profile."""
 
-    mean_mbps: Annotated[float, Field(gt=0, le=10000)] = 5.0
-    sigma: Annotated[float, Field(ge=0, le=3)] = 1.0
+    mean_mbps: Annotated[Float, Field(gt=0, le=10000)] = 5.0
+    sigma: Annotated[Float, Field(ge=0, le=3)] = 1.0
     profile: Literal["office", "residential", "flat"] = "office"
     # optional explicit activity probability for each hour 0..23 (overrides profile)
     hourly: Annotated[list[Fraction], Field(min_length=24, max_length=24)] | None = None
@@ -92,7 +140,7 @@ class Traffic(_Strict):
     clients active follows the diurnal ``profile`` (or ``hourly``, or a constant ``activity``)."""
 
     mix: dict[AppName, Fraction]
-    rate_scale: Annotated[float, Field(gt=0, le=100)] = 1.0
+    rate_scale: Annotated[Float, Field(gt=0, le=100)] = 1.0
     profile: Literal["office", "residential", "flat"] = "office"
     hourly: Annotated[list[Fraction], Field(min_length=24, max_length=24)] | None = None
     activity: Fraction | None = None  # the same share of clients active every hour (overrides both)
@@ -102,104 +150,107 @@ class Mobility(_Strict):
     """Nomadic users: a mobile client stays put for ``mean_dwell_s`` on average, then relocates."""
 
     mobile_fraction: Fraction = 0.2
-    mean_dwell_s: Annotated[float, Field(gt=0)] = 1800.0
+    mean_dwell_s: Seconds = 1800.0
 
 
 class Clients(_Strict):
-    count: Annotated[int, Field(ge=0, le=20000)]
+    count: Annotated[Int, Field(ge=0, le=20000)]
     placement: Placement = Placement()
     demand: Demand = Demand()
     mobility: Mobility = Mobility()
-    spatial_streams: Annotated[int, Field(ge=1, le=8)] = 2
-    roam_hysteresis_db: Annotated[float, Field(ge=0, le=30)] = 6.0
+    spatial_streams: Annotated[Int, Field(ge=1, le=8)] = 2
+    roam_hysteresis_db: Annotated[Float, Field(ge=0, le=30)] = 6.0
     # kept so that v0 files load; v1 steers by band_steering_rssi_dbm and client capability
-    band_steering_db: Annotated[float, Field(ge=0, le=30)] = 5.0
+    band_steering_db: Annotated[Float, Field(ge=0, le=30)] = 5.0
     # applications (v1); without it, ``demand`` gives constant-rate clients as in v0
     traffic: Traffic | None = None
     # share of clients of each generation: ax (802.11ax), ac, n (dual-band 802.11n), n24 (2.4 GHz
     # only). Default: a 2026 enterprise fleet, Wi-Fi 6/6E devices a little over half of clients
     capabilities: dict[Capability, Fraction] = {"ax": 0.55, "ac": 0.35, "n": 0.1}
-    tx_power_dbm: Annotated[float, Field(ge=0.0, le=30.0)] = 15.0  # client transmit power (uplink)
-    height_m: Annotated[float, Field(ge=0.0, le=30.0)] = 1.0  # a device on a desk or in a hand
+    tx_power_dbm: Annotated[Float, Field(ge=0.0, le=30.0)] = 15.0  # client transmit power (uplink)
+    height_m: Annotated[Float, Field(ge=0.0, le=30.0)] = 1.0  # a device on a desk or in a hand
     # a dual-band client is steered to 5 GHz when it hears a 5 GHz AP at least this loud
-    band_steering_rssi_dbm: Annotated[float, Field(ge=-95, le=-40)] = -75.0
+    band_steering_rssi_dbm: Annotated[Float, Field(ge=-95, le=-40)] = -75.0
     # a client looks for a better AP only once its AP's signal drops below this (sticky clients)
-    roam_trigger_dbm: Annotated[float, Field(ge=-95, le=-40)] = -75.0
+    roam_trigger_dbm: Annotated[Float, Field(ge=-95, le=-40)] = -75.0
 
 
 class NeighborAP(_Strict):
     """An unmanaged AP: fixed channel and power, busy ``load`` of the time."""
 
-    name: str | None = None
+    name: Label | None = None
     position: Point
-    channel: int
+    channel: Int
     width_mhz: Width = 20
     power_dbm: PowerDbm = 17.0
     load: Fraction = 0.2
-    height_m: Annotated[float, Field(ge=0.0, le=30.0)] = 3.0
+    height_m: Annotated[Float, Field(ge=0.0, le=30.0)] = 3.0
 
 
 class Schedule(_Strict):
     """When something is on: always, in fixed intervals, and/or in random sessions."""
 
-    always: bool = False
-    intervals_s: list[tuple[float, float]] = []
-    sessions_per_hour: Annotated[float, Field(ge=0, le=3600)] = 0.0
-    mean_session_s: Annotated[float, Field(gt=0)] = 120.0
-    active_hours: tuple[float, float] = (0.0, 24.0)
+    always: Bool = False
+    intervals_s: Annotated[
+        list[tuple[Annotated[Float, Field(ge=0, le=1e9)], Annotated[Float, Field(ge=0, le=1e9)]]],
+        Field(max_length=MAX_TIMES),
+    ] = []
+    sessions_per_hour: Annotated[Float, Field(ge=0, le=3600)] = 0.0
+    mean_session_s: Seconds = 120.0
+    active_hours: tuple[Float, Float] = (0.0, 24.0)
 
 
 class Interferer(_Strict):
     """A non-Wi-Fi source; ``duty_cycle`` is its on-time fraction while a session is active."""
 
     kind: Literal["microwave", "video_bridge", "bluetooth", "generic"]
-    name: str | None = None
+    name: Label | None = None
     position: Point
-    channel: int | None = None
-    center_mhz: Annotated[float, Field(gt=2300, lt=6000)] | None = None
-    bandwidth_mhz: Annotated[float, Field(gt=0, le=200)] | None = None
+    channel: Int | None = None
+    center_mhz: Annotated[Float, Field(gt=2300, lt=6000)] | None = None
+    bandwidth_mhz: Annotated[Float, Field(gt=0, le=200)] | None = None
     power_dbm: PowerDbm | None = None
-    duty_cycle: Annotated[float, Field(gt=0, le=1)] | None = None
+    duty_cycle: Annotated[Float, Field(gt=0, le=1)] | None = None
     schedule: Schedule = Schedule(always=True)
 
 
 class Radar(_Strict):
     """Radar pulses on a DFS channel, heard by every AP within ``range_m`` of ``position``."""
 
-    name: str | None = None
-    channel: int
+    name: Label | None = None
+    channel: Int
     position: Point | None = None
-    range_m: Annotated[float, Field(gt=0)] | None = None
-    at_s: list[Annotated[float, Field(ge=0)]] = []
-    rate_per_hour: Annotated[float, Field(ge=0, le=3600)] = 0.0
+    range_m: Annotated[Float, Field(gt=0, le=100_000)] | None = None
+    at_s: Annotated[list[Annotated[Float, Field(ge=0, le=1e9)]], Field(max_length=MAX_TIMES)] = []
+    rate_per_hour: Annotated[Float, Field(ge=0, le=3600)] = 0.0
 
 
 class Wlan(_Strict):
     """What every managed and neighbour AP advertises: SSIDs (one beacon each every 102.4 ms)
     and the lowest basic rate per band, at which beacons go out."""
 
-    ssids: Annotated[int, Field(ge=1, le=16)] = 3
-    basic_rate_24_mbps: Literal[1, 2, 5.5, 6, 11, 12, 24] = 6
-    basic_rate_5_mbps: Literal[6, 12, 24] = 6
+    ssids: Annotated[Int, Field(ge=1, le=16)] = 3
+    basic_rate_24_mbps: Annotated[Literal[1, 2, 5.5, 6, 11, 12, 24], _numeric("number")] = 6
+    basic_rate_5_mbps: Annotated[Literal[6, 12, 24], _numeric("number")] = 6
 
 
 class Scenario(_Strict):
-    name: str
-    description: str = ""
+    name: Label
+    description: Annotated[str, Field(max_length=10_000)] = ""
     tier: Literal["nominal", "peak"] = "nominal"
     wlan: Wlan = Wlan()
     regulatory_domain: Literal["FCC", "ETSI"] = "FCC"
     area: Area
-    walls: list[tuple[float, float, float, float]] = []
+    walls: Annotated[list[tuple[Coordinate, Coordinate, Coordinate, Coordinate]], Field(max_length=MAX_WALLS)] = []
     wall_grid: WallGrid | None = None
     propagation: Propagation = Propagation()
     loops: Loops = Loops()
-    start_hour: Annotated[float, Field(ge=0, lt=24)] = 9.0
+    start_hour: Annotated[Float, Field(ge=0, lt=24)] = 9.0
     aps: Annotated[list[AccessPoint], Field(min_length=1, max_length=2000)]
     clients: Clients
-    neighbors: list[NeighborAP] = []
-    interferers: list[Interferer] = []
-    radars: list[Radar] = []
+    neighbors: Annotated[list[NeighborAP], Field(max_length=MAX_NEIGHBORS)] = []
+    interferers: Annotated[list[Interferer], Field(max_length=MAX_INTERFERERS)] = []
+    radars: Annotated[list[Radar], Field(max_length=MAX_RADARS)] = []
 
 
 # Defaults per interferer kind: centre MHz, bandwidth MHz, power dBm, duty cycle.
@@ -271,6 +322,7 @@ def semantic_problems(s: Scenario) -> list[tuple[str, str]]:
             out.append((f"radars[{i}].channel", f"channel {r.channel} is not a DFS channel in {domain.name}"))
         if (r.position is None) != (r.range_m is None):
             out.append((f"radars[{i}]", "give both position and range_m, or neither (heard site-wide)"))
+    out += memory_problems(s)
     if s.loops.slow_period_s % s.loops.fast_period_s:
         out.append(
             (
@@ -288,3 +340,78 @@ def _check_schedule(out: list[tuple[str, str]], path: str, sch: Schedule) -> Non
     for j, (t0, t1) in enumerate(sch.intervals_s):
         if not 0 <= t0 < t1:
             out.append((f"{path}.intervals_s[{j}]", f"[{t0}, {t1}] must satisfy 0 <= start < end"))
+
+
+# What one simulated network may need at most (see docs/scenarios.md, "Limits").
+MAX_SCENARIO_MEMORY_BYTES = 2 * 1024**3
+# rrm_gym.sim.geometry's client grid pitch (CLIENT_GRID_M) and loss-raster budget (LossRaster.build)
+_CLIENT_GRID_M = 0.5
+_RASTER_MAX_CELLS = 2_000_000
+_BYTES_PER_WALL_TEST = 32  # float64 temporaries of one link crossing one wall (geometry.walls_crossed)
+_BYTES_PER_CLIENT_LINK = 120  # path loss, link terms and rates of one client to one transmitter
+_BYTES_PER_TICK_READING = 80  # the per-second readings of one AP (Sensing's [B, T, N] fields)
+_FIXED_BYTES = 16 * 1024**2  # tables, traffic state and the like, whatever the size
+
+
+def wall_count(s: Scenario) -> int:
+    """Walls the simulation draws: the explicit ones and those of ``wall_grid``."""
+    count = len(s.walls)
+    grid = s.wall_grid
+    if grid is not None:
+        for spacing, extent in ((grid.spacing_x_m, s.area.width_m), (grid.spacing_y_m, s.area.height_m)):
+            if spacing:
+                count += max(0, math.ceil((extent - 1e-9 - spacing) / spacing))
+    return count
+
+
+def memory_terms(s: Scenario) -> dict[str, int]:
+    """Estimated peak bytes of one simulated network, by the fields that set each term: walls
+    crossed between transmitters, each AP's per-second readings over a slow period, the client-grid
+    loss rasters (or, where a floor is too large
+    for a raster, every client link tested against every wall), and the per-client link state."""
+    n, k, walls = len(s.aps), s.clients.count, wall_count(s)
+    tx, its = n + len(s.neighbors), len(s.interferers)
+    cells = math.ceil(s.area.width_m / _CLIENT_GRID_M) * math.ceil(s.area.height_m / _CLIENT_GRID_M)
+    ticks = max(s.loops.slow_period_s, s.loops.fast_period_s)  # a slow period's readings are kept
+    terms = {
+        "fixed": _FIXED_BYTES,
+        "loops.slow_period_s x aps, radars": _BYTES_PER_TICK_READING * ticks * (n + len(s.radars)),
+        "aps, neighbors, interferers x walls, wall_grid": _BYTES_PER_WALL_TEST * walls * (tx * tx + its * n),
+        "clients.count x aps, neighbors, interferers": _BYTES_PER_CLIENT_LINK * k * (tx + its),
+    }
+    raster = client_walls = 0
+    for sources in (tx, its):
+        if sources and cells * sources <= _RASTER_MAX_CELLS:  # a raster over the client grid, per source
+            raster += 17 * cells * sources + _BYTES_PER_WALL_TEST * cells * walls
+        elif sources:  # no raster: each client's links tested wall by wall
+            client_walls += _BYTES_PER_WALL_TEST * k * sources * walls
+    terms["area x walls, wall_grid x aps, neighbors, interferers"] = raster
+    terms["clients.count x aps, neighbors, interferers x walls, wall_grid"] = client_walls
+    return terms
+
+
+def estimated_memory_bytes(s: Scenario) -> int:
+    """Estimated peak memory of one simulated network of ``s`` (a batch of B networks needs
+    about B times as much); an upper estimate, within about 1.5x of what is measured."""
+    return sum(memory_terms(s).values())
+
+
+def memory_problems(s: Scenario) -> list[tuple[str, str]]:
+    """A problem when ``s`` would need more than :data:`MAX_SCENARIO_MEMORY_BYTES`."""
+    terms = memory_terms(s)
+    total = sum(terms.values())
+    if total <= MAX_SCENARIO_MEMORY_BYTES:
+        return []
+    fields = max(terms, key=lambda t: terms[t])
+    sizes = (
+        f"{len(s.aps)} APs, {len(s.neighbors)} neighbours, {len(s.interferers)} interferers, "
+        f"{s.clients.count} clients, {wall_count(s)} walls, area {s.area.width_m:g} x {s.area.height_m:g} m"
+    )
+    gib = 1024**3
+    return [
+        (
+            "",
+            f"too large to simulate: about {total / gib:.1f} GiB per network, over the limit of "
+            f"{MAX_SCENARIO_MEMORY_BYTES / gib:g} GiB ({sizes}); most of it from {fields}",
+        )
+    ]
