@@ -17,6 +17,9 @@ from rich.table import Table
 
 from rrm_gym import cli as core
 
+_timesteps = core._int_range(1, 10**10, "an integer ")
+_n_envs = core._int_range(1, 256, "an integer ")
+
 # the default benchmark: the plan as shipped, a random plan, the channel heuristics at full power,
 # DCA with each power heuristic, and the oracle
 DEFAULT_COMBOS = (
@@ -136,12 +139,35 @@ def _model_jobs(models: list, sc: object, err: Console) -> list | None:
     return jobs
 
 
+def _bad_out(target: Path, err: Console) -> bool:
+    """Whether ``target`` cannot be the output directory (after printing why): checked before a run,
+    so that a file in the way is neither overwritten nor found out only after hours of work."""
+    why = core.check_out_dir(target)
+    if why is not None:
+        err.print(f"error: --out {why}", markup=False, highlight=False)
+    return why is not None
+
+
+def _write(results: list, target: Path, title: str, err: Console, *reference: tuple[str, str]) -> list | None:
+    """:func:`agents.evaluate.write_outputs`, or ``None`` after printing why it could not write."""
+    from agents.evaluate import write_outputs
+
+    try:
+        return write_outputs(results, target, title, *reference)
+    except OSError as e:
+        err.print(f"error: cannot write to {target}: {e.strerror or e}", markup=False, highlight=False)
+        return None
+
+
 def _cmd_benchmark(args: argparse.Namespace, out: Console, err: Console) -> int:
     from agents.baselines import Oracle
-    from agents.evaluate import Result, run_baseline, summarise, write_outputs
+    from agents.evaluate import Result, run_baseline, summarise
 
     sc = core.load_or_report(args.scenario, err)
     if sc is None:
+        return core.EXIT_USAGE
+    target = Path(args.out) if args.out else Path("runs") / f"benchmark-{sc.name}"
+    if _bad_out(target, err):
         return core.EXIT_USAGE
     try:
         combos = _combos(args)
@@ -175,14 +201,15 @@ def _cmd_benchmark(args: argparse.Namespace, out: Console, err: Console) -> int:
     )
     if ("oracle", "oracle") in combos:
         out.print(f"oracle: privileged search on the true model, an upper reference; budget: {Oracle().budget}")
-    target = Path(args.out) if args.out else Path("runs") / f"benchmark-{sc.name}"
-    written = write_outputs(results, target, title, reference)
+    written = _write(results, target, title, err, reference)
+    if written is None:
+        return 1
     out.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
     return core.EXIT_OK
 
 
 def _cmd_evaluate(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from agents.evaluate import ci95, summarise, write_outputs
+    from agents.evaluate import ci95, summarise
 
     sc = core.load_or_report(args.scenario, err)
     if sc is None:
@@ -192,6 +219,9 @@ def _cmd_evaluate(args: argparse.Namespace, out: Console, err: Console) -> int:
         return core.EXIT_USAGE
     jobs = _model_jobs(models, sc, err)
     if jobs is None:
+        return core.EXIT_USAGE
+    target = Path(args.out) if args.out else Path("runs") / f"evaluate-{models[0].meta.get('name', 'model')}-{sc.name}"
+    if _bad_out(target, err):
         return core.EXIT_USAGE
     seeds = args.seeds if args.seeds else list(range(100, 100 + args.episodes))
     results = _run_rows(sc, jobs, seeds, args.hours, err, f"evaluate on {sc.name}")
@@ -203,8 +233,9 @@ def _cmd_evaluate(args: argparse.Namespace, out: Console, err: Console) -> int:
         f"signal): {mean:.2f} ± {half:.2f}",
         highlight=False,
     )
-    target = Path(args.out) if args.out else Path("runs") / f"evaluate-{models[0].meta.get('name', 'model')}-{sc.name}"
-    written = write_outputs(results, target, title)
+    written = _write(results, target, title, err)
+    if written is None:
+        return 1
     out.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
     return core.EXIT_OK
 
@@ -224,6 +255,8 @@ def _cmd_train(args: argparse.Namespace, out: Console, err: Console) -> int:
         err.print(f"error: {e}", markup=False, highlight=False)
         return core.EXIT_USAGE
     run_dir = Path(args.out) if args.out else Path("runs") / cfg.name
+    if _bad_out(run_dir, err):
+        return core.EXIT_USAGE
     out.print(
         f"training {cfg.algorithm} on {cfg.env_id} ({cfg.scenario}, other loop: {cfg.other_policy}) for "
         f"{cfg.timesteps} steps into {run_dir}; TensorBoard: tensorboard --logdir {run_dir / 'tb'}",
@@ -238,7 +271,7 @@ def _cmd_train(args: argparse.Namespace, out: Console, err: Console) -> int:
 
         try:
             path = train(cfg, run_dir, resume=args.resume, progress=progress)
-        except (FileNotFoundError, TrainConfigError) as e:
+        except (OSError, TrainConfigError) as e:
             err.print(f"error: {e}", markup=False, highlight=False)
             return core.EXIT_USAGE
     out.print(f"saved {path} (and {path.with_suffix('.json').name}); evaluate with:", highlight=False)
@@ -264,9 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the row every other is compared with, paired by seed (default static/max)",
     )
     p.add_argument("--no-oracle", dest="oracle", action="store_false", help="leave the privileged oracle out")
-    p.add_argument("--episodes", type=core._positive_int, default=3, help="episodes, one per seed 0..N-1 (default 3)")
-    p.add_argument("--seeds", type=core._int, nargs="+", help="explicit seeds (overrides --episodes)")
-    p.add_argument("--hours", type=core._positive_float, default=1.0, help="episode length in hours (default 1)")
+    p.add_argument(
+        "--episodes", type=core._episodes, default=3, help="episodes, one per seed 0..N-1, up to 10,000 (default 3)"
+    )
+    p.add_argument("--seeds", type=core._seed, nargs="+", help="explicit seeds, 0 to 2^32-1 (overrides --episodes)")
+    p.add_argument("--hours", type=core._hours, default=1.0, help="episode length in hours, up to 8760 (default 1)")
     p.add_argument(
         "--out", help="directory for benchmark.csv, benchmark_per_seed.csv, .md, .png (default runs/benchmark-SCENARIO)"
     )
@@ -275,14 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train an RL agent from a YAML config (configs/training/)")
     p.add_argument("--config", required=True, help="training config YAML")
-    p.add_argument("--timesteps", type=core._positive_int, help="override the config's timesteps")
-    p.add_argument("--n-envs", type=core._positive_int, help="override the config's number of envs")
+    p.add_argument("--timesteps", type=_timesteps, help="override the config's timesteps (1 to 10^10)")
+    p.add_argument("--n-envs", type=_n_envs, help="override the config's number of envs (1 to 256)")
     p.add_argument(
         "--vectorization",
         choices=["separate", "batched"],
         help="override the config's: separate envs, or the env's batched vector env (n-envs networks)",
     )
-    p.add_argument("--seed", type=core._int, help="override the config's seed")
+    p.add_argument("--seed", type=core._seed, help="override the config's seed (0 to 2^32-1)")
     p.add_argument("--out", help="run directory (default runs/NAME)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in the run directory")
     p.set_defaults(func=_cmd_train)
@@ -290,9 +325,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="evaluate a trained model with the benchmark's metrics")
     p.add_argument("--model", required=True, help="model.pt / model.zip, or a run directory")
     p.add_argument("--scenario", default="office", help="packaged name or YAML path (default office)")
-    p.add_argument("--episodes", type=core._positive_int, default=5, help="episodes, seeds 100..100+N-1 (default 5)")
-    p.add_argument("--seeds", type=core._int, nargs="+", help="explicit seeds (overrides --episodes)")
-    p.add_argument("--hours", type=core._positive_float, default=1.0, help="episode length in hours (default 1)")
+    p.add_argument(
+        "--episodes", type=core._episodes, default=5, help="episodes, seeds 100..100+N-1, up to 10,000 (default 5)"
+    )
+    p.add_argument("--seeds", type=core._seed, nargs="+", help="explicit seeds, 0 to 2^32-1 (overrides --episodes)")
+    p.add_argument("--hours", type=core._hours, default=1.0, help="episode length in hours, up to 8760 (default 1)")
     p.add_argument("--out", help="directory for benchmark.csv / .md / .png")
     p.set_defaults(func=_cmd_evaluate)
     return parser

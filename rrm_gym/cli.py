@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +20,35 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 
 
-def _positive_float(text: str) -> float:
+# Ranges of the numeric arguments (docs/environments.md lists them).
+MAX_HOURS = 8760.0  # one simulated year
+MAX_SEED = 2**32 - 1
+MAX_PERIODS = 1_000_000
+MAX_EPISODES = 10_000
+
+
+def _float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text[:40]}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _float(text)
     if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text[:40]}")
+    return value
+
+
+def _hours(text: str) -> float:
+    """Simulated hours: a finite number in (0, MAX_HOURS]."""
+    value = _positive_float(text)
+    if value > MAX_HOURS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_HOURS:g} hours (one year), got {text[:40]}")
     return value
 
 
@@ -33,14 +56,43 @@ def _int(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer") from None
+
+
+def _int_range(low: int, high: int, what: str = "") -> Callable[[str], int]:
+    """An argparse ``type=``: an integer in ``[low, high]``."""
+
+    def check(text: str) -> int:
+        value = _int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {what}in [{low}, {high}], got {text[:40]}")
+        return value
+
+    check.__name__ = "integer"  # argparse names the type in its messages
+    return check
 
 
 def _positive_int(text: str) -> int:
     value = _int(text)
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text[:40]}")
     return value
+
+
+_seed = _int_range(0, MAX_SEED, "an integer ")
+_periods = _int_range(1, MAX_PERIODS, "an integer ")
+_episodes = _int_range(1, MAX_EPISODES, "an integer ")
+
+
+def check_out_dir(path: Path) -> str | None:
+    """Why ``path`` cannot be an output directory (a file is there, or above it), or ``None``."""
+    for p in (path, *path.parents):
+        if p.exists() or p.is_symlink():
+            if not p.is_dir():
+                where = "" if p == path else f" ({p} is a file)"
+                return f"{path} is not a directory{where}: give a directory (it is created if missing)"
+            return None
+    return None
 
 
 def load_or_report(name_or_path: str, err: Console) -> Scenario | None:
@@ -216,14 +268,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--scenario", default="office", help=f"packaged name ({', '.join(packaged_scenarios())}) or YAML path"
     )
-    p.add_argument("--hours", type=_positive_float, default=1.0, help="simulated hours (default 1)")
-    p.add_argument("--seed", type=_int, default=0, help="random seed (default 0)")
+    p.add_argument("--hours", type=_hours, default=1.0, help="simulated hours, up to 8760 (default 1)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed, 0 to 2^32-1 (default 0)")
     p.set_defaults(func=_cmd_simulate)
 
     p = sub.add_parser("demo", help="the event loop end to end: detection, injected events, rollback, audit")
     p.add_argument("--scenario", default="dfs_site", help="packaged name or YAML path (default dfs_site)")
-    p.add_argument("--periods", type=_positive_int, default=100, help="fast-loop periods to run (default 100)")
-    p.add_argument("--seed", type=_int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--periods", type=_periods, default=100, help="fast-loop periods to run, 1 to 1,000,000 (default 100)"
+    )
+    p.add_argument("--seed", type=_seed, default=0, help="random seed, 0 to 2^32-1 (default 0)")
     p.add_argument("--audit-dir", help="write the signed audit log here (needs a key)")
     p.add_argument("--key-file", help="file holding the audit HMAC key (default: $RRM_GYM_AUDIT_KEY)")
     p.add_argument("--fsync", action="store_true", help="fsync the audit file after every record")
