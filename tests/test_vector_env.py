@@ -91,7 +91,7 @@ def test_make_vec_returns_the_batched_env_and_sync_mode_still_gives_separate_env
 
 @pytest.mark.parametrize("power_mode", ["level", "step"])
 def test_one_network_is_exactly_the_single_env(power_mode):
-    kw = {"episode_steps": 6, "power_mode": power_mode, "audit_key": "test-key"}
+    kw = {"episode_steps": 6, "power_mode": power_mode, "audit_key": "test-key-0123456789"}
     single = FastLoopEnv("office", **kw)
     vec = FastLoopVectorEnv(1, "office", **kw)
     o1, i1 = single.reset(seed=7)
@@ -336,7 +336,7 @@ def test_batched_observations_equal_each_network_computed_on_its_own(scenario, d
 
 def test_same_seed_gives_identical_batched_trajectories_and_another_seed_does_not():
     def run(seed):
-        env = FastLoopVectorEnv(3, "office", episode_steps=4, audit_key="k")
+        env = FastLoopVectorEnv(3, "office", episode_steps=4, audit_key="k" * 16)
         obs, _ = env.reset(seed=seed)
         rng = np.random.default_rng(0)
         out = [obs]
@@ -357,14 +357,14 @@ def test_a_file_audit_trail_of_every_network_verifies(tmp_path):
     from rrm_gym.safety.audit import verify
 
     path = tmp_path / "audit" / "audit.jsonl"
-    env = FastLoopVectorEnv(3, "office", episode_steps=3, audit_key="secret-key", audit_path=path)
+    env = FastLoopVectorEnv(3, "office", episode_steps=3, audit_key="secret-key-0123456789", audit_path=path)
     env.reset(seed=0)
     for _ in range(3):
         env.step(env.action_space.sample())
     env.close()
-    result = verify(path, b"secret-key")
-    assert result.ok and result.records == len(env.event_loop.audit.records) > 0
-    assert {r.network for r in env.event_loop.audit.records} == {0, 1, 2}
+    result = verify(path, b"secret-key-0123456789")
+    assert result.ok and result.sealed and result.records >= len(env.event_loop.audit.records) > 0
+    assert {r.network for r in env.event_loop.audit.records} >= {0, 1, 2}
 
 
 # ------------------------------------------------------------------------------ SlowLoop
@@ -380,7 +380,7 @@ SLOW_LEVELS = FastLoopEnv("office").power_levels
 
 @pytest.mark.parametrize("fast_policy", [None, max_power])
 def test_one_network_of_the_slow_loop_is_exactly_the_single_env(fast_policy):
-    kw = {"episode_steps": 3, "slow_period_s": 300, "audit_key": "test-key", "fast_policy": fast_policy}
+    kw = {"episode_steps": 3, "slow_period_s": 300, "audit_key": "test-key-0123456789", "fast_policy": fast_policy}
     side_by_side(SlowLoopEnv("office", **kw), SlowLoopVectorEnv(1, "office", **kw), seed=4, steps=3)
 
 
@@ -401,7 +401,7 @@ def test_make_vec_gives_the_batched_slow_loop_with_per_network_channel_masks():
 
 
 def test_one_network_of_the_joint_env_is_exactly_the_single_env():
-    kw = {"episode_steps": 5, "audit_key": "test-key"}
+    kw = {"episode_steps": 5, "audit_key": "test-key-0123456789"}
     vec = gymnasium.make_vec("rrm_gym/Joint-v1", num_envs=1, **kw)
     assert isinstance(vec, JointVectorEnv) and vec.action_space.shape == (1, 2 * vec.num_aps)
     infos = side_by_side(JointEnv("office", **kw), vec, seed=5, steps=5)

@@ -18,6 +18,10 @@ DFS_CAC_S = 60.0  # channel availability check before first transmission
 DFS_WEATHER_CAC_S = 600.0  # ETSI EN 301 893: 5600-5650 MHz (ch 120-128)
 DFS_CHANNEL_MOVE_TIME_S = 10.0  # leave the channel within this after radar
 DFS_NON_OCCUPANCY_S = 1800.0  # channel barred for 30 min after radar
+# Channel closing transmission time: the transmissions allowed on the channel during the move
+# time. FCC KDB 905462 D02: 200 ms, plus an aggregate of 60 ms over the rest of the 10 s; ETSI
+# EN 301 893 (4.2.6): 1 s in all.
+DFS_CLOSING_TIME_S = {"FCC": 0.26, "ETSI": 1.0}
 
 # --- Clear-channel assessment (IEEE 802.11-2020 17.3.10.6, 27.3.20.6) --------
 CCA_PREAMBLE_DETECT_DBM = -82.0  # a decodable Wi-Fi preamble in the primary 20 MHz

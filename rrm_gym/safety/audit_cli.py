@@ -1,8 +1,9 @@
 """``rrm-gym audit verify|export``: check and export a signed audit log.
 
 Wire into the main CLI with :func:`add_audit_parser`; ``python -m rrm_gym.safety.audit_cli verify PATH``
-runs the same subcommands standalone. Exit codes: 0 intact / exported, 1 tampered (or export refused
-because of it), 2 unreadable path, no key or bad usage.
+runs the same subcommands standalone. Exit codes: 0 intact and vouched for to its end (sealed, or
+ending at ``--expect-head``, or accepted with ``--allow-unsealed``) / exported; 1 tampered, cut,
+unsealed or empty (or export refused because of it); 2 unreadable path, no key or bad usage.
 
 The key comes from ``--key-file`` or ``$RRM_GYM_AUDIT_KEY``; there is deliberately no ``--key``
 option, because a key on the command line leaks into shell history and process listings.
@@ -23,10 +24,12 @@ from rrm_gym.safety.audit import (
     VerifyResult,
     iter_records,
     log_files,
+    parse_head,
     resolve_key,
     rotation_index,
     verify,
 )
+from rrm_gym.safety.audit.verify import dumps_record
 
 EXIT_OK = 0
 EXIT_TAMPERED = 1
@@ -73,39 +76,62 @@ def _verify(args: argparse.Namespace, err: Any) -> VerifyResult | None:
         return None
     path = args.path
     try:
-        return verify(path, key)
+        head = parse_head(args.expect_head) if args.expect_head else None
+    except ValueError as e:
+        _say(err, f"error: --expect-head: {e}", stderr=True)
+        return None
+    try:
+        return verify(
+            path,
+            key,
+            allow_unsealed=args.allow_unsealed,
+            expect_head=head,
+            anchor=False if args.no_anchor else args.anchor,
+        )
     except (OSError, AuditConfigError) as e:
         _say(err, f"error: cannot read audit log {path!r}: {getattr(e, 'strerror', None) or e}", stderr=True)
         return None
 
 
-def _tampered_line(result: VerifyResult) -> str:
-    return (
-        f"TAMPERED: {result.file} line {result.first_bad_line} (sequence {result.first_bad_sequence}): {result.reason}"
-    )
+def _problem_line(result: VerifyResult) -> str:
+    if result.intact:
+        return f"NOT VOUCHED FOR: {result.reason}"
+    where = f"{result.file} line {result.first_bad_line}" if result.file else "the log"
+    return f"TAMPERED: {where} (sequence {result.first_bad_sequence}): {result.reason}"
 
 
 def cmd_verify(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
-    """``audit verify PATH``: 0 intact, 1 tampered, 2 unreadable or no key."""
+    """``audit verify PATH``: 0 intact and vouched for to its end; 1 tampered, cut or unsealed; 2 no key or path."""
     result = _verify(args, err)
     if result is None:
         return EXIT_USAGE
     if not result.ok:
-        _say(out, _tampered_line(result))
+        _say(out, _problem_line(result))
+        if result.intact and result.records and not args.allow_unsealed:
+            _say(out, "(pass --allow-unsealed to accept an unsealed log for crash forensics)")
         return EXIT_TAMPERED
-    _say(out, f"OK: {result.records} records verified in {args.path}")
-    if result.truncated_head:
-        _say(out, "note: truncated head - the chain starts mid-log (oldest files removed by retention)")
-    if result.torn_tail:
-        _say(out, "note: torn tail - an incomplete last line (interrupted write) was ignored")
+    sealed = "sealed" if result.sealed else "NOT sealed"
+    _say(out, f"OK: {result.records} records verified in {args.path}, {sealed}; head {result.head}")
+    if args.allow_unsealed and not (result.sealed and not result.unsealed_resumes):
+        _say(out, "warning: accepted with --allow-unsealed: records may be missing from the end (or before a resume)")
+    for note in result.notes:
+        _say(out, f"note: {note}")
     p = Path(args.path)
     if p.is_file() and rotation_index(p) == 0 and any(p.parent.glob(f"{p.name}.[0-9]*")):
         _say(out, f"note: rotated files {p.name}.N exist beside it; verify the directory to check the whole chain")
     return EXIT_OK
 
 
-def _csv_value(value: Any) -> Any:
-    return "" if value is None else value
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet will not run: text starting like a formula gets a leading ``'``."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def cmd_export(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
@@ -114,7 +140,7 @@ def cmd_export(args: argparse.Namespace, out: Any = None, err: Any = None) -> in
     if result is None:
         return EXIT_USAGE
     if not result.ok:
-        _say(out, _tampered_line(result))
+        _say(out, _problem_line(result))
         if not args.force:
             _say(err, "error: refusing to export a tampered log (use --force to export it anyway)", stderr=True)
             return EXIT_TAMPERED
@@ -133,13 +159,13 @@ def cmd_export(args: argparse.Namespace, out: Any = None, err: Any = None) -> in
                 writer = csv.writer(fh)
                 writer.writerow(CSV_COLUMNS)
                 for rec in records:
-                    row = [_csv_value(rec.get(c)) for c in CSV_COLUMNS[:-1]]
+                    row = [_csv_cell(rec.get(c)) for c in CSV_COLUMNS[:-1]]
                     changes = json.dumps(rec.get("configuration_changes"), separators=(",", ":"), ensure_ascii=False)
-                    writer.writerow([*row, changes])
+                    writer.writerow([*row, _csv_cell(changes)])
                     count += 1
             else:
                 for rec in records:
-                    fh.write(json.dumps(rec, separators=(",", ":"), ensure_ascii=False) + "\n")
+                    fh.write(dumps_record(rec) + "\n")
                     count += 1
     except (OSError, AuditConfigError, ValueError) as e:
         _say(err, f"error: export failed: {getattr(e, 'strerror', None) or e}", stderr=True)
@@ -152,20 +178,37 @@ def _add_subcommands(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="audit_command", required=True, metavar="SUBCOMMAND")
     key_help = f"file holding the HMAC key (default: ${KEY_ENV_VAR})"
 
-    p = sub.add_parser("verify", help="check signatures and the hash chain; exit 1 if tampered")
+    p = sub.add_parser("verify", help="check signatures, the hash chain and the seal; exit 1 if not vouched for")
     p.add_argument("path", help="audit log file, or directory of rotated files (audit.jsonl, audit.jsonl.1, ...)")
     p.add_argument("--key-file", help=key_help)
+    _add_end_options(p)
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("export", help="verify, then write the records as JSON Lines or CSV")
     p.add_argument("path", help="audit log file or directory of rotated files")
     p.add_argument("--out", required=True, help="output file")
     p.add_argument("--key-file", help=key_help)
+    _add_end_options(p)
     p.add_argument(
         "--format", choices=("jsonl", "csv"), default=None, help="output format (default: from --out, else jsonl)"
     )
     p.add_argument("--force", action="store_true", help="export even if verification fails")
     p.set_defaults(func=cmd_export)
+
+
+def _add_end_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--expect-head",
+        metavar="SEQ:SIGNATURE",
+        help="the log must hold this record (a head kept elsewhere, as 'verify' prints it); vouched for up to it",
+    )
+    p.add_argument("--anchor", help="anchor file to check the log's end against (default: <log>.anchor beside it)")
+    p.add_argument("--no-anchor", action="store_true", help="do not read the anchor file beside the log")
+    p.add_argument(
+        "--allow-unsealed",
+        action="store_true",
+        help="accept a log that is intact but not sealed (its writer crashed), with a warning",
+    )
 
 
 def add_audit_parser(subparsers: Any) -> None:

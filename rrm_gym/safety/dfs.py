@@ -14,6 +14,7 @@ import numpy as np
 
 from rrm_gym.radio.regulatory import (
     DFS_CHANNEL_MOVE_TIME_S,
+    DFS_CLOSING_TIME_S,
     DFS_NON_OCCUPANCY_S,
     SLOT_MEMBERS,
     RegulatoryDomain,
@@ -85,8 +86,19 @@ class ComplianceMonitor:
 
     Rules (FCC 15.407(h), ETSI EN 301 893): no transmission on a DFS channel before a
     completed CAC on it; after a radar pulse in its band an AP must stop transmitting
-    there within the channel move time and stay off for the non-occupancy period; EIRP
-    within the sub-band limit. Every AP-second in breach counts once.
+    there within the channel move time, transmitting no more than the channel closing
+    transmission time (:data:`~rrm_gym.radio.regulatory.DFS_CLOSING_TIME_S`) meanwhile, and
+    stay off for the non-occupancy period; EIRP within the sub-band limit. Every AP-second
+    in breach counts once; each radar event whose closing transmission time is exceeded
+    counts once in ``closing_violations``.
+
+    Radar reported to the event loop (:meth:`note_radar`, an injected detection) counts as
+    radar on every 20 MHz channel of the band the AP was using, as a simulated pulse does.
+
+    What a 1 s tick cannot resolve: transmit time within the second of the pulse itself
+    (the pulse may fall anywhere in it), so the closing transmission time counts the AP's
+    airtime in the seconds after it; an AP still on the channel for a whole second after
+    the pulse has used at least its beacons' and traffic's airtime of that second.
     """
 
     def __init__(self, sim: WirelessSimulation) -> None:
@@ -105,6 +117,11 @@ class ComplianceMonitor:
         self._non_occupancy_s = np.zeros(b, dtype=np.int64)
         self._eirp_s = np.zeros(b, dtype=np.int64)
         self._radar_hits = np.zeros(b, dtype=np.int64)
+        self._closing_limit_s = DFS_CLOSING_TIME_S.get(sim.domain.name, min(DFS_CLOSING_TIME_S.values()))
+        # open closing windows: [network, AP, channels [C] bool, pulse time, transmit time so far]
+        self._closing: list[list] = []
+        self._closing_violations = np.zeros(b, dtype=np.int64)
+        self.closing_worst_s = 0.0  # the longest closing transmission time seen
 
     @property
     def cac_violation_s(self) -> int:
@@ -123,6 +140,10 @@ class ComplianceMonitor:
         return int(self._radar_hits.sum())
 
     @property
+    def closing_violations(self) -> int:
+        return int(self._closing_violations.sum())
+
+    @property
     def dfs_violations(self) -> int:
         """AP-seconds of DFS breaches (transmitting without CAC, or on a radar channel after the move time)."""
         return self.cac_violation_s + self.non_occupancy_violation_s
@@ -139,7 +160,39 @@ class ComplianceMonitor:
             "non_occupancy_violation_s": self._non_occupancy_s.copy(),
             "eirp_violations": self._eirp_s.copy(),
             "radar_hits": self._radar_hits.copy(),
+            "closing_violations": self._closing_violations.copy(),
         }
+
+    def note_radar(self, network: int, ap: int, channels: np.ndarray, pulse_s: float) -> None:
+        """Radar reported by AP ``ap`` on ``channels`` (``[C]`` bool) at ``pulse_s``: the same
+        obligations as a simulated pulse in its band."""
+        self._radar_hits[network] += 1
+        self._oblige(network, np.array([ap]), np.flatnonzero(channels), pulse_s)
+
+    def _oblige(self, b: int, aps: np.ndarray, channels: np.ndarray, pulse_s: float) -> None:
+        for ch in channels:
+            self._forbidden_from[b, aps, ch] = pulse_s + DFS_CHANNEL_MOVE_TIME_S
+            self._forbidden_until[b, aps, ch] = pulse_s + DFS_NON_OCCUPANCY_S
+        band = np.zeros(_NUM_CHANNELS, dtype=bool)
+        band[channels] = True
+        self._closing.extend([b, int(ap), band, pulse_s, 0.0] for ap in aps)
+
+    def _count_closing(self, s: Sensing, on_ch: np.ndarray, t: np.ndarray) -> None:
+        """Airtime on a radar's channels in the seconds after its pulse, within the move time."""
+        still_open = []
+        for c in self._closing:
+            b, ap, band, pulse_s, _ = c
+            after = (t > pulse_s) & (t < pulse_s + DFS_CHANNEL_MOVE_TIME_S)
+            on = (on_ch[b, ap] & band).any() and after.any()
+            if on:
+                c[4] += float(s.airtime_frac[b, after, ap][s.transmitting[b, after, ap]].sum())
+            if t[-1] + 1 < pulse_s + DFS_CHANNEL_MOVE_TIME_S and on_ch[b, ap][band].any():
+                still_open.append(c)
+                continue
+            self.closing_worst_s = max(self.closing_worst_s, c[4])
+            if c[4] > self._closing_limit_s:
+                self._closing_violations[b] += 1
+        self._closing = still_open
 
     def observe(self, s: Sensing, slot: np.ndarray, power_dbm: np.ndarray) -> None:
         """Account one span during which the configuration was ``slot``, ``power_dbm`` ``[B, N]``."""
@@ -171,14 +224,14 @@ class ComplianceMonitor:
                     continue
                 self._radar_hits[b] += int(hit.sum())
                 pulse_s = t[tick]
-                for ch in np.flatnonzero(self._radar_members[r]):
-                    self._forbidden_from[b, hit, ch] = pulse_s + DFS_CHANNEL_MOVE_TIME_S
-                    self._forbidden_until[b, hit, ch] = pulse_s + DFS_NON_OCCUPANCY_S
+                self._oblige(b, np.flatnonzero(hit), np.flatnonzero(self._radar_members[r]), float(pulse_s))
                 # ticks of this same span past the move time
                 late = t >= pulse_s + DFS_CHANNEL_MOVE_TIME_S
                 if late.any():
                     self._non_occupancy_s[b] += int(tx[b][late][:, hit].sum())
 
+        if self._closing:
+            self._count_closing(s, on_ch, t)
         limit = self.domain.slot_max_eirp_dbm[slot]  # [B, N]
         self._eirp_s += np.where(power_dbm > limit + 1e-9, tx.sum(axis=1), 0).sum(axis=1)
 

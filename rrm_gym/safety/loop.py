@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from rrm_gym.radio.regulatory import SLOT_CHANNEL, SLOT_MEMBERS, SLOT_WIDTH_MHZ, slot_index
-from rrm_gym.safety.audit import AuditLog, PreparedDetails
+from rrm_gym.safety.audit import AuditLog
 from rrm_gym.safety.detectors import DetectorConfig, Detectors
 from rrm_gym.safety.dfs import ComplianceMonitor, DfsState
 from rrm_gym.safety.events import ChangeRequest, Event, EventQueue, EventType, Outcome, ShieldResult, Source
@@ -70,7 +70,6 @@ class EventLoop:
         self.config = cfg = config or EventLoopConfig()
         b, n = sim.num_networks, sim.num_aps
         self.audit = audit if audit is not None else AuditLog()
-        self._prepared_details: tuple[AuditLog, dict[tuple, Any]] | None = None
         self.dfs = DfsState(sim.domain, b, n)
         self.cooldown = Cooldown(cfg.cooldown, b, n)
         self.shield = Shield(sim, self.dfs, self.cooldown, cfg.shield)
@@ -304,10 +303,19 @@ class EventLoop:
     def _on_radar(self, ev: Event) -> None:
         b, ap, now = ev.network, ev.ap, self.now_s
         slot_now = int(self.sim.slot[b, ap])
-        radar_slot = slot_index(ev.data["channel"]) if "channel" in ev.data else ev.data.get("slot", slot_now)
+        band_slot = ev.data.get("slot", slot_now)  # the band the AP was using when it saw the radar
+        radar_slot = band_slot
+        if "channel" in ev.data:
+            # radar reported on one 20 MHz channel: the whole band if it is one of the band's
+            # channels (the AP cannot tell which part of its band the radar is in), else that channel
+            heard = slot_index(ev.data["channel"])
+            radar_slot = band_slot if (SLOT_MEMBERS[heard] & SLOT_MEMBERS[band_slot]).any() else heard
         if not self.sim.domain.slot_dfs[radar_slot]:
             return  # radar is only looked for, and only binding, on DFS channels
         self.dfs.bar(b, radar_slot, now)
+        if ev.source is Source.INJECTED:
+            # the compliance monitor sees simulated pulses by itself; a reported one is radar too
+            self.compliance.note_radar(b, ap, SLOT_MEMBERS[radar_slot], ev.detected_s)
         if not (SLOT_MEMBERS[slot_now] & SLOT_MEMBERS[radar_slot]).any():
             return  # the AP is not on the radar's channel: barring it is all there is to do
         self.rollbacks.forget_ap(b, ap)
@@ -410,7 +418,7 @@ class EventLoop:
 
     def _submit_power(self, req: ChangeRequest) -> ShieldResult:
         """:meth:`_submit_checked` for one power-only request, on Python numbers, with an applied
-        change's record written by :meth:`AuditLog.record_power_change`: the path of one
+        change recorded by :meth:`AuditLog.record`: the path of one
         ``submit`` at a time. Requests the shield rejects or defers, and odd ones (a network or AP
         that is not an int or out of range, a loop tag that is not a string, a power that is not
         a number), take the general path."""
@@ -460,37 +468,12 @@ class EventLoop:
         cooldown.last_change_s[b, ap, 2] = now
         self.actions["POWER_CHANGE"] += 1
         status, reason = ("MODIFIED", note) if note else ("SUCCESS", req.reason)
-        details = self._request_details(req)
-        self.step_audit_ids.append(
-            self.audit.record_power_change(float(now), source, status, b, ap, cur, clipped, token, reason, details)
-        )
-        self.step_audit_networks.append(b)
+        changes = [{"param": "power_dbm", "old_value": cur, "new_value": clipped}]
+        self._record(
+            float(now), "CHANGE_REQUEST", source, status, "POWER_CHANGE", b, ap, changes, token, reason,
+            _request_details(req),
+        )  # fmt: skip
         return result
-
-    def _request_details(self, req: ChangeRequest) -> PreparedDetails | dict[str, Any]:
-        """The details of any change request, prepared by the current audit log when its loop tag
-        is a string: an agent asks for a handful of distinct changes, so the records repeat a few
-        details. Kept by request, bounded, and started afresh for another audit log (its key
-        pseudonymises differently)."""
-        if type(req.loop) is not str:
-            return {"requested": req.params(), "loop": req.loop}
-        c, w, p = req.channel, req.width_mhz, req.power_dbm
-        if c is None and w is None:  # a power request, the commonest: a shorter key
-            # equal floats write the same JSON, but for 0.0 and -0.0; a pair is never equal to
-            # the triples of other types (14 == 14.0, and True == 1, but they write otherwise)
-            key: tuple = (p, req.loop) if type(p) is float and p else (p.__class__, repr(p), req.loop)
-        else:
-            key = (c.__class__, repr(c), w.__class__, repr(w), p.__class__, repr(p), req.loop)
-        kept = self._prepared_details
-        if kept is None or kept[0] is not self.audit:
-            kept = self._prepared_details = (self.audit, {})
-        cache = kept[1]
-        details = cache.get(key)
-        if details is None:
-            if len(cache) >= 4096:
-                cache.clear()
-            details = cache[key] = self.audit.prepare_details({"requested": req.params(), "loop": req.loop})
-        return details
 
     def _submit_powers(self, requests: list[ChangeRequest]) -> list[ShieldResult]:
         """Power-only requests for distinct APs: :meth:`_submit_checked` for each, in order, with
@@ -508,7 +491,6 @@ class EventLoop:
         sh.cooldown.deferrals += code.count(2)
         results, applied_n = [], 0
         t = float(now)
-        record, ids, networks = self.audit.record_power_change, self.step_audit_ids, self.step_audit_networks
         for i, req in enumerate(requests):
             c = code[i]
             if c == 0 or c == 2:
@@ -520,11 +502,10 @@ class EventLoop:
                 else:
                     reason, status = f"cooldown: power_dbm may change again in {wait_l[i]:.0f} s", "DEFERRED"
                 results.append(ShieldResult(_REJECTED, reason, req))
-                source, details = _SOURCE_VALUE[req.source], self._request_details(req)
-                action = _action(req.params())
-                self._seal_rows(
-                    [(t, "CHANGE_REQUEST", source, status, action, nets[i], aps[i], [], None, reason, details)]
-                )
+                self._record(
+                    t, "CHANGE_REQUEST", _SOURCE_VALUE[req.source], status, _action(req.params()), nets[i], aps[i],
+                    [], None, reason, _request_details(req),
+                )  # fmt: skip
                 continue
             note = clip_note(power_l[i], clipped_l[i], hi_l[i], top_l[i]) if clipped_l[i] != power_l[i] else ""
             old, new = cur_l[i], clipped_l[i]
@@ -539,17 +520,11 @@ class EventLoop:
             token = self._watch_change(req, net, a, old, new, now)
             applied_n += 1
             status, reason = ("MODIFIED", note) if note else ("SUCCESS", req.reason)
-            # the details of a distinct request are cleaned and encoded once (see _request_details)
-            details = self._request_details(req)
-            source = _SOURCE_VALUE[req.source]
-            if type(details) is PreparedDetails:
-                ids.append(record(t, source, status, net, a, old, new, token, reason, details))
-                networks.append(net)
-            else:  # a loop tag that is not a string: the general row
-                changes = [{"param": "power_dbm", "old_value": old, "new_value": new}]
-                self._seal_rows(
-                    [(t, "CHANGE_REQUEST", source, status, "POWER_CHANGE", net, a, changes, token, reason, details)]
-                )
+            changes = [{"param": "power_dbm", "old_value": old, "new_value": new}]
+            self._record(
+                t, "CHANGE_REQUEST", _SOURCE_VALUE[req.source], status, "POWER_CHANGE", net, a, changes, token,
+                reason, _request_details(req),
+            )  # fmt: skip
         go = [i for i, c in enumerate(code) if c == 3]
         if len(go) == 1:
             i = go[0]
@@ -575,11 +550,10 @@ class EventLoop:
         self.step_results += results
         return results
 
-    def _seal_rows(self, rows: list[tuple]) -> None:
-        """Audit rows of :meth:`AuditLog.record_changes`, recorded, with their ids and networks kept
-        for the step."""
-        self.step_audit_ids += self.audit.record_changes(rows)
-        self.step_audit_networks += [row[5] for row in rows]
+    def _record(self, *fields: Any) -> None:
+        """One audit record (the fields of :meth:`AuditLog.record`), its id and network kept for the step."""
+        self.step_audit_ids.append(self.audit.record(*fields))
+        self.step_audit_networks.append(fields[5])
 
     def _power_plan(self, requests: list[ChangeRequest]) -> tuple[list, ...] | None:
         """The shield's power checks of a batch on arrays, as Python lists: per request, a code (0
@@ -731,34 +705,26 @@ class EventLoop:
         token: str | None = None,
         details: dict | None = None,
     ) -> None:
-        info: dict[str, Any] | PreparedDetails
-        if req is not None and not ev.data and not details and ev.type is not EventType.DFS_RADAR:
-            info = self._request_details(req)  # a change request's: the commonest, prepared once
-        else:
-            info = {k: v for k, v in ev.data.items() if k != "slot"} if ev.data else {}
-            if req is not None:
-                info["requested"] = req.params()
-                info["loop"] = req.loop
-            if details:
-                info.update(details)
-            if ev.type is EventType.DFS_RADAR:
-                info["detected_s"] = ev.detected_s
-        network = int(ev.network)
-        audit_id = self.audit.record_change(
+        info = {k: v for k, v in ev.data.items() if k != "slot"} if ev.data else {}
+        if req is not None:
+            info.update(_request_details(req))
+        if details:
+            info.update(details)
+        if ev.type is EventType.DFS_RADAR:
+            info["detected_s"] = ev.detected_s
+        self._record(
             float(self.now_s),
             _TYPE_NAME[ev.type],
             _SOURCE_VALUE[ev.source],
             status,
             action,
-            network,
+            int(ev.network),
             int(ev.ap),
             changes,
             token,
             reason,
             info,
         )
-        self.step_audit_ids.append(audit_id)
-        self.step_audit_networks.append(network)
 
 
 def _without_agent_emergency(request: ChangeRequest) -> ChangeRequest:
@@ -766,6 +732,11 @@ def _without_agent_emergency(request: ChangeRequest) -> ChangeRequest:
     if request.emergency and request.source is Source.AGENT:
         return dataclasses.replace(request, emergency=False)
     return request
+
+
+def _request_details(req: ChangeRequest) -> dict[str, Any]:
+    """The details of a change request's audit record: what was asked for, and by which loop."""
+    return {"requested": req.params(), "loop": req.loop}
 
 
 def _action(params: dict[str, Any]) -> str:
