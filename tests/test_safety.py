@@ -46,7 +46,6 @@ from rrm_gym.safety import (
     Source,
     pseudonymise,
 )
-from rrm_gym.safety import loop as loop_module
 from rrm_gym.safety.audit import verify_records
 from rrm_gym.safety.rollback import RollbackManager
 from rrm_gym.sim import WirelessSimulation
@@ -1010,12 +1009,10 @@ def test_a_newer_change_on_an_ap_supersedes_its_open_watch_and_older_tokens_stay
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_the_rollback_history_keeps_the_newest_changes_as_given_while_its_columns_are_cut(monkeypatch, seed):
-    """The manager keeps each change as plain values in columns cut from the front as changes
-    are forgotten (every 3 here), never under an open watch: the tokens kept, each watch read
-    back, the open watches, the window's sums and the watches due must be what a plain record
-    of every change gives, as the limit changes, watches are closed, forgotten or narrowed."""
-    monkeypatch.setattr(RollbackManager, "_TRIM", 3)
+def test_the_rollback_history_keeps_the_newest_changes_as_given(seed):
+    """The tokens kept, each watch read back, the open watches, the window's sums and the
+    watches due must be what a plain record of every change gives, as the limit changes,
+    watches are closed, forgotten or narrowed."""
     rng = np.random.default_rng(seed)
     nets, aps, window = 2, 3, 120
     rm = RollbackManager(RollbackConfig(window_s=window), nets, aps, history_limit=5)
@@ -1084,24 +1081,22 @@ def test_the_rollback_history_keeps_the_newest_changes_as_given_while_its_column
         opened = sorted(open_.values(), key=changes.index)
         assert [as_watched(w) for w in rm.watching.values()] == opened
         assert all(w.end_s == w.start_s + window for w in rm.watching.values())
-        # the columns stay within a cut of the limit: an old open watch is held aside
-        assert len(rm._cols[0]) <= max(rm.history_limit, 8) + RollbackManager._TRIM
-        held_aside += bool(rm._aside_at)
-    assert rm._base > 1 and held_aside  # the columns were cut, an open watch among them
+        held_aside += any(w.token not in rm.history for w in rm.watching.values())
+    assert held_aside  # an open watch outlived its token at some point
 
 
 @pytest.mark.parametrize("how", ["deepcopy", "pickle"])
 def test_a_copied_rollback_manager_keeps_its_own_changes(how):
-    """A copy (the oracle baseline deep-copies its env; vector envs pickle theirs) watches into
-    its own columns: the original's history and open watches are untouched."""
+    """A copy (the oracle baseline deep-copies its env; vector envs pickle theirs) watches on its
+    own: the original's history and open watches are untouched."""
     rm = RollbackManager(RollbackConfig(), 1, 3)
-    first = rm.watch_power(0, 1, 20.0, 14.0, 0.0, "rb", "fast")
+    first = rm.watch(0, 1, {"power_dbm": 20.0}, {"power_dbm": 14.0}, 0.0, "rb", "fast")
     twin = copy.deepcopy(rm) if how == "deepcopy" else pickle.loads(pickle.dumps(rm))
-    second = twin.watch_power(0, 2, 20.0, 8.0, 5.0, "rb", "slow")
+    second = twin.watch(0, 2, {"power_dbm": 20.0}, {"power_dbm": 8.0}, 5.0, "rb", "slow")
     assert list(rm.history) == [first] and list(twin.history) == [first, second]
     assert [w.ap for w in rm.watching.values()] == [1] and [w.ap for w in twin.watching.values()] == [1, 2]
     assert twin.history[second].new == {"power_dbm": 8.0} and second not in rm.history
-    third = rm.watch_power(0, 0, 20.0, 11.0, 6.0)
+    third = rm.watch(0, 0, {"power_dbm": 20.0}, {"power_dbm": 11.0}, 6.0)
     assert rm.history[third].old == {"power_dbm": 20.0} and len(twin.history) == 2
 
 
@@ -1419,12 +1414,11 @@ def _loop_state(loop: EventLoop) -> dict:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), networks=st.integers(1, 3))
 def test_submit_and_submit_many_decide_changes_and_audit_exactly_as_the_general_path(seed, networks):
-    """``submit`` takes a fast path for power-only requests and ``submit_many`` checks them one at
-    a time or, in large batches, on arrays; each must do exactly what Shield.check and
-    _handle_request do."""
+    """``submit`` and ``submit_many`` check power-only requests on arrays (a batch of one for
+    ``submit``); each must do exactly what Shield.check and _handle_request do."""
     rng = np.random.default_rng(seed)
     loops = []
-    for _ in range(4):
+    for _ in range(3):
         sim = WirelessSimulation("office", seed=seed, num_networks=networks)
         config = EventLoopConfig(auto_rollback=seed % 3 > 0)  # changes watched (or not) for rollback
         loops.append(EventLoop(sim, config, audit=AuditLog(b"k" * 16, seed=seed)))
@@ -1454,13 +1448,8 @@ def test_submit_and_submit_many_decide_changes_and_audit_exactly_as_the_general_
                 batch.append(ChangeRequest(ap, power_dbm=power, source=source, emergency=rng.random() < 0.2, **common))
         general = [loops[0]._submit_checked(r) for r in batch]
         one = [loops[1].submit(r) for r in batch]
-        many = loops[2].submit_many(batch)  # a batch this small is checked one request at a time ...
-        small_batch, loop_module._ARRAY_BATCH = loop_module._ARRAY_BATCH, 1
-        try:
-            arrays = loops[3].submit_many(batch)  # ... and this one on arrays
-        finally:
-            loop_module._ARRAY_BATCH = small_batch
-        for results in (one, many, arrays):
+        many = loops[2].submit_many(batch)
+        for results in (one, many):
             assert [(r.outcome, r.reason, r.applied, r.previous) for r in general] == [
                 (r.outcome, r.reason, r.applied, r.previous) for r in results
             ]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
-import math
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,18 +24,13 @@ from rrm_gym.safety.dfs import ComplianceMonitor, DfsState
 from rrm_gym.safety.events import ChangeRequest, Event, EventQueue, EventType, Outcome, ShieldResult, Source
 from rrm_gym.safety.rollback import RollbackConfig, RollbackManager, Watch
 from rrm_gym.safety.selector import ChannelSelector, SelectorWeights
-from rrm_gym.safety.shield import Cooldown, CooldownConfig, Shield, ShieldConfig, clip_note
+from rrm_gym.safety.shield import Cooldown, CooldownConfig, PowerChecks, Shield, ShieldConfig
 from rrm_gym.sim import Sensing, WirelessSimulation
 
 # enum labels as plain strings (an enum's .name / .value is a slow descriptor in the hot path)
 _TYPE_NAME = {t: t.name for t in EventType}
 _SOURCE_VALUE = {src: src.value for src in Source}
 _OUTCOME_VALUE = {o: o.value for o in Outcome}
-_APPLIED, _MODIFIED, _REJECTED = Outcome.APPLIED, Outcome.MODIFIED, Outcome.REJECTED  # plain globals
-_CHANNEL_OF, _WIDTH_OF = SLOT_CHANNEL.tolist(), SLOT_WIDTH_MHZ.tolist()  # slot -> Python int
-# from this many power requests on (four office networks' APs), checking them on arrays is the
-# cheaper way (benchmarks/bench_event_loop.py times batches of 1, 8 and 64 networks)
-_ARRAY_BATCH = 40
 
 
 @dataclass(frozen=True)
@@ -149,7 +143,7 @@ class EventLoop:
         """Shield, apply, audit and (for non-emergency changes) watch one change request.
         An agent cannot claim an emergency: only the loop's own rules and people bypass cooldown."""
         if request.channel is None and request.width_mhz is None:
-            return self._submit_power(request)
+            return self._submit_powers([request])[0]
         return self._submit_checked(request)
 
     def _submit_checked(self, request: ChangeRequest) -> ShieldResult:
@@ -175,25 +169,18 @@ class EventLoop:
                 # range) only starts a new batch early
                 key = b * n + ap if type(b) is int and type(ap) is int else (b, ap)
                 if key in seen:
-                    out += self._submit_batch(batch)
+                    out += self._submit_powers(batch)
                     batch, seen = [], set()
                 batch.append(req)
                 seen.add(key)
             else:
                 if batch:
-                    out += self._submit_batch(batch)
+                    out += self._submit_powers(batch)
                     batch, seen = [], set()
                 out.append(self._submit_checked(req))
         if batch:
-            out += self._submit_batch(batch)
+            out += self._submit_powers(batch)
         return out
-
-    def _submit_batch(self, batch: list[ChangeRequest]) -> list[ShieldResult]:
-        """Power-only requests for distinct APs: checked on arrays when there are enough of them to
-        pay for it (several networks' APs), else one at a time."""
-        if len(batch) >= _ARRAY_BATCH:
-            return self._submit_powers(batch)
-        return [self._submit_power(r) for r in batch]
 
     def rollback(self, token: str) -> ShieldResult:
         """Undo the change that issued ``token`` (manual rollback)."""
@@ -416,137 +403,59 @@ class EventLoop:
         self._book_applied(ev, req, result, now)
         return result
 
-    def _submit_power(self, req: ChangeRequest) -> ShieldResult:
-        """:meth:`_submit_checked` for one power-only request, on Python numbers, with an applied
-        change recorded by :meth:`AuditLog.record`: the path of one
-        ``submit`` at a time. Requests the shield rejects or defers, and odd ones (a network or AP
-        that is not an int or out of range, a loop tag that is not a string, a power that is not
-        a number), take the general path."""
-        b, ap, sim = req.network, req.ap, self.sim
-        if not (type(b) is int and type(ap) is int and type(req.loop) is str):
-            return self._submit_checked(req)
-        if not (0 <= b < sim.num_networks and 0 <= ap < sim.num_aps):
-            return self._submit_checked(req)
-        p = req.power_dbm
-        slot, cur = sim.ap_slot(ap, b), sim.ap_power_dbm(ap, b)
-        if p is None:
-            power = cur
-        elif type(p) is float:
-            power = p
-        else:
-            try:
-                power = float(p)
-            except (TypeError, ValueError, OverflowError):
-                return self._submit_checked(req)
-        if req.emergency and req.source is Source.AGENT:
-            req = _without_agent_emergency(req)
-        sh, now = self.shield, sim.time_s
-        lo, hi = sh.power_range_dbm(ap, slot)
-        if not math.isfinite(power) or hi < lo:
-            return self._submit_checked(req)
-        clipped = min(max(power, lo), hi)
-        cooldown = sh.cooldown
-        changed = clipped != cur
-        if changed and not req.emergency and cooldown.last_change_s.item(b, ap, 2) + cooldown.min_gap_s.item(2) > now:
-            return self._submit_checked(req)
-        note = clip_note(power, clipped, hi, sh._max_power[ap]) if clipped != power else ""
-        outcome = _MODIFIED if note else _APPLIED
-        config = {"channel": _CHANNEL_OF[slot], "width_mhz": _WIDTH_OF[slot], "power_dbm": cur}
-        source = _SOURCE_VALUE[req.source]
-        self.events_by_type["CHANGE_REQUEST"] += 1
-        self.events_by_source[source] += 1
-        self.events_by_network_type[b, "CHANGE_REQUEST"] += 1
-        self.shield_outcomes[_OUTCOME_VALUE[outcome]] += 1
-        if not changed:
-            result = ShieldResult(outcome, note or "no change", req, {}, config)
-            self.step_results.append(result)
-            return result  # nothing to change: not an action, not audited
-        result = ShieldResult(outcome, note or "ok", req, {"power_dbm": clipped}, config)
-        self.step_results.append(result)
-        token = self._watch_change(req, b, ap, cur, clipped, now)
-        sim.set_power(ap, clipped, network=b)
-        cooldown.last_change_s[b, ap, 2] = now
-        self.actions["POWER_CHANGE"] += 1
-        status, reason = ("MODIFIED", note) if note else ("SUCCESS", req.reason)
-        changes = [{"param": "power_dbm", "old_value": cur, "new_value": clipped}]
-        self._record(
-            float(now), "CHANGE_REQUEST", source, status, "POWER_CHANGE", b, ap, changes, token, reason,
-            _request_details(req),
-        )  # fmt: skip
-        return result
-
     def _submit_powers(self, requests: list[ChangeRequest]) -> list[ShieldResult]:
         """Power-only requests for distinct APs: :meth:`_submit_checked` for each, in order, with
-        the shield's checks made on arrays, and what follows (results, watches, audit rows,
-        counters) in one pass. Falls back to
-        :meth:`_submit_checked` for requests the fast checks do not take (an AP or network out of
-        range or not a plain int, a power that is not a number)."""
+        the shield's rules applied to all of them at once (:meth:`Shield.check_powers`) and what
+        follows (results, watches, audit records, counters) in one pass. Requests the array
+        check does not take (an AP or network out of range or not an integer, a power that is not
+        a finite number) go the general way, which names what is wrong."""
         sim, sh, now = self.sim, self.shield, self.now_s
-        if any(r.emergency and r.source is Source.AGENT for r in requests):
-            requests = [_without_agent_emergency(r) for r in requests]
-        plan = self._power_plan(requests)
-        if plan is None:
+        requests = [_without_agent_emergency(r) for r in requests]
+        try:
+            b = np.array([r.network for r in requests], dtype=np.int64)
+            ap = np.array([r.ap for r in requests], dtype=np.int64)
+            asked = np.array([np.nan if r.power_dbm is None else float(r.power_dbm) for r in requests])
+        except (TypeError, ValueError, OverflowError):
             return [self._submit_checked(r) for r in requests]
-        code, nets, aps, slot_l, cur_l, power_l, clipped_l, lo_l, hi_l, top_l, wait_l = plan
-        sh.cooldown.deferrals += code.count(2)
-        results, applied_n = [], 0
-        t = float(now)
+        given = np.array([r.power_dbm is not None for r in requests])
+        in_range = (b >= 0) & (b < sim.num_networks) & (ap >= 0) & (ap < sim.num_aps)
+        if not in_range.all() or not np.isfinite(asked[given]).all():
+            return [self._submit_checked(r) for r in requests]
+        checks = sh.check_powers(b, ap, asked, np.array([r.emergency for r in requests]), now)
+        results, t, applied = [], float(now), []
+        nets, aps = b.tolist(), ap.tolist()
         for i, req in enumerate(requests):
-            c = code[i]
-            if c == 0 or c == 2:
-                if c == 0:
-                    reason = (
-                        f"radio minimum power {lo_l[i]:g} dBm exceeds the {hi_l[i]:g} dBm EIRP limit of that channel"
-                    )
-                    status = "REJECTED"
-                else:
-                    reason, status = f"cooldown: power_dbm may change again in {wait_l[i]:.0f} s", "DEFERRED"
-                results.append(ShieldResult(_REJECTED, reason, req))
+            result = checks.result(i, req)
+            results.append(result)
+            code, source = checks.code[i], _SOURCE_VALUE[req.source]
+            if code == PowerChecks.UNCHANGED:
+                continue  # nothing to change: not an action, not audited
+            if code != PowerChecks.APPLY:
+                status = "REJECTED" if code == PowerChecks.REJECTED else "DEFERRED"
                 self._record(
-                    t, "CHANGE_REQUEST", _SOURCE_VALUE[req.source], status, _action(req.params()), nets[i], aps[i],
-                    [], None, reason, _request_details(req),
+                    t, "CHANGE_REQUEST", source, status, "POWER_CHANGE", nets[i], aps[i], [], None, result.reason,
+                    _request_details(req),
                 )  # fmt: skip
                 continue
-            note = clip_note(power_l[i], clipped_l[i], hi_l[i], top_l[i]) if clipped_l[i] != power_l[i] else ""
-            old, new = cur_l[i], clipped_l[i]
-            sl = slot_l[i]
-            config = {"channel": _CHANNEL_OF[sl], "width_mhz": _WIDTH_OF[sl], "power_dbm": old}
-            outcome = _MODIFIED if note else _APPLIED
-            if c == 1:
-                results.append(ShieldResult(outcome, note or "no change", req, {}, config))
-                continue  # nothing to change: not an action, not audited
-            results.append(ShieldResult(outcome, note or "ok", req, {"power_dbm": new}, config))
-            net, a = nets[i], aps[i]
-            token = self._watch_change(req, net, a, old, new, now)
-            applied_n += 1
-            status, reason = ("MODIFIED", note) if note else ("SUCCESS", req.reason)
+            old, new = checks.cur[i], checks.clipped[i]
+            token = self._watch_change(req, nets[i], aps[i], {"power_dbm": old}, {"power_dbm": new}, now)
+            applied.append(i)
+            status, reason = (
+                ("MODIFIED", result.reason) if result.outcome is Outcome.MODIFIED else ("SUCCESS", req.reason)
+            )
             changes = [{"param": "power_dbm", "old_value": old, "new_value": new}]
             self._record(
-                t, "CHANGE_REQUEST", _SOURCE_VALUE[req.source], status, "POWER_CHANGE", net, a, changes, token,
-                reason, _request_details(req),
+                t, "CHANGE_REQUEST", source, status, "POWER_CHANGE", nets[i], aps[i], changes, token, reason,
+                _request_details(req),
             )  # fmt: skip
-        go = [i for i, c in enumerate(code) if c == 3]
-        if len(go) == 1:
-            i = go[0]
-            sim.set_power(aps[i], clipped_l[i], network=nets[i])
-            sh.cooldown.last_change_s[nets[i], aps[i], 2] = now
-        elif go:
-            b, ap = np.array(nets)[go], np.array(aps)[go]
-            sim.set_power_many(ap, np.array(clipped_l)[go], networks=b)
-            sh.cooldown.last_change_s[b, ap, 2] = now
-        # counters as _submit_checked() keeps them (Counter.update pays off for a batch only)
+        if applied:
+            sim.set_power_many(ap[applied], np.array(checks.clipped)[applied], networks=b[applied])
+            sh.cooldown.last_change_s[b[applied], ap[applied], 2] = now
+            self.actions["POWER_CHANGE"] += len(applied)
         self.events_by_type["CHANGE_REQUEST"] += len(requests)
-        if len(requests) == 1:
-            req = requests[0]
-            self.events_by_source[_SOURCE_VALUE[req.source]] += 1
-            self.events_by_network_type[req.network, "CHANGE_REQUEST"] += 1
-            self.shield_outcomes[_OUTCOME_VALUE[results[0].outcome]] += 1
-        else:
-            self.events_by_source.update(_SOURCE_VALUE[r.source] for r in requests)
-            self.events_by_network_type.update((r.network, "CHANGE_REQUEST") for r in requests)
-            self.shield_outcomes.update(_OUTCOME_VALUE[r.outcome] for r in results)
-        if applied_n:
-            self.actions["POWER_CHANGE"] += applied_n
+        self.events_by_source.update(_SOURCE_VALUE[r.source] for r in requests)
+        self.events_by_network_type.update((n, "CHANGE_REQUEST") for n in nets)
+        self.shield_outcomes.update(_OUTCOME_VALUE[r.outcome] for r in results)
         self.step_results += results
         return results
 
@@ -554,39 +463,6 @@ class EventLoop:
         """One audit record (the fields of :meth:`AuditLog.record`), its id and network kept for the step."""
         self.step_audit_ids.append(self.audit.record(*fields))
         self.step_audit_networks.append(fields[5])
-
-    def _power_plan(self, requests: list[ChangeRequest]) -> tuple[list, ...] | None:
-        """The shield's power checks of a batch on arrays, as Python lists: per request, a code (0
-        rejected: the radio cannot go as low as the EIRP limit; 1 no change; 2 deferred by
-        cooldown; 3 apply), its network, AP, slot, current, asked-for and clipped power, the power
-        range and radio maximum, and the cooldown wait. ``None``: not for the fast path."""
-        sim = self.sim
-        try:
-            b = np.array([r.network for r in requests], dtype=np.int64)
-            ap = np.array([r.ap for r in requests], dtype=np.int64)
-            asked = np.array([np.nan if r.power_dbm is None else float(r.power_dbm) for r in requests])
-        except (TypeError, ValueError, OverflowError):
-            return None
-        given = np.array([r.power_dbm is not None for r in requests])
-        in_range = (b >= 0) & (b < sim.num_networks) & (ap >= 0) & (ap < sim.num_aps)
-        if not in_range.all() or not np.isfinite(asked[given]).all():
-            return None
-        cur = sim.power_dbm[b, ap]
-        slot = sim.slot[b, ap]
-        lo = sim.ap_min_power_dbm[ap]
-        top = sim.ap_max_power_dbm[ap]
-        hi = np.minimum(top, sim.domain.slot_max_eirp_dbm[slot])
-        power = np.where(given, asked, cur)
-        clipped = np.clip(power, lo, hi)
-        ok = hi >= lo
-        changed = (clipped != cur) & ok
-        emergency = np.array([r.emergency for r in requests])
-        cooldown = self.shield.cooldown
-        wait = cooldown.last_change_s[b, ap, 2] + cooldown.min_gap_s[2] - self.now_s
-        deferred = changed & ~emergency & (wait > 0)
-        code = np.where(~ok, 0, np.where(~changed, 1, np.where(deferred, 2, 3)))
-        arrays = (code, b, ap, slot, cur, power, clipped, lo, hi, top, wait)
-        return tuple(x.tolist() for x in arrays)
 
     def _book_applied(self, ev: Event, req: ChangeRequest, result: ShieldResult, now: float) -> None:
         """Rollback watch, action count and audit record of a change that has been made."""
@@ -605,18 +481,16 @@ class EventLoop:
         req: ChangeRequest,
         b: int,
         ap: int,
-        before: dict[str, Any] | float,
-        after: dict[str, Any] | float,
+        before: dict[str, Any],
+        after: dict[str, Any],
         now: float,
     ) -> str | None:
         """Put a change just applied under rollback watch; its token (``None`` when not watched).
-        ``before`` and ``after`` are the parameters it changed, or the two powers (floats) of a
-        change of power alone. A newer change supersedes what was watched on the AP, and is
-        judged from here on; an emergency move or a rollback overrides it and is not watched."""
+        ``before`` and ``after`` are the parameters it changed. A newer change supersedes what was
+        watched on the AP, and is judged from here on; an emergency move or a rollback overrides it
+        and is not watched."""
         if self.config.auto_rollback and not (req.emergency or req.loop == "rollback"):
-            rb = self.rollbacks
-            watch = rb.watch_power if type(before) is float else rb.watch
-            token = self.last_token = watch(b, ap, before, after, now, "rb", req.loop)  # type: ignore[arg-type]
+            token = self.last_token = self.rollbacks.watch(b, ap, before, after, now, "rb", req.loop)
             return token
         self.rollbacks.forget_ap(b, ap)
         return None

@@ -14,6 +14,7 @@ from rrm_gym.safety.events import PARAMS, ChangeRequest, Outcome, ShieldResult
 from rrm_gym.sim import WirelessSimulation
 
 _PARAM_INDEX = {p: i for i, p in enumerate(PARAMS)}
+_CHANNEL_OF, _WIDTH_OF = SLOT_CHANNEL.tolist(), SLOT_WIDTH_MHZ.tolist()  # slot -> Python int
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,49 @@ def clip_note(power: float, clipped: float, hi: float, radio_max: float) -> str:
     radio's maximum) or the radio's own range."""
     limit = "EIRP limit" if hi < radio_max and power > hi else "radio range"
     return f"power {power:g} dBm clipped to {clipped:g} dBm ({limit})"
+
+
+@dataclass(frozen=True)
+class PowerChecks:
+    """The shield's verdicts on power-only requests of distinct APs (:meth:`Shield.check_powers`),
+    one entry per request, as Python lists: ``code`` 0 rejected (the radio cannot go as low as the
+    channel's EIRP limit), 1 no change, 2 deferred by cooldown, 3 apply; the slot, current, asked
+    and clipped power, the power range (``lo``, ``hi``) and radio maximum, and the cooldown wait."""
+
+    code: list[int]
+    slot: list[int]
+    cur: list[float]
+    asked: list[float]
+    clipped: list[float]
+    lo: list[float]
+    hi: list[float]
+    top: list[float]
+    wait: list[float]
+
+    REJECTED, UNCHANGED, DEFERRED, APPLY = 0, 1, 2, 3
+
+    def reason(self, i: int) -> str:
+        """Why request ``i`` was rejected, deferred or modified ("" when it was applied as asked)."""
+        code = self.code[i]
+        if code == self.REJECTED:
+            return f"radio minimum power {self.lo[i]:g} dBm exceeds the {self.hi[i]:g} dBm EIRP limit of that channel"
+        if code == self.DEFERRED:
+            return f"cooldown: power_dbm may change again in {self.wait[i]:.0f} s"
+        if self.clipped[i] != self.asked[i]:
+            return clip_note(self.asked[i], self.clipped[i], self.hi[i], self.top[i])
+        return ""
+
+    def result(self, i: int, req: ChangeRequest) -> ShieldResult:
+        """Request ``i``'s :class:`ShieldResult` (``req`` is that request)."""
+        code, note = self.code[i], self.reason(i)
+        if code in (self.REJECTED, self.DEFERRED):
+            return ShieldResult(Outcome.REJECTED, note, req)
+        slot, cur = self.slot[i], self.cur[i]
+        config = {"channel": _CHANNEL_OF[slot], "width_mhz": _WIDTH_OF[slot], "power_dbm": cur}
+        outcome = Outcome.MODIFIED if note else Outcome.APPLIED
+        if code == self.UNCHANGED:
+            return ShieldResult(outcome, note or "no change", req, {}, config)
+        return ShieldResult(outcome, note or "ok", req, {"power_dbm": self.clipped[i]}, config)
 
 
 def _whole(value: object, name: str) -> int:
@@ -183,6 +227,31 @@ class Shield:
             return ~changes
         return np.ones(len(levels_dbm), dtype=bool)
 
+    # ------------------------------------------------------------------ power requests, on arrays
+    def check_powers(
+        self, network: np.ndarray, ap: np.ndarray, asked_dbm: np.ndarray, emergency: np.ndarray, now_s: float
+    ) -> PowerChecks:
+        """The rules for power-only requests of distinct APs, all at once: the power clipped to the
+        radio's range and the channel's EIRP limit (rejected when the radio's minimum is above that
+        limit), and cooldown for a real change unless an emergency. ``asked_dbm`` NaN keeps the
+        current power. Deferrals are counted. One request is a batch of one: :meth:`check` takes
+        this path for a power-only request too."""
+        sim, cooldown = self.sim, self.cooldown
+        cur = sim.power_dbm[network, ap]
+        slot = sim.slot[network, ap]
+        lo = sim.ap_min_power_dbm[ap]
+        top = sim.ap_max_power_dbm[ap]
+        hi = np.minimum(top, sim.domain.slot_max_eirp_dbm[slot])
+        asked = np.where(np.isnan(asked_dbm), cur, asked_dbm)
+        clipped = np.clip(asked, lo, hi)
+        ok = hi >= lo
+        changed = (clipped != cur) & ok
+        wait = cooldown.last_change_s[network, ap, 2] + cooldown.min_gap_s[2] - now_s
+        deferred = changed & ~emergency & (wait > 0)
+        cooldown.deferrals += int(deferred.sum())
+        code = np.where(~ok, 0, np.where(~changed, 1, np.where(deferred, 2, 3)))
+        return PowerChecks(*(x.tolist() for x in (code, slot, cur, asked, clipped, lo, hi, top, wait)))
+
     # ------------------------------------------------------------------ one request
     def check(self, req: ChangeRequest, now_s: float) -> ShieldResult:
         sim = self.sim
@@ -191,6 +260,12 @@ class Shield:
             return ShieldResult(Outcome.REJECTED, f"no network {req.network}", req)
         if not 0 <= ap < sim.num_aps:
             return ShieldResult(Outcome.REJECTED, f"no AP {req.ap} (network has {sim.num_aps})", req)
+        if req.channel is None and req.width_mhz is None:
+            power = np.nan if req.power_dbm is None else float(req.power_dbm)
+            if math.isinf(power) or (req.power_dbm is not None and math.isnan(power)):
+                return ShieldResult(Outcome.REJECTED, f"power {req.power_dbm} is not a number", req)
+            one = np.array([b]), np.array([ap]), np.array([power]), np.array([req.emergency])
+            return self.check_powers(*one, now_s).result(0, req)
         cur = sim.ap_config(ap, b)
         cur_slot = sim.ap_slot(ap, b)
         if req.channel is None and req.width_mhz is None:
