@@ -692,11 +692,6 @@ def test_signed_text_is_the_reference_canonical_json_and_file_lines_hold_the_sam
 # ------------------------------------------------------------------------------ CLI
 
 
-@pytest.fixture
-def env_key(monkeypatch):
-    monkeypatch.setenv(KEY_ENV_VAR, KEY.decode())
-
-
 def test_cli_verify_intact_log_exits_0(tmp_path, capsys, env_key):
     path = write_log(tmp_path / "audit.jsonl")
     assert main(["verify", str(path)]) == 0

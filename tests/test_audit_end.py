@@ -41,11 +41,6 @@ def lines_of(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines(keepends=True)
 
 
-@pytest.fixture
-def env_key(monkeypatch):
-    monkeypatch.setenv("RRM_GYM_AUDIT_KEY", KEY.decode())
-
-
 # ----------------------------------------------------------------------------- cut at the end
 
 

@@ -1,0 +1,339 @@
+"""The event loop as a whole: random and adversarial request streams, the audit trail it writes, the
+event queue, the detectors and determinism."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from safety_helpers import (
+    APPLIED_STATUSES,
+    COOLDOWN_S,
+    KEY,
+    SITES,
+    AuditReplay,
+    assert_compliant,
+    assert_configuration_legal,
+    config_of,
+    covers,
+    event,
+    make_loop,
+    one_ap,
+    operations,
+    radar_site,
+    records,
+    saturation_site,
+    scripted_run,
+    shield_site,
+    video_bridge_site,
+)
+
+from rrm_gym.safety import (
+    AuditLog,
+    ChangeRequest,
+    DetectorConfig,
+    EventLoop,
+    EventQueue,
+    EventType,
+    Outcome,
+    Source,
+    pseudonymise,
+)
+from rrm_gym.safety.audit import verify_records
+from rrm_gym.sim import WirelessSimulation
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(
+    site=st.sampled_from(sorted(SITES)),
+    seed=st.integers(0, 3),
+    networks=st.sampled_from([1, 1, 2]),
+    ops=st.lists(operations, min_size=4, max_size=30),
+)
+def test_compliance_monitor_reads_zero_under_random_and_adversarial_request_streams(site, seed, networks, ops):
+    sim = WirelessSimulation(SITES[site], seed=seed, num_networks=networks)
+    loop = EventLoop(sim, audit=AuditLog(KEY, seed=0))
+    max_changes = loop.shield.max_channel_changes
+    replay = AuditReplay(loop)
+    channel_changes: dict[tuple[float, int], int] = {}
+
+    for op in [*ops, ("advance", 360)]:
+        kind = op[0]
+        if kind == "burst":
+            for req in op[1]:
+                before = (sim.slot.copy(), sim.power_dbm.copy(), sim.tx_enabled.copy())
+                result = loop.submit(req)  # must never raise
+                assert result.outcome in (Outcome.APPLIED, Outcome.MODIFIED, Outcome.REJECTED)
+                # an agent cannot claim an emergency: its request is judged as a normal one
+                expected = dataclasses.replace(req, emergency=False) if req.source is Source.AGENT else req
+                assert result.request == expected
+                req = result.request
+                if not result.accepted or not result.applied:
+                    assert result.reason
+                    assert np.array_equal(sim.slot, before[0]) and np.array_equal(sim.power_dbm, before[1])
+                    assert np.array_equal(sim.tx_enabled, before[2])
+                else:
+                    if not req.emergency:
+                        for p in result.applied:
+                            last = replay.last_change.get((req.network, req.ap, p), -np.inf)
+                            assert sim.time_s - last >= COOLDOWN_S[p], (req, result, last)
+                        if "channel" in result.applied or "width_mhz" in result.applied:
+                            key = (sim.time_s, req.network)
+                            channel_changes[key] = channel_changes.get(key, 0) + 1
+                            assert channel_changes[key] <= max_changes
+                    if "power_dbm" in result.applied:
+                        assert math.isfinite(result.applied["power_dbm"])
+                replay.book()
+                assert_configuration_legal(sim, loop)
+        elif kind == "advance":
+            loop.advance(op[1])
+        elif kind == "radar":
+            loop.inject_dfs_event(op[1] % sim.num_aps, channel=op[2], network=op[3] % networks)
+        else:
+            tokens = list(loop.rollbacks.history)  # changes not yet rolled back
+            if tokens:
+                loop.rollback(tokens[op[1] % len(tokens)])
+        replay.book()
+        replay.assert_matches(sim)
+        assert_configuration_legal(sim, loop)
+
+    c = loop.counters()
+    assert c["dfs_violations"] == 0, c
+    assert c["eirp_violations"] == 0, c
+    assert c["dfs_reaction_worst_s"] <= 1.0
+    check = verify_records(loop.audit.records, KEY, allow_unsealed=True)
+    assert check.ok, check
+    assert check.records == len(loop.audit.records)
+
+
+def test_malformed_numeric_channel_or_width_is_rejected_not_raised():
+    sim, loop = make_loop(one_ap(36))
+    for req in (
+        ChangeRequest(0, channel=math.nan),
+        ChangeRequest(0, channel=math.inf),
+        ChangeRequest(0, width_mhz=math.nan),
+    ):
+        result = loop.submit(req)
+        assert result.outcome is Outcome.REJECTED, req
+        assert config_of(sim, 0) == (36, 20, 20.0)
+
+
+def test_every_applied_change_is_a_signed_record_whose_changes_replay_to_the_final_configuration():
+    sim, loop = make_loop(radar_site(at_s=(200,)))
+    initial = {ap: dict(zip(("channel", "width_mhz", "power_dbm"), config_of(sim, ap), strict=True)) for ap in (0, 1)}
+    loop.advance(5)
+    loop.submit(ChangeRequest(1, channel=44, width_mhz=40))  # APPLIED
+    loop.submit(ChangeRequest(0, power_dbm=40.0))  # MODIFIED: clipped
+    loop.submit(ChangeRequest(0, channel=144))  # REJECTED
+    loop.submit(ChangeRequest(1, channel=40))  # DEFERRED (cooldown)
+    loop.advance(30)
+    loop.rollback(loop.last_token)  # ROLLED_BACK
+    loop.advance(200)  # radar at 200: AP 0 moves
+    loop.inject_interference_event(1, kind="microwave", duty_cycle=0.9, confidence=0.95)
+    loop.advance(10)
+
+    recs = loop.audit.records
+    statuses = {r.execution_status for r in recs}
+    assert {"SUCCESS", "MODIFIED", "REJECTED", "DEFERRED", "ROLLED_BACK"} <= statuses
+    c = loop.counters()
+    assert c["audit_records_by_status"] == loop.audit.counts_by_status
+    assert sum(c["audit_records_by_status"].get(s, 0) for s in APPLIED_STATUSES) == c["actions_executed"]
+    assert [r.sequence for r in recs] == list(range(len(recs)))
+    replay = {ap: dict(cfg) for ap, cfg in initial.items()}
+    for r in recs:
+        assert len(r.signature) == 64
+        if r.execution_status in APPLIED_STATUSES:
+            assert r.configuration_changes
+        else:
+            assert r.configuration_changes == ()
+        for ch in r.configuration_changes:
+            assert set(ch) == {"param", "old_value", "new_value"}
+            assert ch["old_value"] != ch["new_value"]
+            assert replay[r.ap_id][ch["param"]] == ch["old_value"], (r, replay)
+            replay[r.ap_id][ch["param"]] = ch["new_value"]
+    for ap in (0, 1):
+        assert tuple(replay[ap].values()) == config_of(sim, ap)
+    check = verify_records(recs, KEY, allow_unsealed=True)
+    assert check.ok and check.records == len(recs)
+    assert loop.audit.verify().ok
+    # a record edited after the fact no longer verifies
+    tampered = [r.to_dict() for r in recs]
+    tampered[1]["configuration_changes"][0]["new_value"] = 165
+    bad = verify_records(tampered, KEY, allow_unsealed=True)
+    assert not bad.ok and bad.first_bad_line == 2
+
+
+def test_client_identifiers_never_reach_the_audit_log_in_the_clear(tmp_path):
+    sim, loop = make_loop(shield_site())
+    mac = "AA-BB-CC-DD-EE-0F"
+    loop.submit(ChangeRequest(2, channel=40, source=Source.MANUAL, reason=f"client {mac} complained"))
+    loop.submit(ChangeRequest(2, power_dbm=17.0, reason=f"roam issue aa:bb:cc:dd:ee:0f and {mac.lower()}"))
+    out = tmp_path / "audit.jsonl"
+    assert loop.audit.export(out) == 2
+    text = out.read_text()
+    for form in (mac, mac.lower(), mac.replace("-", ":"), mac.lower().replace("-", ":")):
+        assert form not in text
+        assert all(form not in json.dumps(r.to_dict()) for r in loop.audit.records)
+    alias = pseudonymise(mac, KEY)
+    assert alias == loop.audit.pseudonymise("aa:bb:cc:dd:ee:0f")
+    r0, r1 = loop.audit.records
+    assert r0.reason == f"client {alias} complained"
+    assert r1.reason.count(alias) == 2
+    # values under client keys are pseudonymised wherever they appear
+    rec = loop.audit.append(
+        sim_time_s=sim.time_s,
+        event_type="CHANGE_REQUEST",
+        source="manual",
+        execution_status="REJECTED",
+        details={"client_id": "laptop-17", "clients": [mac]},
+    )
+    assert rec.details == {"client_id": pseudonymise("laptop-17", KEY), "clients": [alias]}
+    assert verify_records(loop.audit.records, KEY, allow_unsealed=True).ok
+    # the loop's own records carry caller text in their details too: the loop tag, and what an
+    # injected event says (a MAC right after an escaped control character included)
+    loop.submit(ChangeRequest(3, power_dbm=14.0, loop=f"fast {mac}"))
+    loop.submit(ChangeRequest(4, power_dbm=14.0, loop=f"\x1f{mac}"))
+    loop.inject_interference_event(2, kind=f"camera {mac.lower()}")
+    held = list(loop.audit._memory)
+    assert len(held) >= 5
+    for form in (mac, mac.lower(), mac.replace("-", ":"), mac.lower().replace("-", ":")):
+        assert all(form not in text for text in held)
+    assert [r.details["loop"] for r in loop.audit.records[3:5]] == [f"fast {alias}", f"\x1f{alias}"]
+    assert verify_records(loop.audit.records, KEY, allow_unsealed=True).ok
+
+
+def test_event_queue_pops_emergencies_first_and_keeps_arrival_order_within_a_priority():
+    q = EventQueue()
+    order = [
+        EventType.CHANGE_REQUEST,
+        EventType.SPECTRUM_SATURATION,
+        EventType.DFS_RADAR,
+        EventType.CHANGE_REQUEST,
+        EventType.NON_WIFI_INTERFERENCE,
+        EventType.DFS_RADAR,
+        EventType.DEGRADATION,
+    ]
+    for i, kind in enumerate(order):
+        q.push(event(kind, i))
+    assert len(q) == len(order) and q
+    popped = [q.pop() for _ in range(len(order))]
+    assert [(e.type, e.ap) for e in popped] == [
+        (EventType.DFS_RADAR, 2),
+        (EventType.DFS_RADAR, 5),
+        (EventType.NON_WIFI_INTERFERENCE, 4),
+        (EventType.SPECTRUM_SATURATION, 1),
+        (EventType.DEGRADATION, 6),
+        (EventType.CHANGE_REQUEST, 0),
+        (EventType.CHANGE_REQUEST, 3),
+    ]
+    assert not q and len(q) == 0
+    with pytest.raises(IndexError):
+        q.pop()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from(list(EventType)), max_size=40), st.integers(0, 40))
+def test_event_queue_order_is_a_stable_sort_by_priority(kinds, pops_before_refill):
+    q = EventQueue()
+    for i, kind in enumerate(kinds):
+        q.push(event(kind, i))
+    k = min(pops_before_refill, len(kinds))
+    got = [q.pop().ap for _ in range(k)]
+    assert got == sorted(range(len(kinds)), key=lambda i: (int(kinds[i]), i))[:k]
+    # an emergency pushed mid-drain overtakes every waiting lower-priority event, not earlier emergencies
+    kinds = [*kinds, EventType.DFS_RADAR]
+    q.push(event(EventType.DFS_RADAR, len(kinds) - 1))
+    got += [q.pop().ap for _ in range(len(q))]
+    assert got[k:] == sorted(got[k:], key=lambda i: (int(kinds[i]), i))
+    assert sorted(got) == list(range(len(kinds)))
+
+
+def test_sustained_non_wifi_interference_is_reported_after_the_sustain_time_and_the_ap_moves_off():
+    sim, loop = make_loop(video_bridge_site(), react_to_interference=True)
+    s = loop.advance(9)
+    assert s.nonwifi_confidence[0, :, 0].min() >= 0.6 and s.nonwifi_duty_frac[0, :, 0].min() >= 0.3
+    assert loop.counters()["events_by_type"] == {}
+    assert sim.channel[0, 0] == 36
+    loop.advance(1)  # ten seconds sustained
+    c = loop.counters()
+    assert c["events_by_type"] == {"NON_WIFI_INTERFERENCE": 1}
+    assert c["events_by_source"] == {"detected": 1}
+    assert not covers(sim, 0, 36)
+    assert sim.channel[0, 1] == 44  # AP 1 does not hear it: untouched
+    (rec,) = records(loop, event_type="NON_WIFI_INTERFERENCE")
+    assert rec.sim_time_s == 10.0
+    assert rec.ap_id == 0 and rec.source == "detected" and rec.execution_status == "SUCCESS"
+    assert rec.details["kind"] == "video_bridge"
+    assert "video_bridge" in rec.reason
+    s = loop.advance(60)
+    assert s.nonwifi_duty_frac[0, :, 0].max() == 0.0  # off its channel, the bridge is not seen
+    assert loop.counters()["events_by_type"] == {"NON_WIFI_INTERFERENCE": 1}
+    assert_compliant(loop)
+
+
+def test_non_wifi_sustain_time_is_configurable_and_reaction_can_be_disabled():
+    sim, loop = make_loop(
+        video_bridge_site(),
+        detectors=DetectorConfig(nonwifi_sustain_s=25, saturation_sustain_s=3600),
+        react_to_interference=False,
+    )
+    loop.advance(24)
+    assert loop.counters()["events_by_type"] == {}
+    loop.advance(1)
+    assert loop.counters()["events_by_type"] == {"NON_WIFI_INTERFERENCE": 1}
+    loop.advance(25)  # still there: reported again every sustain time
+    assert loop.counters()["events_by_type"] == {"NON_WIFI_INTERFERENCE": 2}
+    assert sim.channel[0, 0] == 36
+    assert loop.audit.records == []
+
+
+def test_sustained_spectrum_saturation_fires_after_the_sustain_time():
+    sim, loop = make_loop(saturation_site(1.0), react_to_saturation=True, saturation_margin=0.0)
+    s = loop.advance(29)
+    assert s.cca_busy_frac[0, :, 0].min() >= 0.9
+    assert loop.counters()["events_by_type"] == {}
+    loop.advance(1)
+    assert loop.counters()["events_by_type"] == {"SPECTRUM_SATURATION": 1}
+    (rec,) = records(loop, event_type="SPECTRUM_SATURATION")
+    assert rec.sim_time_s == 30.0
+    assert rec.details["cca_busy_pct"] >= 90.0
+    assert "saturation" in rec.reason
+    assert not covers(sim, 0, 36)
+    s = loop.advance(30)
+    assert s.cca_busy_frac[0, :, 0].max() < 0.9
+    assert_compliant(loop)
+
+
+def test_busy_but_unsaturated_medium_fires_no_saturation_event():
+    sim, loop = make_loop(saturation_site(0.5))
+    s = loop.advance(120)
+    assert 0.3 < s.cca_busy_frac[0, :, 0].mean() < 0.9
+    assert loop.counters()["events_by_type"] == {}
+    assert sim.channel[0, 0] == 36
+
+
+def test_injected_events_are_counted_by_source_and_handled():
+    sim, loop = make_loop(shield_site())
+    loop.inject_interference_event(2, kind="microwave", duty_cycle=0.9, confidence=0.95)
+    assert sim.channel[0, 2] != 36
+    loop.inject_spectrum_saturation_event(1, cca_busy_pct=97.0)
+    loop.inject_dfs_event(0)
+    c = loop.counters()
+    assert c["events_by_source"] == {"injected": 3}
+    assert c["events_by_type"] == {"NON_WIFI_INTERFERENCE": 1, "SPECTRUM_SATURATION": 1, "DFS_RADAR": 1}
+    assert sim.channel[0, 0] != 100
+    assert all(r.source == "injected" for r in loop.audit.records)
+
+
+def test_same_scenario_seed_and_requests_give_identical_counters_and_audit_trail():
+    a, b = scripted_run(2), scripted_run(2)
+    assert a.counters() == b.counters()
+    assert [r.to_dict() for r in a.audit.records] == [r.to_dict() for r in b.audit.records]
+    assert np.array_equal(a.sim.slot, b.sim.slot) and np.array_equal(a.sim.power_dbm, b.sim.power_dbm)
+    assert a.counters()["radar_hits"] > 0
+    assert_compliant(a)
