@@ -309,7 +309,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_benchmark)
 
     p = sub.add_parser("train", help="train an RL agent from a YAML config (configs/training/)")
-    p.add_argument("--config", required=True, help="training config YAML")
+    p.add_argument(
+        "--config",
+        required=True,
+        help="training config: a YAML file, or the name of a packaged one (configs/training/)",
+    )
     p.add_argument("--timesteps", type=_timesteps, help="override the config's timesteps (1 to 10^10)")
     p.add_argument("--n-envs", type=_n_envs, help="override the config's number of envs (1 to 256)")
     p.add_argument(

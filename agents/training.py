@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -78,11 +79,39 @@ class TrainConfig(BaseModel):
         return LOOPS[self.env_id]
 
 
+def packaged_configs() -> list[str]:
+    """Names of the training configs installed with the package (``configs/training`` in the source)."""
+    return sorted(
+        p.name[: -len(".yaml")] for p in resources.files("agents.configs").iterdir() if p.name.endswith(".yaml")
+    )
+
+
+def config_path(name_or_path: str | Path) -> Path:
+    """``name_or_path`` if it names a file, else the packaged config of that name (``.yaml`` optional)."""
+    path = Path(name_or_path)
+    try:
+        if path.exists():
+            return path
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        return path
+    name = path.name[: -len(".yaml")] if path.name.endswith(".yaml") else path.name
+    if str(path.parent) == "." or path.parent == Path("configs/training"):
+        packaged = resources.files("agents.configs") / f"{name}.yaml"
+        if packaged.is_file():
+            return Path(str(packaged))
+    return path
+
+
 def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
-    """Read and check a training config; ``overrides`` (top-level keys) win over the file."""
+    """Read and check a training config, a file or a packaged config by name (see
+    :func:`packaged_configs`); ``overrides`` (top-level keys) win over the file."""
     from rrm_gym.config.loader import YAMLLimitError, parse_yaml, read_limited
 
-    path = Path(path)
+    given = path
+    path = config_path(path)
+    if not path.exists() and str(given) == path.name and not path.suffix:
+        names = ", ".join(packaged_configs())
+        raise TrainConfigError(f"{given}: no such file or packaged training config (packaged: {names})")
     try:
         raw = parse_yaml(read_limited(path).decode("utf-8"))
     except UnicodeDecodeError as e:

@@ -24,3 +24,30 @@ def test_every_python_package_in_the_tree_is_listed_for_the_wheel():
         assert (directory / "__init__.py").exists(), name
         found.add(name)
     assert found == listed, f"missing: {sorted(found - listed)}; listed but absent: {sorted(listed - found)}"
+
+
+def test_training_configs_load_by_name_from_any_directory(tmp_path, monkeypatch):
+    from agents.training import TrainConfigError, load_config, packaged_configs
+
+    names = packaged_configs()
+    assert "fast_office_ppo_lagrangian" in names and len(names) == len(list((ROOT / "configs/training").glob("*.yaml")))
+    monkeypatch.chdir(tmp_path)
+    for given in ("fast_office_ppo_lagrangian", "fast_office_ppo_lagrangian.yaml"):
+        cfg = load_config(given)
+        assert cfg.env_id == "rrm_gym/FastLoop-v1" and cfg.scenario == "office"
+    try:
+        load_config("no_such_config")
+    except TrainConfigError as e:
+        assert "no such file or packaged training config" in str(e) and "fast_office_ppo" in str(e)
+    else:
+        raise AssertionError("an unknown name must be refused")
+
+
+def test_the_version_is_stated_once_alike_and_the_changelog_covers_it():
+    import rrm_gym
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert rrm_gym.__version__ == version
+    assert f"## {version}" in (ROOT / "CHANGELOG.md").read_text()
+    assert f"version: {version}" in (ROOT / "CITATION.cff").read_text()
+    assert (ROOT / "rrm_gym" / "py.typed").exists() and "Apache License" in (ROOT / "LICENSE").read_text()
