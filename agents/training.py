@@ -386,9 +386,12 @@ def _train_sb3(cfg: TrainConfig, run_dir: Path, checkpoint: Path | None, progres
                 progress(self.num_timesteps, {})
             return True
 
+    from agents.callbacks import CostLogger
+
     callbacks = CallbackList(
         [
             CheckpointCallback(max(1, cfg.checkpoint_every // cfg.n_envs), str(run_dir / "checkpoints"), "model"),
+            CostLogger(),  # PPO and MaskablePPO log no cost of their own
             _Progress(),
         ]
     )

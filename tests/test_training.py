@@ -830,3 +830,16 @@ def test_the_training_benchmark_times_both_loops_separate_and_batched(capsys, mo
     rates = [float(x.replace(",", "")) for x in re.findall(r"([\d,]+) env steps/s", out)]
     assert "FastLoop-v1" in out and "SlowLoop-v1" in out
     assert len(rates) == 4 and all(r > 0 for r in rates)
+
+
+@pytest.mark.parametrize("key", ["ppo", "maskable_ppo"])
+def test_sb3_runs_log_the_episode_cost_to_tensorboard(runs, key):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    _, run_dir, _, _ = runs[key]
+    (events,) = {p.parent for p in (run_dir / "tb").rglob("events.out.tfevents*")}
+    acc = EventAccumulator(str(events))
+    acc.Reload()
+    assert "rollout/ep_cost_mean" in acc.Tags()["scalars"] and "rollout/cost_rate" in acc.Tags()["scalars"]
+    costs = [e.value for e in acc.Scalars("rollout/ep_cost_mean")]
+    assert costs and all(math.isfinite(c) and c >= 0 for c in costs)
