@@ -9,7 +9,7 @@ from rrm_gym.envs.joint import JointEnv
 from rrm_gym.envs.registration import ENV_IDS, register_envs
 from rrm_gym.envs.slow import SlowLoopEnv
 from rrm_gym.envs.vector import FastLoopVectorEnv, JointVectorEnv, SlowLoopVectorEnv
-from rrm_gym.envs.wrappers import SafetyGymnasiumWrapper
+from rrm_gym.envs.wrappers import SafetyGymnasiumWrapper, SafetyVectorWrapper
 
 __all__ = [
     "ENV_IDS",
@@ -19,6 +19,7 @@ __all__ = [
     "JointVectorEnv",
     "RRMEnv",
     "SafetyGymnasiumWrapper",
+    "SafetyVectorWrapper",
     "SlowLoopEnv",
     "SlowLoopVectorEnv",
     "register_envs",
