@@ -378,6 +378,7 @@ class Oracle(Baseline):
         memo = {id(env.event_loop.audit): AuditLog(), id(env.scenario): env.scenario}
         twin = copy.deepcopy(env, memo)
         steps = max(1, round(self.horizon_s / env.fast_period_s))
+        twin.episode_steps = twin._steps + steps  # the look-ahead may run past the episode's end
         action = np.concatenate([slots, levels])
         total = 0.0
         for _ in range(steps):

@@ -44,6 +44,60 @@ KPI_KEYS = (
 )
 EVENT_KEYS = ("DFS_RADAR", "NON_WIFI_INTERFERENCE", "SPECTRUM_SATURATION", "DEGRADATION", "CHANGE_REQUEST")
 
+MAX_EPISODE_STEPS = 10_000_000
+
+
+def episode_over_message(episode_steps: int) -> str:
+    """What stepping an ended episode says, the same in every env."""
+    return f"the episode is over (truncated after {episode_steps} steps): call reset() before step()"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(name: str, value: Any, low: int, high: int) -> int:
+    """``value`` as an ``int`` in ``[low, high]``; ``TypeError`` / ``ValueError`` naming ``name``
+    otherwise (no float, string or boolean is rounded or read as a number)."""
+    if not _is_int(value):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
+    return int(value)
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` if it is a boolean; ``TypeError`` naming ``name`` otherwise (``'no'`` is not false)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def check_policy(name: str, policy: Any) -> None:
+    """``TypeError`` naming ``name`` unless ``policy`` is ``None`` or callable."""
+    if policy is not None and not callable(policy):
+        raise TypeError(f"{name} must be a callable (obs, info) -> action, or None; got {type(policy).__name__}")
+
+
+def check_cost_weights(cost_weights: Any) -> dict[str, float]:
+    """The cost weights given, checked: known terms, each a finite number >= 0."""
+    if cost_weights is None:
+        return {}
+    if not isinstance(cost_weights, Mapping):
+        raise TypeError(f"cost_weights must be a mapping of cost term to weight, got {type(cost_weights).__name__}")
+    unknown = [k for k in cost_weights if k not in DEFAULT_COST_WEIGHTS]
+    if unknown:
+        raise ValueError(f"unknown cost terms {sorted(map(str, unknown))}; known: {sorted(DEFAULT_COST_WEIGHTS)}")
+    out = {}
+    for key, w in cost_weights.items():
+        if isinstance(w, (bool, np.bool_)) or not isinstance(w, (int, float, np.integer, np.floating)):
+            raise TypeError(f"cost_weights[{key!r}] must be a number, got {type(w).__name__} {w!r}")
+        if not (np.isfinite(w) and w >= 0):
+            raise ValueError(f"cost_weights[{key!r}] must be a finite number >= 0, got {w}")
+        out[key] = float(w)
+    return out
+
+
 # A policy for the *other* loop: (observation, info) -> action in that loop's encoding.
 Policy = Callable[[Mapping[str, np.ndarray], Mapping[str, Any]], Any]
 
@@ -128,29 +182,41 @@ class RRMEnv(gym.Env):
         audit_path: str | Path | None = None,
         render_mode: str | None = None,
     ) -> None:
+        if not isinstance(scenario, (str, Path, Scenario)):
+            raise TypeError(
+                f"scenario must be a packaged name, a YAML path or a Scenario, got {type(scenario).__name__}"
+            )
+        check_int("episode_steps", episode_steps, 1, MAX_EPISODE_STEPS)
+        for name, value in (("fast_period_s", fast_period_s), ("slow_period_s", slow_period_s)):
+            if value is not None:
+                check_int(name, value, 1, 86_400)
+        if not isinstance(reward, str) or reward not in REWARDS:
+            raise ValueError(f"unknown reward {reward!r}; choose one of {REWARDS}")
+        weights = check_cost_weights(cost_weights)
+        check_bool("allow_width", allow_width)
+        check_bool("channel_onehot", channel_onehot)
+        if event_loop is not None and not isinstance(event_loop, EventLoopConfig):
+            raise TypeError(f"event_loop must be an EventLoopConfig or None, got {type(event_loop).__name__}")
+        if render_mode is not None and (
+            not isinstance(render_mode, str) or render_mode not in self.metadata["render_modes"]
+        ):
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         loops = self.scenario.loops
-        self.fast_period_s = int(fast_period_s or loops.fast_period_s)
-        self.slow_period_s = int(slow_period_s or loops.slow_period_s)
-        if self.fast_period_s < 1 or self.slow_period_s < self.fast_period_s:
+        self.fast_period_s = int(loops.fast_period_s if fast_period_s is None else fast_period_s)
+        self.slow_period_s = int(loops.slow_period_s if slow_period_s is None else slow_period_s)
+        if self.slow_period_s < self.fast_period_s:
             raise ValueError(
                 f"need 1 <= fast_period_s <= slow_period_s, got {self.fast_period_s} and {self.slow_period_s}"
             )
         if self.slow_period_s % self.fast_period_s:
-            raise ValueError(f"slow_period_s {self.slow_period_s} must be a multiple of fast_period_s")
-        if episode_steps < 1:
-            raise ValueError(f"episode_steps must be >= 1, got {episode_steps}")
-        if reward not in REWARDS:
-            raise ValueError(f"unknown reward {reward!r}; choose one of {REWARDS}")
-        unknown = set(cost_weights or {}) - set(DEFAULT_COST_WEIGHTS)
-        if unknown:
-            raise ValueError(f"unknown cost terms {sorted(unknown)}; known: {sorted(DEFAULT_COST_WEIGHTS)}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None")
-        self.episode_steps = episode_steps
+            raise ValueError(
+                f"slow_period_s {self.slow_period_s} must be a multiple of fast_period_s {self.fast_period_s}"
+            )
+        self.episode_steps = int(episode_steps)
         self.reward_name = reward
-        self.cost_weights = {**DEFAULT_COST_WEIGHTS, **(cost_weights or {})}
-        self.allow_width = allow_width
+        self.cost_weights = {**DEFAULT_COST_WEIGHTS, **weights}
+        self.allow_width = bool(allow_width)
         self.channel_onehot = bool(channel_onehot)
         # Saturation is what the agent is there to fix: by default the event loop leaves it to the
         # agent, and keeps reacting to radar and non-Wi-Fi interference.
@@ -262,6 +328,8 @@ class RRMEnv(gym.Env):
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
         if self._obs is None:
             raise RuntimeError("call reset() before step()")
+        if self._steps >= self.episode_steps:
+            raise RuntimeError(episode_over_message(self.episode_steps))
         a = np.asarray(action)
         integral = np.issubdtype(a.dtype, np.integer) or (
             np.issubdtype(a.dtype, np.floating) and bool(np.all(np.isfinite(a) & (a == np.round(a))))

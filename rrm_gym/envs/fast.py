@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from rrm_gym.config import Scenario
-from rrm_gym.envs.core import Policy, RRMEnv, multi_discrete
+from rrm_gym.envs.core import Policy, RRMEnv, check_policy, multi_discrete
 from rrm_gym.sim import Sensing
 
 
@@ -93,8 +93,9 @@ class FastLoopEnv(RRMEnv):
         power_mode: str = "level",
         **kwargs: Any,
     ) -> None:
-        if power_mode not in self.POWER_MODES:
+        if not isinstance(power_mode, str) or power_mode not in self.POWER_MODES:
             raise ValueError(f"power_mode must be one of {self.POWER_MODES}, got {power_mode!r}")
+        check_policy("slow_policy", slow_policy)
         super().__init__(scenario, episode_steps=episode_steps, **kwargs)
         self.slow_policy = slow_policy
         self.power_mode = power_mode

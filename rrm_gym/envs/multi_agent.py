@@ -20,7 +20,7 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
     ) from e
 
 from rrm_gym.config import Scenario
-from rrm_gym.envs.core import RRMEnv
+from rrm_gym.envs.core import RRMEnv, episode_over_message
 
 ENV_IDS = ("rrm_gym/FastLoop-v1", "rrm_gym/SlowLoop-v1", "rrm_gym/Joint-v1")
 
@@ -153,7 +153,7 @@ class RRMParallelEnv(ParallelEnv):
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         if not self.agents:
-            raise RuntimeError("the episode is over (no agents left): call reset()")
+            raise RuntimeError(f"{episode_over_message(self.rrm_env.episode_steps)} (no agents left)")
         missing = [a for a in self.agents if a not in actions]
         unknown = [a for a in actions if a not in self._columns]
         if missing or unknown:

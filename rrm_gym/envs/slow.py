@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from rrm_gym.config import Scenario
-from rrm_gym.envs.core import Policy, RRMEnv, multi_discrete
+from rrm_gym.envs.core import Policy, RRMEnv, check_policy, multi_discrete
 from rrm_gym.sim import Sensing
 
 
@@ -57,6 +57,7 @@ class SlowLoopEnv(RRMEnv):
         episode_steps: int = 24,
         **kwargs: Any,
     ) -> None:
+        check_policy("fast_policy", fast_policy)
         super().__init__(scenario, episode_steps=episode_steps, **kwargs)
         self.fast_policy = fast_policy
         self.action_space = multi_discrete(self._channel_nvec())

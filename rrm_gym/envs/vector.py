@@ -11,7 +11,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from rrm_gym.config import Scenario
-from rrm_gym.envs.core import EVENT_KEYS, Policy, RRMEnv, network_kpis, rewards_of
+from rrm_gym.envs.core import EVENT_KEYS, Policy, RRMEnv, check_policy, network_kpis, rewards_of
 from rrm_gym.envs.fast import FastLoopEnv
 from rrm_gym.envs.joint import JointEnv
 from rrm_gym.envs.observation import build_observations, current_channel_onehot
@@ -45,6 +45,7 @@ class _BatchedRRMEnv(VectorEnv):
     ) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        check_policy(self.other_policy_name or "other_policy", other_policy)
         if render_mode is not None:
             raise ValueError("the vector env does not render; make one FastLoop-v1 env to render a network")
         try:
