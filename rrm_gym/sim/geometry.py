@@ -2,10 +2,64 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
 import numpy as np
 
 from rrm_gym.config.schema import Scenario
 from rrm_gym.radio.propagation import geometric_loss_db
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class LRUCache(Generic[K, V]):
+    """A mapping that keeps at most ``maxsize`` entries, dropping the least recently used: the
+    module's caches of per-floor-plan arrays stay bounded however many floor plans a process sees."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._data: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K, default: V | None = None) -> V | None:
+        if key in self._data:
+            self._data.move_to_end(key)
+            return self._data[key]
+        return default
+
+    def __setitem__(self, key: K, value: V) -> None:
+        self._data[key] = value
+        self._data.move_to_end(key)
+        while len(self._data) > self.maxsize:
+            self._data.popitem(last=False)
+
+    def get_or_build(self, key: K, build: Callable[[], V]) -> V:
+        """The entry of ``key``, built (and kept) if missing."""
+        if key in self._data:
+            self._data.move_to_end(key)
+            return self._data[key]
+        value = build()
+        self[key] = value
+        return value
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def clear(self) -> None:
+        self._data.clear()
+
+
+def cache_sizes() -> dict[str, tuple[int, int]]:
+    """Entries and bound of each of this module's caches."""
+    caches: dict[str, Any] = {
+        "wall_rasters": _RASTERS,
+        "loss_rasters": _LOSS_RASTERS,
+        "hotspots": _HOTSPOTS,
+        "grids": _GRIDS,
+    }
+    return {name: (len(c), c.maxsize) for name, c in caches.items()}
 
 
 def wall_segments(scenario: Scenario) -> np.ndarray:
@@ -95,9 +149,7 @@ class WallRaster:
     def cached(cls, src_xy: np.ndarray, walls: np.ndarray, width_m: float, height_m: float) -> WallRaster | None:
         """:meth:`build`, shared by every simulation of the same floor plan in this process."""
         key = (src_xy.tobytes(), walls.tobytes(), width_m, height_m)
-        if key not in _RASTERS:
-            _RASTERS[key] = cls.build(src_xy, walls, width_m, height_m)
-        return _RASTERS[key]
+        return _RASTERS.get_or_build(key, lambda: cls.build(src_xy, walls, width_m, height_m))
 
     def lookup(self, xy: np.ndarray) -> np.ndarray:
         """Walls between each client position ``[P, 2]`` and each source: ``[P, S]``."""
@@ -105,7 +157,8 @@ class WallRaster:
         return self.counts[:, iy, ix].T.astype(float)
 
 
-_RASTERS: dict[tuple, WallRaster | None] = {}
+# Each raster holds at most 4 M source-cells (int8); least recently used floor plans are dropped.
+_RASTERS: LRUCache[tuple, WallRaster | None] = LRUCache(32)
 
 
 class LossRaster:
@@ -156,9 +209,7 @@ class LossRaster:
     ) -> LossRaster | None:
         """:meth:`build`, shared by every simulation of the same floor plan and model in this process."""
         key = ("loss", src_xy.tobytes(), walls.tobytes(), width_m, height_m, model, np.asarray(dh_m).tobytes())
-        if key not in _LOSS_RASTERS:
-            _LOSS_RASTERS[key] = cls.build(src_xy, walls, width_m, height_m, model, dh_m)
-        return _LOSS_RASTERS[key]
+        return _LOSS_RASTERS.get_or_build(key, lambda: cls.build(src_xy, walls, width_m, height_m, model, dh_m))
 
     def cells(self, xy: np.ndarray) -> np.ndarray:
         """Flat grid cell of each client position ``[P, 2]`` (rasters of one floor plan share it)."""
@@ -173,7 +224,8 @@ class LossRaster:
         return self._rows.take(cells, axis=0)
 
 
-_LOSS_RASTERS: dict[tuple, LossRaster | None] = {}
+# Each raster holds at most 2 M source-cells (float64, 16 MB); two per floor plan (APs, interferers).
+_LOSS_RASTERS: LRUCache[tuple, LossRaster | None] = LRUCache(32)
 
 
 def place_clients(scenario: Scenario, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -212,7 +264,7 @@ def _hotspots(hotspots: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return hit[1]
 
 
-_HOTSPOTS: dict[int, tuple[list, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+_HOTSPOTS: LRUCache[int, tuple[list, tuple[np.ndarray, np.ndarray, np.ndarray]]] = LRUCache(64)
 
 
 def _grid(width_m: float, height_m: float) -> tuple[np.ndarray, np.ndarray]:
@@ -224,7 +276,7 @@ def _grid(width_m: float, height_m: float) -> tuple[np.ndarray, np.ndarray]:
     return hit
 
 
-_GRIDS: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}
+_GRIDS: LRUCache[tuple[float, float], tuple[np.ndarray, np.ndarray]] = LRUCache(256)
 
 
 def _snap(xy: np.ndarray, width_m: float, height_m: float) -> np.ndarray:
