@@ -288,16 +288,19 @@ def test_a_dense_wall_grid_is_refused_by_its_memory_estimate():
 
 
 def test_the_memory_estimate_is_an_upper_estimate_of_what_a_simulation_allocates():
-    sc = load_scenario("office")
-    estimate = estimated_memory_bytes(sc)
-    assert estimate < MAX_SCENARIO_MEMORY_BYTES / 50
-    geometry._RASTERS.clear()  # built afresh, as in a new process
-    geometry._LOSS_RASTERS.clear()
-    tracemalloc.start()
-    WirelessSimulation(sc, seed=0).run(60)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    assert peak < estimate < 3 * peak  # an upper estimate, of the same order
+    for name in ("office", "enterprise"):
+        sc = load_scenario(name)
+        estimate = estimated_memory_bytes(sc)
+        assert estimate < MAX_SCENARIO_MEMORY_BYTES / 10
+        WirelessSimulation(sc, seed=0).run(60)  # the kernels compiled, so that only the simulation is measured
+        geometry._RASTERS.clear()  # built afresh, as in a new process
+        geometry._LOSS_RASTERS.clear()
+        tracemalloc.start()
+        WirelessSimulation(sc, seed=0).run(60)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        # an upper estimate, within 10x (its fixed part weighs most on a small site: 7x on office, 3x on enterprise)
+        assert peak < estimate < 10 * peak, (name, peak, estimate)
     assert geometry.CLIENT_GRID_M == 0.5  # the estimate's grid pitch
 
 
