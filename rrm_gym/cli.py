@@ -194,7 +194,7 @@ def _cmd_simulate(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from rrm_gym.safety.audit import AuditConfigError, AuditLog, resolve_key
+    from rrm_gym.safety.audit import SINK_MAX_BYTES, SINK_RETENTION_FILES, AuditConfigError, AuditLog, resolve_key
     from rrm_gym.safety.demo import run_demo
 
     sc = load_or_report(args.scenario, err)
@@ -205,7 +205,8 @@ def _cmd_demo(args: argparse.Namespace, out: Console, err: Console) -> int:
         key = resolve_key(key_file=args.key_file)
         if args.audit_dir is not None:
             audit_path = Path(args.audit_dir) / "audit.jsonl"
-        audit = AuditLog(key, path=audit_path, fsync=args.fsync)
+        sink = {"max_bytes": SINK_MAX_BYTES, "retention_files": SINK_RETENTION_FILES} if audit_path else {}
+        audit = AuditLog(key, path=audit_path, fsync=args.fsync, **sink)
     except (AuditConfigError, OSError) as e:
         err.print(f"error: {e}", markup=False, highlight=False)
         return EXIT_USAGE
@@ -249,7 +250,10 @@ def _cmd_demo(args: argparse.Namespace, out: Console, err: Console) -> int:
         highlight=False,
     )
     if audit_path is not None:
-        out.print(f"audit log written to {audit_path.parent}/ (verify: rrm-gym audit verify {audit_path.parent})")
+        out.print(
+            f"audit log written to {audit_path.parent}/, sealed at head {audit.head} "
+            f"(verify: rrm-gym audit verify {audit_path.parent})"
+        )
     elif audit.ephemeral_key:
         out.print("audit log kept in memory, signed with a throw-away key (give --audit-dir to keep it)")
     return EXIT_OK

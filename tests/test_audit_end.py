@@ -259,3 +259,33 @@ def test_kill_9_of_the_writer_leaves_a_log_whose_every_record_verifies_and_whose
     after = verify(d, KEY)
     assert after.intact and after.sealed and after.unsealed_resumes == [r.last_sequence + 1]
     assert not after.ok and verify(d, KEY, allow_unsealed=True).ok
+
+
+# ----------------------------------------------------------------------------- the envs' file sink
+
+
+def test_an_envs_file_log_spans_its_episodes_rotates_keeps_its_newest_files_and_is_sealed_at_close(
+    tmp_path, monkeypatch
+):
+    import rrm_gym.envs.core as core
+    from rrm_gym.envs import FastLoopEnv
+
+    monkeypatch.setattr(core, "SINK_MAX_BYTES", 6000)
+    monkeypatch.setattr(core, "SINK_RETENTION_FILES", 3)
+    d = tmp_path / "audit"
+    env = FastLoopEnv("office", episode_steps=3, audit_key=KEY, audit_path=d / "audit.jsonl")
+    assert not d.exists()  # nothing is written before the first episode
+    for episode in range(3):
+        env.reset(seed=episode)
+        env.action_space.seed(episode)
+        for _ in range(3):
+            env.step(env.action_space.sample())
+    writer = env.event_loop.audit
+    env.close()
+    files = sorted(d.glob("audit.jsonl*[0-9]")) + ([d / "audit.jsonl"] if (d / "audit.jsonl").exists() else [])
+    assert len(files) == 3 and all(f.stat().st_size <= 6000 for f in files)  # rotated, the oldest removed
+    r = verify(d, KEY)
+    assert (r.ok, r.sealed, r.truncated_head, r.unsealed_resumes) == (True, True, True, [])
+    assert r.last_sequence == writer.total - 1  # one writer for all three episodes, no resume in between
+    assert read_anchor(anchor_path_of(d / "audit.jsonl"), KEY)["sealed"] is True
+    env.close()  # idempotent

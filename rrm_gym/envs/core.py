@@ -15,7 +15,7 @@ from gymnasium import spaces
 from rrm_gym.config import Scenario, load_scenario
 from rrm_gym.radio.regulatory import SLOT_BAND_GHZ, SLOT_CHANNEL, SLOT_WIDTH_MHZ
 from rrm_gym.safety import AuditLog, ChangeRequest, EventLoop, EventLoopConfig, Outcome, Source
-from rrm_gym.safety.audit import resolve_key
+from rrm_gym.safety.audit import SINK_MAX_BYTES, SINK_RETENTION_FILES, resolve_key
 from rrm_gym.sim import Sensing, WirelessSimulation
 
 POWER_STEP_DB = 3.0  # Cisco-style TPC step
@@ -223,6 +223,7 @@ class RRMEnv(gym.Env):
         self.event_loop_config = event_loop or EventLoopConfig(react_to_saturation=False)
         self._audit_key = resolve_key(audit_key) if audit_path is not None else audit_key
         self._audit_path = audit_path
+        self._file_audit: AuditLog | None = None  # one writer for all episodes, opened at the first reset
         self.render_mode = render_mode
 
         # A template simulation fixes the action encoding; reset() builds the episode's own.
@@ -245,7 +246,7 @@ class RRMEnv(gym.Env):
         self._slot_table = np.full((n, self._slot_choice_width), -1, dtype=np.int64)  # [N, C] choices, -1 pad
         for i, choices in enumerate(self.slots):
             self._slot_table[i, : len(choices)] = choices
-        self.event_loop: EventLoop = self._make_loop(self.sim)
+        self.event_loop: EventLoop = self._make_loop(self.sim, record=False)
         self._steps = 0
         self._events_seen: Counter = Counter()
         self._sensing: Sensing | None = None
@@ -302,16 +303,28 @@ class RRMEnv(gym.Env):
         return np.concatenate(parts).astype(bool)
 
     # ------------------------------------------------------------------ lifecycle
-    def _make_loop(self, sim: WirelessSimulation) -> EventLoop:
-        # audit ids follow the episode seed, so equal seeds give equal infos
-        audit = AuditLog(self._audit_key, path=self._audit_path, seed=sim.seed)
+    def _make_loop(self, sim: WirelessSimulation, record: bool = True) -> EventLoop:
+        """An event loop over ``sim``. With ``audit_path``, the loops of every episode (``record``)
+        write to one file log, opened at the first and sealed by :meth:`close`, rotating at
+        :data:`~rrm_gym.safety.audit.SINK_MAX_BYTES` and keeping the newest
+        :data:`~rrm_gym.safety.audit.SINK_RETENTION_FILES` files. Otherwise each episode keeps
+        its records in memory, their audit ids following the episode seed (equal seeds, equal infos)."""
+        if self._audit_path is not None and record:
+            if self._file_audit is None:
+                self._file_audit = AuditLog(
+                    self._audit_key,
+                    path=self._audit_path,
+                    max_bytes=SINK_MAX_BYTES,
+                    retention_files=SINK_RETENTION_FILES,
+                )
+            audit = self._file_audit
+        else:
+            audit = AuditLog(None if self._audit_path is not None else self._audit_key, seed=sim.seed)
         return EventLoop(sim, self.event_loop_config, audit=audit)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         super().reset(seed=seed)
         sim_seed = int(self.np_random.integers(2**31 - 1))
-        if self._audit_path is not None:
-            self.event_loop.audit.close()
         self.sim = WirelessSimulation(self.scenario, seed=sim_seed)
         self.event_loop = self._make_loop(self.sim)
         self._steps = 0
@@ -454,8 +467,10 @@ class RRMEnv(gym.Env):
         return None
 
     def close(self) -> None:
-        if self._audit_path is not None:
-            self.event_loop.audit.close()
+        """Seal and close the file audit log, if the env writes one (idempotent)."""
+        if self._file_audit is not None:
+            self._file_audit.close()
+            self._file_audit = None
 
 
 def multi_discrete(nvec: list[int]) -> spaces.MultiDiscrete:

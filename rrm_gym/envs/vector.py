@@ -60,7 +60,6 @@ class _BatchedRRMEnv(VectorEnv):
         # A FastLoopEnv checks the arguments and fixes the encodings every network shares.
         self.template = self.template_class(scenario, episode_steps=episode_steps, **kwargs)
         t = self.template
-        t.close()  # it only fixes the encodings: its own audit file (if any) is released
         self.num_envs = num_envs
         if self.other_policy_name is not None:
             setattr(self, self.other_policy_name, other_policy)  # slow_policy / fast_policy
@@ -79,7 +78,7 @@ class _BatchedRRMEnv(VectorEnv):
         self._level_table = t._level_table  # [N, L] power levels padded with NaN
         self._top_level = np.array([len(p) - 1 for p in self.power_levels])
         self.sim: WirelessSimulation = WirelessSimulation(self.scenario, seed=0, num_networks=num_envs)
-        self.event_loop: EventLoop = t._make_loop(self.sim)
+        self.event_loop: EventLoop = t._make_loop(self.sim, record=False)
         self._steps = 0
         self._needs_reset = True
         self._obs: dict[str, np.ndarray] | None = None
@@ -121,8 +120,6 @@ class _BatchedRRMEnv(VectorEnv):
     # ------------------------------------------------------------------ lifecycle
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         super().reset(seed=seed, options=options)
-        if self._audit_path is not None:
-            self.event_loop.audit.close()
         sim_seed = int(self.np_random.integers(2**31 - 1))
         self.sim = WirelessSimulation(self.scenario, seed=sim_seed, num_networks=self.num_envs)
         self.event_loop = self.template._make_loop(self.sim)
@@ -168,13 +165,9 @@ class _BatchedRRMEnv(VectorEnv):
         return obs, rewards, terminated, truncated, infos
 
     def close_extras(self, **kwargs: Any) -> None:
-        if self._audit_path is not None:
-            self.event_loop.audit.close()
+        self.template.close()  # it holds the file audit log of all networks, if there is one
 
     # ------------------------------------------------------------------ internals
-    @property
-    def _audit_path(self) -> Any:
-        return self.template._audit_path
 
     def _check_actions(self, actions: Any) -> np.ndarray:
         a = np.asarray(actions)

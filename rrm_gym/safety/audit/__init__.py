@@ -52,7 +52,7 @@ from .verify import (
     verify_files,
     verify_records,
 )
-from .writer import AuditLog, AuditWriteError
+from .writer import SINK_MAX_BYTES, SINK_RETENTION_FILES, AuditLog, AuditWriteError
 
 __all__ = [
     "ACTION_TYPES",
@@ -68,6 +68,8 @@ __all__ = [
     "RECORD_FIELDS",
     "SAFE_FIELDS",
     "SAFE_PARAMS",
+    "SINK_MAX_BYTES",
+    "SINK_RETENTION_FILES",
     "SIGNATURE_MISMATCH",
     "SOURCES",
     "AuditConfigError",

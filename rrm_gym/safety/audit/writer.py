@@ -42,6 +42,9 @@ from .verify import VerifyResult, anchor_path_of, verify_files, verify_records, 
 
 DEFAULT_CHECKPOINT_RECORDS = 10_000
 DEFAULT_CHECKPOINT_S = 60.0
+# the file sink of the envs and the demo: rotate at 16 MiB, keep the newest 16 files (256 MiB)
+SINK_MAX_BYTES = 16 * 2**20
+SINK_RETENTION_FILES = 16
 
 
 class AuditWriteError(OSError):
