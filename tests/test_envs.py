@@ -125,7 +125,7 @@ def assert_tree_equal(a: Any, b: Any, where: str = "") -> None:
 
 
 def rollout(env_id: str, seed: int, actions: list[np.ndarray]) -> list[tuple]:
-    env = make(env_id, episode_steps=len(actions))
+    env = make(env_id, episode_steps=len(actions), info_audit_ids=True)
     obs, info = env.reset(seed=seed)
     out = [(obs, None, info)]
     for a in actions:
@@ -369,31 +369,37 @@ def test_action_mask_matches_the_shield_when_a_channel_move_would_clip_a_power_i
 
 def assert_info_well_formed(env: gymnasium.Env, info: dict) -> None:
     u = env.unwrapped
-    assert type(info["cost"]) is float and info["cost"] >= 0
+    # numbers are numpy scalars (so that every library reads their dtype), arrays of fixed shape
+    assert type(info["cost"]) is np.float64 and info["cost"] >= 0
     assert info["cost_terms"].keys() == DEFAULT_COST_WEIGHTS.keys()
-    assert all(type(v) is float and v >= 0 for v in info["cost_terms"].values())
+    assert all(type(v) is np.float64 and v >= 0 for v in info["cost_terms"].values())
     assert info["cost"] == pytest.approx(sum(u.cost_weights[k] * v for k, v in info["cost_terms"].items()))
     assert info["kpi"].keys() == set(KPI_KEYS)
-    assert all(type(v) is float and math.isfinite(v) for v in info["kpi"].values())
+    assert all(type(v) is np.float64 and math.isfinite(v) for v in info["kpi"].values())
     assert set(COMPLIANCE_KEYS) <= info["compliance"].keys()
-    assert all(type(v) is int and v >= 0 for v in info["compliance"].values())
+    assert all(type(v) is np.int64 and v >= 0 for v in info["compliance"].values())
     assert info["shield"].keys() == {o.value for o in Outcome}
-    assert all(type(v) is int and v >= 0 for v in info["shield"].values())
+    assert all(type(v) is np.int64 and v >= 0 for v in info["shield"].values())
     assert info["events"].keys() == set(EVENT_KEYS)
-    assert all(type(v) is int and v >= 0 for v in info["events"].values())
+    assert all(type(v) is np.int64 and v >= 0 for v in info["events"].values())
     # every rollback of the period; the cost charges only those of this env's own changes
-    assert type(info["rollbacks"]) is int and info["rollbacks"] >= info["cost_terms"]["rollbacks"]
-    assert isinstance(info["audit_ids"], list) and all(type(a) is str and a for a in info["audit_ids"])
+    assert type(info["rollbacks"]) is np.int64 and info["rollbacks"] >= info["cost_terms"]["rollbacks"]
+    assert type(info["audit_records"]) is np.int64 and info["audit_records"] >= 0
+    if u.info_audit_ids:  # the ids themselves, a list of varying length, only when asked for
+        assert isinstance(info["audit_ids"], list) and len(info["audit_ids"]) == info["audit_records"]
+        assert all(type(a) is str and a for a in info["audit_ids"])
+    else:
+        assert "audit_ids" not in info
     mask = info["action_mask"]
     assert isinstance(mask, np.ndarray) and mask.dtype == np.bool_
     assert mask.shape == (int(env.action_space.nvec.sum()),)
     np.testing.assert_array_equal(mask, u.action_masks())
-    assert type(info["sim_time_s"]) is float and info["sim_time_s"] == u.sim.time_s
+    assert type(info["sim_time_s"]) is np.float64 and info["sim_time_s"] == u.sim.time_s
 
 
 @pytest.mark.parametrize("env_id", ALL_IDS)
 def test_info_has_every_key_with_numeric_types_on_every_step_including_the_last(env_id):
-    env = make(env_id, episode_steps=3, event_loop=LONG_COOLDOWN)
+    env = make(env_id, episode_steps=3, event_loop=LONG_COOLDOWN, info_audit_ids=True)
     u = env.unwrapped
     _, info = env.reset(seed=0)
     assert_info_well_formed(env, info)

@@ -66,7 +66,7 @@ def test_agents_acting_together_are_the_single_agent_env_step_for_step(env_id):
 
 
 def test_an_agents_mask_is_its_slice_of_the_flat_mask_and_what_the_shield_rejects():
-    par = parallel_env("rrm_gym/Joint-v1", episode_steps=10)
+    par = parallel_env("rrm_gym/Joint-v1", episode_steps=10, info="nested")
     par.reset(seed=1)
     u = par.rrm_env
     hold = {f"ap_{i}": np.array([u.current_channel_action()[i], u.current_power_action()[i]]) for i in range(u.num_aps)}
@@ -137,3 +137,57 @@ def test_a_pickled_env_continues_exactly_as_the_original():
     obs2, rew2, *_ = copy.step(actions)
     assert rew1 == rew2
     assert all(np.array_equal(obs1[a][k], obs2[a][k]) for a in obs1 for k in obs1[a])
+
+
+def test_flat_infos_are_one_level_of_numpy_values_with_the_same_keys_at_reset_and_every_step():
+    par = parallel_env("rrm_gym/Joint-v1", episode_steps=3)
+    _, infos = par.reset(seed=0)
+    keys = set(infos["ap_0"])
+    assert {"cost", "kpi/sle", "cost_terms/shield_rejected", "compliance/dfs_violations", "action_mask"} <= keys
+    for _ in range(3):
+        actions = {a: par.action_space(a).sample() for a in par.agents}
+        _, _, _, _, infos = par.step(actions)
+        for agent, info in infos.items():
+            assert set(info) == keys
+            assert all(isinstance(v, (np.generic, np.ndarray)) for v in info.values()), agent
+            n = par.action_space(agent).nvec.sum()
+            assert info["action_mask"].shape == (n,) and info["action_mask"].dtype == np.int8
+
+
+def test_flat_observations_with_the_mask_inside_are_what_rllibs_masking_module_reads():
+    par = parallel_env("rrm_gym/FastLoop-v1", episode_steps=3, observation="flat", action_mask_in_obs=True)
+    obs, _ = par.reset(seed=0)
+    for agent in par.agents:
+        space = par.observation_space(agent)
+        assert isinstance(space, spaces.Dict) and set(space.spaces) == {"observations", "action_mask"}
+        assert isinstance(space["observations"], spaces.Box) and space["observations"].dtype == np.float32
+        assert space.contains(obs[agent])
+        np.testing.assert_array_equal(obs[agent]["action_mask"], par.action_mask(agent).astype(np.float32))
+    flat_only = parallel_env("rrm_gym/FastLoop-v1", episode_steps=3, observation="flat")
+    obs2, _ = flat_only.reset(seed=0)
+    np.testing.assert_array_equal(obs2["ap_1"], obs["ap_1"]["observations"])
+
+
+def test_own_rewards_are_each_aps_clients_experience_and_average_to_the_team_reward_by_clients():
+    from rrm_gym.sim.sensing import client_utility
+
+    own = parallel_env("rrm_gym/FastLoop-v1", scenario="enterprise", episode_steps=2, agent_reward="own")
+    team = parallel_env("rrm_gym/FastLoop-v1", scenario="enterprise", episode_steps=2)
+    own.reset(seed=4)
+    team.reset(seed=4)
+    actions = {a: own.action_space(a).sample() for a in own.agents}
+    _, rewards, *_ = own.step(actions)
+    _, team_rewards, *_ = team.step(actions)
+    s = own.rrm_env._sensing
+    active, ap = s.client_active[0], s.client_ap[0]
+    counts = np.array([(active & (ap == i)).sum() for i in range(own.rrm_env.num_aps)])
+    values = np.array([rewards[f"ap_{i}"] for i in range(len(counts))])
+    assert len(set(np.round(values, 6))) > 1  # the APs' cells fare differently
+    weighted = float((values * counts).sum() / counts.sum())
+    assert weighted == pytest.approx(team_rewards["ap_0"], abs=1e-9)
+    assert weighted == pytest.approx(float(client_utility(s)[0][active].mean()), abs=1e-9)
+    with pytest.raises(ValueError, match="needs reward='experience'"):
+        parallel_env("rrm_gym/FastLoop-v1", agent_reward="own", reward="pf")
+    for bad in ({"observation": "image"}, {"agent_reward": "mine"}, {"info": "deep"}):
+        with pytest.raises(ValueError):
+            parallel_env("rrm_gym/FastLoop-v1", **bad)

@@ -140,7 +140,7 @@ def test_batched_info_is_what_gymnasium_builds_env_by_env():
 
 
 def test_info_holds_every_network_s_costs_kpis_and_audit_ids():
-    env = FastLoopVectorEnv(3, "office", episode_steps=5)
+    env = FastLoopVectorEnv(3, "office", episode_steps=5, info_audit_ids=True)
     env.reset(seed=1)
     obs, reward, term, trunc, info = env.step(env.action_space.sample())
     assert reward.shape == (3,) and np.isfinite(reward).all()
@@ -151,6 +151,7 @@ def test_info_holds_every_network_s_costs_kpis_and_audit_ids():
     held = {r.audit_id: r.network for r in env.event_loop.audit.records}
     for net in range(3):
         assert info["audit_ids"][net] and all(held[i] == net for i in info["audit_ids"][net])
+        assert info["audit_records"][net] == len(info["audit_ids"][net])
         assert info["shield"]["APPLIED"][net] + info["shield"]["MODIFIED"][net] > 0
         assert info["events"]["CHANGE_REQUEST"][net] == sum(info["shield"][o.value][net] for o in Outcome)
 

@@ -79,6 +79,19 @@ def check_policy(name: str, policy: Any) -> None:
         raise TypeError(f"{name} must be a callable (obs, info) -> action, or None; got {type(policy).__name__}")
 
 
+def flat_info(info: Mapping[str, Any], sep: str = "/") -> dict[str, Any]:
+    """``info`` with nested mappings flattened into ``"outer/inner"`` keys (``"kpi/sle"``), for
+    libraries that take one level of numbers and arrays (TorchRL's PettingZoo wrapper)."""
+    out: dict[str, Any] = {}
+    for key, value in info.items():
+        if isinstance(value, Mapping):
+            for inner, v in flat_info(value, sep).items():
+                out[f"{key}{sep}{inner}"] = v
+        else:
+            out[key] = value
+    return out
+
+
 def check_cost_weights(cost_weights: Any) -> dict[str, float]:
     """The cost weights given, checked: known terms, each a finite number >= 0."""
     if cost_weights is None:
@@ -180,6 +193,7 @@ class RRMEnv(gym.Env):
         event_loop: EventLoopConfig | None = None,
         audit_key: str | bytes | None = None,
         audit_path: str | Path | None = None,
+        info_audit_ids: bool = False,
         render_mode: str | None = None,
     ) -> None:
         if not isinstance(scenario, (str, Path, Scenario)):
@@ -195,6 +209,7 @@ class RRMEnv(gym.Env):
         weights = check_cost_weights(cost_weights)
         check_bool("allow_width", allow_width)
         check_bool("channel_onehot", channel_onehot)
+        check_bool("info_audit_ids", info_audit_ids)
         if event_loop is not None and not isinstance(event_loop, EventLoopConfig):
             raise TypeError(f"event_loop must be an EventLoopConfig or None, got {type(event_loop).__name__}")
         if render_mode is not None and (
@@ -223,6 +238,7 @@ class RRMEnv(gym.Env):
         self.event_loop_config = event_loop or EventLoopConfig(react_to_saturation=False)
         self._audit_key = resolve_key(audit_key) if audit_path is not None else audit_key
         self._audit_path = audit_path
+        self.info_audit_ids = bool(info_audit_ids)
         self._file_audit: AuditLog | None = None  # one writer for all episodes, opened at the first reset
         self.render_mode = render_mode
 
@@ -432,29 +448,33 @@ class RRMEnv(gym.Env):
         step_rollbacks = rollbacks_total - self._rollbacks_prev
         # the cost charges this env's own changes only: the other loop's rollbacks are not the agent's doing
         own_rollbacks = loop.rollbacks.by_loop[self.agent_loop]
+        f64, i64 = np.float64, np.int64  # numpy scalars: every library reads their dtype
         cost_terms = {
-            "shield_rejected": float(outcomes[Outcome.REJECTED]),
-            "shield_modified": float(outcomes[Outcome.MODIFIED]),
-            "rollbacks": float(own_rollbacks - self._own_rollbacks_prev),
-            "dfs_violations": float(compliance["dfs_violations"] - self._compliance_prev["dfs_violations"]),
-            "eirp_violations": float(compliance["eirp_violations"] - self._compliance_prev["eirp_violations"]),
+            "shield_rejected": f64(outcomes[Outcome.REJECTED]),
+            "shield_modified": f64(outcomes[Outcome.MODIFIED]),
+            "rollbacks": f64(own_rollbacks - self._own_rollbacks_prev),
+            "dfs_violations": f64(compliance["dfs_violations"] - self._compliance_prev["dfs_violations"]),
+            "eirp_violations": f64(compliance["eirp_violations"] - self._compliance_prev["eirp_violations"]),
         }
         self._compliance_prev = compliance
         self._rollbacks_prev = rollbacks_total
         self._own_rollbacks_prev = own_rollbacks
-        cost = float(sum(self.cost_weights[k] * v for k, v in cost_terms.items()))
-        return {
+        cost = f64(sum(float(self.cost_weights[k] * v) for k, v in cost_terms.items()))
+        info = {
             "cost": cost,
             "cost_terms": cost_terms,
-            "kpi": terms["kpi"],
-            "compliance": {k: int(v) for k, v in compliance.items()},
-            "shield": {o.value: int(outcomes[o]) for o in Outcome},
-            "events": {k: int(events.get(k, 0)) for k in EVENT_KEYS},
-            "rollbacks": int(step_rollbacks),
-            "audit_ids": list(audit_ids),
+            "kpi": {k: f64(v) for k, v in terms["kpi"].items()},
+            "compliance": {k: i64(v) for k, v in compliance.items()},
+            "shield": {o.value: i64(outcomes[o]) for o in Outcome},
+            "events": {k: i64(events.get(k, 0)) for k in EVENT_KEYS},
+            "rollbacks": i64(step_rollbacks),
+            "audit_records": i64(len(audit_ids)),
             "action_mask": self.action_masks(),
-            "sim_time_s": float(self.sim.time_s),
+            "sim_time_s": f64(self.sim.time_s),
         }
+        if self.info_audit_ids:
+            info["audit_ids"] = list(audit_ids)  # a list of varying length: off by default
+        return info
 
     # ------------------------------------------------------------------ render
     def render(self) -> np.ndarray | str | None:

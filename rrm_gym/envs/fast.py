@@ -56,6 +56,12 @@ class FastLoopEnv(RRMEnv):
     and EIRP violation seconds counted by the compliance monitor (10 each; zero by construction).
     ``info["rollbacks"]`` counts every rollback of the period, the other loop's included.
 
+    **Info** — numbers are numpy scalars (``float64`` or ``int64``) and arrays have fixed
+    shapes, so any library can read their dtype: ``cost``, ``cost_terms``, ``kpi``,
+    ``compliance``, ``shield``, ``events``, ``rollbacks``, ``audit_records`` (audit records
+    written in the period), ``action_mask`` and ``sim_time_s``; with ``info_audit_ids=True``
+    also ``audit_ids``, the list of those records' ids (its length varies from step to step).
+
     **Starting state** — a fresh draw of the scenario (clients, shadowing, interferer and radar
     schedules) from the reset seed, its initial channel plan and powers, after one quiet period.
 
@@ -70,8 +76,8 @@ class FastLoopEnv(RRMEnv):
     ``allow_width`` (channel choices include widths up to each AP's maximum), ``channel_onehot``
     (add ``current_channel`` to the observation), ``event_loop``
     (``EventLoopConfig``; by default the loop reacts to radar and non-Wi-Fi interference but
-    leaves saturation to the agent), ``audit_key`` / ``audit_path`` (file audit log), ``render_mode``
-    (``"rgb_array"`` or ``"ansi"``).
+    leaves saturation to the agent), ``audit_key`` / ``audit_path`` (file audit log),
+    ``info_audit_ids``, ``render_mode`` (``"rgb_array"`` or ``"ansi"``).
 
     ``gymnasium.make_vec("rrm_gym/FastLoop-v1", num_envs=B)`` gives the natively batched
     :class:`~rrm_gym.envs.FastLoopVectorEnv` (B networks in one simulation).

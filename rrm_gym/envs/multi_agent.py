@@ -20,7 +20,8 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
     ) from e
 
 from rrm_gym.config import Scenario
-from rrm_gym.envs.core import RRMEnv, episode_over_message
+from rrm_gym.envs.core import RRMEnv, check_bool, episode_over_message, flat_info
+from rrm_gym.sim.sensing import client_utility
 
 ENV_IDS = ("rrm_gym/FastLoop-v1", "rrm_gym/SlowLoop-v1", "rrm_gym/Joint-v1")
 
@@ -39,19 +40,31 @@ class RRMParallelEnv(ParallelEnv):
     (its power level for FastLoop, its channel choice for SlowLoop) or, for Joint,
     ``MultiDiscrete([channel choices, power levels])``.
 
-    **Observation space** of an agent — a ``Dict`` of its AP's rows of the single-agent
-    observation: ``ap_features`` ``[F]``, ``neighbor_rssi`` ``[N]`` (what this AP hears of each
-    other AP), ``channel_scan`` ``[C]``, ``time_of_day`` ``[2]`` (and ``current_channel`` with
-    ``channel_onehot=True``). :meth:`state` is the whole network's observation, flattened, for
-    centralised critics (``state_space``).
+    **Observation space** of an agent — with ``observation="dict"`` (the default) a ``Dict`` of
+    its AP's rows of the single-agent observation: ``ap_features`` ``[F]``, ``neighbor_rssi``
+    ``[N]`` (what this AP hears of each other AP), ``channel_scan`` ``[C]``, ``time_of_day``
+    ``[2]`` (and ``current_channel`` with ``channel_onehot=True``); with ``observation="flat"``
+    the same values as one ``float32`` ``Box`` (``gymnasium.spaces.flatten``, keys in sorted
+    order), which SuperSuit's wrappers and RLlib's default encoders take. With
+    ``action_mask_in_obs=True`` the observation is ``{"observations": <that>, "action_mask":
+    Box(0, 1, (choices,))}``, the layout RLlib's action-masking module reads (for Joint the
+    channel and power masks one after the other). :meth:`state` is the whole network's
+    observation, flattened, for centralised critics (``state_space``).
 
-    **Reward** — shared: every agent gets the network's reward (the experience utility by
-    default); the agents are a team.
+    **Reward** — ``agent_reward="team"`` (the default): every agent gets the network's reward
+    (the experience utility by default), the agents a team. ``agent_reward="own"``: each agent
+    gets the experience utility of its own AP's clients with traffic (0 when it had none), so
+    an AP answers for its cell; needs ``reward="experience"``. (The team reward is the mean over
+    all clients, not the mean of the APs' own rewards.)
 
     **Info** of an agent — the single-agent ``info`` (``cost``, ``cost_terms``, ``kpi``,
-    ``compliance``, ``shield``, ``events``, ``rollbacks``, audit ids; the cost is the network's,
-    shared like the reward), with ``action_mask`` narrowed to the agent's own choices (true
-    exactly for what the shield would accept; a tuple of two masks for Joint).
+    ``compliance``, ``shield``, ``events``, ``rollbacks``, ``audit_records``; the cost is the
+    network's, shared like the team reward), with ``action_mask`` narrowed to the agent's own
+    choices (true exactly for what the shield would accept; for Joint the channel and power
+    masks one after the other). With ``info="flat"`` (the default) nested entries are spelt
+    ``"kpi/sle"``, ``"cost_terms/rollbacks"``, ...: one level of numpy numbers and arrays, the
+    same keys at reset and at every step, as TorchRL's PettingZoo wrapper needs;
+    ``info="nested"`` keeps the single-agent layout.
 
     **Episode end** — when the single-agent episode ends, every agent is truncated at once
     and ``agents`` becomes empty, as PettingZoo expects.
@@ -68,10 +81,30 @@ class RRMParallelEnv(ParallelEnv):
     }
 
     def __init__(
-        self, env_id: str = "rrm_gym/FastLoop-v1", scenario: str | Path | Scenario = "office", **kwargs: Any
+        self,
+        env_id: str = "rrm_gym/FastLoop-v1",
+        scenario: str | Path | Scenario = "office",
+        *,
+        observation: str = "dict",
+        action_mask_in_obs: bool = False,
+        agent_reward: str = "team",
+        info: str = "flat",
+        **kwargs: Any,
     ) -> None:
         if env_id not in ENV_IDS:
             raise ValueError(f"unknown env_id {env_id!r}; choose one of {ENV_IDS}")
+        for name, value, allowed in (
+            ("observation", observation, ("dict", "flat")),
+            ("agent_reward", agent_reward, ("team", "own")),
+            ("info", info, ("flat", "nested")),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        check_bool("action_mask_in_obs", action_mask_in_obs)
+        if agent_reward == "own" and kwargs.get("reward", "experience") != "experience":
+            raise ValueError("agent_reward='own' is each AP's clients' experience utility: needs reward='experience'")
+        self.observation_mode, self.action_mask_in_obs = observation, bool(action_mask_in_obs)
+        self.agent_reward, self.info_format = agent_reward, info
         import rrm_gym  # noqa: F401  (registers the ids)
 
         inner = gym.make(env_id, scenario=scenario, disable_env_checker=True, **kwargs).unwrapped
@@ -94,7 +127,8 @@ class RRMParallelEnv(ParallelEnv):
         full = inner.observation_space
         assert isinstance(full, spaces.Dict)
         self._full_space = full
-        self._observation_spaces = {agent: self._agent_space(full) for agent in self.possible_agents}
+        self._dict_space = self._agent_space(full)
+        self._observation_spaces = {agent: self._space_of(agent) for agent in self.possible_agents}
         self.state_space = spaces.flatten_space(full)
         self._obs: dict[str, np.ndarray] | None = None
 
@@ -109,8 +143,20 @@ class RRMParallelEnv(ParallelEnv):
                 entries[key] = spaces.Box(box.low[0], box.high[0], box.shape[1:], box.dtype)
         return spaces.Dict(entries)
 
+    def _space_of(self, agent: str) -> spaces.Space:
+        """The observation space of ``agent`` as the constructor's options shape it."""
+        inner: spaces.Space = self._dict_space
+        if self.observation_mode == "flat":
+            inner = spaces.flatten_space(self._dict_space)
+            inner = spaces.Box(inner.low.astype(np.float32), inner.high.astype(np.float32), dtype=np.float32)
+        if not self.action_mask_in_obs:
+            return inner
+        choices = int(sum(self.rrm_env.action_space.nvec[c] for c in self._columns[agent]))
+        mask = spaces.Box(0.0, 1.0, (choices,), dtype=np.float32)
+        return spaces.Dict({"action_mask": mask, "observations": inner})
+
     # ------------------------------------------------------------------ spaces
-    def observation_space(self, agent: str) -> spaces.Dict:
+    def observation_space(self, agent: str) -> spaces.Space:
         return self._observation_spaces[agent]
 
     def action_space(self, agent: str) -> spaces.Space:
@@ -178,22 +224,55 @@ class RRMParallelEnv(ParallelEnv):
         self._obs = obs
         agents = self.agents
         observations, infos = self._split_obs(obs), self._split_info(info)
-        rewards = dict.fromkeys(agents, float(reward))
+        if self.agent_reward == "own":
+            own = self._own_rewards()
+            rewards = {agent: own[i] for i, agent in enumerate(self.possible_agents) if agent in agents}
+        else:
+            rewards = dict.fromkeys(agents, float(reward))
         terminations = dict.fromkeys(agents, bool(terminated))
         truncations = dict.fromkeys(agents, bool(truncated))
         if terminated or truncated:
             self.agents = []
         return observations, rewards, terminations, truncations, infos
 
-    def _split_obs(self, obs: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
-        out = {}
-        for i, agent in enumerate(self.possible_agents):
-            out[agent] = {k: (v if k == "time_of_day" else v[i]) for k, v in obs.items()}
+    def _own_rewards(self) -> list[float]:
+        """Each AP's clients' experience utility over the last period (0 for an AP with none active)."""
+        s = self.rrm_env._sensing
+        utility, ap, active = client_utility(s)[0], s.client_ap[0], s.client_active[0]
+        out = []
+        for i in range(len(self.possible_agents)):
+            mine = active & (ap == i)
+            out.append(float(utility[mine].mean()) if mine.any() else 0.0)
         return out
+
+    def _split_obs(self, obs: dict[str, np.ndarray]) -> dict[str, Any]:
+        flat_mask = self.rrm_env.action_masks() if self.action_mask_in_obs else None
+        out: dict[str, Any] = {}
+        for i, agent in enumerate(self.possible_agents):
+            one: Any = {k: (v if k == "time_of_day" else v[i]) for k, v in obs.items()}
+            if self.observation_mode == "flat":
+                one = spaces.flatten(self._dict_space, one).astype(np.float32)
+            if flat_mask is not None:
+                one = {"action_mask": self._joined_mask(agent, flat_mask).astype(np.float32), "observations": one}
+            out[agent] = one
+        return out
+
+    def _joined_mask(self, agent: str, flat: np.ndarray) -> np.ndarray:
+        off = self._mask_offsets
+        return np.concatenate([flat[off[c] : off[c + 1]] for c in self._columns[agent]])
 
     def _split_info(self, info: dict[str, Any]) -> dict[str, dict[str, Any]]:
         flat = info["action_mask"]
-        return {agent: {**info, "action_mask": self._split_mask(agent, flat)} for agent in self.possible_agents}
+        out = {}
+        for agent in self.possible_agents:
+            mask = self._split_mask(agent, flat)
+            if self.info_format == "flat":
+                one = flat_info({k: v for k, v in info.items() if k != "action_mask"})
+                one["action_mask"] = self._joined_mask(agent, flat).astype(np.int8)
+            else:
+                one = {**info, "action_mask": mask}
+            out[agent] = one
+        return out
 
     def render(self) -> np.ndarray | str | None:
         return self.rrm_env.render()

@@ -11,7 +11,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from rrm_gym.config import Scenario
-from rrm_gym.envs.core import EVENT_KEYS, Policy, RRMEnv, check_policy, network_kpis, rewards_of
+from rrm_gym.envs.core import EVENT_KEYS, Policy, RRMEnv, check_policy, episode_over_message, network_kpis, rewards_of
 from rrm_gym.envs.fast import FastLoopEnv
 from rrm_gym.envs.joint import JointEnv
 from rrm_gym.envs.observation import build_observations, current_channel_onehot
@@ -51,10 +51,8 @@ class _BatchedRRMEnv(VectorEnv):
         try:
             self.autoreset_mode = AutoresetMode(autoreset_mode)
         except ValueError:
-            modes = [m.value for m in AutoresetMode if m is not AutoresetMode.DISABLED]
+            modes = [m.value for m in AutoresetMode]
             raise ValueError(f"autoreset_mode must be one of {modes}, got {autoreset_mode!r}") from None
-        if self.autoreset_mode is AutoresetMode.DISABLED:
-            raise ValueError("autoreset_mode 'Disabled' is not supported: all networks end together, call reset()")
         if max_episode_steps is not None:
             episode_steps = max_episode_steps
         # A FastLoopEnv checks the arguments and fixes the encodings every network shares.
@@ -138,6 +136,8 @@ class _BatchedRRMEnv(VectorEnv):
         if self._needs_reset:
             if self._obs is None:
                 raise RuntimeError("call reset() before step()")
+            if self.autoreset_mode is AutoresetMode.DISABLED:
+                raise RuntimeError(f"{episode_over_message(self.episode_steps)} (autoreset_mode 'Disabled')")
             obs, infos = self.reset()  # NextStep autoreset: this step's actions are ignored
             return obs, np.zeros(b_all), np.zeros(b_all, dtype=bool), np.zeros(b_all, dtype=bool), infos
         a = self._check_actions(actions)
@@ -262,10 +262,7 @@ class _BatchedRRMEnv(VectorEnv):
         counts = Counter((r.request.network, r.outcome) for r in mine)
         for (b, outcome), count in counts.items():
             outcomes[b, order[outcome]] = count
-        ids = np.empty(b_all, dtype=object)
-        ids[:] = [[] for _ in range(b_all)]
-        for audit_id, b in zip(audit_ids, audit_networks, strict=True):
-            ids[b].append(audit_id)
+        records = np.bincount(np.asarray(audit_networks, dtype=np.int64), minlength=b_all).astype(np.int64)
         events = now["events"].copy()
         events.subtract(prev["events"])
         kpi = network_kpis(s)
@@ -289,15 +286,21 @@ class _BatchedRRMEnv(VectorEnv):
             "shield": {o.value: outcomes[:, order[o]] for o in Outcome},
             "events": {t: np.array([events.get((b, t), 0) for b in range(b_all)], dtype=np.int64) for t in EVENT_KEYS},
             "rollbacks": (now["rollbacks"] - prev["rollbacks"]).astype(np.int64),
-            "audit_ids": ids,
+            "audit_records": records,
             "action_mask": self.action_masks(),
             "sim_time_s": np.full(b_all, float(self.sim.time_s)),
         }
+        if self.template.info_audit_ids:  # per-network lists of varying length: off by default
+            ids = np.empty(b_all, dtype=object)
+            ids[:] = [[] for _ in range(b_all)]
+            for audit_id, b in zip(audit_ids, audit_networks, strict=True):
+                ids[b].append(audit_id)
+            info["audit_ids"] = ids
         self._info = info
         return obs, _with_masks(info, b_all)
 
 
-class FastLoopVectorEnv(_BatchedRRMEnv):
+class FastLoopVectorEnv(_BatchedRRMEnv, VectorEnv):  # VectorEnv named: tools that look one class up (skrl)
     """``num_envs`` draws of one scenario's WLAN under :class:`~rrm_gym.envs.FastLoopEnv`'s
     contract, simulated together: one :class:`~rrm_gym.sim.WirelessSimulation` with
     ``num_networks = num_envs`` and one :class:`~rrm_gym.safety.EventLoop` over all of them.
@@ -316,13 +319,15 @@ class FastLoopVectorEnv(_BatchedRRMEnv):
 
     **Info** — FastLoopEnv's keys, batched as Gymnasium's vector envs batch them: each value an
     array over the networks (nested dicts stay dicts of arrays) with a boolean ``"_key"`` mask;
-    ``audit_ids`` is an object array of per-network lists.
+    ``audit_records`` counts each network's audit records of the step; with ``info_audit_ids=True``
+    ``audit_ids`` is an object array of per-network lists of their ids.
 
     **Episodes** — all networks start and end together (FastLoop never terminates and truncates
     after ``episode_steps``). ``autoreset_mode`` ``"NextStep"`` (default, as Gymnasium's vector
     envs): the step after a truncation resets every network and ignores its actions;
     ``"SameStep"``: the truncating step returns the reset observation, with the final ones in
-    ``info["final_obs"]`` (object array of per-network dicts) and ``info["final_info"]``.
+    ``info["final_obs"]`` (object array of per-network dicts) and ``info["final_info"]``;
+    ``"Disabled"`` (what TorchRL prefers): stepping after a truncation raises until ``reset()``.
 
     **Arguments** — ``num_envs`` and ``autoreset_mode``, then FastLoopEnv's: ``scenario``,
     ``slow_policy`` (called for each network with that network's observation and info),
@@ -376,7 +381,7 @@ class FastLoopVectorEnv(_BatchedRRMEnv):
         return self.event_loop.advance(self.fast_period_s)
 
 
-class SlowLoopVectorEnv(_BatchedRRMEnv):
+class SlowLoopVectorEnv(_BatchedRRMEnv, VectorEnv):
     """``num_envs`` draws of one scenario's WLAN under :class:`~rrm_gym.envs.SlowLoopEnv`'s
     contract, simulated together in one simulation and one event loop as
     :class:`FastLoopVectorEnv` does for the fast loop; ``gymnasium.make_vec("rrm_gym/SlowLoop-v1",
@@ -416,7 +421,7 @@ class SlowLoopVectorEnv(_BatchedRRMEnv):
         return Sensing.concat(spans)
 
 
-class JointVectorEnv(_BatchedRRMEnv):
+class JointVectorEnv(_BatchedRRMEnv, VectorEnv):
     """``num_envs`` draws of one scenario's WLAN under :class:`~rrm_gym.envs.JointEnv`'s contract
     (channel and power of every AP each fast period), simulated together in one simulation and
     one event loop as :class:`FastLoopVectorEnv` does for the fast loop;
