@@ -49,3 +49,12 @@ def test_every_example_is_run_by_a_test():
 def test_each_example_says_how_to_run_it(script):
     text = (EXAMPLES / f"{script}.py").read_text()
     assert f"python examples/{script}.py" in text and "--smoke" in text
+
+
+def test_rl_zoo_trains_from_the_hyperparameter_file_and_evaluates_with_the_same_env_kwargs(tmp_path):
+    import numpy as np
+
+    model = load("rl_zoo_train").main(["--smoke", "--log-folder", str(tmp_path)])
+    assert model.is_file() and model.parent.parent.name == "ppo"
+    evaluations = np.load(model.parent / "evaluations.npz")
+    assert (evaluations["ep_lengths"] == 8).all()  # the eval env got episode_steps=8, not the file's 60
