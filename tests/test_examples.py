@@ -58,3 +58,10 @@ def test_rl_zoo_trains_from_the_hyperparameter_file_and_evaluates_with_the_same_
     assert model.is_file() and model.parent.parent.name == "ppo"
     evaluations = np.load(model.parent / "evaluations.npz")
     assert (evaluations["ep_lengths"] == 8).all()  # the eval env got episode_steps=8, not the file's 60
+
+
+def test_torchrl_multi_agent_ppo_with_a_shared_masked_actor(capsys):
+    returns = load("torchrl_multi_agent_ppo").main(["--smoke"])
+    out = capsys.readouterr().out
+    assert len(returns) == 2 and all(math.isfinite(r) for r in returns)
+    assert "iteration 2: mean episode return per AP" in out and "cost per episode" in out
