@@ -51,3 +51,17 @@ def test_the_version_is_stated_once_alike_and_the_changelog_covers_it():
     assert f"## {version}" in (ROOT / "CHANGELOG.md").read_text()
     assert f"version: {version}" in (ROOT / "CITATION.cff").read_text()
     assert (ROOT / "rrm_gym" / "py.typed").exists() and "Apache License" in (ROOT / "LICENSE").read_text()
+
+
+def test_python_m_rrm_gym_offers_the_same_commands_as_rrm_gym():
+    import subprocess
+
+    def commands(cmd: list[str]) -> str:
+        out = subprocess.run([*cmd, "--help"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    module = commands([sys.executable, "-m", "rrm_gym"])
+    assert commands([str(Path(sys.executable).with_name("rrm-gym"))]) == module
+    for name in ("benchmark", "train", "evaluate", "validate", "simulate", "demo", "audit"):
+        assert f"    {name}" in module
