@@ -760,3 +760,22 @@ def test_a_v0_id_is_a_clear_error_that_names_v1(old):
         gymnasium.make(old)
     with pytest.raises(gymnasium.error.DeprecatedEnv, match="retired"):
         gymnasium.make_vec(old, num_envs=2)
+
+
+@pytest.mark.parametrize("env_id", ALL_IDS)
+def test_a_pickled_env_goes_on_exactly_as_the_original(env_id):
+    import pickle
+
+    env = make(env_id, episode_steps=6)
+    env.reset(seed=5)
+    actions = random_actions(env, 6, seed=3)
+    for a in actions[:3]:
+        env.step(a)
+    twin = pickle.loads(pickle.dumps(env))
+    for a in actions[3:]:
+        o1, r1, _, t1, i1 = env.step(a)
+        o2, r2, _, t2, i2 = twin.step(a)
+        assert_tree_equal(o1, o2, "obs")
+        assert r1 == r2 and t1 == t2
+        assert_tree_equal(i1, i2, "info")
+    assert twin.unwrapped.event_loop.audit.total == env.unwrapped.event_loop.audit.total
