@@ -779,3 +779,32 @@ def test_a_pickled_env_goes_on_exactly_as_the_original(env_id):
         assert r1 == r2 and t1 == t2
         assert_tree_equal(i1, i2, "info")
     assert twin.unwrapped.event_loop.audit.total == env.unwrapped.event_loop.audit.total
+
+
+def test_ap_labels_do_not_collide_on_enterprise_and_the_frame_has_room_for_the_legend():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from rrm_gym.envs.render import _label_aps
+    from rrm_gym.sim import WirelessSimulation
+
+    sim = WirelessSimulation("enterprise", seed=0)
+    fig = Figure(figsize=(8.6, 4.8), dpi=100)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.06, 0.1, 0.56, 0.82))
+    w, h = sim.scenario.area.width_m, sim.scenario.area.height_m
+    ax.set_xlim(-0.05 * w, 1.05 * w)
+    ax.set_ylim(-0.05 * h, 1.05 * h)
+    ax.set_aspect("equal")
+    _label_aps(ax, sim.ap_xy, [f"{i}:{int(c)}" for i, c in enumerate(sim.channel[0])])
+    canvas.draw()
+    boxes = [t.get_window_extent(canvas.get_renderer()) for t in ax.texts]
+    assert len(boxes) == len(sim.ap_xy) > 20
+    overlaps = [(i, j) for i in range(len(boxes)) for j in range(i) if boxes[i].overlaps(boxes[j])]
+    assert overlaps == []
+    env = gymnasium.make("rrm_gym/FastLoop-v1", scenario="enterprise", render_mode="rgb_array", episode_steps=2)
+    env.reset(seed=0)
+    assert env.render().shape == (480, 860, 3)
