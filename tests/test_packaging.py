@@ -65,3 +65,15 @@ def test_python_m_rrm_gym_offers_the_same_commands_as_rrm_gym():
     assert commands([str(Path(sys.executable).with_name("rrm-gym"))]) == module
     for name in ("benchmark", "train", "evaluate", "validate", "simulate", "demo", "audit"):
         assert f"    {name}" in module
+
+
+def test_the_sb3_adapter_is_importable_from_rrm_gym_and_importing_rrm_gym_loads_no_torch():
+    import subprocess
+
+    code = (
+        "import sys, rrm_gym, rrm_gym.envs; assert 'torch' not in sys.modules; "
+        "from rrm_gym.envs import BatchedVecEnv; from agents.vec_env import BatchedVecEnv as B; "
+        "assert BatchedVecEnv is B and 'torch' in sys.modules"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

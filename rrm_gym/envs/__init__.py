@@ -1,5 +1,7 @@
 """Gymnasium environments: the fast loop (power), the slow loop (channel plan) and both at once;
-``RRMParallelEnv`` / ``parallel_env`` (each AP an agent) need PettingZoo and load on first use."""
+``RRMParallelEnv`` / ``parallel_env`` (each AP an agent) need PettingZoo and load on first use,
+and so does ``BatchedVecEnv`` (the batched env as a stable-baselines3 ``VecEnv``; it needs SB3,
+hence torch, which nothing else here imports)."""
 
 from typing import Any
 
@@ -31,4 +33,8 @@ def __getattr__(name: str) -> Any:
         from rrm_gym.envs import multi_agent
 
         return getattr(multi_agent, name)
+    if name == "BatchedVecEnv":
+        from agents.vec_env import BatchedVecEnv
+
+        return BatchedVecEnv
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
