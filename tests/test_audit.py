@@ -86,7 +86,7 @@ def test_file_log_of_20_records_verifies_and_every_line_has_exactly_the_record_f
     records = [json.loads(line) for line in lines_of(path)]
     assert [r["sequence"] for r in records] == list(range(21))
     assert all(sorted(r) == sorted(RECORD_FIELDS) and list(r)[-1] == "signature" for r in records)
-    assert records[-1]["event_type"] == LOG_SEALED and records[-1]["details"] == {"records": 21}
+    assert records[-1]["event_type"] == LOG_SEALED and records[-1]["details"] == {"records": 21, "anchor": True}
     assert records[0]["prev_signature"] == GENESIS_SIGNATURE
     assert all(b["prev_signature"] == a["signature"] for a, b in zip(records[:-1], records[1:], strict=True))
 
@@ -300,19 +300,27 @@ def test_rotation_splits_the_chain_across_files_and_the_directory_verifies(tmp_p
     assert len(files) >= 4 and "audit.jsonl" in files and "audit.jsonl.1" in files
     assert all(p.stat().st_size <= 2000 for p in d.glob("audit.jsonl*"))
     r = verify(d, KEY)
-    assert (r.ok, r.records, r.truncated_head) == (True, 31, False)
+    rotated = len(list(d.glob("audit.jsonl.[0-9]*")))
+    assert (r.ok, r.records, r.truncated_head) == (True, 31 + rotated, False)  # a marker opens each new file
     second = json.loads(lines_of(d / "audit.jsonl.1")[0])
     last_of_first = json.loads(lines_of(d / "audit.jsonl")[-1])
     assert second["prev_signature"] == last_of_first["signature"]
     assert second["sequence"] == last_of_first["sequence"] + 1
+    assert second["event_type"] == "LOG_ROTATED"
+    assert second["details"] == {
+        "file_index": 1,
+        "previous_file_bytes": (d / "audit.jsonl").stat().st_size,
+        "anchor": True,
+    }
 
 
 def test_directory_files_are_ordered_by_rotation_index_not_by_name(tmp_path):
     d = tmp_path / "audit"
     write_log(d / "audit.jsonl", n=60, max_bytes=1000)  # > 10 files: ".10" sorts before ".2" as text
     assert (d / "audit.jsonl.10").exists()
-    assert verify(d, KEY).ok and verify(d, KEY).records == 61
-    assert [r["sequence"] for r in iter_records(d)] == list(range(61))
+    total = 61 + len(list(d.glob("audit.jsonl.[0-9]*")))
+    assert verify(d, KEY).ok and verify(d, KEY).records == total
+    assert [r["sequence"] for r in iter_records(d)] == list(range(total))
 
 
 def test_truncated_rotated_file_is_detected_at_the_start_of_the_next_file(tmp_path):
@@ -349,7 +357,7 @@ def test_retention_keeps_the_newest_files_and_the_directory_verifies_with_trunca
     r = verify(d, KEY)
     assert (r.ok, r.truncated_head) == (True, True)
     assert r.records == sum(len(lines_of(d / n)) for n in names)
-    assert [rec["sequence"] for rec in iter_records(d)][-1] == 40
+    assert [rec["event_type"] for rec in iter_records(d)][-1] == LOG_SEALED
 
 
 def test_head_deletion_inside_the_base_file_is_not_accepted_as_retention(tmp_path):
@@ -381,7 +389,7 @@ def test_reopening_an_existing_file_continues_sequence_and_chain(tmp_path):
         rec = log.append(sim_time_s=99, event_type="X", source="manual", execution_status="SUCCESS")
     lines = [json.loads(line) for line in lines_of(path)]
     assert [x["event_type"] for x in lines[10:]] == [LOG_SEALED, "LOG_RESUMED", "X", LOG_SEALED]
-    assert lines[11]["details"] == {"after": "sealed", "last_sequence": 10, "torn_tail": False}
+    assert lines[11]["details"] == {"after": "sealed", "last_sequence": 10, "torn_tail": False, "anchor": True}
     assert rec.sequence == 12 and rec.prev_signature == lines[11]["signature"]
     assert len({x["audit_id"] for x in lines}) == 14
     r = verify(path, KEY)
@@ -400,8 +408,9 @@ def test_reopening_after_a_torn_write_keeps_the_fragment_and_continues_in_the_ne
     assert path.stat().st_size == size  # written bytes are never modified
     r = verify(d, KEY)
     # a torn line after the seal: something was written after it, so the resume says "unsealed"
-    assert (r.ok, r.intact, r.records, r.unsealed_resumes) == (False, True, 16, [11])
-    assert "resumed after an unsealed end at sequence 11" in r.reason
+    # (10 records, the seal, the new file's marker, the resume, 3 records, the seal)
+    assert (r.ok, r.intact, r.records, r.unsealed_resumes) == (False, True, 17, [12])
+    assert "resumed after an unsealed end at sequence 12" in r.reason
     assert verify(d, KEY, allow_unsealed=True).ok
 
 
@@ -415,11 +424,14 @@ def test_reopening_a_rotated_directory_continues_in_the_newest_file(tmp_path):
     d = tmp_path / "audit"
     write_log(d / "audit.jsonl", n=20, max_bytes=2000)
     newest = max(d.glob("audit.jsonl*"), key=lambda p: int(p.name.rsplit(".", 1)[1]) if p.name[-1].isdigit() else 0)
+    before = verify(d, KEY)
     with AuditLog(KEY, path=d / "audit.jsonl", max_bytes=2000) as log:
-        assert log.next_sequence == 22  # after the seal and the record of the resume, in the newest file or the next
+        # after the seal come the record of the resume, and a marker first if it opened a new file
+        assert log.next_sequence in (before.last_sequence + 2, before.last_sequence + 3)
         assert rotation_index(log.current_file) in (rotation_index(newest), rotation_index(newest) + 1)
         append_some(log, 10)
-    assert verify(d, KEY).records == 33 and verify(d, KEY).ok
+    after = verify(d, KEY)
+    assert after.ok and after.sealed and after.last_sequence >= before.last_sequence + 12
 
 
 # ------------------------------------------------------------------------------ keys
@@ -706,7 +718,8 @@ def test_cli_verify_reports_torn_tail_and_truncated_head(tmp_path, capsys, env_k
     with open(newest, "a") as fh:
         fh.write('{"seq')
     assert main(["verify", str(d)]) == 1  # something was being written after the seal
-    assert "NOT VOUCHED FOR: not sealed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "NOT VOUCHED FOR:" in out and "not sealed" in out
     assert main(["verify", str(d), "--allow-unsealed"]) == 0
     out = capsys.readouterr().out
     assert "OK:" in out and "NOT sealed" in out and "warning: accepted with --allow-unsealed" in out
@@ -746,15 +759,18 @@ def test_cli_export_writes_jsonl_and_csv(tmp_path, capsys, env_key):
     d = tmp_path / "audit"
     write_log(d / "audit.jsonl", n=12, max_bytes=2000)
     assert main(["export", str(d), "--out", str(tmp_path / "all.jsonl")]) == 0
-    assert verify(tmp_path / "all.jsonl", KEY).records == 13
+    # an export is a copy without the log's anchor: it verifies on its seal
+    assert not verify(tmp_path / "all.jsonl", KEY).ok  # (the records say an anchor is kept)
+    assert verify(tmp_path / "all.jsonl", KEY, anchor=False).records == verify(d, KEY).records
     assert main(["export", str(d), "--out", str(tmp_path / "all.csv")]) == 0
     with open(tmp_path / "all.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert [int(r["sequence"]) for r in rows] == list(range(13))
+    total = verify(d, KEY).records
+    assert [int(r["sequence"]) for r in rows] == list(range(total))
     assert list(rows[0])[-1] == "configuration_changes" and list(rows[0])[0] == "sequence"
     assert json.loads(rows[1]["configuration_changes"]) == [{"param": "channel", "old_value": 36, "new_value": 44}]
     assert rows[0]["ap_id"] == "0" and rows[0]["rollback_token"] == "tok-0"
-    assert "exported 13 records" in capsys.readouterr().out
+    assert f"exported {total} records" in capsys.readouterr().out
 
 
 def test_cli_export_refuses_a_tampered_log_unless_forced(tmp_path, capsys, env_key):

@@ -151,7 +151,7 @@ def test_a_writer_that_resumes_a_cut_log_without_anchor_says_so_for_ever(tmp_pat
     resumed = records[18]
     assert (resumed["event_type"], resumed["details"]) == (
         LOG_RESUMED,
-        {"after": "unsealed", "last_sequence": 17, "torn_tail": False},
+        {"after": "unsealed", "last_sequence": 17, "torn_tail": False, "anchor": False},
     )
     assert records[-1]["event_type"] == LOG_SEALED
     r = verify(path, KEY)
@@ -220,7 +220,8 @@ def test_when_the_cut_back_fails_too_the_next_record_starts_a_new_file(tmp_path,
     log.close()
     assert log.current_file == d / "audit.jsonl.1"
     r = verify(d, KEY)
-    assert (r.ok, r.records) == (True, 3) and any("torn line at the end of audit.jsonl" in n for n in r.notes)
+    # two records, the new file's marker and the seal; the torn line is vouched for by the marker
+    assert (r.ok, r.records) == (True, 4) and any("torn line at the end of audit.jsonl" in n for n in r.notes)
 
 
 _WRITER = """
@@ -257,7 +258,8 @@ def test_kill_9_of_the_writer_leaves_a_log_whose_every_record_verifies_and_whose
     with AuditLog(KEY, path=d / "audit.jsonl", max_bytes=20_000) as log:
         log.append(sim_time_s=0.0, event_type="X", source="rule", execution_status="SUCCESS")
     after = verify(d, KEY)
-    assert after.intact and after.sealed and after.unsealed_resumes == [r.last_sequence + 1]
+    # (after a torn tail the next writer starts a new file: its marker, then the record of the resume)
+    assert after.intact and after.sealed and after.unsealed_resumes in ([r.last_sequence + 1], [r.last_sequence + 2])
     assert not after.ok and verify(d, KEY, allow_unsealed=True).ok
 
 
@@ -289,3 +291,63 @@ def test_an_envs_file_log_spans_its_episodes_rotates_keeps_its_newest_files_and_
     assert r.last_sequence == writer.total - 1  # one writer for all three episodes, no resume in between
     assert read_anchor(anchor_path_of(d / "audit.jsonl"), KEY)["sealed"] is True
     env.close()  # idempotent
+
+
+# ----------------------------------------------------------------------------- an attacker without the key
+
+
+def two_sessions(d: Path) -> Path:
+    p = d / "audit.jsonl"
+    with AuditLog(KEY, path=p) as log:
+        log.append(sim_time_s=0, event_type="X", source="rule", execution_status="SUCCESS")
+    with AuditLog(KEY, path=p) as log:
+        log.append(sim_time_s=1, event_type="CHANNEL_CHANGE", source="agent", execution_status="SUCCESS")
+    return p
+
+
+def test_renaming_the_first_file_does_not_switch_off_the_anchor_or_allow_a_cut(tmp_path):
+    p = two_sessions(tmp_path)
+    p.write_bytes(b"".join(p.read_bytes().splitlines(keepends=True)[:2]))  # back to the first seal
+    assert verify(tmp_path, KEY).reason.startswith("cut:")
+    os.rename(p, tmp_path / "audit.jsonl.1")  # as if it were a rotated file whose head retention removed
+    r = verify(tmp_path, KEY)
+    assert not r.ok and "does not start with its rotation marker" in r.reason
+    assert not verify(tmp_path, KEY, anchor=False).ok
+
+
+def test_records_removed_from_the_head_of_the_oldest_rotated_file_are_caught(tmp_path):
+    d = tmp_path / "audit"
+    write_log(d / "audit.jsonl", n=40, max_bytes=1500, retention_files=3)
+    oldest = min(d.glob("audit.jsonl.[0-9]*"), key=lambda f: int(f.name.rsplit(".", 1)[1]))
+    assert verify(d, KEY).ok  # retention alone: the chain starts at the oldest file's marker
+    oldest.write_text("".join(lines_of(oldest)[2:]))
+    r = verify(d, KEY)
+    assert not r.ok and "does not start with its rotation marker" in r.reason
+
+
+def test_a_deleted_anchor_fails_verification_and_blocks_a_resume(tmp_path):
+    p = two_sessions(tmp_path)
+    p.write_bytes(b"".join(p.read_bytes().splitlines(keepends=True)[:2]))
+    anchor_path_of(p).unlink()
+    r = verify(tmp_path, KEY)
+    assert not r.ok and "says its writer keeps an anchor (audit.jsonl.anchor), but it is missing" in r.reason
+    with pytest.raises(AuditConfigError, match="anchor .* missing"):
+        AuditLog(KEY, path=p)
+    assert verify(tmp_path, KEY, anchor=False).ok  # a person may verify without it, on purpose
+
+
+def test_text_added_to_a_middle_file_or_after_the_seal_is_caught(tmp_path):
+    d = tmp_path / "audit"
+    write_log(d / "audit.jsonl", n=30, max_bytes=2000)
+    middle = d / "audit.jsonl.1"
+    with open(middle, "ab") as fh:
+        fh.write(b'{"sequence":1,"event_type":"CHANNEL_CHANGE","reason":"alice forced ch 165"')
+    r = verify(d, KEY)
+    assert not r.ok and "audit.jsonl.1 is" in r.reason and "bytes added to or cut from its end" in r.reason
+    single = tmp_path / "single" / "audit.jsonl"
+    write_log(single, n=3)
+    with open(single, "ab") as fh:
+        fh.write(b'{"sequence":4,"reason":"forged"')
+    (single.parent / "audit.jsonl.1").touch()
+    r = verify(single.parent, KEY)
+    assert not r.ok and r.torn_tail and "not sealed" in r.reason

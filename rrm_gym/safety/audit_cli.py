@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import glob
 import json
 import sys
 from pathlib import Path
@@ -117,7 +118,7 @@ def cmd_verify(args: argparse.Namespace, out: Any = None, err: Any = None) -> in
     for note in result.notes:
         _say(out, f"note: {note}")
     p = Path(args.path)
-    if p.is_file() and rotation_index(p) == 0 and any(p.parent.glob(f"{p.name}.[0-9]*")):
+    if p.is_file() and rotation_index(p) == 0 and any(p.parent.glob(f"{glob.escape(p.name)}.[0-9]*")):
         _say(out, f"note: rotated files {p.name}.N exist beside it; verify the directory to check the whole chain")
     return EXIT_OK
 

@@ -27,6 +27,7 @@ from typing import Any
 SAFE_FIELDS = frozenset(
     {
         "after",
+        "anchor",
         "band_channels",
         "barred_s",
         "cca_busy_pct",
@@ -34,11 +35,13 @@ SAFE_FIELDS = frozenset(
         "confidence",
         "detected_s",
         "duty_cycle",
+        "file_index",
         "kind",
         "last_sequence",
         "last_signature",
         "loop",
         "power_dbm",
+        "previous_file_bytes",
         "records",
         "requested",
         "retry_after",

@@ -8,7 +8,10 @@ signature added as the last member; a reader re-canonicalises, so member order i
 Records the writer adds about the log itself have these ``event_type`` values:
 :data:`LOG_SEALED` (the log was closed: nothing follows but a resume) and :data:`LOG_RESUMED` (a
 writer opened the log again; ``details["after"]`` says whether it found it ``"sealed"`` or
-``"unsealed"``, the latter after a crash or a cut).
+``"unsealed"``, the latter after a crash or a cut) and :data:`LOG_ROTATED` (the first record of
+every file after the first: ``details["file_index"]`` names the file, ``"previous_file_bytes"``
+how long the writer left the file before). Each of the three says whether the writer keeps an
+anchor file (``details["anchor"]``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ EVENT_TYPES = ("DFS_RADAR", "NON_WIFI_INTERFERENCE", "SPECTRUM_SATURATION", "DEG
 ACTION_TYPES = ("CHANNEL_CHANGE", "POWER_CHANGE", "WIDTH_CHANGE", "ROLLBACK", "NONE")
 LOG_SEALED = "LOG_SEALED"
 LOG_RESUMED = "LOG_RESUMED"
+LOG_ROTATED = "LOG_ROTATED"
 RECORD_FIELDS = (
     "audit_id",
     "sequence",

@@ -35,6 +35,7 @@ from .record import (
     CHAIN_BROKEN,
     GENESIS_SIGNATURE,
     LOG_RESUMED,
+    LOG_ROTATED,
     LOG_SEALED,
     MAX_LINE_BYTES,
     RECORD_FIELDS,
@@ -89,7 +90,7 @@ class VerifyResult:
 def parse_head(text: str) -> tuple[int, str]:
     """``"SEQUENCE:SIGNATURE"`` as a pair; ``ValueError`` naming what is wrong."""
     seq, sep, sig = text.strip().partition(":")
-    if not sep or not seq.isdigit() or not _HEX64.fullmatch(sig):
+    if not sep or not re.fullmatch(r"[0-9]{1,18}", seq) or not _HEX64.fullmatch(sig):
         raise ValueError(f"expected head {text!r} is not SEQUENCE:SIGNATURE (a number, ':', 64 lower-case hex digits)")
     return int(seq), sig
 
@@ -124,10 +125,17 @@ def read_anchor(path: str | Path, key: bytes) -> dict[str, Any]:
     if not isinstance(d, dict) or set(d) != {*_ANCHOR_FIELDS, "anchor_signature"}:
         raise AuditConfigError(f"{where} does not hold the fields {', '.join(_ANCHOR_FIELDS)}, anchor_signature")
     body = {k: d[k] for k in _ANCHOR_FIELDS}
-    if not isinstance(d["anchor_signature"], str) or not hmac.compare_digest(
-        sign(canonical_json(body), key), d["anchor_signature"]
-    ):
+    given = d["anchor_signature"]
+    try:
+        expected = sign(canonical_json(body), key)
+    except (TypeError, ValueError):  # a lone surrogate, a value JSON cannot write
+        expected = None
+    if not isinstance(given, str) or not _HEX64.fullmatch(given) or expected is None:
+        raise AuditConfigError(f"{where}: not an anchor this package wrote (malformed signature or fields)")
+    if not hmac.compare_digest(expected, given):
         raise AuditConfigError(f"{where}: signature mismatch (edited, or signed with another key)")
+    if not isinstance(body["sequence"], int) or not isinstance(body["signature"], str):
+        raise AuditConfigError(f"{where}: malformed sequence or signature")
     return body
 
 
@@ -220,6 +228,7 @@ class _Chain:
         self.truncated_head = False
         self.sealed = False
         self.head_found = False
+        self.anchor_declared = False
         self.unsealed_resumes: list[int] = []
 
     def check(self, rec: Any) -> tuple[str, int | None] | None:
@@ -247,17 +256,20 @@ class _Chain:
         elif not hmac.compare_digest(prev, self.prev_sig):
             return CHAIN_BROKEN, seq
         event = rec["event_type"]
+        details = rec["details"] if isinstance(rec["details"], dict) else {}
+        if event in (LOG_SEALED, LOG_RESUMED, LOG_ROTATED):
+            self.anchor_declared = details.get("anchor") is True
         if event == LOG_RESUMED:
-            details = rec["details"] if isinstance(rec["details"], dict) else {}
             if details.get("after") == "unsealed":
                 self.unsealed_resumes.append(seq)
-        elif self.sealed:
+        elif self.sealed and event != LOG_ROTATED:
             return f"record after the seal: the log was sealed at sequence {seq - 1}", seq
         if self.expect_head is not None and seq == self.expect_head[0]:
             if not hmac.compare_digest(sig, self.expect_head[1]):
                 return f"expected head mismatch: record {seq} has another signature (log rewritten)", seq
             self.head_found = True
-        self.sealed = event == LOG_SEALED
+        if event != LOG_ROTATED:  # a new file after the seal is still the sealed log's
+            self.sealed = event == LOG_SEALED
         self.expected_seq = seq + 1
         self.prev_sig = sig
         self.records += 1
@@ -348,28 +360,27 @@ def verify(
     """
     key_bytes = require_key(key)
     files = log_files(path)
+    declared = None
     if anchor is None:
-        candidate = anchor_path_of(_base_of(files[0]))
-        whole = Path(path).is_dir() or not any(rotation_index(f) for f in _siblings(files[0]))
-        anchor = candidate if whole and rotation_index(files[0]) == 0 and candidate.is_file() else False
+        # the anchor of the log the files belong to, whether or not its first file is still there
+        declared = anchor_path_of(_base_of(files[0]))
+        anchor = declared if declared.is_file() else None
+    elif anchor is False:
+        anchor = None
     return verify_files(
         files,
         key_bytes,
         allow_truncated_head=rotation_index(files[0]) > 0 if allow_truncated_head is None else allow_truncated_head,
         allow_unsealed=allow_unsealed,
         expect_head=expect_head,
-        anchor=anchor or None,
+        anchor=anchor,
+        declared_anchor=declared,
     )
 
 
 def _base_of(f: Path) -> Path:
     m = _LOG_NAME.fullmatch(f.name)
     return f if m is None else f.with_name(m["base"])
-
-
-def _siblings(f: Path) -> list[Path]:
-    base = _base_of(f)
-    return [c for c in base.parent.glob(f"{base.name}.*") if _LOG_NAME.fullmatch(c.name)]
 
 
 def verify_files(
@@ -380,8 +391,11 @@ def verify_files(
     allow_unsealed: bool = False,
     expect_head: tuple[int, str] | str | None = None,
     anchor: str | Path | None = None,
+    declared_anchor: str | Path | None = None,
 ) -> VerifyResult:
-    """:func:`verify` of the given files, oldest first, with an explicit anchor file (or none)."""
+    """:func:`verify` of the given files, oldest first, with an explicit anchor file (or none).
+    ``declared_anchor``: where the log's own anchor belongs; when the log says its writer keeps
+    one and that file is missing, the log does not verify."""
     head = parse_head(expect_head) if isinstance(expect_head, str) else expect_head
     expect_from, anchor_sealed = "the expected head", False
     if anchor is not None and head is None:
@@ -391,9 +405,12 @@ def verify_files(
     chain = _Chain(key, allow_truncated_head, head)
     result = VerifyResult(ok=True)
     torn = False
+    previous: Path | None = None  # the last file that held something
     for i, f in enumerate(files):
-        if torn:
-            result.notes.append(f"torn line at the end of {files[i - 1].name} (interrupted write) skipped")
+        if f.stat().st_size == 0:
+            continue  # a file just created (a crash before its first record)
+        if torn and previous is not None:
+            result.notes.append(f"torn line at the end of {previous.name} (interrupted write) skipped")
         torn = False
         for line_no, raw, complete in _lines(f):
             try:
@@ -405,6 +422,8 @@ def verify_files(
                 bad: tuple[str, int | None] | None = (f"not valid JSON: {e}", None)
             else:
                 bad = chain.check(rec)
+                if bad is None and line_no == 1 and rotation_index(f) > 0:
+                    bad = _marker_problem(rec, f, previous)
             if bad is not None:
                 reason, seq = bad
                 if line_no == 1 and i > 0 and reason.startswith(("sequence gap", "chain broken")):
@@ -418,9 +437,35 @@ def verify_files(
                 result.reason = reason
                 return result
             result.last_location = f"{f} line {line_no}"
+        previous = f
     if torn and chain.records == 0:
         result.file, result.first_bad_line = str(files[-1]), 1
-    return _finish(chain, result, torn, allow_unsealed, expect_from, anchor_sealed)
+    result = _finish(chain, result, torn, allow_unsealed, expect_from, anchor_sealed)
+    if result.ok and declared_anchor is not None and anchor is None and chain.anchor_declared:
+        result.ok = False
+        result.reason = (
+            f"the log says its writer keeps an anchor ({Path(declared_anchor).name}), but it is missing (removed, "
+            "or the log copied without it): restore it, or verify without it (--no-anchor)"
+        )
+    return result
+
+
+def _marker_problem(rec: Mapping[str, Any], f: Path, previous: Path | None) -> tuple[str, int | None] | None:
+    """Why the first record of rotated file ``f`` is not its writer's marker for it, if it is not:
+    a file renamed, records removed from its head, or bytes added to or cut from the file before."""
+    details = rec["details"] if isinstance(rec["details"], dict) else {}
+    index = rotation_index(f)
+    if rec["event_type"] != LOG_ROTATED or details.get("file_index") != index:
+        why = f"{f.name} does not start with its rotation marker (file renamed, or records removed from its head)"
+        return why, rec["sequence"]
+    if previous is not None and rotation_index(previous) == index - 1:
+        expected, actual = details.get("previous_file_bytes"), previous.stat().st_size
+        if expected != actual:
+            return (
+                f"{previous.name} is {actual} bytes, but was {expected} when its writer moved on to {f.name} "
+                "(bytes added to or cut from its end)"
+            ), rec["sequence"]
+    return None
 
 
 def verify_records(
@@ -467,7 +512,9 @@ def iter_records(path: str | Path, *, skip_invalid: bool = False) -> Iterator[di
 def write_anchor(path: Path, log_name: str, sequence: int, signature: str, sealed: bool, key: bytes) -> None:
     """Replace the anchor file at ``path`` atomically (a temporary file, flushed, then renamed over it)."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    tmp.unlink(missing_ok=True)  # a leftover, or a link planted there: removed, never followed
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(anchor_text(log_name, sequence, signature, sealed, key))
         fh.flush()
         os.fsync(fh.fileno())

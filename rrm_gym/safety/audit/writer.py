@@ -30,6 +30,7 @@ from .record import (
     EXECUTION_STATUSES,
     GENESIS_SIGNATURE,
     LOG_RESUMED,
+    LOG_ROTATED,
     LOG_SEALED,
     MAX_LINE_BYTES,
     SOURCES,
@@ -177,6 +178,8 @@ class AuditLog:
         self._index = 0
         self._size = 0
         self._new_file_next = False
+        self._needs_marker = False
+        self._previous_file_bytes = 0
         self._since_checkpoint = 0
         self._checkpoint_at = time.monotonic()
         if path is not None:
@@ -220,7 +223,10 @@ class AuditLog:
         if all(f.stat().st_size == 0 for f in files) and anchor is None:
             self._index = indices[-1]
             return None  # created, never written
-        result = verify_files(files, self._key, allow_truncated_head=indices[0] > 0, allow_unsealed=True, anchor=anchor)
+        result = verify_files(
+            files, self._key, allow_truncated_head=indices[0] > 0, allow_unsealed=True, anchor=anchor,
+            declared_anchor=self._anchor,
+        )  # fmt: skip
         if not result.ok:
             where = f" ({result.file} line {result.first_bad_line})" if result.file else ""
             raise AuditConfigError(
@@ -229,7 +235,13 @@ class AuditLog:
             )
         assert result.last_sequence is not None and result.last_signature is not None
         self._next_seq, self._last_sig = result.last_sequence + 1, result.last_signature
-        self._index = indices[-1] + (1 if result.torn_tail else 0)  # never modify written bytes
+        self._index = indices[-1]
+        self._previous_file_bytes = files[-1].stat().st_size
+        if result.torn_tail:
+            self._index += 1  # never modify written bytes: the next record starts a new file
+        else:
+            nonempty = [f for f in files if f.stat().st_size]
+            self._previous_file_bytes = nonempty[-2].stat().st_size if len(nonempty) > 1 else 0
         return result
 
     def _write_resumed(self, found: VerifyResult) -> None:
@@ -241,13 +253,21 @@ class AuditLog:
                 "writer resumed a log that was not sealed: its previous writer stopped without closing it, "
                 "or records were removed from its end"
             )
-        details = {"after": after, "last_sequence": found.last_sequence, "torn_tail": found.torn_tail}
+        details = {
+            "after": after,
+            "last_sequence": found.last_sequence,
+            "torn_tail": found.torn_tail,
+            "anchor": self._anchor is not None,
+        }
         self.record(0.0, LOG_RESUMED, "rule", "SUCCESS", "NONE", 0, None, [], None, reason, details)
 
     def _open_current(self) -> None:
+        """Open the current file for appending (a symbolic link is refused, not followed); a
+        new file of index > 0 gets its rotation marker before its first record."""
         f = self._file(self._index)
-        self._fd = os.open(f, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self._size = os.fstat(self._fd).st_size
+        fd = os.open(f, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        self._fd, self._size = fd, os.fstat(fd).st_size
+        self._needs_marker = self._index > 0 and self._size == 0
         self._new_file_next = False
         self._enforce_retention()
 
@@ -260,11 +280,20 @@ class AuditLog:
                 self._file(idx).unlink(missing_ok=True)
 
     def _rotate(self) -> None:
+        """Continue in the next file; if it cannot be opened, raise and stay with the current one."""
         assert self._fd is not None
-        os.close(self._fd)
-        self._fd = None
+        old_fd, old_size = self._fd, self._size
         self._index += 1
-        self._open_current()
+        try:
+            self._open_current()
+        except OSError as e:
+            self._index -= 1
+            self._fd, self._size = old_fd, old_size
+            raise AuditWriteError(
+                e.errno, f"cannot start audit file {self._file(self._index + 1)}: {e.strerror or e}"
+            ) from e
+        self._previous_file_bytes = os.fstat(old_fd).st_size  # a torn tail included, as it stays
+        os.close(old_fd)
         if self._fsync:
             self._fsync_dir()
 
@@ -285,9 +314,6 @@ class AuditLog:
     def _write_line(self, line: str, seq: int) -> None:
         """Append ``line`` to the current file in full, or leave the file as it was and raise."""
         data = (line + "\n").encode("utf-8")
-        full = self._max_bytes is not None and self._size and self._size + len(data) > self._max_bytes
-        if full or self._new_file_next:
-            self._rotate()
         assert self._fd is not None
         try:
             view = memoryview(data)
@@ -448,35 +474,64 @@ class AuditLog:
             "details": clean_details(to_jsonable(details or {}, "details"), key, self._safe),
         }
 
+    def _number(self, fields: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
+        """``fields`` numbered and chained as the next record: ``(body, line, signature)``."""
+        seq = self._next_seq
+        # a per-log prefix and the sequence number: unique within a log; a seeded log's prefix
+        # comes from the seed (equal seeds, equal ids), and a resumed log's sequence continues
+        body = {"audit_id": f"{self._id_prefix}{seq:016x}", "sequence": seq, **fields}
+        body["prev_signature"] = self._last_sig
+        line, signature = signed_line(body, self._key)
+        if len(line) >= MAX_LINE_BYTES // 4 and len(line.encode("utf-8")) > MAX_LINE_BYTES:
+            raise ValueError(f"audit record of {len(line.encode('utf-8'))} bytes exceeds {MAX_LINE_BYTES}")
+        return body, line, signature
+
+    def _write_marker(self) -> None:
+        """The first record of a new file: which file it is, and how long the writer left the one
+        before, so that bytes added to or cut from that file's end show."""
+        fields = self._fields(
+            self._last_time, LOG_ROTATED, "rule", "SUCCESS", "NONE", 0, None, [], None, "writer started a new file",
+            {"file_index": self._index, "previous_file_bytes": self._previous_file_bytes,
+             "anchor": self._anchor is not None},
+        )  # fmt: skip
+        body, line, signature = self._number(fields)
+        self._write_line(line, body["sequence"])
+        self._needs_marker = False
+        self._keep(body, line, signature)
+
     def _write(self, *fields: Any) -> dict[str, Any]:
         """The one record path: fields cleaned, numbered and chained, signed, written, kept."""
-        body = self._fields(*fields)
+        cleaned = self._fields(*fields)
         with self._lock:
             if self._closed:
                 raise ValueError("audit log is closed")
-            seq = self._next_seq
-            # a per-log prefix and the sequence number: unique within a log; a seeded log's prefix
-            # comes from the seed (equal seeds, equal ids), and a resumed log's sequence continues
-            body = {"audit_id": f"{self._id_prefix}{seq:016x}", "sequence": seq, **body}
-            body["prev_signature"] = self._last_sig
-            line, signature = signed_line(body, self._key)
-            if len(line) >= MAX_LINE_BYTES // 4 and len(line.encode("utf-8")) > MAX_LINE_BYTES:
-                raise ValueError(f"audit record of {len(line.encode('utf-8'))} bytes exceeds {MAX_LINE_BYTES}")
+            body, line, signature = self._number(cleaned)
             if self._fd is not None:
-                self._write_line(line, seq)
-            self._memory.append(line)
-            self._next_seq, self._last_sig, self._last_time = seq + 1, signature, body["sim_time_s"]
-            self.total += 1
-            status = body["execution_status"]
-            self._counts[status] = self._counts.get(status, 0) + 1
-            self._since_checkpoint += 1
-            if self._anchor is not None and (
-                self._since_checkpoint >= self._checkpoint_records
-                or time.monotonic() - self._checkpoint_at >= self._checkpoint_s
-            ):
-                self._checkpoint(sealed=False)
+                full = self._max_bytes is not None and self._size and self._size + len(line) + 1 > self._max_bytes
+                if full or self._new_file_next:
+                    self._rotate()
+                if self._needs_marker:
+                    self._write_marker()
+                    body, line, signature = self._number(cleaned)  # numbered after the marker
+                self._write_line(line, body["sequence"])
+            self._keep(body, line, signature)
         body["signature"] = signature
         return body
+
+    def _keep(self, body: dict[str, Any], line: str, signature: str) -> None:
+        """A written record held in memory, the chain advanced and counted (under the lock)."""
+        seq = body["sequence"]
+        self._memory.append(line)
+        self._next_seq, self._last_sig, self._last_time = seq + 1, signature, body["sim_time_s"]
+        self.total += 1
+        status = body["execution_status"]
+        self._counts[status] = self._counts.get(status, 0) + 1
+        self._since_checkpoint += 1
+        if self._anchor is not None and (
+            self._since_checkpoint >= self._checkpoint_records
+            or time.monotonic() - self._checkpoint_at >= self._checkpoint_s
+        ):
+            self._checkpoint(sealed=False)
 
     def verify(self) -> VerifyResult:
         """Verify the records held in memory (they may start mid-chain after eviction or resume)."""
@@ -502,7 +557,7 @@ class AuditLog:
         try:
             self.record(
                 self._last_time, LOG_SEALED, "rule", "SUCCESS", "NONE", 0, None, [], None, "log closed",
-                {"records": self.total + 1},
+                {"records": self.total + 1, "anchor": self._anchor is not None},
             )  # fmt: skip
             with self._lock:
                 self._checkpoint(sealed=True)
