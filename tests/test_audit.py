@@ -524,6 +524,12 @@ def test_no_raw_client_identifier_reaches_the_file(tmp_path):
         "aabbccddeeff",
         "aa bb cc dd ee ff",
         "\uff41\uff41:\uff42\uff42:\uff43\uff43:\uff44\uff44:\uff45\uff45:\uff46\uff46",  # full-width
+        "AABB-CCDD-EEFF",  # HP / H3C
+        "aabbcc-ddeeff",  # ProCurve
+        "0xaabbccddeeff",
+        "aa_bb_cc_dd_ee_ff",
+        "aa:bb-cc:dd-ee:ff",
+        "aa\u2010bb\u2010cc\u2010dd\u2010ee\u2010ff",  # Unicode hyphens
     ],
 )
 def test_every_spelling_of_a_mac_address_in_free_text_gets_the_same_pseudonym(spelling):
@@ -560,8 +566,13 @@ def test_values_under_fields_not_known_to_be_safe_never_reach_the_log_raw(tmp_pa
     [
         "roamed from fe80::a8bb:ccff:fedd:eeff",
         "dhcp gave 10.0.0.17",
+        "blocked 192.168.1.20.",
+        "mapped ::ffff:192.168.1.20",
         "client-17 left",
+        "client #17 left",
         "sta 3 joined",
+        "sta3",
+        "rssi_client_17",
         "ap aabb.ccdd.eeff",
     ],
 )
@@ -828,3 +839,27 @@ def test_csv_export_neutralises_cells_a_spreadsheet_would_run(tmp_path, capsys, 
     with open(tmp_path / "out.csv", newline="") as fh:
         reasons = [r["reason"] for r in csv.DictReader(fh)]
     assert reasons[:5] == ['\'=HYPERLINK("http://x")', "'+1", "'-cmd", "'@SUM(A1)", "plain"]
+
+
+def test_labels_tokens_and_the_values_of_known_parameters_carry_no_identifier(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    mac = "aa:bb:cc:dd:ee:ff"
+    with AuditLog(KEY, path=path) as log:
+        log.append(
+            sim_time_s=0,
+            event_type=f"ROAM {mac}",
+            action_type="KICK client-17",
+            source="rule",
+            execution_status="SUCCESS",
+            rollback_token="10.0.0.7/x",
+            configuration_changes=[{"param": "channel", "old_value": mac, "new_value": {"sta_mac": "10.0.0.7"}}],
+            details={"sta3": 1, "macaabbccddeeff": 2, "aa_bb_cc_dd_ee_ff": 3},
+        )
+        kept = log.append(
+            sim_time_s=1, event_type="X", source="rule", execution_status="SUCCESS", rollback_token="rb-n0-ap3-000012"
+        )
+    text = path.read_text()
+    for raw in (mac, "client-17", "10.0.0.7", "sta3", "aabbccddeeff", "aa_bb_cc"):
+        assert raw not in text, raw
+    assert kept.rollback_token == "rb-n0-ap3-000012"  # the event loop's tokens are kept as they are
+    assert verify(path, KEY).ok

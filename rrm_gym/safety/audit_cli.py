@@ -15,6 +15,7 @@ import argparse
 import csv
 import glob
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -149,8 +150,10 @@ def cmd_export(args: argparse.Namespace, out: Any = None, err: Any = None) -> in
     fmt = args.format or ("csv" if args.out.lower().endswith(".csv") else "jsonl")
     out_path = Path(args.out)
     try:
-        if out_path.exists() and any(out_path.resolve() == f.resolve() for f in log_files(args.path)):
-            _say(err, f"error: --out {args.out!r} is one of the log's own files", stderr=True)
+        files = log_files(args.path)  # before the output exists, so that it cannot join the log
+        refusal = _out_refusal(out_path, files, Path(args.path).is_dir())
+        if refusal:
+            _say(err, f"error: --out {args.out!r} {refusal}", stderr=True)
             return EXIT_USAGE
         records = iter_records(args.path, skip_invalid=args.force)
         out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -173,6 +176,20 @@ def cmd_export(args: argparse.Namespace, out: Any = None, err: Any = None) -> in
         return EXIT_USAGE
     _say(out, f"exported {count} records from {args.path} to {args.out} ({fmt})")
     return EXIT_OK
+
+
+def _out_refusal(out: Path, files: list[Path], whole_directory: bool) -> str:
+    """Why writing an export to ``out`` would damage the log of ``files`` ("" if it would not):
+    one of its files (by any name or link), its anchor, or a file its directory would count in."""
+    log_dir = files[0].parent.resolve()
+    base = files[0].name.split(".jsonl")[0] + ".jsonl"
+    if out.exists() and any(os.path.samefile(out, f) for f in files):
+        return "is one of the log's own files"
+    if out.parent.resolve() == log_dir and (out.name == f"{base}.anchor" or out.name.startswith(f"{base}.")):
+        return "is the log's anchor or a name its rotated files take"
+    if whole_directory and out.parent.resolve() == log_dir and out.name.endswith(".jsonl"):
+        return "would make a second log in the log's directory (write the export elsewhere)"
+    return ""
 
 
 def _add_subcommands(parser: argparse.ArgumentParser) -> None:

@@ -59,7 +59,11 @@ def resolve_key(key: object = None, key_file: str | Path | None = None) -> bytes
         return check_key(key)
     if key_file is not None:
         return read_key_file(key_file)
-    env = os.environ.get(KEY_ENV_VAR)
+    # as bytes: a key that is not valid UTF-8 is still a key (os.environb where the OS has it)
+    environ = getattr(os, "environb", None)
+    env = environ.get(KEY_ENV_VAR.encode()) if environ is not None else None
+    if env is None and os.environ.get(KEY_ENV_VAR) is not None:
+        env = os.fsencode(os.environ[KEY_ENV_VAR])
     if env is not None:
         return check_key(env.strip(), f"${KEY_ENV_VAR}")
     return None

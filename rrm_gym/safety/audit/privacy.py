@@ -60,26 +60,33 @@ SAFE_PARAMS = frozenset({"channel", "width_mhz", "power_dbm", "tx_enabled"})
 _PSEUDONYM = re.compile(r"c-[0-9a-f]{16}")
 _FIELD_NAME = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 _HEX = re.compile(r"[0-9a-f]+")
+_SEP = "[:\\-._\u2010-\u2015]"  # what vendors put between a MAC address's digits (and Unicode dashes)
 _IDENTIFIER = re.compile(
-    r"(?P<mac>(?<![0-9a-f])[0-9a-f]{2}([:\- .])(?:[0-9a-f]{2}\2){4}[0-9a-f]{2}(?![0-9a-f]))"
-    r"|(?P<cisco>(?<![0-9a-f.])[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}(?![0-9a-f]))"
-    r"|(?P<bare>(?<![0-9a-z])[0-9a-f]{12}(?![0-9a-z]))"
-    r"|(?P<ipv6>(?<![0-9a-f:])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?![0-9a-f:]))"
-    r"|(?P<ipv4>(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9.]))"
-    r"|(?P<named>\b(?:client|sta|station|user|host|device)[-_ #:]?[0-9]+\b)",
+    # MAC addresses: 12 hex digits, bare, after 0x, or split into pairs, quads or halves by any
+    # of the separators (aa:bb:.., AA-BB-.., aabb.ccdd.eeff, AABB-CCDD-EEFF, aabbcc-ddeeff, ...)
+    rf"(?P<mac>(?<![0-9a-z])(?:0x)?[0-9a-f]{{2}}(?:{_SEP}?[0-9a-f]{{2}}){{5}}(?![0-9a-z]))"
+    r"|(?P<spaced>(?<![0-9a-z])[0-9a-f]{2}(?: [0-9a-f]{2}){5}(?![0-9a-z]))"
+    # IPv6 (with an IPv4 tail, as ::ffff:10.0.0.7 is written), then IPv4 (a full stop after it is
+    # the sentence's)
+    r"|(?P<ipv6>(?<![0-9a-f:])(?:[0-9a-f]{0,4}:){2,7}(?:(?:[0-9]{1,3}\.){3}[0-9]{1,3}|[0-9a-f]{0,4})(?![0-9a-f:]))"
+    r"|(?P<ipv4>(?<![0-9])(?<![0-9]\.)(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9])(?!\.[0-9]))"
+    r"|(?P<named>(?<![a-z0-9])(?:client|sta|station|user|host|device)[-_ #:]{0,2}[0-9]+(?![0-9]))",
     re.IGNORECASE,
 )
+_HEX_RUN = re.compile(r"[0-9a-f]{12}", re.IGNORECASE)
 
 
-# Every identifier the patterns above find holds a digit or six hex letters in a row (an
-# all-letter MAC address): text without either is returned at once.
-_MAYBE_IDENTIFIER = re.compile(r"[0-9]|[a-f]{2}[:\-. ]?[a-f]{2}[:\-. ]?[a-f]{2}", re.IGNORECASE)
+# Every identifier the patterns above find holds a digit or six hex letters with at most single
+# separators between their pairs (an all-letter MAC address): text without either is returned
+# at once (two simple searches, cheaper than one with alternatives).
+_DIGIT = re.compile(r"[0-9]")
+_HEX_LETTERS = re.compile(r"[a-fA-F]{2}[-:._ \u2010-\u2015]?[a-fA-F]{2}[-:._ \u2010-\u2015]?[a-fA-F]{2}")
 
 
 def _canonical_identifier(text: str) -> str:
     """MAC spellings as ``aa:bb:cc:dd:ee:ff`` (so they share a pseudonym); other text as it is."""
-    hex_digits = re.sub(r"[:\-. ]", "", text).lower()
-    if len(hex_digits) == 12 and _HEX.fullmatch(hex_digits) and len(text) in (12, 14, 17):
+    hex_digits = re.sub(rf"{_SEP}| ", "", text).lower().removeprefix("0x")
+    if len(hex_digits) == 12 and _HEX.fullmatch(hex_digits):
         return ":".join(hex_digits[i : i + 2] for i in range(0, 12, 2))
     return text
 
@@ -109,7 +116,7 @@ def scrub_text(text: str, key: bytes) -> str:
     """``text`` with every identifier-like substring (see the module notes) pseudonymised."""
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
-    if len(text) < 5 or not _MAYBE_IDENTIFIER.search(text):
+    if not (_DIGIT.search(text) or _HEX_LETTERS.search(text)):
         return text
     return _IDENTIFIER.sub(lambda m: _replace(m, key), text)
 
@@ -144,9 +151,12 @@ def clean_details(details: Mapping[str, Any], key: bytes, safe: frozenset[str] =
         if name in safe:
             out[name] = _safe_value(value, key, safe)
         else:
-            plain = _FIELD_NAME.fullmatch(name) and not _HEX.fullmatch(name) and scrub_text(name, key) == name
+            plain = _FIELD_NAME.fullmatch(name) and not _HEX_RUN.search(name) and scrub_text(name, key) == name
             out[name if plain else _pseudonymise_all(name, key)] = _pseudonymise_all(value, key)
     return out
+
+
+_PLAIN = (int, float, type(None))  # bool is an int
 
 
 def clean_changes(changes: Iterable[Mapping[str, Any]], key: bytes) -> list[dict[str, Any]]:
@@ -156,6 +166,8 @@ def clean_changes(changes: Iterable[Mapping[str, Any]], key: bytes) -> list[dict
         param, old, new = c["param"], c["old_value"], c["new_value"]
         if param not in SAFE_PARAMS:
             param = scrub_text(param, key)
+        # a known parameter's values are numbers (or true/false/none); anything else may identify
+        if param not in SAFE_PARAMS or not isinstance(old, _PLAIN) or not isinstance(new, _PLAIN):
             old, new = _pseudonymise_all(old, key), _pseudonymise_all(new, key)
         out.append({"param": param, "old_value": old, "new_value": new})
     return out

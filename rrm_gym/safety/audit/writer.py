@@ -27,6 +27,8 @@ from typing import IO, Any
 from .keys import KEY_ENV_VAR, KEY_HINT, AuditConfigError, resolve_key
 from .privacy import SAFE_FIELDS, clean_changes, clean_details, pseudonymise, scrub_text
 from .record import (
+    ACTION_TYPES,
+    EVENT_TYPES,
     EXECUTION_STATUSES,
     GENESIS_SIGNATURE,
     LOG_RESUMED,
@@ -93,6 +95,22 @@ def _changes(changes: Iterable[Any]) -> list[dict[str, Any]]:
             new = to_jsonable(new, f"configuration_changes[{i}].new_value", 1)
         out.append({"param": param, "old_value": old, "new_value": new})
     return out
+
+
+_LOOP_TOKEN = re.compile(r"[a-z]+-n[0-9]+-ap[0-9]+-[0-9]{6,}")  # the event loop's: rb-n0-ap3-000012
+
+
+_KNOWN_LABELS = frozenset((*EVENT_TYPES, *ACTION_TYPES, LOG_SEALED, LOG_RESUMED, LOG_ROTATED, "RADIO_OFF"))
+
+
+def _free_label(label: str, key: bytes) -> str:
+    """An event or action type as it is when it is one of the package's, else scrubbed like free text."""
+    return label if label in _KNOWN_LABELS else scrub_text(label, key)
+
+
+def _token(token: str, key: bytes) -> str:
+    """A rollback token as it is when it is the event loop's, else scrubbed like free text."""
+    return token if _LOOP_TOKEN.fullmatch(token) else scrub_text(token, key)
 
 
 def _index(value: Any, name: str) -> int:
@@ -182,6 +200,8 @@ class AuditLog:
         self._previous_file_bytes = 0
         self._since_checkpoint = 0
         self._checkpoint_at = time.monotonic()
+        if path is not None and max_bytes is not None and not Path(path).name.endswith(".jsonl"):
+            raise AuditConfigError(f"a rotating audit log's file name must end in .jsonl, got {Path(path).name!r}")
         if path is not None:
             self._base = Path(path)
             if anchor_path is not False:
@@ -464,11 +484,11 @@ class AuditLog:
             "sim_time_s": t,
             "network": _index(network, "network"),
             "ap_id": None if ap_id is None else _index(ap_id, "ap_id"),
-            "event_type": _label(event_type, "event_type"),
-            "action_type": _label(action_type, "action_type"),
+            "event_type": _free_label(_label(event_type, "event_type"), key),
+            "action_type": _free_label(_label(action_type, "action_type"), key),
             "configuration_changes": clean_changes(_changes(configuration_changes), key),
             "source": _label(source, "source", SOURCES),
-            "rollback_token": None if rollback_token is None else str.__str__(rollback_token),
+            "rollback_token": None if rollback_token is None else _token(str.__str__(rollback_token), key),
             "execution_status": _label(execution_status, "execution_status", EXECUTION_STATUSES),
             "reason": scrub_text(str.__str__(reason), key),
             "details": clean_details(to_jsonable(details or {}, "details"), key, self._safe),
