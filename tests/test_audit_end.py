@@ -351,3 +351,10 @@ def test_text_added_to_a_middle_file_or_after_the_seal_is_caught(tmp_path):
     (single.parent / "audit.jsonl.1").touch()
     r = verify(single.parent, KEY)
     assert not r.ok and r.torn_tail and "not sealed" in r.reason
+
+
+def test_an_anchor_of_another_log_is_refused(tmp_path):
+    a = write_log(tmp_path / "a" / "audit.jsonl")
+    b = write_log(tmp_path / "b" / "other.jsonl")
+    with pytest.raises(AuditConfigError, match="belongs to log 'other.jsonl'"):
+        verify(a, KEY, anchor=anchor_path_of(b))

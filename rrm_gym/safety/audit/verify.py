@@ -400,6 +400,8 @@ def verify_files(
     expect_from, anchor_sealed = "the expected head", False
     if anchor is not None and head is None:
         a = read_anchor(anchor, key)
+        if files and a["log"] != _base_of(files[0]).name:
+            raise AuditConfigError(f"anchor file {str(anchor)!r} belongs to log {a['log']!r}, not {files[0].name!r}")
         head, anchor_sealed = (a["sequence"], a["signature"]), bool(a["sealed"])
         expect_from = f"the anchor {Path(anchor).name}"
     chain = _Chain(key, allow_truncated_head, head)
