@@ -358,3 +358,22 @@ def test_an_anchor_of_another_log_is_refused(tmp_path):
     b = write_log(tmp_path / "b" / "other.jsonl")
     with pytest.raises(AuditConfigError, match="belongs to log 'other.jsonl'"):
         verify(a, KEY, anchor=anchor_path_of(b))
+
+
+def test_an_anchor_that_cannot_be_written_is_a_clear_error_after_the_seal(tmp_path):
+    p = tmp_path / "audit.jsonl"
+    anchor_path_of(p).mkdir()  # a directory where the anchor goes
+    log = AuditLog(KEY, path=p)
+    log.append(sim_time_s=0, event_type="X", source="rule", execution_status="SUCCESS")
+    with pytest.raises(AuditWriteError, match="was written, but the anchor .* could not be updated"):
+        log.close()
+    assert verify(p, KEY, anchor=False).sealed  # the seal itself is in the file
+
+
+def test_a_forced_export_of_a_record_json_cannot_hold_is_a_clear_error(tmp_path, env_key, capsys):
+    path = write_log(tmp_path / "audit.jsonl", n=2)
+    lines = lines_of(path)
+    lines[0] = lines[0].replace('"sim_time_s":0.0', '"sim_time_s":1e999')
+    path.write_text("".join(lines))
+    assert main(["export", str(path), "--out", str(tmp_path / "x.jsonl"), "--force"]) == 2
+    assert "Out of range float values are not JSON compliant" in capsys.readouterr().err

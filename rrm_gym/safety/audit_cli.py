@@ -164,7 +164,9 @@ def cmd_export(args: argparse.Namespace, out: Any = None, err: Any = None) -> in
                 writer.writerow(CSV_COLUMNS)
                 for rec in records:
                     row = [_csv_cell(rec.get(c)) for c in CSV_COLUMNS[:-1]]
-                    changes = json.dumps(rec.get("configuration_changes"), separators=(",", ":"), ensure_ascii=False)
+                    changes = json.dumps(
+                        rec.get("configuration_changes"), separators=(",", ":"), ensure_ascii=False, allow_nan=False
+                    )
                     writer.writerow([*row, _csv_cell(changes)])
                     count += 1
             else:

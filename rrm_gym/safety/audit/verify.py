@@ -525,4 +525,5 @@ def write_anchor(path: Path, log_name: str, sequence: int, signature: str, seale
 
 def dumps_record(rec: Mapping[str, Any]) -> str:
     """A parsed record as one JSON line in :data:`RECORD_FIELDS` order (for exports)."""
-    return json.dumps({k: rec[k] for k in RECORD_FIELDS if k in rec}, separators=(",", ":"), ensure_ascii=False)
+    record = {k: rec[k] for k in RECORD_FIELDS if k in rec}
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False)  # JSON has no Infinity

@@ -361,7 +361,14 @@ class AuditLog:
         if self._fd is not None and self._fsync:
             os.fsync(self._fd)
         if self._anchor is not None and self._base is not None and self._next_seq > 0:
-            write_anchor(self._anchor, self._base.name, self._next_seq - 1, self._last_sig, sealed, self._key)
+            try:
+                write_anchor(self._anchor, self._base.name, self._next_seq - 1, self._last_sig, sealed, self._key)
+            except OSError as e:
+                raise AuditWriteError(
+                    e.errno,
+                    f"record {self._next_seq - 1} was written, but the anchor {self._anchor} could not be updated: "
+                    f"{e.strerror or e}",
+                ) from e
 
     # ------------------------------------------------------------------------------ API
 
