@@ -377,3 +377,23 @@ def test_a_forced_export_of_a_record_json_cannot_hold_is_a_clear_error(tmp_path,
     path.write_text("".join(lines))
     assert main(["export", str(path), "--out", str(tmp_path / "x.jsonl"), "--force"]) == 2
     assert "Out of range float values are not JSON compliant" in capsys.readouterr().err
+
+
+def test_labels_given_as_enums_are_logged_as_their_names_or_values():
+    from rrm_gym.safety import EventType, Source
+
+    rec = AuditLog(KEY).append(
+        sim_time_s=0, event_type=EventType.DFS_RADAR, source=Source.AGENT, execution_status="SUCCESS"
+    )
+    assert (rec.event_type, rec.source) == ("DFS_RADAR", "agent")
+
+
+def test_a_writer_resuming_into_an_empty_new_file_marks_it_with_the_size_of_the_file_before(tmp_path):
+    d = tmp_path / "audit"
+    write_log(d / "audit.jsonl", n=30, max_bytes=2000)
+    newest = max(int(f.name.rsplit(".", 1)[1]) for f in d.glob("audit.jsonl.[0-9]*"))
+    (d / f"audit.jsonl.{newest + 1}").touch()  # a crash right after a rotation, before its marker
+    with AuditLog(KEY, path=d / "audit.jsonl", max_bytes=2000) as log:
+        log.append(sim_time_s=99, event_type="X", source="rule", execution_status="SUCCESS")
+    r = verify(d, KEY)
+    assert (r.ok, r.sealed) == (True, True), r.reason

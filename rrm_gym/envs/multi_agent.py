@@ -239,11 +239,10 @@ class RRMParallelEnv(ParallelEnv):
         """Each AP's clients' experience utility over the last period (0 for an AP with none active)."""
         s = self.rrm_env._sensing
         utility, ap, active = client_utility(s)[0], s.client_ap[0], s.client_active[0]
-        out = []
-        for i in range(len(self.possible_agents)):
-            mine = active & (ap == i)
-            out.append(float(utility[mine].mean()) if mine.any() else 0.0)
-        return out
+        n = len(self.possible_agents)
+        total = np.bincount(ap[active], weights=utility[active], minlength=n)
+        count = np.bincount(ap[active], minlength=n)
+        return (total / np.maximum(count, 1)).tolist()
 
     def _split_obs(self, obs: dict[str, np.ndarray]) -> dict[str, Any]:
         flat_mask = self.rrm_env.action_masks() if self.action_mask_in_obs else None
@@ -264,14 +263,14 @@ class RRMParallelEnv(ParallelEnv):
     def _split_info(self, info: dict[str, Any]) -> dict[str, dict[str, Any]]:
         flat = info["action_mask"]
         out = {}
+        shared = (
+            flat_info({k: v for k, v in info.items() if k != "action_mask"}) if self.info_format == "flat" else None
+        )
         for agent in self.possible_agents:
-            mask = self._split_mask(agent, flat)
-            if self.info_format == "flat":
-                one = flat_info({k: v for k, v in info.items() if k != "action_mask"})
-                one["action_mask"] = self._joined_mask(agent, flat).astype(np.int8)
+            if shared is not None:
+                out[agent] = {**shared, "action_mask": self._joined_mask(agent, flat).astype(np.int8)}
             else:
-                one = {**info, "action_mask": mask}
-            out[agent] = one
+                out[agent] = {**info, "action_mask": self._split_mask(agent, flat)}
         return out
 
     def render(self) -> np.ndarray | str | None:

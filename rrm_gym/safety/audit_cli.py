@@ -31,7 +31,7 @@ from rrm_gym.safety.audit import (
     rotation_index,
     verify,
 )
-from rrm_gym.safety.audit.verify import dumps_record
+from rrm_gym.safety.audit.verify import base_of, dumps_record
 
 EXIT_OK = 0
 EXIT_TAMPERED = 1
@@ -184,7 +184,7 @@ def _out_refusal(out: Path, files: list[Path], whole_directory: bool) -> str:
     """Why writing an export to ``out`` would damage the log of ``files`` ("" if it would not):
     one of its files (by any name or link), its anchor, or a file its directory would count in."""
     log_dir = files[0].parent.resolve()
-    base = files[0].name.split(".jsonl")[0] + ".jsonl"
+    base = base_of(files[0]).name
     if out.exists() and any(os.path.samefile(out, f) for f in files):
         return "is one of the log's own files"
     if out.parent.resolve() == log_dir and (out.name == f"{base}.anchor" or out.name.startswith(f"{base}.")):

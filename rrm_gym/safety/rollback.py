@@ -59,7 +59,6 @@ class RollbackManager:
         self._served = np.zeros((num_networks, num_aps))
         self._offered = np.zeros((num_networks, num_aps))
         self._warm = False
-        self._baseline_rows: tuple[list, list, list] | None = None  # the baselines as Python numbers
         self._open: dict[tuple[int, int], Watch] = {}  # the open watch of each (network, AP)
         # oldest first; an OrderedDict, since a dict slows down as entries leave from the front
         self.history: OrderedDict[str, Watch] = OrderedDict()
@@ -95,7 +94,6 @@ class RollbackManager:
         served = s.throughput_mbps.mean(axis=1)
         offered = s.demand_mbps.mean(axis=1)
         a = 1.0 - np.exp(-s.ticks / self.config.baseline_tau_s)
-        self._baseline_rows = None
         if not self._warm:
             self._retry, self._served, self._offered, self._warm = retry, served, offered, True
         else:
@@ -144,10 +142,7 @@ class RollbackManager:
         given (the caller's own dicts). Returns its rollback token."""
         seq = self._seq = self._seq + 1
         token = f"{prefix}-n{network}-ap{ap}-{seq:06d}"
-        rows = self._baseline_rows
-        if rows is None:  # once per span: the baselines as Python numbers for the changes made in it
-            rows = self._baseline_rows = (self._retry.tolist(), self._served.tolist(), self._offered.tolist())
-        retry, served, offered = rows[0][network][ap], rows[1][network][ap], rows[2][network][ap]
+        retry, served, offered = (float(x[network, ap]) for x in (self._retry, self._served, self._offered))
         w = Watch(
             token, network, ap, old, new, retry, served / offered if offered > 0 else 1.0, now_s,
             now_s + self.config.window_s, loop, seq=seq,

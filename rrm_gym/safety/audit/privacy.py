@@ -76,13 +76,6 @@ _IDENTIFIER = re.compile(
 _HEX_RUN = re.compile(r"[0-9a-f]{12}", re.IGNORECASE)
 
 
-# Every identifier the patterns above find holds a digit or six hex letters with at most single
-# separators between their pairs (an all-letter MAC address): text without either is returned
-# at once (two simple searches, cheaper than one with alternatives).
-_DIGIT = re.compile(r"[0-9]")
-_HEX_LETTERS = re.compile(r"[a-fA-F]{2}[-:._ \u2010-\u2015]?[a-fA-F]{2}[-:._ \u2010-\u2015]?[a-fA-F]{2}")
-
-
 def _canonical_identifier(text: str) -> str:
     """MAC spellings as ``aa:bb:cc:dd:ee:ff`` (so they share a pseudonym); other text as it is."""
     hex_digits = re.sub(rf"{_SEP}| ", "", text).lower().removeprefix("0x")
@@ -116,8 +109,6 @@ def scrub_text(text: str, key: bytes) -> str:
     """``text`` with every identifier-like substring (see the module notes) pseudonymised."""
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
-    if not (_DIGIT.search(text) or _HEX_LETTERS.search(text)):
-        return text
     return _IDENTIFIER.sub(lambda m: _replace(m, key), text)
 
 

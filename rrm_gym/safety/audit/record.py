@@ -87,9 +87,7 @@ def to_jsonable(value: Any, where: str = "value", depth: int = 0) -> Any:
         for k, v in value.items():
             if type(k) is not str:
                 return _convert(value, where, depth)
-            tv = type(v)  # plain leaves as they are; where a value sits is spelt out only for the rest
-            plain = tv is str or tv is int or tv is bool or v is None or (tv is float and math.isfinite(v))
-            out[k] = v if plain else to_jsonable(v, f"{where}.{k}", depth + 1)
+            out[k] = to_jsonable(v, f"{where}.{k}", depth + 1)
         return out
     if t is list or t is tuple:
         return [to_jsonable(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]

@@ -363,7 +363,7 @@ def verify(
     declared = None
     if anchor is None:
         # the anchor of the log the files belong to, whether or not its first file is still there
-        declared = anchor_path_of(_base_of(files[0]))
+        declared = anchor_path_of(base_of(files[0]))
         anchor = declared if declared.is_file() else None
     elif anchor is False:
         anchor = None
@@ -378,7 +378,8 @@ def verify(
     )
 
 
-def _base_of(f: Path) -> Path:
+def base_of(f: Path) -> Path:
+    """The first file of the log ``f`` belongs to (``audit.jsonl`` for ``audit.jsonl.3``)."""
     m = _LOG_NAME.fullmatch(f.name)
     return f if m is None else f.with_name(m["base"])
 
@@ -400,7 +401,7 @@ def verify_files(
     expect_from, anchor_sealed = "the expected head", False
     if anchor is not None and head is None:
         a = read_anchor(anchor, key)
-        if files and a["log"] != _base_of(files[0]).name:
+        if files and a["log"] != base_of(files[0]).name:
             raise AuditConfigError(f"anchor file {str(anchor)!r} belongs to log {a['log']!r}, not {files[0].name!r}")
         head, anchor_sealed = (a["sequence"], a["signature"]), bool(a["sealed"])
         expect_from = f"the anchor {Path(anchor).name}"

@@ -13,6 +13,7 @@ and records in a signed ``LOG_RESUMED`` record whether it found the log sealed.
 from __future__ import annotations
 
 import collections
+import enum
 import hashlib
 import math
 import os
@@ -37,6 +38,7 @@ from .record import (
     MAX_LINE_BYTES,
     SOURCES,
     AuditRecord,
+    _enum_text,
     parse_line,
     signed_line,
     to_jsonable,
@@ -55,11 +57,8 @@ class AuditWriteError(OSError):
 
 
 def _label(value: Any, name: str, allowed: tuple[str, ...] | None = None) -> str:
-    if type(value) is str and value and (allowed is None or value in allowed):
-        return value
-    value = getattr(value, "value", value) if not isinstance(value, str) else value
-    if not isinstance(value, str) and hasattr(value, "name"):
-        value = value.name  # an IntEnum such as EventType.DFS_RADAR logs its name
+    if isinstance(value, enum.Enum):
+        value = _enum_text(value)  # Source.AGENT its value, EventType.DFS_RADAR its name
     if not isinstance(value, str) or not value:
         raise ValueError(f"{name} must be a non-empty string, got {value!r}")
     if allowed is not None and value not in allowed:
@@ -72,9 +71,7 @@ def _changes(changes: Iterable[Any]) -> list[dict[str, Any]]:
     ``(param, old, new)`` tuples, as dicts of JSON types."""
     out = []
     for i, c in enumerate(changes):
-        if type(c) is dict and len(c) == 3 and "param" in c and "old_value" in c and "new_value" in c:
-            param, old, new = c["param"], c["old_value"], c["new_value"]
-        elif isinstance(c, Mapping):
+        if isinstance(c, Mapping):
             if set(c) != {"param", "old_value", "new_value"}:
                 raise ValueError(
                     f"configuration_changes[{i}] must have keys param, old_value, new_value; got {sorted(c)}"
@@ -87,13 +84,13 @@ def _changes(changes: Iterable[Any]) -> list[dict[str, Any]]:
                 raise ValueError(
                     f"configuration_changes[{i}] must be a mapping or a (param, old, new) tuple, got {c!r}"
                 ) from None
-        if type(param) is not str or not param:
-            param = _label(param, f"configuration_changes[{i}].param")
-        if type(old) is not float or not math.isfinite(old):
-            old = to_jsonable(old, f"configuration_changes[{i}].old_value", 1)
-        if type(new) is not float or not math.isfinite(new):
-            new = to_jsonable(new, f"configuration_changes[{i}].new_value", 1)
-        out.append({"param": param, "old_value": old, "new_value": new})
+        out.append(
+            {
+                "param": _label(param, f"configuration_changes[{i}].param"),
+                "old_value": to_jsonable(old, f"configuration_changes[{i}].old_value", 1),
+                "new_value": to_jsonable(new, f"configuration_changes[{i}].new_value", 1),
+            }
+        )
     return out
 
 
@@ -114,8 +111,6 @@ def _token(token: str, key: bytes) -> str:
 
 
 def _index(value: Any, name: str) -> int:
-    if type(value) is int:
-        return value
     if isinstance(value, bool) or not hasattr(value, "__index__"):
         raise ValueError(f"{name} must be an integer, got {value!r}")
     return int(value.__index__())
@@ -255,13 +250,9 @@ class AuditLog:
             )
         assert result.last_sequence is not None and result.last_signature is not None
         self._next_seq, self._last_sig = result.last_sequence + 1, result.last_signature
-        self._index = indices[-1]
-        self._previous_file_bytes = files[-1].stat().st_size
-        if result.torn_tail:
-            self._index += 1  # never modify written bytes: the next record starts a new file
-        else:
-            nonempty = [f for f in files if f.stat().st_size]
-            self._previous_file_bytes = nonempty[-2].stat().st_size if len(nonempty) > 1 else 0
+        # the size a new file's marker reports for the file before it: the last one holding records
+        self._previous_file_bytes = [f.stat().st_size for f in files if f.stat().st_size][-1]
+        self._index = indices[-1] + (1 if result.torn_tail else 0)  # never modify written bytes
         return result
 
     def _write_resumed(self, found: VerifyResult) -> None:
@@ -331,9 +322,8 @@ class AuditLog:
         finally:
             os.close(fd)
 
-    def _write_line(self, line: str, seq: int) -> None:
-        """Append ``line`` to the current file in full, or leave the file as it was and raise."""
-        data = (line + "\n").encode("utf-8")
+    def _write_line(self, data: bytes, seq: int) -> None:
+        """Append ``data`` (a line) to the current file in full, or leave the file as it was and raise."""
         assert self._fd is not None
         try:
             view = memoryview(data)
@@ -522,7 +512,7 @@ class AuditLog:
              "anchor": self._anchor is not None},
         )  # fmt: skip
         body, line, signature = self._number(fields)
-        self._write_line(line, body["sequence"])
+        self._write_line((line + "\n").encode("utf-8"), body["sequence"])
         self._needs_marker = False
         self._keep(body, line, signature)
 
@@ -534,13 +524,15 @@ class AuditLog:
                 raise ValueError("audit log is closed")
             body, line, signature = self._number(cleaned)
             if self._fd is not None:
-                full = self._max_bytes is not None and self._size and self._size + len(line) + 1 > self._max_bytes
+                data = (line + "\n").encode("utf-8")
+                full = self._max_bytes is not None and self._size and self._size + len(data) > self._max_bytes
                 if full or self._new_file_next:
                     self._rotate()
                 if self._needs_marker:
                     self._write_marker()
                     body, line, signature = self._number(cleaned)  # numbered after the marker
-                self._write_line(line, body["sequence"])
+                    data = (line + "\n").encode("utf-8")
+                self._write_line(data, body["sequence"])
             self._keep(body, line, signature)
         body["signature"] = signature
         return body
