@@ -146,7 +146,7 @@ class ResidualWrapper(gym.Wrapper):
         u = env.unwrapped
         loop = "slow" if u.controls_channel and not u.controls_power else "fast"
         if u.controls_channel and u.controls_power:
-            raise ValueError("residual control needs an env of one loop (FastLoop-v1 or SlowLoop-v1)")
+            raise ValueError("residual control needs an env of one loop (FastLoop-v2 or SlowLoop-v2)")
         self.adapter = ResidualAdapter(name, loop, seed).bind(u)
         self.action_space = gym.spaces.MultiDiscrete(self.adapter.residual_nvec())
         self.observation_space = self.adapter.observation_space(env.observation_space)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 ALGORITHMS = ("ppo", "maskable_ppo", "ppo_lagrangian")
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
-LOOPS = {"rrm_gym/FastLoop-v1": "fast", "rrm_gym/SlowLoop-v1": "slow"}
+LOOPS = {"rrm_gym/FastLoop-v2": "fast", "rrm_gym/SlowLoop-v2": "slow"}
 
 
 class TrainConfigError(ValueError):
@@ -57,7 +57,7 @@ class TrainConfig(BaseModel):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     algorithm: Literal["ppo", "maskable_ppo", "ppo_lagrangian"]
-    env_id: Literal["rrm_gym/FastLoop-v1", "rrm_gym/SlowLoop-v1"]
+    env_id: Literal["rrm_gym/FastLoop-v2", "rrm_gym/SlowLoop-v2"]
     scenario: str = "office"
     env: dict[str, Any] = Field(default_factory=dict)
     other_policy: str
@@ -432,15 +432,22 @@ class TrainedPolicy:
     def __call__(self, obs: Mapping[str, np.ndarray], info: Mapping[str, Any]) -> np.ndarray:
         r = self.residual
         if r is None:
-            return self._predict(obs, info)
+            return self._predict(self._own_keys(obs), info)
         if r.env is None:
             raise RuntimeError(f"model {self.path} corrects {r.name!r}: bind(env) it before use")
         suggestion, current = r.suggest(obs, info), r.current()
         own = {**info, "action_mask": r.mask(info["action_mask"], suggestion, current)}
-        return r.action(self._predict(r.observation(obs, suggestion, current), own), suggestion, current)
+        seen = self._own_keys(r.observation(obs, suggestion, current))
+        return r.action(self._predict(seen, own), suggestion, current)
+
+    def _own_keys(self, obs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The observation keys the model was trained with (a newer env may add others)."""
+        return {k: obs[k] for k in self.obs_shapes}
 
     def check_env(self, env: Any, where: str) -> None:
-        """Raise ValueError naming ``where`` unless ``env``'s encoding fits this model."""
+        """Raise ValueError naming ``where`` unless ``env``'s encoding fits this model: the same
+        action choices, and every observation key the model reads with its shape (keys a newer env
+        version added, such as v2's ``channel_budget``, are left out of what the model sees)."""
         nvec = [len(s) for s in env.slots] if self.loop == "slow" else [int(n) for n in env.action_space.nvec]
         shapes = {k: tuple(s.shape) for k, s in env.observation_space.spaces.items()}
         if self.residual is not None:  # the residual encoding around the env's
@@ -448,6 +455,7 @@ class TrainedPolicy:
 
             nvec = [FIRST_OWN + n for n in nvec]
             shapes[KEY] = (env.num_aps, FEATURES)
+        shapes = {k: v for k, v in shapes.items() if k in self.obs_shapes}
         if nvec != self.nvec or shapes != self.obs_shapes:
             raise ValueError(
                 f"model {self.path} was trained for {len(self.nvec)} APs with choices {self.nvec} and "

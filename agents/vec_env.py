@@ -1,7 +1,7 @@
 """Batched rrm_gym environments for stable-baselines3 and for the PPO-Lagrangian.
 
 :class:`BatchedVecEnv` presents a Gymnasium ``VectorEnv`` with ``"SameStep"`` autoreset (such as
-``gymnasium.make_vec("rrm_gym/FastLoop-v1", num_envs=B, autoreset_mode="SameStep")``) as an SB3
+``gymnasium.make_vec("rrm_gym/FastLoop-v2", num_envs=B, autoreset_mode="SameStep")``) as an SB3
 ``VecEnv``: one call steps all B networks, and sb3-contrib's ``MaskablePPO`` finds
 ``action_masks`` through ``env_method``.
 """

@@ -4,7 +4,7 @@ Two action streams per env: ``random`` (a fresh random action every step: nearly
 changes, so every step is a burst of shielded, audited change requests and rollback
 watches) and ``hold`` (the current configuration: the floor cost of a step, simulation and
 event loop included). CartPole-v1 random steps are timed in the same run for the ratio. The
-last rows time FastLoop-v1, Joint-v1 and SlowLoop-v1 through ``gymnasium.make_vec``: the
+last rows time FastLoop-v2, Joint-v2 and SlowLoop-v2 through ``gymnasium.make_vec``: the
 natively batched vector envs, ``--batch`` networks (a quarter of that for SlowLoop) in one
 simulation and one event loop, counted in network-steps, the best of three runs.
 
@@ -22,8 +22,8 @@ from reference import cartpole_steps_per_s
 
 import rrm_gym  # noqa: F401  (registers the envs)
 
-ENVS = ("rrm_gym/FastLoop-v1", "rrm_gym/SlowLoop-v1", "rrm_gym/Joint-v1")
-TARGET = {("rrm_gym/FastLoop-v1", "office"): 2000.0}
+ENVS = ("rrm_gym/FastLoop-v2", "rrm_gym/SlowLoop-v2", "rrm_gym/Joint-v2")
+TARGET = {("rrm_gym/FastLoop-v2", "office"): 2000.0}
 
 
 def hold_action(u: gym.Env) -> np.ndarray:
@@ -91,23 +91,23 @@ def main() -> None:
     print("-" * len(head))
     for env_id in ENVS:
         for scenario in args.scenarios:
-            n = max(5, args.steps // 60) if env_id.endswith("SlowLoop-v1") else args.steps
+            n = max(5, args.steps // 60) if env_id.endswith("SlowLoop-v2") else args.steps
             rnd = steps_per_s(env_id, scenario, n, hold=False)
             hold = steps_per_s(env_id, scenario, n, hold=True)
             u = gym.make(env_id, scenario=scenario).unwrapped
-            period = u.slow_period_s if env_id.endswith("SlowLoop-v1") else u.fast_period_s
+            period = u.slow_period_s if env_id.endswith("SlowLoop-v2") else u.fast_period_s
             target = TARGET.get((env_id, scenario))
             verdict = f">= {target:,.0f} {'PASS' if rnd >= target else 'MISS'}" if target else ""
             row = f"{env_id:<26} {scenario:<11} {period:>10} {rnd:>12,.0f} {hold:>10,.0f} {rnd / cartpole:>11.4f}"
             print(f"{row}  {verdict}")
     batches = (
-        ("rrm_gym/FastLoop-v1", args.batch),
-        ("rrm_gym/Joint-v1", args.batch),
-        ("rrm_gym/SlowLoop-v1", max(1, args.batch // 4)),
+        ("rrm_gym/FastLoop-v2", args.batch),
+        ("rrm_gym/Joint-v2", args.batch),
+        ("rrm_gym/SlowLoop-v2", max(1, args.batch // 4)),
     )
     for env_id, batch in batches:
         for scenario in args.scenarios:
-            slow = env_id.endswith("SlowLoop-v1")
+            slow = env_id.endswith("SlowLoop-v2")
             n = 1 if slow else max(10, args.steps // 15)
             rnd, hold = vector_steps_per_s(env_id, scenario, batch, n, repeats=2 if slow else 3)
             target = TARGET.get((env_id, scenario))

@@ -3,7 +3,7 @@
 * events processed per second with auditing on: change requests through shield, apply,
   audit (HMAC chain) and rollback bookkeeping; one ``submit`` at a time in memory, to a file
   and to a file with fsync after every record, and in batches through ``submit_many`` (the
-  envs' path) in memory: one network's APs a call (``FastLoop-v1``) and 8 or 64 networks' APs
+  envs' path) in memory: one network's APs a call (``FastLoop-v2``) and 8 or 64 networks' APs
   a call (the batched vector env);
 * rollback decision latency (verdict and restore of one watched change);
 * worst DFS reaction time over a simulated day on ``dfs_site`` with a random agent;
@@ -178,7 +178,7 @@ def main() -> None:
     for networks, (rate, status) in batched.items():
         label = f"events/s, in memory, batched x{networks}:"
         how = (
-            "one network's APs a call, as FastLoop-v1"
+            "one network's APs a call, as FastLoop-v2"
             if networks == 1
             else f"{networks} networks' APs a call, as make_vec"
         )

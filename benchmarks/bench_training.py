@@ -1,5 +1,5 @@
-"""Training throughput: environment steps per second of PPO-Lagrangian runs on FastLoop-v1
-(``office``, DCA channels inside) and SlowLoop-v1 (ten-minute steps, maximum power inside), with
+"""Training throughput: environment steps per second of PPO-Lagrangian runs on FastLoop-v2
+(``office``, DCA channels inside) and SlowLoop-v2 (ten-minute steps, maximum power inside), with
 ``n_envs`` separate environments stepped in turn and with the natively batched vector env, timed
 in the same process run and reported as a ratio.
 
@@ -50,8 +50,8 @@ def main() -> None:
     parser.add_argument("--batched", type=int, default=64, help="networks of the batched vector env")
     args = parser.parse_args()
     for loop, env_id, scale, nets in (
-        ("fast", "FastLoop-v1", 1, args.batched),
-        ("slow", "SlowLoop-v1", 8, max(1, args.batched // 4)),
+        ("fast", "FastLoop-v2", 1, args.batched),
+        ("slow", "SlowLoop-v2", 8, max(1, args.batched // 4)),
     ):
         steps = max(64, args.timesteps // scale)
         separate = steps_per_s(loop, steps, args.separate, "separate")

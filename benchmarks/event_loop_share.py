@@ -1,4 +1,4 @@
-"""The event loop's share of a batched ``FastLoop-v1`` step: how much of the time an agent's
+"""The event loop's share of a batched ``FastLoop-v2`` step: how much of the time an agent's
 step takes goes to the safety layer (shield, apply, audit, rollback, detectors) rather than to
 the simulation and the env's own work (actions, observations, rewards, infos).
 
@@ -54,7 +54,7 @@ def main() -> None:
     p.add_argument("--policy", choices=("random", "hold"), default="random")
     args = p.parse_args()
 
-    env = gym.make_vec("rrm_gym/FastLoop-v1", num_envs=args.num_envs, scenario=args.scenario, episode_steps=100_000)
+    env = gym.make_vec("rrm_gym/FastLoop-v2", num_envs=args.num_envs, scenario=args.scenario, episode_steps=100_000)
     env.reset(seed=0)
     rng = np.random.default_rng(0)
     nvec = env.single_action_space.nvec
@@ -90,7 +90,7 @@ def main() -> None:
             u()
     rate, loop_s, audit_s, sim_s, total, per_step = best
     print(
-        f"FastLoop-v1 make_vec B={args.num_envs} on {args.scenario}, {args.policy} actions: {rate:,.0f} "
+        f"FastLoop-v2 make_vec B={args.num_envs} on {args.scenario}, {args.policy} actions: {rate:,.0f} "
         f"network-steps/s (best of {args.repeats} x {args.steps} steps; {per_step:.1f} audit records a network-step)"
     )
     print(f"  event loop  {loop_s / total:6.1%}  (target < 25 %; of which the audit {audit_s / total:.1%})")

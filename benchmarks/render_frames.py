@@ -22,7 +22,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name in ("office", "enterprise"):
-        env = gym.make("rrm_gym/FastLoop-v1", scenario=name, render_mode="rgb_array", episode_steps=3)
+        env = gym.make("rrm_gym/FastLoop-v2", scenario=name, render_mode="rgb_array", episode_steps=3)
         env.reset(seed=0)
         env.step(env.unwrapped.current_power_action())
         path = out / f"render_{name}.png"

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> float:
     p.add_argument("--smoke", action="store_true", help="a few hundred steps, to check that it runs")
     args = p.parse_args(argv)
     timesteps, n_steps, episode = (64, 32, 8) if args.smoke else (args.timesteps, 256, 24)
-    env = gym.make("rrm_gym/SlowLoop-v1", scenario="office", episode_steps=episode)
+    env = gym.make("rrm_gym/SlowLoop-v2", scenario="office", episode_steps=episode)
     model = MaskablePPO("MultiInputPolicy", env, n_steps=n_steps, batch_size=32, seed=0, verbose=0)
     logger = CostLogger()
     model.learn(timesteps, callback=logger)

@@ -1,10 +1,10 @@
-"""RL Zoo (rl_zoo3) training of PPO on FastLoop-v1 from a hyperparameter file.
+"""RL Zoo (rl_zoo3) training of PPO on FastLoop-v2 from a hyperparameter file.
 
     python examples/rl_zoo_train.py [--timesteps 20000] [--smoke]
 
 runs what a researcher types,
 
-    python -m rl_zoo3.train --algo ppo --env rrm_gym/FastLoop-v1 --gym-packages rrm_gym \\
+    python -m rl_zoo3.train --algo ppo --env rrm_gym/FastLoop-v2 --gym-packages rrm_gym \\
         --conf-file examples/rl_zoo/ppo.yml --env-kwargs scenario:"'office'" ... \\
         --eval-env-kwargs scenario:"'office'" ...
 
@@ -34,14 +34,14 @@ def main(argv: list[str] | None = None) -> Path:
     env_kwargs = ["scenario:'office'", f"episode_steps:{episode}"]
     log_folder = Path(args.log_folder or tempfile.mkdtemp(prefix="rl_zoo_"))
     cmd = [
-        sys.executable, "-m", "rl_zoo3.train", "--algo", "ppo", "--env", "rrm_gym/FastLoop-v1",
+        sys.executable, "-m", "rl_zoo3.train", "--algo", "ppo", "--env", "rrm_gym/FastLoop-v2",
         "--gym-packages", "rrm_gym", "--conf-file", str(HERE / "rl_zoo" / "ppo.yml"),
         "-n", str(timesteps), "--seed", "0", "--log-folder", str(log_folder),
         "--eval-freq", str(timesteps // 2), "--eval-episodes", "1", "--n-eval-envs", "1",
         "--env-kwargs", *env_kwargs, "--eval-env-kwargs", *env_kwargs,
     ]  # fmt: skip
     subprocess.run(cmd, check=True)
-    (model,) = log_folder.glob("ppo/*/rrm_gym-FastLoop-v1.zip")
+    (model,) = log_folder.glob("ppo/*/rrm_gym-FastLoop-v2.zip")
     print(f"model saved to {model}")
     return model
 

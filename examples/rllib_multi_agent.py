@@ -27,7 +27,7 @@ def make_env(config: dict[str, Any]) -> Any:
 
     return ParallelPettingZooEnv(
         RRMParallelEnv(
-            config.get("env_id", "rrm_gym/FastLoop-v1"),
+            config.get("env_id", "rrm_gym/FastLoop-v2"),
             scenario=config.get("scenario", "office"),
             episode_steps=config.get("episode_steps", 60),
             observation="flat",

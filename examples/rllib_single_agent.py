@@ -1,4 +1,4 @@
-"""Single-agent PPO with Ray RLlib on FastLoop-v1: one policy sets every AP's power, with two
+"""Single-agent PPO with Ray RLlib on FastLoop-v2: one policy sets every AP's power, with two
 env-runner processes, on a local Ray cluster or on several machines.
 
     python examples/rllib_single_agent.py [--iterations 20] [--env-runners 2] [--address auto] [--smoke]
@@ -16,12 +16,12 @@ from typing import Any
 
 
 def make_env(config: dict[str, Any]) -> Any:
-    """FastLoop-v1 as RLlib makes it in each env-runner process."""
+    """FastLoop-v2 as RLlib makes it in each env-runner process."""
     import gymnasium as gym
 
     import rrm_gym  # noqa: F401  (registers the ids in that process)
 
-    return gym.make("rrm_gym/FastLoop-v1", **config)
+    return gym.make("rrm_gym/FastLoop-v2", **config)
 
 
 def build_config(args: argparse.Namespace) -> Any:

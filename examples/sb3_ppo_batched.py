@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> float:
     args = p.parse_args(argv)
     networks, timesteps, n_steps = (4, 256, 32) if args.smoke else (args.networks, args.timesteps, 256)
     venv = gym.make_vec(
-        "rrm_gym/FastLoop-v1",
+        "rrm_gym/FastLoop-v2",
         num_envs=networks,
         vectorization_mode="vector_entry_point",
         scenario="office",

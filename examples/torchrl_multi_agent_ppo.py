@@ -30,7 +30,7 @@ GROUP = "ap"
 
 def make_env(episode_steps: int) -> TransformedEnv:
     env = PettingZooWrapper(
-        RRMParallelEnv("rrm_gym/FastLoop-v1", scenario="office", episode_steps=episode_steps, observation="flat"),
+        RRMParallelEnv("rrm_gym/FastLoop-v2", scenario="office", episode_steps=episode_steps, observation="flat"),
         use_mask=True,
         categorical_actions=True,
     )

@@ -34,7 +34,7 @@ from rrm_gym.radio.regulatory import SLOT_CHANNEL, SLOT_WIDTH_MHZ
 from rrm_gym.safety import ChangeRequest, CooldownConfig, EventLoopConfig, Outcome, RollbackConfig, ShieldConfig
 
 ALL_IDS = list(ENV_IDS)
-FAST, SLOW, JOINT = "rrm_gym/FastLoop-v1", "rrm_gym/SlowLoop-v1", "rrm_gym/Joint-v1"
+FAST, SLOW, JOINT = "rrm_gym/FastLoop-v2", "rrm_gym/SlowLoop-v2", "rrm_gym/Joint-v2"
 CHANNEL_IDS = [SLOW, JOINT]  # the envs whose action includes the channel plan
 SHORT_SLOW_PERIOD_S = 600  # SlowLoop steps of 10 fast periods instead of 60 keep the suite quick
 COMPLIANCE_KEYS = ("dfs_violations", "cac_violation_s", "non_occupancy_violation_s", "eirp_violations", "radar_hits")
@@ -601,7 +601,8 @@ def test_fast_loop_slow_policy_moves_channels_within_the_simultaneous_change_lim
     per_instant = {t: sum(r.sim_time_s == t for r in applied) for t in {r.sim_time_s for r in slow}}
     assert sorted(per_instant) == [60.0, 180.0, 300.0]
     assert all(1 <= n <= limit for n in per_instant.values()), per_instant
-    assert all("at most" in r.reason for r in slow if r.execution_status == "REJECTED")
+    assert not any(r.execution_status == "REJECTED" for r in slow)
+    assert all("budget spent" in r.reason for r in slow if r.execution_status == "DEFERRED")
     assert (u.sim.channel[0] == 149).sum() >= 3
 
 
@@ -697,7 +698,7 @@ def test_importing_twice_and_registering_twice_is_harmless():
 
 # ----------------------------------------------------------------------------- step power actions
 def test_step_power_mode_moves_each_ap_one_level_down_holds_or_up():
-    env = gymnasium.make("rrm_gym/FastLoop-v1", scenario="office", power_mode="step")
+    env = gymnasium.make("rrm_gym/FastLoop-v2", scenario="office", power_mode="step")
     u = env.unwrapped
     env.reset(seed=3)
     assert list(env.action_space.nvec) == [3] * u.num_aps
@@ -716,7 +717,7 @@ def test_step_power_mode_moves_each_ap_one_level_down_holds_or_up():
 
 
 def test_step_power_mode_masks_steps_past_the_ends_of_the_power_range():
-    env = gymnasium.make("rrm_gym/FastLoop-v1", scenario="office", power_mode="step")
+    env = gymnasium.make("rrm_gym/FastLoop-v2", scenario="office", power_mode="step")
     u = env.unwrapped
     env.reset(seed=3)
     for _ in range(12):  # walk every AP down to its minimum, one step a minute
@@ -728,7 +729,7 @@ def test_step_power_mode_masks_steps_past_the_ends_of_the_power_range():
 
 def test_unknown_power_mode_is_a_value_error_naming_the_choices():
     with pytest.raises(ValueError, match="power_mode must be one of"):
-        gymnasium.make("rrm_gym/FastLoop-v1", scenario="office", power_mode="delta")
+        gymnasium.make("rrm_gym/FastLoop-v2", scenario="office", power_mode="delta")
 
 
 @pytest.mark.parametrize("env_id", ALL_IDS)
@@ -754,12 +755,101 @@ def test_channel_onehot_observation_marks_each_aps_current_channel_choice(env_id
     assert "current_channel" not in make(env_id).observation_space.spaces  # off by default
 
 
-@pytest.mark.parametrize("old", ["rrm_gym/FastLoop-v0", "rrm_gym/SlowLoop-v0", "rrm_gym/Joint-v0"])
-def test_a_v0_id_is_a_clear_error_that_names_v1(old):
-    with pytest.raises(gymnasium.error.DeprecatedEnv, match=old.replace("-v0", "-v1").replace("/", ".")):
+@pytest.mark.parametrize("name", ["FastLoop", "SlowLoop", "Joint"])
+@pytest.mark.parametrize("version", ["v0", "v1"])
+def test_a_retired_id_is_a_clear_error_that_names_v2_and_what_changed(name, version):
+    old = f"rrm_gym/{name}-{version}"
+    with pytest.raises(gymnasium.error.DeprecatedEnv, match=f"rrm_gym.{name}-v2") as err:
         gymnasium.make(old)
+    assert ("channel-change budget" if version == "v1" else "radio physics") in str(err.value)
     with pytest.raises(gymnasium.error.DeprecatedEnv, match="retired"):
         gymnasium.make_vec(old, num_envs=2)
+
+
+def masked_random_action(env: gymnasium.Env, info: dict, rng: np.random.Generator) -> np.ndarray:
+    """A uniformly random choice among those ``info["action_mask"]`` allows, per AP."""
+    mask, out, off = info["action_mask"], [], 0
+    for n in env.action_space.nvec:
+        out.append(rng.choice(np.flatnonzero(mask[off : off + n])))
+        off += n
+    return np.array(out, dtype=np.int64)
+
+
+@pytest.mark.parametrize("scenario", ["office", "enterprise"])
+@pytest.mark.parametrize("env_id", CHANNEL_IDS)
+def test_a_masked_agent_has_no_shield_cost(env_id, scenario):
+    """Random choices within the masks ask far more channel changes than the budget allows: the
+    excess is deferred and not charged, so the shield costs such an agent nothing."""
+    env = make(env_id, scenario=scenario, episode_steps=6)
+    u = env.unwrapped
+    budget = u.event_loop.shield.max_channel_changes
+    rng = np.random.default_rng(7)
+    obs, info = env.reset(seed=3)
+    deferred = 0
+    for _ in range(6):
+        left = int(info["channel_changes_left"])
+        assert obs["channel_budget"][0] == np.float32(left / u.num_aps)
+        obs, _, _, _, info = env.step(masked_random_action(env, info, rng))
+        assert info["cost_terms"]["shield_rejected"] == 0 and info["cost_terms"]["shield_modified"] == 0
+        assert int(info["shield"]["REJECTED"]) == int(info["shield"]["MODIFIED"]) == 0
+        deferred += int(info["shield"]["DEFERRED"])
+        if env_id == SLOW:  # one decision per step, the plan's changes at its first instant
+            assert int(info["shield"]["APPLIED"]) <= left <= budget
+    assert deferred > 0  # the budget did bind
+    statuses = {r.execution_status for r in u.event_loop.audit.records if r.details.get("loop") == u.agent_loop}
+    assert "REJECTED" not in statuses and "DEFERRED" in statuses
+
+
+def test_a_plan_past_the_budget_moves_the_lowest_numbered_aps_and_defers_the_rest():
+    quiet = EventLoopConfig(react_to_saturation=False, react_to_interference=False, auto_rollback=False)
+    env = make(SLOW, event_loop=quiet)
+    u = env.unwrapped
+    obs, info = env.reset(seed=0)
+    budget = u.event_loop.shield.max_channel_changes
+    assert 1 <= budget < u.num_aps
+    assert int(info["channel_changes_left"]) == budget
+    assert obs["channel_budget"][0] == np.float32(budget / u.num_aps)
+    # someone else (here a person) moves AP 0 at this instant: one change of the budget is spent
+    slots = u.slots[0]
+    other = next(int(s) for s in slots if s != u.sim.slot[0, 0] and SLOT_WIDTH_MHZ[s] == u.sim.width_mhz[0, 0])
+    u.event_loop.submit(ChangeRequest(0, int(SLOT_CHANNEL[other]), int(SLOT_WIDTH_MHZ[other])))
+    assert int(u.event_loop.shield.channel_changes_left(u.sim.time_s)[0]) == budget - 1
+    assert u._observe()["channel_budget"][0] == np.float32((budget - 1) / u.num_aps)
+    # every other AP asks to move (within its mask)
+    mask, off = u.action_masks(), mask_offsets(env)
+    here = u.current_channel_action()
+    action = here.copy()
+    for ap in range(1, u.num_aps):
+        allowed = np.flatnonzero(mask[off[ap] : off[ap] + len(u.slots[ap])])
+        action[ap] = next(int(c) for c in allowed if c != here[ap])
+    before = u.sim.slot[0].copy()
+    _, _, _, _, info = env.step(action)
+    moved = np.flatnonzero(u.sim.slot[0] != before)
+    assert moved.tolist() == list(range(1, budget))  # the lowest-numbered askers, up to what was left
+    assert int(info["shield"]["APPLIED"]) == budget - 1
+    assert int(info["shield"]["DEFERRED"]) == u.num_aps - budget
+    assert info["cost"] == 0.0
+    deferred = [r for r in u.event_loop.audit.records if r.execution_status == "DEFERRED"]
+    assert sorted(r.ap_id for r in deferred) == list(range(budget, u.num_aps))
+    assert all("budget spent" in r.reason for r in deferred)
+    # the next decision instant has the whole budget again
+    assert int(info["channel_changes_left"]) == budget
+
+
+def test_the_batched_env_reports_each_networks_channel_budget():
+    venv = gymnasium.make_vec(SLOW, num_envs=3, episode_steps=2, slow_period_s=SHORT_SLOW_PERIOD_S)
+    u = venv.unwrapped if hasattr(venv, "unwrapped") else venv
+    obs, info = venv.reset(seed=0)
+    budget = u.event_loop.shield.max_channel_changes
+    assert obs["channel_budget"].shape == (3, 1)
+    assert info["channel_changes_left"].tolist() == [budget] * 3
+    rng = np.random.default_rng(0)
+    masks = u.action_masks()
+    actions = np.stack([masked_random_action(u.template, {"action_mask": masks[b]}, rng) for b in range(3)])
+    _, _, _, _, info = venv.step(actions)
+    assert (info["cost"] == 0).all() and (info["shield"]["REJECTED"] == 0).all()
+    assert (info["shield"]["DEFERRED"] > 0).any()
+    venv.close()
 
 
 @pytest.mark.parametrize("env_id", ALL_IDS)
@@ -805,6 +895,6 @@ def test_ap_labels_do_not_collide_on_enterprise_and_the_frame_has_room_for_the_l
     assert len(boxes) == len(sim.ap_xy) > 20
     overlaps = [(i, j) for i in range(len(boxes)) for j in range(i) if boxes[i].overlaps(boxes[j])]
     assert overlaps == []
-    env = gymnasium.make("rrm_gym/FastLoop-v1", scenario="enterprise", render_mode="rgb_array", episode_steps=2)
+    env = gymnasium.make("rrm_gym/FastLoop-v2", scenario="enterprise", render_mode="rgb_array", episode_steps=2)
     env.reset(seed=0)
     assert env.render().shape == (480, 860, 3)

@@ -13,7 +13,7 @@ from rrm_gym.envs import SafetyGymnasiumWrapper, SafetyVectorWrapper
 
 @pytest.mark.parametrize("mode", ["vector_entry_point", "sync"])
 def test_the_vector_safety_wrapper_returns_each_sub_envs_cost_as_its_info_says(mode):
-    base = gym.make_vec("rrm_gym/FastLoop-v1", num_envs=3, vectorization_mode=mode, scenario="office", episode_steps=3)
+    base = gym.make_vec("rrm_gym/FastLoop-v2", num_envs=3, vectorization_mode=mode, scenario="office", episode_steps=3)
     env = SafetyVectorWrapper(base)
     env.reset(seed=0)
     env.action_space.seed(0)
@@ -28,7 +28,7 @@ def test_the_vector_safety_wrapper_returns_each_sub_envs_cost_as_its_info_says(m
 
 
 def test_the_single_safety_wrapper_returns_the_cost_as_the_third_element():
-    env = SafetyGymnasiumWrapper(gym.make("rrm_gym/FastLoop-v1", scenario="office", episode_steps=2))
+    env = SafetyGymnasiumWrapper(gym.make("rrm_gym/FastLoop-v2", scenario="office", episode_steps=2))
     env.reset(seed=0)
     obs, reward, cost, terminated, truncated, info = env.step(env.action_space.sample())
     assert cost == info["cost"] and isinstance(cost, float)
@@ -36,7 +36,7 @@ def test_the_single_safety_wrapper_returns_the_cost_as_the_third_element():
 
 # ----------------------------------------------------------------------------- TorchRL
 
-ENV_IDS = ("rrm_gym/FastLoop-v1", "rrm_gym/SlowLoop-v1", "rrm_gym/Joint-v1")
+ENV_IDS = ("rrm_gym/FastLoop-v2", "rrm_gym/SlowLoop-v2", "rrm_gym/Joint-v2")
 
 
 def _cost_reader(batch: tuple[int, ...] = ()):
@@ -80,7 +80,7 @@ def test_torchrl_pettingzoo_wrapper_takes_the_multi_agent_env_with_its_masks():
 
     from rrm_gym.envs import RRMParallelEnv
 
-    env = PettingZooWrapper(RRMParallelEnv("rrm_gym/FastLoop-v1", scenario="office", episode_steps=3), use_mask=True)
+    env = PettingZooWrapper(RRMParallelEnv("rrm_gym/FastLoop-v2", scenario="office", episode_steps=3), use_mask=True)
     check_env_specs(env)
     td = env.rollout(3)
     group = next(iter(env.group_map))
@@ -95,7 +95,7 @@ def test_skrl_recognises_the_batched_env_as_a_gymnasium_vector_env():
     import torch
     from skrl.envs.wrappers.torch import wrap_env
 
-    venv = gym.make_vec("rrm_gym/FastLoop-v1", num_envs=3, vectorization_mode="vector_entry_point", episode_steps=4)
+    venv = gym.make_vec("rrm_gym/FastLoop-v2", num_envs=3, vectorization_mode="vector_entry_point", episode_steps=4)
     env = wrap_env(venv, wrapper="auto", verbose=False)
     assert type(env).__name__ == "GymnasiumWrapper" and env.num_envs == 3
     obs, _ = env.reset()

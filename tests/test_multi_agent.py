@@ -26,10 +26,10 @@ def test_pettingzoo_parallel_api_test_passes_without_warnings(env_id):
 
 
 def test_pettingzoo_seed_test_and_aec_conversion_pass():
-    parallel_seed_test(lambda: parallel_env("rrm_gym/FastLoop-v1", episode_steps=4), num_cycles=5)
+    parallel_seed_test(lambda: parallel_env("rrm_gym/FastLoop-v2", episode_steps=4), num_cycles=5)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # AEC conversion of a parallel env warns about its own wrapper
-        api_test(parallel_to_aec(parallel_env("rrm_gym/FastLoop-v1", episode_steps=3)), num_cycles=5)
+        api_test(parallel_to_aec(parallel_env("rrm_gym/FastLoop-v2", episode_steps=3)), num_cycles=5)
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
@@ -51,7 +51,7 @@ def test_agents_acting_together_are_the_single_agent_env_step_for_step(env_id):
             agent_obs = obs[f"ap_{i}"]
             assert par.observation_space(f"ap_{i}").contains(agent_obs)
             for key, value in sobs.items():
-                expected = value if key == "time_of_day" else value[i]
+                expected = value if key in ("time_of_day", "channel_budget") else value[i]
                 np.testing.assert_array_equal(agent_obs[key], expected)
             assert rewards[f"ap_{i}"] == sreward
             assert infos[f"ap_{i}"]["cost"] == sinfo["cost"]
@@ -66,7 +66,7 @@ def test_agents_acting_together_are_the_single_agent_env_step_for_step(env_id):
 
 
 def test_an_agents_mask_is_its_slice_of_the_flat_mask_and_what_the_shield_rejects():
-    par = parallel_env("rrm_gym/Joint-v1", episode_steps=10, info="nested")
+    par = parallel_env("rrm_gym/Joint-v2", episode_steps=10, info="nested")
     par.reset(seed=1)
     u = par.rrm_env
     hold = {f"ap_{i}": np.array([u.current_channel_action()[i], u.current_power_action()[i]]) for i in range(u.num_aps)}
@@ -99,7 +99,7 @@ def test_an_agents_mask_is_its_slice_of_the_flat_mask_and_what_the_shield_reject
 def test_bad_actions_and_ids_are_clear_errors():
     with pytest.raises(ValueError, match="unknown env_id"):
         RRMParallelEnv("rrm_gym/Nope-v0")
-    par = parallel_env("rrm_gym/FastLoop-v1", episode_steps=1)
+    par = parallel_env("rrm_gym/FastLoop-v2", episode_steps=1)
     par.reset(seed=0)
     full = {a: 0 for a in par.agents}
     with pytest.raises(ValueError, match=r"missing actions for \['ap_3'\]"):
@@ -117,7 +117,7 @@ def test_bad_actions_and_ids_are_clear_errors():
 
 
 def test_render_and_the_inspection_views():
-    par = parallel_env("rrm_gym/FastLoop-v1", episode_steps=2, render_mode="rgb_array")
+    par = parallel_env("rrm_gym/FastLoop-v2", episode_steps=2, render_mode="rgb_array")
     par.reset(seed=0)
     frame = par.render()
     assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
@@ -129,7 +129,7 @@ def test_render_and_the_inspection_views():
 def test_a_pickled_env_continues_exactly_as_the_original():
     import pickle
 
-    par = parallel_env("rrm_gym/FastLoop-v1", episode_steps=3)
+    par = parallel_env("rrm_gym/FastLoop-v2", episode_steps=3)
     par.reset(seed=0)
     copy = pickle.loads(pickle.dumps(par))
     actions = {a: par.action_space(a).n - 1 for a in par.agents}
@@ -140,7 +140,7 @@ def test_a_pickled_env_continues_exactly_as_the_original():
 
 
 def test_flat_infos_are_one_level_of_numpy_values_with_the_same_keys_at_reset_and_every_step():
-    par = parallel_env("rrm_gym/Joint-v1", episode_steps=3)
+    par = parallel_env("rrm_gym/Joint-v2", episode_steps=3)
     _, infos = par.reset(seed=0)
     keys = set(infos["ap_0"])
     assert {"cost", "kpi/sle", "cost_terms/shield_rejected", "compliance/dfs_violations", "action_mask"} <= keys
@@ -155,7 +155,7 @@ def test_flat_infos_are_one_level_of_numpy_values_with_the_same_keys_at_reset_an
 
 
 def test_flat_observations_with_the_mask_inside_are_what_rllibs_masking_module_reads():
-    par = parallel_env("rrm_gym/FastLoop-v1", episode_steps=3, observation="flat", action_mask_in_obs=True)
+    par = parallel_env("rrm_gym/FastLoop-v2", episode_steps=3, observation="flat", action_mask_in_obs=True)
     obs, _ = par.reset(seed=0)
     for agent in par.agents:
         space = par.observation_space(agent)
@@ -163,7 +163,7 @@ def test_flat_observations_with_the_mask_inside_are_what_rllibs_masking_module_r
         assert isinstance(space["observations"], spaces.Box) and space["observations"].dtype == np.float32
         assert space.contains(obs[agent])
         np.testing.assert_array_equal(obs[agent]["action_mask"], par.action_mask(agent).astype(np.float32))
-    flat_only = parallel_env("rrm_gym/FastLoop-v1", episode_steps=3, observation="flat")
+    flat_only = parallel_env("rrm_gym/FastLoop-v2", episode_steps=3, observation="flat")
     obs2, _ = flat_only.reset(seed=0)
     np.testing.assert_array_equal(obs2["ap_1"], obs["ap_1"]["observations"])
 
@@ -171,8 +171,8 @@ def test_flat_observations_with_the_mask_inside_are_what_rllibs_masking_module_r
 def test_own_rewards_are_each_aps_clients_experience_and_average_to_the_team_reward_by_clients():
     from rrm_gym.sim.sensing import client_utility
 
-    own = parallel_env("rrm_gym/FastLoop-v1", scenario="enterprise", episode_steps=2, agent_reward="own")
-    team = parallel_env("rrm_gym/FastLoop-v1", scenario="enterprise", episode_steps=2)
+    own = parallel_env("rrm_gym/FastLoop-v2", scenario="enterprise", episode_steps=2, agent_reward="own")
+    team = parallel_env("rrm_gym/FastLoop-v2", scenario="enterprise", episode_steps=2)
     own.reset(seed=4)
     team.reset(seed=4)
     actions = {a: own.action_space(a).sample() for a in own.agents}
@@ -187,7 +187,7 @@ def test_own_rewards_are_each_aps_clients_experience_and_average_to_the_team_rew
     assert weighted == pytest.approx(team_rewards["ap_0"], abs=1e-9)
     assert weighted == pytest.approx(float(client_utility(s)[0][active].mean()), abs=1e-9)
     with pytest.raises(ValueError, match="needs reward='experience'"):
-        parallel_env("rrm_gym/FastLoop-v1", agent_reward="own", reward="pf")
+        parallel_env("rrm_gym/FastLoop-v2", agent_reward="own", reward="pf")
     for bad in ({"observation": "image"}, {"agent_reward": "mine"}, {"info": "deep"}):
         with pytest.raises(ValueError):
-            parallel_env("rrm_gym/FastLoop-v1", **bad)
+            parallel_env("rrm_gym/FastLoop-v2", **bad)

@@ -34,7 +34,7 @@ def test_training_configs_load_by_name_from_any_directory(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     for given in ("fast_office_ppo_lagrangian", "fast_office_ppo_lagrangian.yaml"):
         cfg = load_config(given)
-        assert cfg.env_id == "rrm_gym/FastLoop-v1" and cfg.scenario == "office"
+        assert cfg.env_id == "rrm_gym/FastLoop-v2" and cfg.scenario == "office"
     try:
         load_config("no_such_config")
     except TrainConfigError as e:

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safety_helpers import (
+    KEY,
     assert_compliant,
     batch_site,
     config_of,
@@ -124,22 +125,40 @@ def test_shield_never_sets_power_above_the_eirp_limit_even_when_the_radio_minimu
     assert loop.counters()["eirp_violations"] == 0
 
 
-def test_at_most_a_quarter_of_the_aps_may_change_channel_at_one_instant():
+def test_at_most_a_quarter_of_the_aps_change_channel_at_one_instant_and_the_rest_are_deferred():
     sim, loop = make_loop(batch_site(8))
     loop.advance(1)
+    now = sim.time_s
+    assert loop.shield.channel_changes_left(now).tolist() == [2]
     results = [loop.submit(ChangeRequest(ap, channel=44)) for ap in range(8)]
-    assert [r.outcome for r in results] == [Outcome.APPLIED] * 2 + [Outcome.REJECTED] * 6
+    # first come, first served: the first two move, the other six are deferred, not rejected
+    assert [r.outcome for r in results] == [Outcome.APPLIED] * 2 + [Outcome.DEFERRED] * 6
+    assert not any(r.accepted for r in results[2:])
     for r in results[2:]:
-        assert "at most 2 APs may change channel at once" in r.reason
+        assert "budget spent: at most 2 APs may change channel at once" in r.reason
     assert list(sim.channel[0]) == [44, 44] + [36] * 6
+    assert loop.shield.channel_changes_left(now).tolist() == [0]
     # power changes are not channel changes
     assert loop.submit(ChangeRequest(7, power_dbm=15.0)).outcome is Outcome.APPLIED
-    assert len(records(loop, execution_status="REJECTED")) == 6
+    assert len(records(loop, execution_status="DEFERRED")) == 6
+    assert not records(loop, execution_status="REJECTED")
     # the next instant has a fresh budget
     loop.advance(1)
+    assert loop.shield.channel_changes_left(sim.time_s).tolist() == [2]
     results = [loop.submit(ChangeRequest(ap, channel=44)) for ap in range(2, 8)]
-    assert [r.outcome for r in results] == [Outcome.APPLIED] * 2 + [Outcome.REJECTED] * 4
+    assert [r.outcome for r in results] == [Outcome.APPLIED] * 2 + [Outcome.DEFERRED] * 4
     assert_compliant(loop)
+
+
+def test_the_channel_change_budget_is_per_network_and_emergencies_leave_it_alone():
+    sim = WirelessSimulation(batch_site(8), seed=0, num_networks=2)
+    loop = EventLoop(sim, audit=AuditLog(KEY, seed=0))
+    loop.advance(1)
+    now = sim.time_s
+    loop.submit(ChangeRequest(0, channel=44, network=1))
+    assert loop.shield.channel_changes_left(now).tolist() == [2, 1]
+    loop.submit(ChangeRequest(1, channel=44, network=1, source=Source.MANUAL, emergency=True))
+    assert loop.shield.channel_changes_left(now).tolist() == [2, 1]
 
 
 def test_channel_change_fraction_is_configurable_and_emergencies_are_not_limited():

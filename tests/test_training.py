@@ -35,11 +35,12 @@ RUNS = {
     "maskable_ppo": ("slow_office_maskable_ppo", {}, {}),
     # two envs: 8 steps each per rollout
     "ppo_lagrangian": ("fast_office_ppo_lagrangian", {"n_steps": 8}, {"n_envs": 2}),
-    # slow-loop episodes cost well above the limit of 1: the multiplier rises at every update
+    # slow-loop episodes cost well above the limit of 1 (random channel plans, each change past the
+    # channel-change budget charged): the multiplier rises at every update
     "ppo_lagrangian_slow": (
         "slow_office_ppo_lagrangian",
         {"cost_limit": 1.0, "lambda_lr": 0.05, "lambda_max": 100.0},
-        {},
+        {"env": {"episode_steps": 2, "slow_period_s": 600, "cost_weights": {"shield_deferred": 1.0}}},
     ),
 }
 TIMESTEPS = 48  # three rollouts of 16 steps
@@ -579,10 +580,10 @@ def bad_config(tmp_path):
     [
         ({"learning_rate": 0.1}, "learning_rate", "Extra inputs are not permitted"),
         ({"algorithm": "a2c"}, "algorithm", "'ppo', 'maskable_ppo' or 'ppo_lagrangian'"),
-        ({"env_id": "rrm_gym/Joint-v1"}, "env_id", "rrm_gym/FastLoop-v1"),
+        ({"env_id": "rrm_gym/Joint-v2"}, "env_id", "rrm_gym/FastLoop-v2"),
         ({"timesteps": 0}, "timesteps", "greater than 0"),
         ({"other_policy": "tpc"}, "other_policy", "'tpc' cannot run the slow loop"),
-        ({"env_id": "rrm_gym/SlowLoop-v1", "other_policy": "dca"}, "other_policy", "'dca' cannot run the fast loop"),
+        ({"env_id": "rrm_gym/SlowLoop-v2", "other_policy": "dca"}, "other_policy", "'dca' cannot run the fast loop"),
         ({"scenario": "no_such_site"}, "scenario", "no_such_site"),
         ({"env": {"episode_step": 4}}, "env", "episode_step"),
         ({"vectorization": "gpu"}, "vectorization", "'separate' or 'batched'"),
@@ -828,7 +829,7 @@ def test_the_training_benchmark_times_both_loops_separate_and_batched(capsys, mo
     runpy.run_path(str(ROOT / "benchmarks" / "bench_training.py"), run_name="__main__")
     out = capsys.readouterr().out
     rates = [float(x.replace(",", "")) for x in re.findall(r"([\d,]+) env steps/s", out)]
-    assert "FastLoop-v1" in out and "SlowLoop-v1" in out
+    assert "FastLoop-v2" in out and "SlowLoop-v2" in out
     assert len(rates) == 4 and all(r > 0 for r in rates)
 
 

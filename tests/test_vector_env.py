@@ -27,7 +27,7 @@ from rrm_gym.radio.regulatory import SLOT_MEMBERS
 from rrm_gym.safety import ChangeRequest, CooldownConfig, EventLoop, EventLoopConfig, Outcome
 from rrm_gym.sim import WirelessSimulation
 
-FAST = "rrm_gym/FastLoop-v1"
+FAST = "rrm_gym/FastLoop-v2"
 
 
 def flat(info: dict) -> dict:
@@ -314,6 +314,7 @@ def reference_observation(loop, s, network: int = 0) -> dict[str, np.ndarray]:
         "neighbor_rssi": np.clip(rssi, 0.0, 1.0),
         "channel_scan": np.clip(scan, 0.0, 1.0),
         "time_of_day": np.array([np.sin(angle), np.cos(angle)], dtype=np.float32),
+        "channel_budget": np.array([loop.shield.channel_changes_left(sim.time_s)[network] / n], dtype=np.float32),
     }
 
 
@@ -386,7 +387,7 @@ def test_one_network_of_the_slow_loop_is_exactly_the_single_env(fast_policy):
 
 
 def test_make_vec_gives_the_batched_slow_loop_with_per_network_channel_masks():
-    env = gymnasium.make_vec("rrm_gym/SlowLoop-v1", num_envs=2, episode_steps=2, slow_period_s=300)
+    env = gymnasium.make_vec("rrm_gym/SlowLoop-v2", num_envs=2, episode_steps=2, slow_period_s=300)
     assert isinstance(env, SlowLoopVectorEnv) and env.action_space.shape == (2, env.num_aps)
     obs, info = env.reset(seed=0)
     keep = env.current_channel_action()
@@ -403,7 +404,7 @@ def test_make_vec_gives_the_batched_slow_loop_with_per_network_channel_masks():
 
 def test_one_network_of_the_joint_env_is_exactly_the_single_env():
     kw = {"episode_steps": 5, "audit_key": "test-key-0123456789"}
-    vec = gymnasium.make_vec("rrm_gym/Joint-v1", num_envs=1, **kw)
+    vec = gymnasium.make_vec("rrm_gym/Joint-v2", num_envs=1, **kw)
     assert isinstance(vec, JointVectorEnv) and vec.action_space.shape == (1, 2 * vec.num_aps)
     infos = side_by_side(JointEnv("office", **kw), vec, seed=5, steps=5)
     assert sum(i["shield"]["APPLIED"] for i in infos) > 0  # channel moves and power changes were made

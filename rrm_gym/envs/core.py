@@ -24,6 +24,9 @@ REWARDS = ("experience", "pf", "throughput", "p5")
 DEFAULT_COST_WEIGHTS = {
     "shield_rejected": 1.0,
     "shield_modified": 0.5,
+    # channel changes deferred past the channel-change budget: not charged by default (the agent
+    # did nothing unsafe); a weight above 0 teaches an agent to ask for no more than the budget
+    "shield_deferred": 0.0,
     "rollbacks": 1.0,
     "dfs_violations": 10.0,
     "eirp_violations": 10.0,
@@ -452,6 +455,7 @@ class RRMEnv(gym.Env):
         cost_terms = {
             "shield_rejected": f64(outcomes[Outcome.REJECTED]),
             "shield_modified": f64(outcomes[Outcome.MODIFIED]),
+            "shield_deferred": f64(outcomes[Outcome.DEFERRED]),
             "rollbacks": f64(own_rollbacks - self._own_rollbacks_prev),
             "dfs_violations": f64(compliance["dfs_violations"] - self._compliance_prev["dfs_violations"]),
             "eirp_violations": f64(compliance["eirp_violations"] - self._compliance_prev["eirp_violations"]),
@@ -469,6 +473,7 @@ class RRMEnv(gym.Env):
             "events": {k: i64(events.get(k, 0)) for k in EVENT_KEYS},
             "rollbacks": i64(step_rollbacks),
             "audit_records": i64(len(audit_ids)),
+            "channel_changes_left": i64(loop.shield.channel_changes_left(self.sim.time_s)[0]),
             "action_mask": self.action_masks(),
             "sim_time_s": f64(self.sim.time_s),
         }

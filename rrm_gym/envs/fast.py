@@ -31,8 +31,11 @@ class FastLoopEnv(RRMEnv):
     ``rrm_gym.envs.observation.AP_FEATURES``), ``neighbor_rssi`` ``Box(0, 1, (N, N))`` (RSSI at
     AP i of AP j, (dBm + 100) / 70, 0 when not heard), ``channel_scan`` ``Box(0, 1, (N, C))``
     (strongest unmanaged AP each AP hears on each 20 MHz channel of the domain, same scale;
-    ``rrm_gym.envs.observation.scan_channels``) and ``time_of_day`` ``Box(-1, 1, (2,))`` (sine,
-    cosine). Everything is what a controller measures over the last period. With
+    ``rrm_gym.envs.observation.scan_channels``), ``time_of_day`` ``Box(-1, 1, (2,))`` (sine,
+    cosine) and ``channel_budget`` ``Box(0, 1, (1,))``: the share of the network's APs that may
+    still change channel now (the shield's channel-change budget, :class:`SlowLoopEnv`; times
+    the number of APs it is a count). Everything else is what a controller measures over the
+    last period. With
     ``channel_onehot=True`` also ``current_channel`` ``Box(0, 1, (N, S))``: each AP's current
     channel choice one-hot over its choices (:class:`SlowLoopEnv`'s encoding, S the most choices
     of an AP).
@@ -54,12 +57,16 @@ class FastLoopEnv(RRMEnv):
     **Cost** — ``info["cost"]``, the weighted sum of ``info["cost_terms"]``: shield rejections
     (1) and modifications (0.5) of this env's requests, rollbacks of this env's changes (1), DFS
     and EIRP violation seconds counted by the compliance monitor (10 each; zero by construction).
+    Channel changes deferred by the channel-change budget are counted in ``shield_deferred``
+    with weight 0 by default (not charged; ``cost_weights={"shield_deferred": w}`` charges them).
     ``info["rollbacks"]`` counts every rollback of the period, the other loop's included.
 
     **Info** — numbers are numpy scalars (``float64`` or ``int64``) and arrays have fixed
     shapes, so any library can read their dtype: ``cost``, ``cost_terms``, ``kpi``,
-    ``compliance``, ``shield``, ``events``, ``rollbacks``, ``audit_records`` (audit records
-    written in the period), ``action_mask`` and ``sim_time_s``; with ``info_audit_ids=True``
+    ``compliance``, ``shield`` (this env's requests by outcome: ``APPLIED``, ``MODIFIED``,
+    ``REJECTED``, ``DEFERRED``), ``events``, ``rollbacks``, ``audit_records`` (audit records
+    written in the period), ``channel_changes_left`` (the channel-change budget left for the
+    next action, a count of APs), ``action_mask`` and ``sim_time_s``; with ``info_audit_ids=True``
     also ``audit_ids``, the list of those records' ids (its length varies from step to step).
 
     **Starting state** — a fresh draw of the scenario (clients, shadowing, interferer and radar
@@ -79,7 +86,7 @@ class FastLoopEnv(RRMEnv):
     leaves saturation to the agent), ``audit_key`` / ``audit_path`` (file audit log),
     ``info_audit_ids``, ``render_mode`` (``"rgb_array"`` or ``"ansi"``).
 
-    ``gymnasium.make_vec("rrm_gym/FastLoop-v1", num_envs=B)`` gives the natively batched
+    ``gymnasium.make_vec("rrm_gym/FastLoop-v2", num_envs=B)`` gives the natively batched
     :class:`~rrm_gym.envs.FastLoopVectorEnv` (B networks in one simulation).
 
     ``env.unwrapped.sim`` is the simulation and ``env.unwrapped.event_loop`` the event loop

@@ -19,8 +19,8 @@ class JointEnv(RRMEnv):
     **Action space** — ``MultiDiscrete(nvec)`` of length ``2 N``: first one slot index per AP
     (as :class:`SlowLoopEnv`), then one power-level index per AP (as :class:`FastLoopEnv`).
     Channel and power go to the event loop as separate requests, so the shield judges each on
-    its own and ``action_masks()`` (length ``sum(nvec)``) is exact per choice, apart from the
-    limit on simultaneous channel changes.
+    its own and ``action_masks()`` (length ``sum(nvec)``) is exact per choice; channel changes
+    past the channel-change budget are deferred, not charged (:class:`SlowLoopEnv`).
 
     **Observation space**, **reward**, **cost**, **starting state** — as :class:`FastLoopEnv`.
 

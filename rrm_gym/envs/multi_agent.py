@@ -21,15 +21,16 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
 
 from rrm_gym.config import Scenario
 from rrm_gym.envs.core import RRMEnv, check_bool, episode_over_message, flat_info
+from rrm_gym.envs.observation import NETWORK_KEYS
 from rrm_gym.sim.sensing import client_utility
 
-ENV_IDS = ("rrm_gym/FastLoop-v1", "rrm_gym/SlowLoop-v1", "rrm_gym/Joint-v1")
+ENV_IDS = ("rrm_gym/FastLoop-v2", "rrm_gym/SlowLoop-v2", "rrm_gym/Joint-v2")
 
 
 class RRMParallelEnv(ParallelEnv):
     """One of the RRM environments with every managed AP an agent (PettingZoo ``ParallelEnv``).
 
-    The underlying single-agent env (``rrm_gym/FastLoop-v1``, ``SlowLoop-v1`` or ``Joint-v1``,
+    The underlying single-agent env (``rrm_gym/FastLoop-v2``, ``SlowLoop-v2`` or ``Joint-v2``,
     built with the same keyword arguments) does the work: one step of this env is one step of
     that env with the agents' choices put together into its flat ``MultiDiscrete`` action, so
     every choice still goes through the shield, the event loop and the audit.
@@ -42,10 +43,11 @@ class RRMParallelEnv(ParallelEnv):
 
     **Observation space** of an agent — with ``observation="dict"`` (the default) a ``Dict`` of
     its AP's rows of the single-agent observation: ``ap_features`` ``[F]``, ``neighbor_rssi``
-    ``[N]`` (what this AP hears of each other AP), ``channel_scan`` ``[C]``, ``time_of_day``
-    ``[2]`` (and ``current_channel`` with ``channel_onehot=True``); with ``observation="flat"``
-    the same values as one ``float32`` ``Box`` (``gymnasium.spaces.flatten``, keys in sorted
-    order), which SuperSuit's wrappers and RLlib's default encoders take. With
+    ``[N]`` (what this AP hears of each other AP), ``channel_scan`` ``[C]``, and the network's
+    ``time_of_day`` ``[2]`` and ``channel_budget`` ``[1]`` (and ``current_channel`` with
+    ``channel_onehot=True``); with ``observation="flat"`` the same values as one ``float32``
+    ``Box`` (``gymnasium.spaces.flatten``, keys in sorted order), which SuperSuit's wrappers
+    and RLlib's default encoders take. With
     ``action_mask_in_obs=True`` the observation is ``{"observations": <that>, "action_mask":
     Box(0, 1, (choices,))}``, the layout RLlib's action-masking module reads (for Joint the
     channel and power masks one after the other). :meth:`state` is the whole network's
@@ -82,7 +84,7 @@ class RRMParallelEnv(ParallelEnv):
 
     def __init__(
         self,
-        env_id: str = "rrm_gym/FastLoop-v1",
+        env_id: str = "rrm_gym/FastLoop-v2",
         scenario: str | Path | Scenario = "office",
         *,
         observation: str = "dict",
@@ -137,7 +139,7 @@ class RRMParallelEnv(ParallelEnv):
         entries = {}
         for key, box in full.spaces.items():
             assert isinstance(box, spaces.Box)
-            if key == "time_of_day":
+            if key in NETWORK_KEYS:
                 entries[key] = spaces.Box(box.low, box.high, box.shape, box.dtype)
             else:  # one row of a per-AP matrix
                 entries[key] = spaces.Box(box.low[0], box.high[0], box.shape[1:], box.dtype)
@@ -248,7 +250,7 @@ class RRMParallelEnv(ParallelEnv):
         flat_mask = self.rrm_env.action_masks() if self.action_mask_in_obs else None
         out: dict[str, Any] = {}
         for i, agent in enumerate(self.possible_agents):
-            one: Any = {k: (v if k == "time_of_day" else v[i]) for k, v in obs.items()}
+            one: Any = {k: (v if k in NETWORK_KEYS else v[i]) for k, v in obs.items()}
             if self.observation_mode == "flat":
                 one = spaces.flatten(self._dict_space, one).astype(np.float32)
             if flat_mask is not None:
@@ -280,6 +282,6 @@ class RRMParallelEnv(ParallelEnv):
         self.rrm_env.close()
 
 
-def parallel_env(env_id: str = "rrm_gym/FastLoop-v1", **kwargs: Any) -> RRMParallelEnv:
+def parallel_env(env_id: str = "rrm_gym/FastLoop-v2", **kwargs: Any) -> RRMParallelEnv:
     """``RRMParallelEnv(env_id, **kwargs)``: the PettingZoo convention's constructor."""
     return RRMParallelEnv(env_id, **kwargs)

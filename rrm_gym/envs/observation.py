@@ -29,6 +29,8 @@ AP_FEATURES = (
     "client_snr_min",  # SNR of its weakest client / 60 dB
 )
 NUM_AP_FEATURES = len(AP_FEATURES)
+# keys of the observation that describe the whole network, not one row per AP
+NETWORK_KEYS = ("time_of_day", "channel_budget")
 _LOG_MBPS = np.log(1001.0)
 # up to this many [B, N, M, C] elements the channel scan is one dense max; beyond, the segmented
 # max is faster (timed on office, residential and enterprise at B = 1 to 64)
@@ -48,6 +50,7 @@ def observation_space(num_aps: int, num_channels: int, channel_choices: int | No
         "neighbor_rssi": spaces.Box(0.0, 1.0, (num_aps, num_aps), np.float32),
         "channel_scan": spaces.Box(0.0, 1.0, (num_aps, num_channels), np.float32),
         "time_of_day": spaces.Box(-1.0, 1.0, (2,), np.float32),
+        "channel_budget": spaces.Box(0.0, 1.0, (1,), np.float32),
     }
     if channel_choices is not None:
         entries["current_channel"] = spaces.Box(0.0, 1.0, (num_aps, channel_choices), np.float32)
@@ -128,9 +131,12 @@ def build_observations(loop: EventLoop, s: Sensing | None) -> dict[str, np.ndarr
             scan = np.where(np.isfinite(heard), (heard + 100.0) / 70.0, 0.0).astype(np.float32)
     hour = sim.hour_of_day()
     angle = 2.0 * np.pi * hour / 24.0
+    # the share of the network's APs that may still change channel now without being deferred
+    budget = loop.shield.channel_changes_left(sim.time_s) / n
     return {
         "ap_features": np.clip(feats, 0.0, 1.0),
         "neighbor_rssi": np.clip(rssi, 0.0, 1.0),
         "channel_scan": np.clip(scan, 0.0, 1.0),
         "time_of_day": np.tile(np.array([np.sin(angle), np.cos(angle)], dtype=np.float32), (nb, 1)),
+        "channel_budget": np.clip(budget, 0.0, 1.0).astype(np.float32)[:, None],
     }

@@ -7,30 +7,45 @@ from collections.abc import Callable
 import gymnasium as gym
 
 ENV_IDS = {
-    "rrm_gym/FastLoop-v1": "rrm_gym.envs.fast:FastLoopEnv",
-    "rrm_gym/SlowLoop-v1": "rrm_gym.envs.slow:SlowLoopEnv",
-    "rrm_gym/Joint-v1": "rrm_gym.envs.joint:JointEnv",
+    "rrm_gym/FastLoop-v2": "rrm_gym.envs.fast:FastLoopEnv",
+    "rrm_gym/SlowLoop-v2": "rrm_gym.envs.slow:SlowLoopEnv",
+    "rrm_gym/Joint-v2": "rrm_gym.envs.joint:JointEnv",
 }
 
 
 # natively batched versions, returned by gymnasium.make_vec (vectorization_mode="sync" still gives N envs)
 VECTOR_ENTRY_POINTS = {
-    "rrm_gym/FastLoop-v1": "rrm_gym.envs.vector:FastLoopVectorEnv",
-    "rrm_gym/SlowLoop-v1": "rrm_gym.envs.vector:SlowLoopVectorEnv",
-    "rrm_gym/Joint-v1": "rrm_gym.envs.vector:JointVectorEnv",
+    "rrm_gym/FastLoop-v2": "rrm_gym.envs.vector:FastLoopVectorEnv",
+    "rrm_gym/SlowLoop-v2": "rrm_gym.envs.vector:SlowLoopVectorEnv",
+    "rrm_gym/Joint-v2": "rrm_gym.envs.vector:JointVectorEnv",
 }
 
 
-# Retired versions: v1 changed the physics, the traffic and the default reward, so a v0 result
-# cannot be reproduced by v1 (Gymnasium's rule: a change that alters results bumps the version).
-RETIRED = {old.replace("-v1", "-v0"): old for old in ENV_IDS}
+# Retired versions (Gymnasium's rule: a change that alters results bumps the version). v1
+# changed the physics, the traffic and the default reward, so a v0 result cannot be reproduced by
+# v1. v2 shows the shield's channel-change budget in the observation and ``info`` and defers
+# channel changes past it without charging them, where v1 rejected them at a cost: v2's
+# observation space and cost differ from v1's; its dynamics and rewards do not.
+RETIRED = {
+    **{env_id.replace("-v2", "-v0"): env_id for env_id in ENV_IDS},
+    **{env_id.replace("-v2", "-v1"): env_id for env_id in ENV_IDS},
+}
+WHY_RETIRED = {
+    "v0": "v1 changed the radio physics, the traffic model and the default reward, so its results differ from v0's",
+    "v1": (
+        "v2 adds the channel-change budget to the observation ('channel_budget') and to info, and defers "
+        "channel changes past it without charging them (v1 rejected them at a cost), so its observation "
+        "space and cost differ from v1's; its dynamics and rewards are v1's"
+    ),
+}
 
 
 def _retired(env_id: str) -> Callable[..., None]:
     def make(*args: object, **kwargs: object) -> None:
+        version = env_id.rsplit("-", 1)[1]
         raise gym.error.DeprecatedEnv(
-            f"{env_id} is retired: v1 changed the radio physics, the traffic model and the default reward, so "
-            f"its results differ from v0's. Use {RETIRED[env_id]} (and retrain models trained on v0)."
+            f"{env_id} is retired: {WHY_RETIRED[version]}. Use {RETIRED[env_id]} (and retrain models "
+            f"trained on {version})."
         )
 
     return make

@@ -23,8 +23,17 @@ class SlowLoopEnv(RRMEnv):
     change request through the event loop; moving onto a DFS channel silences the AP for its
     channel availability check (60 s, 600 s on ETSI weather channels). ``action_masks()`` is
     true exactly for the slots the shield would accept for that AP now (legal, not barred after
-    radar, not in cooldown); the shield's limit on how many APs may change channel at once
-    couples APs and can still reject a masked-in choice (counted in the cost).
+    radar, not in cooldown).
+
+    **Channel-change budget** — at most ``max_channel_changes`` APs (a quarter of the network's
+    APs by default, at least one; ``ShieldConfig.max_channel_change_frac``) change channel at
+    one instant. ``obs["channel_budget"]`` and ``info["channel_changes_left"]`` say how many
+    may change with the next action (fewer than the budget when the event loop itself moved
+    APs at this instant). The action's changes are requested AP by AP, lowest index first;
+    those past the budget are **deferred**: the AP keeps its channel, ``info["shield"]
+    ["DEFERRED"]`` counts them and the audit log records them as ``DEFERRED``, and they are
+    not charged. To choose which APs move, request only those. So an agent that follows
+    ``action_masks()`` has no shield cost.
 
     **Observation space** — as :class:`FastLoopEnv`, measured over the last fast period.
 
@@ -42,7 +51,7 @@ class SlowLoopEnv(RRMEnv):
     power levels`` in :class:`FastLoopEnv`'s encoding, called every fast period inside the slow
     period; default: hold power) instead of ``slow_policy``.
 
-    ``gymnasium.make_vec("rrm_gym/SlowLoop-v1", num_envs=B)`` gives the natively batched
+    ``gymnasium.make_vec("rrm_gym/SlowLoop-v2", num_envs=B)`` gives the natively batched
     :class:`~rrm_gym.envs.SlowLoopVectorEnv` (B networks in one simulation).
     """
 

@@ -1,4 +1,4 @@
-"""FastLoop-v1, SlowLoop-v1 and Joint-v1 for many networks in one set of arrays: natively batched vector envs."""
+"""FastLoop-v2, SlowLoop-v2 and Joint-v2 for many networks in one set of arrays: natively batched vector envs."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class _BatchedRRMEnv(VectorEnv):
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
         check_policy(self.other_policy_name or "other_policy", other_policy)
         if render_mode is not None:
-            raise ValueError("the vector env does not render; make one FastLoop-v1 env to render a network")
+            raise ValueError("the vector env does not render; make one FastLoop-v2 env to render a network")
         try:
             self.autoreset_mode = AutoresetMode(autoreset_mode)
         except ValueError:
@@ -271,6 +271,7 @@ class _BatchedRRMEnv(VectorEnv):
         cost_terms = {
             "shield_rejected": outcomes[:, order[Outcome.REJECTED]].astype(np.float64),
             "shield_modified": outcomes[:, order[Outcome.MODIFIED]].astype(np.float64),
+            "shield_deferred": outcomes[:, order[Outcome.DEFERRED]].astype(np.float64),
             "rollbacks": (now["own_rollbacks"] - prev["own_rollbacks"]).astype(np.float64),
             "dfs_violations": (comp["dfs_violations"] - comp_prev["dfs_violations"]).astype(np.float64),
             "eirp_violations": (comp["eirp_violations"] - comp_prev["eirp_violations"]).astype(np.float64),
@@ -287,6 +288,7 @@ class _BatchedRRMEnv(VectorEnv):
             "events": {t: np.array([events.get((b, t), 0) for b in range(b_all)], dtype=np.int64) for t in EVENT_KEYS},
             "rollbacks": (now["rollbacks"] - prev["rollbacks"]).astype(np.int64),
             "audit_records": records,
+            "channel_changes_left": self.event_loop.shield.channel_changes_left(self.sim.time_s),
             "action_mask": self.action_masks(),
             "sim_time_s": np.full(b_all, float(self.sim.time_s)),
         }
@@ -305,7 +307,7 @@ class FastLoopVectorEnv(_BatchedRRMEnv, VectorEnv):  # VectorEnv named: tools th
     contract, simulated together: one :class:`~rrm_gym.sim.WirelessSimulation` with
     ``num_networks = num_envs`` and one :class:`~rrm_gym.safety.EventLoop` over all of them.
 
-    ``gymnasium.make_vec("rrm_gym/FastLoop-v1", num_envs=B)`` returns it (the registered
+    ``gymnasium.make_vec("rrm_gym/FastLoop-v2", num_envs=B)`` returns it (the registered
     vector entry point); ``vectorization_mode="sync"`` or ``"async"`` gives B separate
     :class:`FastLoopEnv` instances instead.
 
@@ -384,7 +386,7 @@ class FastLoopVectorEnv(_BatchedRRMEnv, VectorEnv):  # VectorEnv named: tools th
 class SlowLoopVectorEnv(_BatchedRRMEnv, VectorEnv):
     """``num_envs`` draws of one scenario's WLAN under :class:`~rrm_gym.envs.SlowLoopEnv`'s
     contract, simulated together in one simulation and one event loop as
-    :class:`FastLoopVectorEnv` does for the fast loop; ``gymnasium.make_vec("rrm_gym/SlowLoop-v1",
+    :class:`FastLoopVectorEnv` does for the fast loop; ``gymnasium.make_vec("rrm_gym/SlowLoop-v2",
     num_envs=B)`` returns it. Each step submits every network's channel plan, then runs the slow
     period fast period by fast period, asking ``fast_policy`` (if given) for each network's power
     levels before each; rewards and costs are each network's own over the whole slow period.
@@ -425,7 +427,7 @@ class JointVectorEnv(_BatchedRRMEnv, VectorEnv):
     """``num_envs`` draws of one scenario's WLAN under :class:`~rrm_gym.envs.JointEnv`'s contract
     (channel and power of every AP each fast period), simulated together in one simulation and
     one event loop as :class:`FastLoopVectorEnv` does for the fast loop;
-    ``gymnasium.make_vec("rrm_gym/Joint-v1", num_envs=B)`` returns it. Each step submits every
+    ``gymnasium.make_vec("rrm_gym/Joint-v2", num_envs=B)`` returns it. Each step submits every
     network's channel choices, then its power levels, then advances one fast period. Actions
     ``[B, 2 N]``; masks ``[B, sum(nvec)]`` (channel choices, then power levels). Arguments, info
     and episodes as :class:`FastLoopVectorEnv`, without ``slow_policy``."""

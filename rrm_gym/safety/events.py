@@ -31,6 +31,9 @@ class Outcome(str, Enum):
     APPLIED = "APPLIED"
     MODIFIED = "MODIFIED"  # applied with changes (power clipped, width narrowed)
     REJECTED = "REJECTED"
+    # not applied because the network's channel-change budget for this instant is spent: nothing
+    # changed and nothing is wrong with the request; ask again at a later instant
+    DEFERRED = "DEFERRED"
 
 
 PARAMS = ("channel", "width_mhz", "power_dbm")
@@ -79,7 +82,8 @@ class ShieldResult:
 
     @property
     def accepted(self) -> bool:
-        return self.outcome is not Outcome.REJECTED
+        """Whether the request was applied (as asked or modified)."""
+        return self.outcome is Outcome.APPLIED or self.outcome is Outcome.MODIFIED
 
 
 @dataclass(slots=True)

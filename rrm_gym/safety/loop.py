@@ -392,9 +392,9 @@ class EventLoop:
         self.shield_outcomes[_OUTCOME_VALUE[result.outcome]] += 1
         self.step_results.append(result)
         applied = result.applied
-        if result.outcome is Outcome.REJECTED:
-            status = "DEFERRED" if result.reason.startswith("cooldown") else "REJECTED"
-            self._audit(ev, _action(req.params()), [], status, result.reason, req=req)
+        if result.outcome is Outcome.REJECTED or result.outcome is Outcome.DEFERRED:
+            deferred = result.outcome is Outcome.DEFERRED or result.reason.startswith("cooldown")
+            self._audit(ev, _action(req.params()), [], "DEFERRED" if deferred else "REJECTED", result.reason, req=req)
             return result
         if not applied:
             return result  # nothing to change: not an action, not audited

@@ -124,8 +124,16 @@ class Shield:
 
     Checks: the AP exists; the channel exists, is legal in the domain, in the radio's band
     and within its width; it is not in radar non-occupancy; DFS channels only if allowed;
-    cooldown (emergencies bypass it); at most a fraction of APs changing channel at one
-    instant; power within the radio's range and the sub-band's EIRP limit (else clipped).
+    cooldown (emergencies bypass it); power within the radio's range and the sub-band's EIRP
+    limit (else clipped).
+
+    **Channel-change budget.** At most :attr:`max_channel_changes` APs of a network (a fraction
+    ``max_channel_change_frac`` of its APs, at least one) change channel or width at one instant,
+    so that a plan never takes a large share of the network through channel switches at once.
+    Requests are served in the order they arrive; one past the budget is ``DEFERRED``: not
+    applied, nothing wrong with it, to be asked again at a later instant (the envs submit a plan
+    AP by AP, so the lowest-numbered APs move first). Emergencies (DFS moves, rollbacks) are not
+    counted and never deferred. :meth:`channel_changes_left` says what is left of the budget now.
     """
 
     def __init__(
@@ -159,6 +167,14 @@ class Shield:
         self._radio_ok_table = np.stack(self._radio_ok)  # [N, S]
 
     # ------------------------------------------------------------------ vectorized queries
+    def channel_changes_left(self, now_s: float) -> np.ndarray:
+        """``[B]`` int: how many more APs of each network may change channel or width at instant
+        ``now_s`` without being deferred (non-emergency changes already made at ``now_s``, by any
+        source, use the budget up)."""
+        if now_s != self._batch_time_s:
+            return np.full(self.sim.num_networks, self.max_channel_changes, dtype=np.int64)
+        return np.maximum(self.max_channel_changes - self._batch_channel_changes, 0)
+
     def legal_slots(self, network: int, ap: int, now_s: float, emergency: bool = False) -> np.ndarray:
         """``[S]`` bool: slots a request for AP ``ap`` may move to (before cooldown and batch limits)."""
         # a radio that cannot turn its power down to the sub-band's EIRP limit may not go there
@@ -182,8 +198,9 @@ class Shield:
 
     def slot_mask(self, network: int, ap: int, slots: np.ndarray, now_s: float) -> np.ndarray:
         """For each candidate slot, whether a non-emergency request to move AP ``ap`` there would
-        be accepted now (staying put always is). The limit on simultaneous channel changes couples
-        APs and is not part of this per-AP mask."""
+        be accepted now (staying put always is). The channel-change budget couples APs and is not
+        part of this per-AP mask: a request past it is deferred, not rejected
+        (:meth:`channel_changes_left`)."""
         cur = int(self.sim.slot[network, ap])
         ok = self.legal_slots(network, ap, now_s)[slots]
         if self.cooldown.remaining_s(network, ap, "channel", now_s) > 0:
@@ -319,8 +336,9 @@ class Shield:
                     self._batch_channel_changes[:] = 0
                 if self._batch_channel_changes[b] >= self.max_channel_changes:
                     return ShieldResult(
-                        Outcome.REJECTED,
-                        f"at most {self.max_channel_changes} APs may change channel at once",
+                        Outcome.DEFERRED,
+                        f"channel-change budget spent: at most {self.max_channel_changes} APs may change "
+                        "channel at once (first come, first served); ask again later",
                         req,
                     )
         return ShieldResult(outcome, note or "ok", req, changed, cur)
