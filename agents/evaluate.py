@@ -129,6 +129,7 @@ def _episode_metrics(
     cost = (
         w["shield_rejected"] * sum(r.execution_status == "REJECTED" for r in agent)
         + w["shield_modified"] * sum(r.execution_status == "MODIFIED" for r in agent)
+        + w["shield_deferred"] * sum(r.execution_status == "DEFERRED" for r in agent)
         + w["rollbacks"] * rollbacks
         + w["dfs_violations"] * compliance["dfs_violations"]
         + w["eirp_violations"] * compliance["eirp_violations"]

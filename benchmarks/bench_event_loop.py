@@ -54,7 +54,7 @@ def events_per_s(count: int, audit: AuditLog) -> tuple[float, dict]:
     sim = WirelessSimulation("office", seed=0)
     # no cooldown, and every AP may change channel at one instant: the power requests that change
     # something are applied; the clock stands still, so once each AP has moved, channel requests
-    # are refused by that limit (audited as REJECTED, as a refusal is in the envs)
+    # are deferred by that limit (audited as DEFERRED, as in the envs)
     cfg = EventLoopConfig(cooldown=CooldownConfig(0.0, 0.0, 0.0))
     loop = EventLoop(sim, cfg, audit=audit)
     loop.shield.max_channel_changes = sim.num_aps

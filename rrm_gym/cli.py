@@ -231,7 +231,7 @@ def _cmd_demo(args: argparse.Namespace, out: Console, err: Console) -> int:
         table.add_row(f"  {name}", str(count))
     table.add_row("shield outcomes", ", ".join(f"{k} {v}" for k, v in sorted(c["shield_outcomes"].items())) or "-")
     table.add_row("rollbacks (automatic / manual)", f"{c['rollbacks_auto']} / {c['rollbacks_manual']}")
-    table.add_row("cooldown deferrals", str(c["cooldown_deferrals"]))
+    table.add_row("rejected by cooldown", str(c["cooldown_deferrals"]))
     statuses = c["audit_records_by_status"]
     table.add_row("audit records", str(sum(statuses.values())))
     for name, count in sorted(statuses.items()):

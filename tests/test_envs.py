@@ -13,6 +13,7 @@ import importlib
 import math
 import pickle
 import warnings
+from collections import Counter
 from typing import Any
 
 import gymnasium
@@ -834,6 +835,20 @@ def test_a_plan_past_the_budget_moves_the_lowest_numbered_aps_and_defers_the_res
     assert all("budget spent" in r.reason for r in deferred)
     # the next decision instant has the whole budget again
     assert int(info["channel_changes_left"]) == budget
+
+
+def test_the_event_loops_own_move_at_the_decision_instant_spends_the_budget_the_observation_shows():
+    env = make(SLOW, event_loop=EventLoopConfig(react_to_saturation=False, auto_rollback=False))
+    u = env.unwrapped
+    env.reset(seed=0)
+    budget = u.event_loop.shield.max_channel_changes
+    before = u.sim.slot[0].copy()
+    # interference on AP 0, reported now: the loop moves it away at this instant (not an emergency)
+    u.event_loop.inject_interference_event(0, kind="microwave", duty_cycle=0.9, confidence=0.95)
+    assert u.sim.slot[0, 0] != before[0]
+    assert u._observe()["channel_budget"][0] == np.float32((budget - 1) / u.num_aps)
+    info = u._make_info(u._sensing, [], [], Counter(), u._reward_terms(u._sensing))
+    assert info["channel_changes_left"] == budget - 1
 
 
 def test_the_batched_env_reports_each_networks_channel_budget():

@@ -132,7 +132,9 @@ def test_every_applied_change_is_a_signed_record_whose_changes_replay_to_the_fin
     loop.submit(ChangeRequest(1, channel=44, width_mhz=40))  # APPLIED
     loop.submit(ChangeRequest(0, power_dbm=40.0))  # MODIFIED: clipped
     loop.submit(ChangeRequest(0, channel=144))  # REJECTED
-    loop.submit(ChangeRequest(1, channel=40))  # DEFERRED (cooldown)
+    loop.submit(ChangeRequest(1, channel=40))  # REJECTED (cooldown)
+    loop.shield.max_channel_changes = 1
+    loop.submit(ChangeRequest(0, channel=36))  # DEFERRED: AP 1's move spent this instant's budget
     loop.advance(30)
     loop.rollback(loop.last_token)  # ROLLED_BACK
     loop.advance(200)  # radar at 200: AP 0 moves

@@ -186,9 +186,10 @@ def test_a_second_channel_change_within_the_cooldown_is_deferred_and_audited():
     assert sim.channel[0, 2] == 40
     c = loop.counters()
     assert c["cooldown_deferrals"] == 1
-    assert c["audit_records_by_status"] == {"SUCCESS": 1, "DEFERRED": 1}
-    deferred = records(loop, execution_status="DEFERRED")
-    assert len(deferred) == 1 and deferred[0].reason == r.reason and deferred[0].configuration_changes == ()
+    # audited as what it is to the requester: a rejection, whose reason says when to ask again
+    assert c["audit_records_by_status"] == {"SUCCESS": 1, "REJECTED": 1}
+    rejected = records(loop, execution_status="REJECTED")
+    assert len(rejected) == 1 and rejected[0].reason == r.reason and rejected[0].configuration_changes == ()
     # other parameters have their own clocks: a power change is fine right away
     assert loop.submit(ChangeRequest(2, power_dbm=17.0)).outcome is Outcome.APPLIED
     r = loop.submit(ChangeRequest(2, power_dbm=14.0))

@@ -33,7 +33,9 @@ class SlowLoopEnv(RRMEnv):
     those past the budget are **deferred**: the AP keeps its channel, ``info["shield"]
     ["DEFERRED"]`` counts them and the audit log records them as ``DEFERRED``, and they are
     not charged. To choose which APs move, request only those. So an agent that follows
-    ``action_masks()`` has no shield cost.
+    ``action_masks()`` has no shield rejections; it has no modifications either unless a
+    radio's power is above a sub-band's EIRP limit (clipped on a move there; no packaged
+    scenario has such a radio).
 
     **Observation space** — as :class:`FastLoopEnv`, measured over the last fast period.
 

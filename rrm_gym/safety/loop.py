@@ -393,8 +393,9 @@ class EventLoop:
         self.step_results.append(result)
         applied = result.applied
         if result.outcome is Outcome.REJECTED or result.outcome is Outcome.DEFERRED:
-            deferred = result.outcome is Outcome.DEFERRED or result.reason.startswith("cooldown")
-            self._audit(ev, _action(req.params()), [], "DEFERRED" if deferred else "REJECTED", result.reason, req=req)
+            # the audit status is the outcome: REJECTED (cooldown included; the reason says when
+            # the parameter may change again), DEFERRED (the channel-change budget was spent)
+            self._audit(ev, _action(req.params()), [], result.outcome.value, result.reason, req=req)
             return result
         if not applied:
             return result  # nothing to change: not an action, not audited
@@ -430,10 +431,9 @@ class EventLoop:
             code, source = checks.code[i], _SOURCE_VALUE[req.source]
             if code == PowerChecks.UNCHANGED:
                 continue  # nothing to change: not an action, not audited
-            if code != PowerChecks.APPLY:
-                status = "REJECTED" if code == PowerChecks.REJECTED else "DEFERRED"
+            if code != PowerChecks.APPLY:  # rejected: cooldown, or an EIRP limit below the radio's minimum
                 self._record(
-                    t, "CHANGE_REQUEST", source, status, "POWER_CHANGE", nets[i], aps[i], [], None, result.reason,
+                    t, "CHANGE_REQUEST", source, "REJECTED", "POWER_CHANGE", nets[i], aps[i], [], None, result.reason,
                     _request_details(req),
                 )  # fmt: skip
                 continue

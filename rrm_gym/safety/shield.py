@@ -69,7 +69,7 @@ def clip_note(power: float, clipped: float, hi: float, radio_max: float) -> str:
 class PowerChecks:
     """The shield's verdicts on power-only requests of distinct APs (:meth:`Shield.check_powers`),
     one entry per request, as Python lists: ``code`` 0 rejected (the radio cannot go as low as the
-    channel's EIRP limit), 1 no change, 2 deferred by cooldown, 3 apply; the slot, current, asked
+    channel's EIRP limit), 1 no change, 2 rejected by cooldown, 3 apply; the slot, current, asked
     and clipped power, the power range (``lo``, ``hi``) and radio maximum, and the cooldown wait."""
 
     code: list[int]
@@ -82,14 +82,14 @@ class PowerChecks:
     top: list[float]
     wait: list[float]
 
-    REJECTED, UNCHANGED, DEFERRED, APPLY = 0, 1, 2, 3
+    REJECTED, UNCHANGED, COOLING, APPLY = 0, 1, 2, 3
 
     def reason(self, i: int) -> str:
-        """Why request ``i`` was rejected, deferred or modified ("" when it was applied as asked)."""
+        """Why request ``i`` was rejected or modified ("" when it was applied as asked)."""
         code = self.code[i]
         if code == self.REJECTED:
             return f"radio minimum power {self.lo[i]:g} dBm exceeds the {self.hi[i]:g} dBm EIRP limit of that channel"
-        if code == self.DEFERRED:
+        if code == self.COOLING:
             return f"cooldown: power_dbm may change again in {self.wait[i]:.0f} s"
         if self.clipped[i] != self.asked[i]:
             return clip_note(self.asked[i], self.clipped[i], self.hi[i], self.top[i])
@@ -98,7 +98,7 @@ class PowerChecks:
     def result(self, i: int, req: ChangeRequest) -> ShieldResult:
         """Request ``i``'s :class:`ShieldResult` (``req`` is that request)."""
         code, note = self.code[i], self.reason(i)
-        if code in (self.REJECTED, self.DEFERRED):
+        if code in (self.REJECTED, self.COOLING):
             return ShieldResult(Outcome.REJECTED, note, req)
         slot, cur = self.slot[i], self.cur[i]
         config = {"channel": _CHANNEL_OF[slot], "width_mhz": _WIDTH_OF[slot], "power_dbm": cur}
@@ -120,7 +120,7 @@ def _whole(value: object, name: str) -> int:
 
 
 class Shield:
-    """Decides APPLIED / MODIFIED / REJECTED (with a reason) for each change request.
+    """Decides APPLIED / MODIFIED / REJECTED / DEFERRED (with a reason) for each change request.
 
     Checks: the AP exists; the channel exists, is legal in the domain, in the radio's band
     and within its width; it is not in radar non-occupancy; DFS channels only if allowed;
