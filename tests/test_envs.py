@@ -913,3 +913,19 @@ def test_ap_labels_do_not_collide_on_enterprise_and_the_frame_has_room_for_the_l
     env = gymnasium.make("rrm_gym/FastLoop-v2", scenario="enterprise", render_mode="rgb_array", episode_steps=2)
     env.reset(seed=0)
     assert env.render().shape == (480, 860, 3)
+
+
+def test_v2_steps_give_the_rewards_v1_gave():
+    """v2 changed what an agent sees and is charged, not the network: these rewards are what the
+    last v1 commit gave for the same seeds and actions (a change here is a new version)."""
+    v1 = {
+        JOINT: [-0.18423015372513743, 0.08995025962019249, 0.10156324383497779, 0.07647029346121109,
+                0.0038381866198447592],
+        SLOW: [0.06131276474852555, 5.726971591459111e-05, -0.024347941063685947],
+    }  # fmt: skip
+    for env_id, expected in v1.items():
+        env = make(env_id, scenario="office", episode_steps=len(expected))
+        env.reset(seed=11)
+        rng = np.random.default_rng(5)
+        rewards = [env.step(rng.integers(env.action_space.nvec))[1] for _ in expected]
+        assert rewards == pytest.approx(expected, rel=1e-6, abs=1e-9), env_id
