@@ -24,11 +24,7 @@ RUNS = {"SlowLoop": {"episode_steps": 6, "slow_period_s": 600}, "Joint": {"episo
 
 def masked_choice(nvec: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A random choice per AP among those the mask allows."""
-    out, off = [], 0
-    for n in nvec:
-        out.append(rng.choice(np.flatnonzero(mask[off : off + n])))
-        off += n
-    return np.array(out, dtype=np.int64)
+    return np.array([rng.choice(np.flatnonzero(m)) for m in np.split(mask, np.cumsum(nvec)[:-1])])
 
 
 def main() -> None:

@@ -769,11 +769,8 @@ def test_a_retired_id_is_a_clear_error_that_names_v2_and_what_changed(name, vers
 
 def masked_random_action(env: gymnasium.Env, info: dict, rng: np.random.Generator) -> np.ndarray:
     """A uniformly random choice among those ``info["action_mask"]`` allows, per AP."""
-    mask, out, off = info["action_mask"], [], 0
-    for n in env.action_space.nvec:
-        out.append(rng.choice(np.flatnonzero(mask[off : off + n])))
-        off += n
-    return np.array(out, dtype=np.int64)
+    parts = np.split(info["action_mask"], np.cumsum(env.action_space.nvec)[:-1])
+    return np.array([rng.choice(np.flatnonzero(m)) for m in parts])
 
 
 @pytest.mark.parametrize("scenario", ["office", "enterprise"])

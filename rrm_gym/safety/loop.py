@@ -392,7 +392,7 @@ class EventLoop:
         self.shield_outcomes[_OUTCOME_VALUE[result.outcome]] += 1
         self.step_results.append(result)
         applied = result.applied
-        if result.outcome is Outcome.REJECTED or result.outcome is Outcome.DEFERRED:
+        if not result.accepted:
             # the audit status is the outcome: REJECTED (cooldown included; the reason says when
             # the parameter may change again), DEFERRED (the channel-change budget was spent)
             self._audit(ev, _action(req.params()), [], result.outcome.value, result.reason, req=req)
