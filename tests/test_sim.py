@@ -940,6 +940,48 @@ def test_the_compiled_airtime_fair_split_gives_the_numpy_reference_s_answer(k, s
     assert (per_ap <= budget + 1e-9).all()
 
 
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), ties=st.booleans())
+def test_the_compiled_rate_adaptation_chooses_the_numpy_reference_s_mcs(seed, ties):
+    """The kernel tries each client's MCS from its clean choice down and stops once no lower MCS
+    could win; the reference tries them all. Rates need not grow with the MCS, and equal
+    goodputs go to the lower MCS in both. As in the simulation, the clean choice is the best
+    goodput without losses, and losses grow with the MCS."""
+    from rrm_gym.radio.phy import NUM_MCS as m
+    from rrm_gym.sim import kernels
+    from rrm_gym.sim.simulation import _adapt_rates_numpy
+
+    rng = np.random.default_rng(seed)
+    clients, ns, w, pairs, hits = 12, 3, 5, 20, 6
+    rate = rng.choice([10.0, 20.0, 30.0], (clients, m)) if ties else rng.random((clients, m)) * 100
+    clean_ok = np.where(rng.random((clients, m)) < 0.2, 1.0, rng.random((clients, m)))
+    hit = np.sort(rng.choice(clients, 8, replace=False))
+    h_row, i_row = np.sort(rng.integers(0, 8, pairs)), np.sort(rng.integers(0, 8, hits))
+    h_src = rng.integers(0, w, pairs)
+    h_per = np.sort(rng.random((pairs, m)), axis=1) * rng.integers(0, 2, (pairs, 1))
+    air = rng.random((ns, w)) * rng.integers(0, 2, (ns, w))
+    i_on = rng.integers(0, 2, (ns, hits)).astype(float)
+    i_loss = np.sort(rng.random((hits, m)), axis=1) * 0.5
+    clean = np.repeat((rate * clean_ok).argmax(axis=1)[None], ns, axis=0)
+    got, want = clean.copy(), clean.copy()
+    rest = (rate, hit, h_row, h_src, h_per, air, i_row, i_on, i_loss)
+    kernels.adapt_rates(got, clean_ok, *rest)
+    _adapt_rates_numpy(want, np.log(clean_ok), *rest)
+    np.testing.assert_array_equal(got, want)
+    assert (got <= clean).all()
+
+
+def test_the_frame_error_table_is_packet_error_rate_at_every_mcs():
+    from rrm_gym.radio.phy import NUM_MCS, packet_error_rate
+    from rrm_gym.sim.links import per_all_mcs
+
+    sinr = np.concatenate([np.linspace(-40.0, 80.0, 2001), [np.inf, -np.inf, np.nan]])
+    got, want = per_all_mcs(sinr), packet_error_rate(sinr[:, None], np.arange(NUM_MCS))
+    assert got.shape == (len(sinr), NUM_MCS)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-20)
+    assert (got[-3] == 0.0).all() and (got[-2] == 1.0).all() and np.isnan(got[-1]).all()
+
+
 @pytest.mark.parametrize("name", ["office", "legacy_24", "hall_keynote", "residential"])
 def test_the_compiled_kernels_give_the_numpy_references_results(name, monkeypatch):
     from rrm_gym.sim import simulation

@@ -146,31 +146,22 @@ def airtime_fair_split(need: np.ndarray, ap: np.ndarray, budget: np.ndarray) -> 
 
 
 @njit(cache=True)
-def _per(sinr_db: float, threshold_db: float, slope: float) -> float:  # pragma: no cover
-    """:func:`rrm_gym.sim.links.per` of one frame."""
-    return 1.0 / (1.0 + 9.0 * np.exp(min(slope * (sinr_db - threshold_db), 50.0)))
-
-
-@njit(cache=True)
 def solve_states(
     mcs: np.ndarray,
     rate_tab: np.ndarray,
-    snr: np.ndarray,
+    clean_ok: np.ndarray,
     ul_rate: np.ndarray,
     ul_ok: np.ndarray,
     up: np.ndarray,
     off: np.ndarray,
     ap: np.ndarray,
-    threshold_db: np.ndarray,
-    slope: float,
     h_bk: np.ndarray,
     h_src: np.ndarray,
-    h_sinr: np.ndarray,
+    h_per: np.ndarray,
     act: np.ndarray,
     i_bk: np.ndarray,
     i_l: np.ndarray,
-    i_sinr: np.ndarray,
-    i_duty: np.ndarray,
+    i_loss: np.ndarray,
     on_s: np.ndarray,
     backlog: np.ndarray,
     hears: np.ndarray,
@@ -185,26 +176,29 @@ def solve_states(
     """One pass of :meth:`WirelessSimulation._segment`'s ``solve`` (its numpy reference), every
     (network, state) in turn: each client's attempt success, attempts, airtime need, each
     transmitter's load and max-min fair airtime, each client's airtime-fair share, served share
-    and delivered throughput. ``act`` ``[B, S, W]`` (empty: no hidden-source losses yet) and
-    ``backlog`` ``[B, S, W]`` (empty: no collisions yet). Returns ``(air, load, x, att, served,
-    thr, rate)``."""
+    and delivered throughput. ``clean_ok`` ``[B, K, M]``: an attempt's success on the clean
+    link at each MCS; ``h_per`` ``[P, M]``: a hidden source's frame loss at each MCS, spoiling
+    the client's frames ``act`` ``[B, S, W]`` of the time (empty: no hidden-source losses yet);
+    ``i_loss`` ``[H, M]``: an interferer's duty times the frame loss; ``backlog`` ``[B, S, W]``
+    (empty: no collisions yet). Survival chances are multiplied where the reference sums their
+    logs (the same to rounding). Returns ``(air, load, x, att, served, thr, rate)``."""
     nb, ns, k = off.shape
     w = hears.shape[1]
     n = w - nb_load.shape[1]
-    log_ok = np.zeros((nb, ns, k))
+    keep = np.ones((nb, ns, k))  # the share of attempts hidden sources and interferers spare
     for q in range(len(i_bk)):  # interferers, while on
         b, c = i_bk[q] // k, i_bk[q] % k
         for s in range(ns):
-            if on_s[b, s, i_l[q]] > 0.0:
-                lose = i_duty[q] * _per(i_sinr[q], threshold_db[mcs[b, s, c]], slope)
-                log_ok[b, s, c] += on_s[b, s, i_l[q]] * np.log1p(-min(lose, 0.999999))
+            on = on_s[b, s, i_l[q]]
+            if on > 0.0:
+                spared = 1.0 - min(i_loss[q, mcs[b, s, c]], 0.999999)
+                keep[b, s, c] *= spared if on == 1.0 else spared**on
     if act.shape[0]:
         for p in range(len(h_bk)):  # hidden sources, the share of the time they transmit
             b, c = h_bk[p] // k, h_bk[p] % k
             src = h_src[p] - b * w
             for s in range(ns):
-                lose = act[b, s, src] * _per(h_sinr[p], threshold_db[mcs[b, s, c]], slope)
-                log_ok[b, s, c] += np.log1p(-min(lose, 0.999999))
+                keep[b, s, c] *= 1.0 - min(act[b, s, src] * h_per[p, mcs[b, s, c]], 0.999999)
     air = np.zeros((nb, ns, w))
     load = np.zeros((nb, ns, w))
     x = np.zeros((nb, ns, k))
@@ -226,17 +220,17 @@ def solve_states(
                         if hears[b, i, j]:
                             cont += backlog[b, s, j]
                     t = np.interp(cont, tau_n, tau)
-                    lg = 0.0
+                    clear = 1.0
                     for j in range(w):
                         if hears[b, i, j]:
-                            lg += np.log1p(-min(backlog[b, s, j] * t, 0.999999))
-                    coll[i] = 1.0 - np.exp(lg)
+                            clear *= 1.0 - min(backlog[b, s, j] * t, 0.999999)
+                    coll[i] = 1.0 - clear
             for i in range(w):
                 load[b, s, i] = 0.0
             for c in range(k):
                 m = mcs[b, s, c]
                 rate[b, s, c] = rate_tab[b, c, m]
-                ok = (1.0 - _per(snr[b, c], threshold_db[m], slope)) * np.exp(log_ok[b, s, c])
+                ok = clean_ok[b, c, m] * keep[b, s, c]
                 uok = ul_ok[b, c]
                 if backlog.shape[0]:
                     ok *= 1.0 - coll[ap[b, c]]
@@ -272,7 +266,7 @@ def solve_states(
 @njit(cache=True)
 def adapt_rates(
     mcs: np.ndarray,
-    clean_log: np.ndarray,
+    clean_ok: np.ndarray,
     rate: np.ndarray,
     hit: np.ndarray,
     h_row: np.ndarray,
@@ -285,40 +279,43 @@ def adapt_rates(
 ) -> None:  # pragma: no cover
     """Rate adaptation of :meth:`WirelessSimulation._adapt_rates` for the clients ``hit`` (flat
     (network, client)); writes ``mcs`` ``[S, B * K]`` (holding each client's clean MCS, the highest
-    it can settle on: losses only grow with the MCS). ``h_row``, ``i_row``: each pair's and hit's
-    row in ``hit``; ``air`` ``[S, B * W]``; ``i_on`` ``[S, H]`` the interferer on in each state;
-    ``i_loss`` ``[H, M]`` its duty times the frame loss at each MCS."""
+    it can settle on: losses only grow with the MCS). ``clean_ok`` ``[B * K, M]`` an attempt's
+    success on the clean link; ``h_row``, ``i_row``: each pair's and hit's row in ``hit``; ``air``
+    ``[S, B * W]``; ``i_on`` ``[S, H]`` the interferer on in each state; ``i_loss`` ``[H, M]`` its
+    duty times the frame loss at each MCS.
+
+    Each client's MCS are tried from its clean choice down, and the search stops once no lower
+    MCS could beat the best found even without losses (losses only lower the goodput): the same
+    choice as trying every MCS, ties going to the lower MCS as there. Survival chances are
+    multiplied where the reference sums their logs (the same to rounding)."""
     ns = mcs.shape[0]
-    nh, m = len(hit), clean_log.shape[1]
-    acc = np.empty((nh, m))
+    nh, m = len(hit), clean_ok.shape[1]
+    h_order, h_start = _ap_members(h_row, nh)  # each row's pairs, in their order
+    i_order, i_start = _ap_members(i_row, nh)
+    bound = np.empty((nh, m))  # the best loss-free goodput of the MCS up to j
+    for r in range(nh):
+        top = 0.0
+        for j in range(m):
+            top = max(top, rate[hit[r], j] * clean_ok[hit[r], j])
+            bound[r, j] = top
     for s in range(ns):
-        for r in range(nh):
-            for j in range(m):
-                acc[r, j] = clean_log[hit[r], j]
-        for p in range(len(h_row)):
-            r = h_row[p]
-            top = mcs[s, hit[r]]
-            act = air[s, h_src[p]]
-            if act <= 0.0:
-                continue
-            for j in range(top + 1):
-                x = act * h_per[p, j]
-                # log1p(-x) is -x to within x^2 / 2: below 1e-6, a change no choice can see
-                acc[r, j] += -x if x < 1e-6 else np.log1p(-min(x, 0.999999))
-        for q in range(len(i_row)):
-            r = i_row[q]
-            top = mcs[s, hit[r]]
-            on = i_on[s, q]
-            if on <= 0.0:
-                continue
-            for j in range(top + 1):
-                x = i_loss[q, j]
-                acc[r, j] += on * (-x if x < 1e-6 else np.log1p(-min(x, 0.999999)))
         for r in range(nh):
             c = hit[r]
             best, best_j = -1.0, 0
-            for j in range(mcs[s, c] + 1):
-                g = rate[c, j] * np.exp(acc[r, j])
-                if g > best:
+            for j in range(mcs[s, c], -1, -1):
+                if bound[r, j] < best:
+                    break
+                keep = 1.0
+                for t in range(h_start[r], h_start[r + 1]):
+                    p = h_order[t]
+                    keep *= 1.0 - min(air[s, h_src[p]] * h_per[p, j], 0.999999)
+                for t in range(i_start[r], i_start[r + 1]):
+                    q = i_order[t]
+                    on = i_on[s, q]
+                    if on > 0.0:
+                        spared = 1.0 - min(i_loss[q, j], 0.999999)
+                        keep *= spared if on == 1.0 else spared**on
+                g = rate[c, j] * clean_ok[c, j] * keep
+                if g >= best:
                     best, best_j = g, j
             mcs[s, c] = best_j

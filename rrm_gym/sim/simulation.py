@@ -37,7 +37,7 @@ import numpy as np
 
 from rrm_gym.config import Scenario, load_scenario
 from rrm_gym.radio.mac import PACKET_BITS, RETRY_LIMIT, TAU, TAU_CONTENDERS, attempts_and_delivery, beacon_airtime_frac
-from rrm_gym.radio.phy import MCS_SINR_THRESHOLD_DB, NUM_MCS, PER_SLOPE_PER_DB, packet_error_rate
+from rrm_gym.radio.phy import MCS_SINR_THRESHOLD_DB, NUM_MCS, packet_error_rate
 from rrm_gym.radio.propagation import geometric_loss_db
 from rrm_gym.radio.regulatory import (
     DOMAINS,
@@ -494,14 +494,15 @@ class WirelessSimulation:
             i_bk = i_l = np.zeros(0, dtype=np.intp)
             i_sinr = i_duty = np.zeros(0)
         ul_mcs = best_mcs(ul_snr, rate)
-        clean_log = np.log(np.maximum(1.0 - per_all_mcs(snr), 1e-300))  # [B, K, MCS]
-        clean_mcs = np.argmax(rate * np.exp(clean_log), axis=2)
+        clean_ok = np.maximum(1.0 - per_all_mcs(snr), 1e-300)  # [B, K, MCS] an attempt's success, clean
+        clean_mcs = np.argmax(rate * clean_ok, axis=2)
         h_per, i_per = per_all_mcs(h_sinr), per_all_mcs(i_sinr)  # [P, MCS], [H, MCS]
         terms = {
-            "clean_log": clean_log,
+            "clean_ok": clean_ok,
             "clean_mcs": clean_mcs,
             "h_per": h_per,
             "i_per": i_per,
+            "i_loss": i_duty[:, None] * i_per,  # [H, MCS] the share of attempts an interferer spoils
             "linked": linked,
             "a": a,
             "cell": cell,
@@ -518,6 +519,13 @@ class WirelessSimulation:
             "i_sinr": i_sinr,
             "i_duty": i_duty,
         }
+        # the clients with something to adapt to (flat (network, client)), and each pair's and
+        # hit's row among them
+        row = np.zeros(assoc.size, dtype=np.intp)
+        row[bk] = row[i_bk] = 1
+        terms["hit"] = hit = np.flatnonzero(row)
+        row[hit] = np.arange(len(hit))
+        terms["h_row"], terms["i_row"] = row[bk], row[i_bk]
         self._client_cache = (assoc, terms)
         return terms
 
@@ -616,22 +624,19 @@ class WirelessSimulation:
                 out = kernels.solve_states(
                     np.ascontiguousarray(mcs),
                     c["rate"],
-                    c["snr"],
+                    c["clean_ok"],
                     c["ul_rate"],
                     c["ul_ok"],
                     tr.uplink_share,
                     off,
                     a,
-                    MCS_SINR_THRESHOLD_DB,
-                    PER_SLOPE_PER_DB,
                     h_bk,
                     h_src,
-                    c["h_sinr"],
+                    c["h_per"],
                     none if act is None else act,
                     i_bk,
                     i_l,
-                    c["i_sinr"],
-                    c["i_duty"],
+                    c["i_loss"],
                     on_s,
                     none if backlog is None else backlog,
                     r.hears,
@@ -772,17 +777,15 @@ class WirelessSimulation:
         b, k = self.num_networks, self.num_clients
         n_s = air.shape[1]
         mcs = np.repeat(c["clean_mcs"].reshape(1, -1), n_s, axis=0)  # [S, B * K]
-        h_bk, i_bk = c["h_bk"], c["i_bk"]
-        hit = np.unique(np.concatenate([h_bk, i_bk]))  # flat (network, client) with something to adapt to
+        hit = c["hit"]  # flat (network, client) with something to adapt to
         if len(hit):
-            row = np.full(b * k, -1)
-            row[hit] = np.arange(len(hit))
             air_s = air.transpose(1, 0, 2).reshape(n_s, -1)  # [S, B * W]
-            i_on = on_s[i_bk // k, :, c["i_l"]].T  # [S, H] the interferer of each hit on in each state
-            i_loss = c["i_duty"][:, None] * c["i_per"]  # [H, MCS]
-            args = (c["clean_log"].reshape(b * k, -1), c["rate"].reshape(b * k, -1), hit)
-            args += (row[h_bk], c["h_src"], c["h_per"], air_s, row[i_bk], i_on, i_loss)
-            (kernels.adapt_rates if USE_KERNELS else _adapt_rates_numpy)(mcs, *args)
+            i_on = on_s[c["i_bk"] // k, :, c["i_l"]].T  # [S, H] the interferer of each hit on in each state
+            rest = (c["rate"].reshape(b * k, -1), hit, c["h_row"], c["h_src"], c["h_per"], air_s, c["i_row"], i_on)
+            if USE_KERNELS:
+                kernels.adapt_rates(mcs, c["clean_ok"].reshape(b * k, -1), *rest, c["i_loss"])
+            else:
+                _adapt_rates_numpy(mcs, np.log(c["clean_ok"]).reshape(b * k, -1), *rest, c["i_loss"])
         return np.ascontiguousarray(mcs.reshape(n_s, b, k).transpose(1, 0, 2))
 
 
