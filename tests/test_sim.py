@@ -971,6 +971,18 @@ def test_the_compiled_rate_adaptation_chooses_the_numpy_reference_s_mcs(seed, ti
     assert (got <= clean).all()
 
 
+def test_the_compiled_interpolation_is_numpy_s():
+    from rrm_gym.radio.mac import TAU, TAU_CONTENDERS
+    from rrm_gym.sim.kernels import _interp
+
+    xs = np.concatenate([np.linspace(-5.0, 80.0, 4001), TAU_CONTENDERS, [np.inf, -np.inf]])
+    got = np.array([_interp(x, TAU_CONTENDERS, TAU) for x in xs])
+    np.testing.assert_array_equal(got, np.interp(xs, TAU_CONTENDERS, TAU))
+    xp = np.sort(np.random.default_rng(0).random(9)) * 10
+    fp = np.random.default_rng(1).random(9)
+    np.testing.assert_array_equal([_interp(x, xp, fp) for x in xs], np.interp(xs, xp, fp))
+
+
 def test_the_frame_error_table_is_packet_error_rate_at_every_mcs():
     from rrm_gym.radio.phy import NUM_MCS, packet_error_rate
     from rrm_gym.sim.links import per_all_mcs

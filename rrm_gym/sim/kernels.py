@@ -106,17 +106,24 @@ def _ap_members(ap: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:  # pra
 
 
 @njit(cache=True)
-def _split_one(need: np.ndarray, members: np.ndarray, cap: float, out: np.ndarray) -> None:  # pragma: no cover
-    """Water-filling of one AP's ``cap`` over the clients ``members`` of ``need``; writes ``out``."""
+def _split_one(
+    need: np.ndarray, members: np.ndarray, cap: float, out: np.ndarray, buf: np.ndarray
+) -> None:  # pragma: no cover
+    """Water-filling of one AP's ``cap`` over the clients ``members`` of ``need``; writes ``out``
+    (``buf``: room for the needs, at least as long as ``members``)."""
     m = len(members)
     if m == 0:
         return
-    x = need[members]
-    if x.sum() <= cap * (1.0 + SPLIT_RTOL):
+    total = 0.0
+    for r in range(m):
+        buf[r] = need[members[r]]
+        total += buf[r]
+    if total <= cap * (1.0 + SPLIT_RTOL):
         for c in members:
             out[c] = need[c]
         return
-    xs = np.sort(x)
+    xs = buf[:m]
+    xs.sort()
     spent = 0.0
     level = np.inf  # (rounding aside, the last client then breaks the loop)
     for r in range(m):  # xs[r] is met if everyone from r on could get it
@@ -137,12 +144,32 @@ def airtime_fair_split(need: np.ndarray, ap: np.ndarray, budget: np.ndarray) -> 
     nb, ns, k = need.shape
     n = budget.shape[2]
     out = np.empty_like(need)
+    buf = np.empty(k)
     for b in range(nb):
         order, start = _ap_members(ap[b], n)
         for s in range(ns):
             for i in range(n):
-                _split_one(need[b, s], order[start[i] : start[i + 1]], budget[b, s, i], out[b, s])
+                _split_one(need[b, s], order[start[i] : start[i + 1]], budget[b, s, i], out[b, s], buf)
     return out
+
+
+@njit(cache=True)
+def _interp(x: float, xp: np.ndarray, fp: np.ndarray) -> float:  # pragma: no cover
+    """``np.interp`` at one point, by its formula, without allocating."""
+    last = len(xp) - 1
+    if x <= xp[0]:
+        return fp[0]
+    if x >= xp[last]:
+        return fp[last]
+    lo, hi = 0, last
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if xp[mid] <= x:
+            lo = mid
+        else:
+            hi = mid
+    slope = (fp[lo + 1] - fp[lo]) / (xp[lo + 1] - xp[lo])
+    return slope * (x - xp[lo]) + fp[lo]
 
 
 @njit(cache=True)
@@ -207,6 +234,7 @@ def solve_states(
     thr = np.zeros((nb, ns, k))
     rate = np.zeros((nb, ns, k))
     need = np.zeros(k)
+    buf = np.empty(k)
     coll = np.zeros(w)
     cap = np.zeros(w)
     a = np.zeros(w)
@@ -219,7 +247,7 @@ def solve_states(
                     for j in range(w):
                         if hears[b, i, j]:
                             cont += backlog[b, s, j]
-                    t = np.interp(cont, tau_n, tau)
+                    t = _interp(cont, tau_n, tau)
                     clear = 1.0
                     for j in range(w):
                         if hears[b, i, j]:
@@ -255,7 +283,7 @@ def solve_states(
             for j in range(w):
                 air[b, s, j] = a[j]
             for i in range(n):
-                _split_one(need, order[start[i] : start[i + 1]], max(a[i] - beacon[b, i], 0.0), x[b, s])
+                _split_one(need, order[start[i] : start[i + 1]], max(a[i] - beacon[b, i], 0.0), x[b, s], buf)
             for c in range(k):
                 if need[c] > 0.0:
                     served[b, s, c] = min(1.0, x[b, s, c] / max(need[c], 1e-12))
