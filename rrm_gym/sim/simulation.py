@@ -438,6 +438,10 @@ class WirelessSimulation:
             rx_ct = r.tx_eff[:, None, :] - self._pl_ct  # [B, K, W] full-band power at each client
             ul = (self._client_tx_dbm - self._pl_ct[:, :, :n]) - r.ap_freq_loss_db[:, None, :]  # [B, K, N] at the AP
             self._links_cache = (rx_ct, rx_ct[:, :, :n], ul)
+        if self._client_cache is not None:
+            # nothing moved or changed since it was built: association applied to its own result
+            # changes nothing, so the clients stay where they are
+            return self._client_cache[1]
         rx_ct, dl, ul = self._links_cache
         cl = self.scenario.clients
         assoc = associate(
@@ -450,9 +454,6 @@ class WirelessSimulation:
             cl.roam_trigger_dbm,
             cl.roam_hysteresis_db,
         )
-        if self._client_cache is not None and np.array_equal(self._client_cache[0], assoc):
-            self._assoc = self._client_cache[0]
-            return self._client_cache[1]
         self._assoc = assoc
         rows = self._rows
         linked = assoc >= 0
