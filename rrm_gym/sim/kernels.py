@@ -320,18 +320,17 @@ def adapt_rates(
     nh, m = len(hit), clean_ok.shape[1]
     h_order, h_start = _ap_members(h_row, nh)  # each row's pairs, in their order
     i_order, i_start = _ap_members(i_row, nh)
-    bound = np.empty((nh, m))  # the best loss-free goodput of the MCS up to j
-    for r in range(nh):
+    bound = np.empty(m)  # the best loss-free goodput of the MCS up to j
+    for r in range(nh):  # a client at a time, every state (its tables stay in cache)
+        c = hit[r]
         top = 0.0
         for j in range(m):
-            top = max(top, rate[hit[r], j] * clean_ok[hit[r], j])
-            bound[r, j] = top
-    for s in range(ns):
-        for r in range(nh):
-            c = hit[r]
+            top = max(top, rate[c, j] * clean_ok[c, j])
+            bound[j] = top
+        for s in range(ns):
             best, best_j = -1.0, 0
             for j in range(mcs[s, c], -1, -1):
-                if bound[r, j] < best:
+                if bound[j] < best:
                     break
                 keep = 1.0
                 for t in range(h_start[r], h_start[r + 1]):
