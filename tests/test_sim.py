@@ -970,6 +970,7 @@ def test_the_compiled_rate_adaptation_chooses_the_numpy_reference_s_mcs(seed, ti
     goodput without losses, and losses grow with the MCS."""
     from rrm_gym.radio.phy import NUM_MCS as m
     from rrm_gym.sim import kernels
+    from rrm_gym.sim.links import PER_FACTOR, per_all_mcs, per_exponent
     from rrm_gym.sim.simulation import _adapt_rates_numpy
 
     rng = np.random.default_rng(seed)
@@ -979,15 +980,17 @@ def test_the_compiled_rate_adaptation_chooses_the_numpy_reference_s_mcs(seed, ti
     hit = np.sort(rng.choice(clients, 8, replace=False))
     h_row, i_row = np.sort(rng.integers(0, 8, pairs)), np.sort(rng.integers(0, 8, hits))
     h_src = rng.integers(0, w, pairs)
-    h_per = np.sort(rng.random((pairs, m)), axis=1) * rng.integers(0, 2, (pairs, 1))
+    h_sinr = np.where(rng.random(pairs) < 0.2, np.inf, rng.uniform(-5.0, 45.0, pairs))  # inf: no loss
     air = rng.random((ns, w)) * rng.integers(0, 2, (ns, w))
     i_on = rng.integers(0, 2, (ns, hits)).astype(float)
     i_loss = np.sort(rng.random((hits, m)), axis=1) * 0.5
     clean = np.repeat((rate * clean_ok).argmax(axis=1)[None], ns, axis=0)
     got, want = clean.copy(), clean.copy()
-    rest = (rate, hit, h_row, h_src, h_per, air, i_row, i_on, i_loss)
-    kernels.adapt_rates(got, clean_ok, *rest)
-    _adapt_rates_numpy(want, np.log(clean_ok), *rest)
+    kernels.adapt_rates(
+        got, clean_ok, rate, hit, h_row, h_src, per_exponent(h_sinr), PER_FACTOR, air, i_row, i_on, i_loss
+    )
+    h_per = per_all_mcs(h_sinr)
+    _adapt_rates_numpy(want, np.log(clean_ok), rate, hit, h_row, h_src, h_per, air, i_row, i_on, i_loss)
     np.testing.assert_array_equal(got, want)
     assert (got <= clean).all()
 

@@ -184,7 +184,8 @@ def solve_states(
     ap: np.ndarray,
     h_bk: np.ndarray,
     h_src: np.ndarray,
-    h_per: np.ndarray,
+    h_exp: np.ndarray,
+    per_factor: np.ndarray,
     act: np.ndarray,
     i_bk: np.ndarray,
     i_l: np.ndarray,
@@ -204,8 +205,9 @@ def solve_states(
     (network, state) in turn: each client's attempt success, attempts, airtime need, each
     transmitter's load and max-min fair airtime, each client's airtime-fair share, served share
     and delivered throughput. ``clean_ok`` ``[B, K, M]``: an attempt's success on the clean
-    link at each MCS; ``h_per`` ``[P, M]``: a hidden source's frame loss at each MCS, spoiling
-    the client's frames ``act`` ``[B, S, W]`` of the time (empty: no hidden-source losses yet);
+    link at each MCS; a hidden source's frame loss at MCS ``m`` is ``1 / (1 + h_exp[p] *
+    per_factor[m])`` (:func:`rrm_gym.sim.links.per_all_mcs`), spoiling the client's frames ``act``
+    ``[B, S, W]`` of the time (empty: no hidden-source losses yet);
     ``i_loss`` ``[H, M]``: an interferer's duty times the frame loss; ``backlog`` ``[B, S, W]``
     (empty: no collisions yet). Survival chances are multiplied where the reference sums their
     logs (the same to rounding). Returns ``(air, load, x, att, served, thr, rate)``."""
@@ -225,7 +227,8 @@ def solve_states(
             b, c = h_bk[p] // k, h_bk[p] % k
             src = h_src[p] - b * w
             for s in range(ns):
-                keep[b, s, c] *= 1.0 - min(act[b, s, src] * h_per[p, mcs[b, s, c]], 0.999999)
+                per = 1.0 / (1.0 + h_exp[p] * per_factor[mcs[b, s, c]])
+                keep[b, s, c] *= 1.0 - min(act[b, s, src] * per, 0.999999)
     air = np.zeros((nb, ns, w))
     load = np.zeros((nb, ns, w))
     x = np.zeros((nb, ns, k))
@@ -299,7 +302,8 @@ def adapt_rates(
     hit: np.ndarray,
     h_row: np.ndarray,
     h_src: np.ndarray,
-    h_per: np.ndarray,
+    h_exp: np.ndarray,
+    per_factor: np.ndarray,
     air: np.ndarray,
     i_row: np.ndarray,
     i_on: np.ndarray,
@@ -308,7 +312,8 @@ def adapt_rates(
     """Rate adaptation of :meth:`WirelessSimulation._adapt_rates` for the clients ``hit`` (flat
     (network, client)); writes ``mcs`` ``[S, B * K]`` (holding each client's clean MCS, the highest
     it can settle on: losses only grow with the MCS). ``clean_ok`` ``[B * K, M]`` an attempt's
-    success on the clean link; ``h_row``, ``i_row``: each pair's and hit's row in ``hit``; ``air``
+    success on the clean link; ``h_row``, ``i_row``: each pair's and hit's row in ``hit``; a hidden
+    source's frame loss at MCS ``m`` is ``1 / (1 + h_exp[p] * per_factor[m])``; ``air``
     ``[S, B * W]``; ``i_on`` ``[S, H]`` the interferer on in each state; ``i_loss`` ``[H, M]`` its
     duty times the frame loss at each MCS.
 
@@ -335,7 +340,8 @@ def adapt_rates(
                 keep = 1.0
                 for t in range(h_start[r], h_start[r + 1]):
                     p = h_order[t]
-                    keep *= 1.0 - min(air[s, h_src[p]] * h_per[p, j], 0.999999)
+                    per = 1.0 / (1.0 + h_exp[p] * per_factor[j])
+                    keep *= 1.0 - min(air[s, h_src[p]] * per, 0.999999)
                 for t in range(i_start[r], i_start[r + 1]):
                     q = i_order[t]
                     on = i_on[s, q]

@@ -58,17 +58,21 @@ GEN_INDEX = {"ax": GENERATIONS.index("ax"), "ac": GENERATIONS.index("ac"), "n": 
 
 
 # 9 exp(-slope threshold) of each MCS: packet_error_rate's 9 exp(slope (sinr - threshold)) is
-# exp(slope sinr) times this
-_PER_FACTOR = 9.0 * np.exp(-PER_SLOPE_PER_DB * MCS_SINR_THRESHOLD_DB)
+# exp(slope sinr) (per_exponent) times this
+PER_FACTOR = 9.0 * np.exp(-PER_SLOPE_PER_DB * MCS_SINR_THRESHOLD_DB)
+
+
+def per_exponent(sinr_db: np.ndarray) -> np.ndarray:
+    """``exp(slope sinr)``: the frame error at MCS ``m`` is ``1 / (1 + this * PER_FACTOR[m])``."""
+    with np.errstate(over="ignore"):
+        return np.exp(PER_SLOPE_PER_DB * np.asarray(sinr_db, dtype=float))
 
 
 def per_all_mcs(sinr_db: np.ndarray) -> np.ndarray:
     """``[..., MCS]`` frame error at every MCS (:func:`rrm_gym.radio.phy.packet_error_rate`), with
     one exponential per SINR instead of one per MCS: the same to rounding, and beyond the margins
     (50 / slope dB) where ``packet_error_rate`` clips, 0 or 1 to within 1e-21 as there."""
-    with np.errstate(over="ignore"):
-        e = np.exp(PER_SLOPE_PER_DB * np.asarray(sinr_db, dtype=float))
-    return 1.0 / (1.0 + e[..., None] * _PER_FACTOR)
+    return 1.0 / (1.0 + per_exponent(sinr_db)[..., None] * PER_FACTOR)
 
 
 @dataclass(frozen=True)

@@ -50,12 +50,14 @@ from rrm_gym.sim import kernels
 from rrm_gym.sim.geometry import LossRaster, place_clients, wall_segments, walls_crossed
 from rrm_gym.sim.links import (
     HIDDEN_NODE_FLOOR_DBM,
+    PER_FACTOR,
     RATE_TABLE,
     RadioState,
     associate,
     best_mcs,
     generation_of,
     per_all_mcs,
+    per_exponent,
     radio_state,
 )
 from rrm_gym.sim.medium import (
@@ -497,11 +499,11 @@ class WirelessSimulation:
         ul_mcs = best_mcs(ul_snr, rate)
         clean_ok = np.maximum(1.0 - per_all_mcs(snr), 1e-300)  # [B, K, MCS] an attempt's success, clean
         clean_mcs = np.argmax(rate * clean_ok, axis=2)
-        h_per, i_per = per_all_mcs(h_sinr), per_all_mcs(i_sinr)  # [P, MCS], [H, MCS]
+        i_per = per_all_mcs(i_sinr)  # [H, MCS]
         terms = {
             "clean_ok": clean_ok,
             "clean_mcs": clean_mcs,
-            "h_per": h_per,
+            "h_exp": per_exponent(h_sinr),  # [P] a hidden source's frame loss is 1 / (1 + this * PER_FACTOR)
             "i_per": i_per,
             "i_loss": i_duty[:, None] * i_per,  # [H, MCS] the share of attempts an interferer spoils
             "linked": linked,
@@ -633,7 +635,8 @@ class WirelessSimulation:
                     a,
                     h_bk,
                     h_src,
-                    c["h_per"],
+                    c["h_exp"],
+                    PER_FACTOR,
                     none if act is None else act,
                     i_bk,
                     i_l,
@@ -782,11 +785,16 @@ class WirelessSimulation:
         if len(hit):
             air_s = air.transpose(1, 0, 2).reshape(n_s, -1)  # [S, B * W]
             i_on = on_s[c["i_bk"] // k, :, c["i_l"]].T  # [S, H] the interferer of each hit on in each state
-            rest = (c["rate"].reshape(b * k, -1), hit, c["h_row"], c["h_src"], c["h_per"], air_s, c["i_row"], i_on)
+            rate, pairs, hits = c["rate"].reshape(b * k, -1), (c["h_row"], c["h_src"]), (c["i_row"], i_on, c["i_loss"])
             if USE_KERNELS:
-                kernels.adapt_rates(mcs, c["clean_ok"].reshape(b * k, -1), *rest, c["i_loss"])
+                kernels.adapt_rates(
+                    mcs, c["clean_ok"].reshape(b * k, -1), rate, hit, *pairs, c["h_exp"], PER_FACTOR, air_s, *hits
+                )
             else:
-                _adapt_rates_numpy(mcs, np.log(c["clean_ok"]).reshape(b * k, -1), *rest, c["i_loss"])
+                h_per = per_all_mcs(c["h_sinr"])
+                _adapt_rates_numpy(
+                    mcs, np.log(c["clean_ok"]).reshape(b * k, -1), rate, hit, *pairs, h_per, air_s, *hits
+                )
         return np.ascontiguousarray(mcs.reshape(n_s, b, k).transpose(1, 0, 2))
 
 
