@@ -1018,6 +1018,22 @@ def test_the_frame_error_table_is_packet_error_rate_at_every_mcs():
     assert (got[-3] == 0.0).all() and (got[-2] == 1.0).all() and np.isnan(got[-1]).all()
 
 
+def test_an_attempt_s_success_keeps_its_digits_when_it_is_small():
+    from rrm_gym.radio.phy import MCS_SINR_THRESHOLD_DB, NUM_MCS, PER_SLOPE_PER_DB, packet_error_rate
+    from rrm_gym.sim.links import success_all_mcs
+
+    sinr = np.linspace(-30.0, 80.0, 1101)
+    got = success_all_mcs(sinr)
+    # 1 - PER = 9 E / (1 + 9 E), E = exp(slope (sinr - threshold)), in extended precision
+    e = 9.0 * np.exp(np.longdouble(PER_SLOPE_PER_DB) * (sinr[:, None] - MCS_SINR_THRESHOLD_DB).astype(np.longdouble))
+    exact = (e / (1 + e)).astype(float)
+    np.testing.assert_allclose(got, exact, rtol=1e-13, atol=0)
+    assert (exact < 1e-3).sum() > 1000  # small chances were checked, not just those near 1
+    big = exact > 1e-3
+    np.testing.assert_allclose(got[big], 1.0 - packet_error_rate(sinr[:, None], np.arange(NUM_MCS))[big], rtol=1e-12)
+    assert (success_all_mcs(np.array([np.inf, -np.inf])) == [[1.0], [0.0]]).all()
+
+
 @pytest.mark.parametrize("name", ["office", "legacy_24", "hall_keynote", "residential"])
 def test_the_compiled_kernels_give_the_numpy_references_results(name, monkeypatch):
     from rrm_gym.sim import simulation

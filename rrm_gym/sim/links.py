@@ -75,6 +75,14 @@ def per_all_mcs(sinr_db: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + per_exponent(sinr_db)[..., None] * PER_FACTOR)
 
 
+def success_all_mcs(sinr_db: np.ndarray) -> np.ndarray:
+    """``[..., MCS]`` an attempt's success at every MCS, ``1 - per_all_mcs``, worked out as
+    ``1 / (1 + 1 / x)`` (``x = per_exponent * PER_FACTOR``) so that a small chance keeps its digits."""
+    x = per_exponent(sinr_db)[..., None] * PER_FACTOR
+    with np.errstate(divide="ignore"):
+        return 1.0 / (1.0 + 1.0 / x)
+
+
 @dataclass(frozen=True)
 class RadioState:
     """What follows from the AP configuration alone (kept until a setter runs)."""
@@ -203,5 +211,5 @@ def generation_of(capabilities: dict[str, float], rng: np.random.Generator, shap
 def best_mcs(sinr_db: np.ndarray, rate: np.ndarray) -> np.ndarray:
     """MCS rate adaptation settles on at ``sinr_db`` ``[...]``: the highest expected goodput
     ``rate(m) (1 - PER(m))`` over the MCS a client can use (``rate`` ``[..., MCS]``, 0 where not)."""
-    good = rate * (1.0 - per_all_mcs(sinr_db))
+    good = rate * success_all_mcs(sinr_db)
     return good.argmax(axis=-1)

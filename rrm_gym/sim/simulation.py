@@ -59,6 +59,7 @@ from rrm_gym.sim.links import (
     per_all_mcs,
     per_exponent,
     radio_state,
+    success_all_mcs,
 )
 from rrm_gym.sim.medium import (
     LATENCY_CAP_MS,
@@ -497,7 +498,7 @@ class WirelessSimulation:
             i_bk = i_l = np.zeros(0, dtype=np.intp)
             i_sinr = i_duty = np.zeros(0)
         ul_mcs = best_mcs(ul_snr, rate)
-        clean_ok = np.maximum(1.0 - per_all_mcs(snr), 1e-300)  # [B, K, MCS] an attempt's success, clean
+        clean_ok = np.maximum(success_all_mcs(snr), 1e-300)  # [B, K, MCS] an attempt's success, clean
         clean_mcs = np.argmax(rate * clean_ok, axis=2)
         i_per = per_all_mcs(i_sinr)  # [H, MCS]
         terms = {
