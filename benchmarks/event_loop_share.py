@@ -3,7 +3,7 @@ step takes goes to the safety layer (shield, apply, audit, rollback, detectors) 
 the simulation and the env's own work (actions, observations, rewards, infos).
 
     python benchmarks/event_loop_share.py [--scenario office] [--num-envs 16] [--steps 300] [--repeats 3]
-                                          [--policy random|hold]
+                                          [--policy random|hold|tpc]
 
 Times ``EventLoop.advance`` and ``EventLoop.submit_many`` with the simulation's ``run`` inside
 them taken out, and the audit's ``AuditLog.record`` within them; prints the best of
@@ -11,8 +11,10 @@ them taken out, and the audit's ``AuditLog.record`` within them; prints the best
 the audit records per network-step. ``random`` actions are the worst case: nearly every AP
 changes power every step, and each change is shielded, applied, watched and audited; ``hold``
 keeps every AP's power (the event loop still runs its detectors, rollback windows and DFS
-bookkeeping every second). The target is an event-loop share under 25 %. Last, what one audit
-record of an applied power change costs, part by part (microseconds, best of five timings).
+bookkeeping every second); ``tpc`` runs the Cisco-style transmit power control baseline on every
+network, a realistic rate of change (the policy's own time is not counted). The target is an
+event-loop share under 25 %. Last, what one audit record of an applied power change costs, part
+by part (microseconds, best of five timings).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import gymnasium as gym
 import numpy as np
 
 import rrm_gym  # noqa: F401  (registers the envs)
+from agents.baselines import TransmitPowerControl
 from rrm_gym.safety.audit import AuditLog
 from rrm_gym.safety.audit.record import canonical_json, sign
 from rrm_gym.safety.loop import EventLoop
@@ -54,17 +57,28 @@ def main() -> None:
     p.add_argument("--num-envs", type=int, default=16)
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--policy", choices=("random", "hold"), default="random")
+    p.add_argument("--policy", choices=("random", "hold", "tpc"), default="random")
     args = p.parse_args()
 
     env = gym.make_vec("rrm_gym/FastLoop-v2", num_envs=args.num_envs, scenario=args.scenario, episode_steps=100_000)
-    env.reset(seed=0)
+    obs, _ = env.reset(seed=0)
     rng = np.random.default_rng(0)
     nvec = env.single_action_space.nvec
-    if args.policy == "random":
-        actions = [rng.integers(nvec, size=(args.num_envs, len(nvec))) for _ in range(args.steps + 30)]
-    else:  # the highest level, every AP's starting power in the packaged scenarios
-        actions = [np.broadcast_to(nvec - 1, (args.num_envs, len(nvec)))] * (args.steps + 30)
+    if args.policy == "tpc":
+        tpc = TransmitPowerControl().bind(env.unwrapped.template)
+
+        def choose(i: int, obs: dict[str, np.ndarray]) -> np.ndarray:
+            return np.stack([tpc({k: v[b] for k, v in obs.items()}, {}) for b in range(args.num_envs)])
+
+    else:
+        if args.policy == "random":
+            actions = [rng.integers(nvec, size=(args.num_envs, len(nvec))) for _ in range(args.steps + 30)]
+        else:  # the highest level, every AP's starting power in the packaged scenarios
+            actions = [np.broadcast_to(nvec - 1, (args.num_envs, len(nvec)))] * (args.steps + 30)
+
+        def choose(i: int, obs: dict[str, np.ndarray]) -> np.ndarray:
+            return actions[i]
+
     clock = {"sim": 0.0, "loop": 0.0, "audit": 0.0}
     undo = [
         _timed(WirelessSimulation, "run", clock, "sim"),
@@ -75,14 +89,16 @@ def main() -> None:
     best = None
     try:
         for _ in range(args.repeats):
-            for a in actions[:30]:
-                env.step(a)
+            for i in range(30):
+                obs = env.step(choose(i, obs))[0]
             clock.update(sim=0.0, loop=0.0, audit=0.0)
             records = env.unwrapped.event_loop.audit.total
-            t = time.perf_counter()
-            for a in actions[30:]:
-                env.step(a)
-            total = time.perf_counter() - t
+            total = 0.0  # the env's steps only, not the policy's choices
+            for i in range(30, args.steps + 30):
+                a = choose(i, obs)
+                t = time.perf_counter()
+                obs = env.step(a)[0]
+                total += time.perf_counter() - t
             loop_s = clock["loop"] - clock["sim"]  # the simulation runs inside advance()
             per_step = (env.unwrapped.event_loop.audit.total - records) / (args.steps * args.num_envs)
             run = (args.steps * args.num_envs / total, loop_s, clock["audit"], clock["sim"], total, per_step)
