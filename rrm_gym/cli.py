@@ -15,6 +15,7 @@ from rich.table import Table
 
 from rrm_gym.config import Scenario, ScenarioError, load_scenario, packaged_scenarios
 from rrm_gym.safety.audit_cli import add_audit_parser
+from rrm_gym.sim import kernels
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -298,6 +299,11 @@ def main(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | No
     # tables piped to a file or a log keep their columns instead of wrapping at 80
     out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
     err = Console(stderr=True, soft_wrap=True)
+    try:
+        kernels.threads_from_env()
+    except ValueError as e:
+        err.print(f"error: {e}")
+        return 2
     try:
         if args.command == "audit":
             return args.func(args)

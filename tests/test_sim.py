@@ -995,6 +995,58 @@ def test_the_compiled_rate_adaptation_chooses_the_numpy_reference_s_mcs(seed, ti
     assert (got <= clean).all()
 
 
+def test_threads_give_the_same_readings_bit_for_bit():
+    from rrm_gym.sim import kernels
+
+    def run() -> list[Sensing]:
+        sim = WirelessSimulation("office", seed=4, num_networks=3)
+        out = [sim.run(120)]
+        sim.set_power(2, 11.0, network=1)
+        return [*out, sim.run(180)]
+
+    serial = run()
+    kernels.set_threads(2)
+    try:
+        assert kernels.threads() == 2
+        threaded = run()
+    finally:
+        kernels.set_threads(1)
+    assert kernels.threads() == 1
+    for a, b in zip(serial, threaded, strict=True):
+        for field in dataclasses.fields(a):
+            x, y = getattr(a, field.name), getattr(b, field.name)
+            assert np.array_equal(x, y, equal_nan=True) if isinstance(x, np.ndarray) else x == y, field.name
+
+
+@pytest.mark.parametrize("count", [0, -1, 1.5, True, "2", 10**6])
+def test_a_thread_count_that_is_not_allowed_is_refused(count):
+    from rrm_gym.sim import kernels
+
+    with pytest.raises(ValueError, match="threads"):
+        kernels.set_threads(count)
+    assert kernels.threads() == 1
+
+
+def test_threads_are_taken_from_the_environment_and_a_bad_value_is_named():
+    import os
+    import subprocess
+    import sys
+
+    code = "from rrm_gym.sim import WirelessSimulation, kernels; WirelessSimulation('office'); print(kernels.threads())"
+    cases = (("2", True, "2"), ("", True, "1"), ("two", False, "$RRM_GYM_THREADS"), ("0", False, ">= 1"))
+    for value, ok, expect in cases:
+        env = {**os.environ, "RRM_GYM_THREADS": value}
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+        assert (done.returncode == 0) == ok, (value, done.stderr[-500:])
+        assert expect in (done.stdout if ok else done.stderr), (value, done.stdout, done.stderr[-500:])
+    # the command line says what is wrong, without a traceback, and exits 2
+    env = {**os.environ, "RRM_GYM_THREADS": "two"}
+    done = subprocess.run(
+        [sys.executable, "-m", "rrm_gym", "validate", "office"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2 and "$RRM_GYM_THREADS" in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
 def test_the_compiled_interpolation_is_numpy_s():
     from rrm_gym.radio.mac import TAU, TAU_CONTENDERS
     from rrm_gym.sim.kernels import _interp

@@ -9,16 +9,28 @@ Each is the same algorithm as its numpy reference in :mod:`rrm_gym.sim.medium` o
 agree), compiled with numba and cached on disk after the first run. What they buy, in a
 same-process A/B against the references, is printed by ``python benchmarks/ab_kernels.py``.
 
+Threads: :func:`set_threads` (or ``$RRM_GYM_THREADS``, read by the first simulation) runs the per-network pass of
+``solve_states`` and the per-client search of ``adapt_rates`` on that many threads (default 1,
+no threads). Each network's and each client's arithmetic is unchanged, so the results are the
+same bit for bit. The threads are numba's; with its GNU OpenMP layer a process that has used
+them must not ``fork`` another that uses them (use a ``spawn`` or ``forkserver`` start method, or
+the batched vector env, whose networks are what the threads share).
+
 Shapes: ``B`` networks, ``S`` states, ``W`` transmitters, ``K`` clients, ``N`` APs, ``M`` MCS,
 ``P`` hidden (client, source) pairs, ``H`` (client, interferer) hits.
 """
 
 from __future__ import annotations
 
+import os
+
+import numba
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from rrm_gym.sim.medium import AIRTIME_TOL, SPLIT_RTOL
+
+THREADS_ENV_VAR = "RRM_GYM_THREADS"
 
 
 @njit(cache=True)
@@ -236,12 +248,12 @@ def solve_states(
     served = np.ones((nb, ns, k))
     thr = np.zeros((nb, ns, k))
     rate = np.zeros((nb, ns, k))
-    need = np.zeros(k)
-    buf = np.empty(k)
-    coll = np.zeros(w)
-    cap = np.zeros(w)
-    a = np.zeros(w)
-    for b in range(nb):
+    for b in prange(nb):  # networks are independent: one thread each, with set_threads
+        need = np.zeros(k)
+        buf = np.empty(k)
+        coll = np.zeros(w)
+        cap = np.zeros(w)
+        a = np.zeros(w)
         order, start = _ap_members(ap[b], n)
         for s in range(ns):
             if backlog.shape[0]:  # DCF collisions (medium.collision_probability)
@@ -325,8 +337,8 @@ def adapt_rates(
     nh, m = len(hit), clean_ok.shape[1]
     h_order, h_start = _ap_members(h_row, nh)  # each row's pairs, in their order
     i_order, i_start = _ap_members(i_row, nh)
-    bound = np.empty(m)  # the best loss-free goodput of the MCS up to j
-    for r in range(nh):  # a client at a time, every state (its tables stay in cache)
+    for r in prange(nh):  # a client at a time, every state (its tables stay in cache)
+        bound = np.empty(m)  # the best loss-free goodput of the MCS up to j
         c = hit[r]
         top = 0.0
         for j in range(m):
@@ -352,3 +364,52 @@ def adapt_rates(
                 if g >= best:
                     best, best_j = g, j
             mcs[s, c] = best_j
+
+
+_SERIAL = {"solve_states": solve_states, "adapt_rates": adapt_rates}
+_THREADED: dict[str, object] = {}  # compiled on first use (not cached on disk: the serial ones are)
+
+
+def set_threads(count: int) -> None:
+    """Run the per-network and per-client loops of ``solve_states`` and ``adapt_rates`` on
+    ``count`` threads (1: none, the default). More threads than numba allows (the CPU count, or
+    ``$NUMBA_NUM_THREADS``) are refused."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"threads must be a whole number >= 1, got {count!r}")
+    if count > numba.config.NUMBA_NUM_THREADS:
+        raise ValueError(f"threads {count} is more than numba allows here ({numba.config.NUMBA_NUM_THREADS})")
+    kernels = _SERIAL
+    if count > 1:
+        if not _THREADED:
+            _THREADED.update({name: njit(parallel=True)(f.py_func) for name, f in _SERIAL.items()})
+        numba.set_num_threads(count)
+        kernels = _THREADED
+    globals().update(kernels)
+
+
+def threads() -> int:
+    """The threads the kernels run on (see :func:`set_threads`)."""
+    return numba.get_num_threads() if globals()["solve_states"] is not _SERIAL["solve_states"] else 1
+
+
+_env_read = False
+
+
+def threads_from_env() -> None:
+    """Apply ``$RRM_GYM_THREADS`` (if set) the first time it is asked for: every
+    :class:`~rrm_gym.sim.WirelessSimulation` asks, and so does the command line, which reports a
+    bad value as an error. Later calls leave what :func:`set_threads` chose."""
+    global _env_read
+    if _env_read:
+        return
+    value = os.environ.get(THREADS_ENV_VAR, "").strip()
+    if value:
+        try:
+            count = int(value)
+        except ValueError:
+            raise ValueError(f"${THREADS_ENV_VAR} must be a whole number >= 1, got {value!r}") from None
+        try:
+            set_threads(count)
+        except ValueError as e:
+            raise ValueError(f"${THREADS_ENV_VAR}: {e}") from None
+    _env_read = True

@@ -102,6 +102,7 @@ class WirelessSimulation:
     """
 
     def __init__(self, scenario: Scenario | str | Path, seed: int = 0, num_networks: int = 1) -> None:
+        kernels.threads_from_env()
         if not isinstance(scenario, Scenario):
             scenario = load_scenario(scenario)
         if num_networks < 1:
