@@ -9,9 +9,9 @@ Each is the same algorithm as its numpy reference in :mod:`rrm_gym.sim.medium` o
 agree), compiled with numba and cached on disk after the first run. What they buy, in a
 same-process A/B against the references, is printed by ``python benchmarks/ab_kernels.py``.
 
-Threads: :func:`set_threads` (or ``$RRM_GYM_THREADS``, read by the first simulation) runs the per-network pass of
-``solve_states`` and the per-client search of ``adapt_rates`` on that many threads (default 1,
-no threads). Each network's and each client's arithmetic is unchanged, so the results are the
+Threads: :func:`set_threads` (or ``$RRM_GYM_THREADS``, read by the first simulation) runs the
+per-network pass of ``solve_states`` and the per-client search of ``adapt_rates`` on that many
+threads (default 1, no threads). Each network's and each client's arithmetic is unchanged, so the results are the
 same bit for bit. The threads are numba's; with its GNU OpenMP layer a process that has used
 them must not ``fork`` another that uses them (use a ``spawn`` or ``forkserver`` start method, or
 the batched vector env, whose networks are what the threads share).
@@ -374,8 +374,9 @@ def set_threads(count: int) -> None:
     """Run the per-network and per-client loops of ``solve_states`` and ``adapt_rates`` on
     ``count`` threads (1: none, the default). More threads than numba allows (the CPU count, or
     ``$NUMBA_NUM_THREADS``) are refused."""
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
         raise ValueError(f"threads must be a whole number >= 1, got {count!r}")
+    count = int(count)
     if count > numba.config.NUMBA_NUM_THREADS:
         raise ValueError(f"threads {count} is more than numba allows here ({numba.config.NUMBA_NUM_THREADS})")
     kernels = _SERIAL
