@@ -16,8 +16,7 @@ The sensing (``sim``) and the audit records (``events``) of both are compared as
 sensing is reported ``identical`` (bit for bit), ``same to X`` (float readings within a relative
 X < 1e-9 of each other, or 1e-6 X absolute where they are under 1e-6, single-precision ones
 within one unit in the last place, every other field equal: rounding) or ``DIFFERENT``; the
-records
-``identical`` or ``DIFFERENT``.
+records ``identical`` or ``DIFFERENT``.
 
     python benchmarks/ab_speed.py --against 7ad1b5d sim --scenarios enterprise hall --batch 1 64
     python benchmarks/ab_speed.py --against 7ad1b5d events --networks 1 64
@@ -86,12 +85,12 @@ def sensing_diff(a: object, b: object) -> float:
                 if not np.array_equal(np.where(both, 0.0, x), np.where(both, 0.0, y), equal_nan=True):
                     return np.inf  # a NaN or an infinity in one place and not the other
                 x, y = x[both].astype(float), y[both].astype(float)
+                gap = np.abs(x - y)
                 if getattr(a, f.name).dtype == np.float32:
                     # per-tick readings are kept in single precision: a double-precision rounding
                     # difference may land on the neighbouring float32, one unit in the last place
-                    spacing = np.spacing(np.maximum(np.abs(x), np.abs(y)).astype(np.float32))
-                    x, y = np.where(np.abs(x - y) <= spacing, y, x), y
-                d = np.abs(x - y) / np.maximum(np.abs(x), 1e-6)  # relative; below 1e-6, absolute x 1e6
+                    gap[gap <= np.spacing(np.maximum(np.abs(x), np.abs(y)).astype(np.float32))] = 0.0
+                d = gap / np.maximum(np.abs(x), 1e-6)  # relative; below 1e-6, absolute x 1e6
                 worst = max(worst, float(d.max(initial=0.0)))
             elif not np.array_equal(x, y):
                 return np.inf

@@ -1047,18 +1047,6 @@ def test_threads_are_taken_from_the_environment_and_a_bad_value_is_named():
     assert done.returncode == 2 and "$RRM_GYM_THREADS" in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
-def test_the_compiled_interpolation_is_numpy_s():
-    from rrm_gym.radio.mac import TAU, TAU_CONTENDERS
-    from rrm_gym.sim.kernels import _interp
-
-    xs = np.concatenate([np.linspace(-5.0, 80.0, 4001), TAU_CONTENDERS, [np.inf, -np.inf]])
-    got = np.array([_interp(x, TAU_CONTENDERS, TAU) for x in xs])
-    np.testing.assert_array_equal(got, np.interp(xs, TAU_CONTENDERS, TAU))
-    xp = np.sort(np.random.default_rng(0).random(9)) * 10
-    fp = np.random.default_rng(1).random(9)
-    np.testing.assert_array_equal([_interp(x, xp, fp) for x in xs], np.interp(xs, xp, fp))
-
-
 def test_the_frame_error_table_is_packet_error_rate_at_every_mcs():
     from rrm_gym.radio.phy import NUM_MCS, packet_error_rate
     from rrm_gym.sim.links import per_all_mcs

@@ -118,24 +118,17 @@ def _ap_members(ap: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:  # pra
 
 
 @njit(cache=True)
-def _split_one(
-    need: np.ndarray, members: np.ndarray, cap: float, out: np.ndarray, buf: np.ndarray
-) -> None:  # pragma: no cover
-    """Water-filling of one AP's ``cap`` over the clients ``members`` of ``need``; writes ``out``
-    (``buf``: room for the needs, at least as long as ``members``)."""
+def _split_one(need: np.ndarray, members: np.ndarray, cap: float, out: np.ndarray) -> None:  # pragma: no cover
+    """Water-filling of one AP's ``cap`` over the clients ``members`` of ``need``; writes ``out``."""
     m = len(members)
     if m == 0:
         return
-    total = 0.0
-    for r in range(m):
-        buf[r] = need[members[r]]
-        total += buf[r]
-    if total <= cap * (1.0 + SPLIT_RTOL):
+    x = need[members]
+    if x.sum() <= cap * (1.0 + SPLIT_RTOL):
         for c in members:
             out[c] = need[c]
         return
-    xs = buf[:m]
-    xs.sort()
+    xs = np.sort(x)
     spent = 0.0
     level = np.inf  # (rounding aside, the last client then breaks the loop)
     for r in range(m):  # xs[r] is met if everyone from r on could get it
@@ -156,32 +149,12 @@ def airtime_fair_split(need: np.ndarray, ap: np.ndarray, budget: np.ndarray) -> 
     nb, ns, k = need.shape
     n = budget.shape[2]
     out = np.empty_like(need)
-    buf = np.empty(k)
     for b in range(nb):
         order, start = _ap_members(ap[b], n)
         for s in range(ns):
             for i in range(n):
-                _split_one(need[b, s], order[start[i] : start[i + 1]], budget[b, s, i], out[b, s], buf)
+                _split_one(need[b, s], order[start[i] : start[i + 1]], budget[b, s, i], out[b, s])
     return out
-
-
-@njit(cache=True)
-def _interp(x: float, xp: np.ndarray, fp: np.ndarray) -> float:  # pragma: no cover
-    """``np.interp`` at one point, by its formula, without allocating."""
-    last = len(xp) - 1
-    if x <= xp[0]:
-        return fp[0]
-    if x >= xp[last]:
-        return fp[last]
-    lo, hi = 0, last
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if xp[mid] <= x:
-            lo = mid
-        else:
-            hi = mid
-    slope = (fp[lo + 1] - fp[lo]) / (xp[lo + 1] - xp[lo])
-    return slope * (x - xp[lo]) + fp[lo]
 
 
 @njit(cache=True)
@@ -233,7 +206,7 @@ def solve_states(
             on = on_s[b, s, i_l[q]]
             if on > 0.0:
                 spared = 1.0 - min(i_loss[q, mcs[b, s, c]], 0.999999)
-                keep[b, s, c] *= spared if on == 1.0 else spared**on
+                keep[b, s, c] *= spared if on == 1.0 else spared**on  # a power is dear: see docs/speed.md
     if act.shape[0]:
         for p in range(len(h_bk)):  # hidden sources, the share of the time they transmit
             b, c = h_bk[p] // k, h_bk[p] % k
@@ -250,7 +223,6 @@ def solve_states(
     rate = np.zeros((nb, ns, k))
     for b in prange(nb):  # networks are independent: one thread each, with set_threads
         need = np.zeros(k)
-        buf = np.empty(k)
         coll = np.zeros(w)
         cap = np.zeros(w)
         a = np.zeros(w)
@@ -262,7 +234,7 @@ def solve_states(
                     for j in range(w):
                         if hears[b, i, j]:
                             cont += backlog[b, s, j]
-                    t = _interp(cont, tau_n, tau)
+                    t = np.interp(cont, tau_n, tau)
                     clear = 1.0
                     for j in range(w):
                         if hears[b, i, j]:
@@ -298,7 +270,7 @@ def solve_states(
             for j in range(w):
                 air[b, s, j] = a[j]
             for i in range(n):
-                _split_one(need, order[start[i] : start[i + 1]], max(a[i] - beacon[b, i], 0.0), x[b, s], buf)
+                _split_one(need, order[start[i] : start[i + 1]], max(a[i] - beacon[b, i], 0.0), x[b, s])
             for c in range(k):
                 if need[c] > 0.0:
                     served[b, s, c] = min(1.0, x[b, s, c] / max(need[c], 1e-12))
@@ -359,7 +331,7 @@ def adapt_rates(
                     on = i_on[s, q]
                     if on > 0.0:
                         spared = 1.0 - min(i_loss[q, j], 0.999999)
-                        keep *= spared if on == 1.0 else spared**on
+                        keep *= spared if on == 1.0 else spared**on  # (as in solve_states)
                 g = rate[c, j] * clean_ok[c, j] * keep
                 if g >= best:
                     best, best_j = g, j
@@ -368,6 +340,7 @@ def adapt_rates(
 
 _SERIAL = {"solve_states": solve_states, "adapt_rates": adapt_rates}
 _THREADED: dict[str, object] = {}  # compiled on first use (not cached on disk: the serial ones are)
+_threads = 1
 
 
 def set_threads(count: int) -> None:
@@ -379,6 +352,7 @@ def set_threads(count: int) -> None:
     count = int(count)
     if count > numba.config.NUMBA_NUM_THREADS:
         raise ValueError(f"threads {count} is more than numba allows here ({numba.config.NUMBA_NUM_THREADS})")
+    global _threads
     kernels = _SERIAL
     if count > 1:
         if not _THREADED:
@@ -386,11 +360,12 @@ def set_threads(count: int) -> None:
         numba.set_num_threads(count)
         kernels = _THREADED
     globals().update(kernels)
+    _threads = count
 
 
 def threads() -> int:
     """The threads the kernels run on (see :func:`set_threads`)."""
-    return numba.get_num_threads() if globals()["solve_states"] is not _SERIAL["solve_states"] else 1
+    return _threads
 
 
 _env_read = False

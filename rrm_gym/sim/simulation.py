@@ -205,7 +205,7 @@ class WirelessSimulation:
         self._rows = np.arange(b)[:, None]
         self._radio_cache: RadioState | None = None
         self._links_cache: tuple | None = None  # (rx_ct, dl, ul) while the configuration and positions hold
-        self._client_cache: tuple | None = None  # (association, client link terms)
+        self._client_cache: dict[str, np.ndarray] | None = None  # client link terms
 
     @staticmethod
     def _distance(a: np.ndarray, b: np.ndarray, dh: np.ndarray | float) -> np.ndarray:
@@ -337,7 +337,7 @@ class WirelessSimulation:
         allows, MAC efficiency included; 0 unassociated), as of the last span run."""
         if self._client_cache is None:
             return np.zeros((self.num_networks, self.num_clients))
-        c = self._client_cache[1]
+        c = self._client_cache
         rate = np.take_along_axis(c["rate"], c["clean_mcs"][..., None], axis=2)[..., 0]
         return np.where(c["linked"], rate, 0.0)
 
@@ -445,7 +445,7 @@ class WirelessSimulation:
         if self._client_cache is not None:
             # nothing moved or changed since it was built: association applied to its own result
             # changes nothing, so the clients stay where they are
-            return self._client_cache[1]
+            return self._client_cache
         rx_ct, dl, ul = self._links_cache
         cl = self.scenario.clients
         assoc = associate(
@@ -501,13 +501,11 @@ class WirelessSimulation:
         ul_mcs = best_mcs(ul_snr, rate)
         clean_ok = np.maximum(success_all_mcs(snr), 1e-300)  # [B, K, MCS] an attempt's success, clean
         clean_mcs = np.argmax(rate * clean_ok, axis=2)
-        i_per = per_all_mcs(i_sinr)  # [H, MCS]
         terms = {
             "clean_ok": clean_ok,
             "clean_mcs": clean_mcs,
             "h_exp": per_exponent(h_sinr),  # [P] a hidden source's frame loss is 1 / (1 + this * PER_FACTOR)
-            "i_per": i_per,
-            "i_loss": i_duty[:, None] * i_per,  # [H, MCS] the share of attempts an interferer spoils
+            "i_loss": i_duty[:, None] * per_all_mcs(i_sinr),  # [H, MCS] the share of attempts an interferer spoils
             "linked": linked,
             "a": a,
             "cell": cell,
@@ -531,7 +529,7 @@ class WirelessSimulation:
         terms["hit"] = hit = np.flatnonzero(row)
         row[hit] = np.arange(len(hit))
         terms["h_row"], terms["i_row"] = row[bk], row[i_bk]
-        self._client_cache = (assoc, terms)
+        self._client_cache = terms
         return terms
 
     def _states(self, ticks: int) -> tuple[np.ndarray, ...]:
