@@ -654,6 +654,8 @@ def test_slow_loop_fast_policy_sets_every_ap_to_its_minimum_power():
         (FAST, "slow_policy", np.full(10, 10_000)),
         (SLOW, "fast_policy", np.zeros(11, dtype=np.int64)),
         (SLOW, "fast_policy", np.full(10, -1)),
+        (SLOW, "fast_policy", np.full(10, 0.9)),  # not a choice: refused, not truncated to 0
+        (FAST, "slow_policy", [1.5] * 10),
     ],
 )
 def test_other_loop_policy_returning_a_wrong_shape_or_range_raises_value_error(env_id, policy_arg, bad):
@@ -661,6 +663,37 @@ def test_other_loop_policy_returning_a_wrong_shape_or_range_raises_value_error(e
     env.reset(seed=0)
     with pytest.raises(ValueError, match=policy_arg):
         env.step(hold_action(env))
+    # the step stopped part-way (a slow agent's channels went in first): refused until reset
+    with pytest.raises(RuntimeError, match=rf"failed part-way \(ValueError: {policy_arg}.*call reset\(\)"):
+        env.step(hold_action(env))
+    env.unwrapped.__dict__[policy_arg] = None
+    env.reset(seed=0)
+    env.step(hold_action(env))
+
+
+def test_a_step_after_a_failed_one_is_refused_and_reset_gives_a_clean_episode():
+    calls = {"n": 0}
+
+    def flaky(obs, info):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("policy server down")
+        return np.ones(10, dtype=np.int64)
+
+    env = make(SLOW, episode_steps=2, fast_policy=flaky).unwrapped
+    ref = make(SLOW, episode_steps=2, fast_policy=lambda o, i: np.ones(10, dtype=np.int64)).unwrapped
+    action = np.array([len(s) - 1 for s in env.slots])
+    env.reset(seed=1)
+    with pytest.raises(RuntimeError, match="policy server down"):
+        env.step(action)
+    with pytest.raises(RuntimeError, match="failed part-way"):
+        env.step(action)
+    for e in (env, ref):
+        e.reset(seed=1)
+    obs, reward, *_, info = env.step(action)
+    obs_ref, reward_ref, *_, info_ref = ref.step(action)
+    assert reward == reward_ref and info["shield"] == info_ref["shield"]
+    assert all(np.array_equal(obs[k], obs_ref[k]) for k in obs)
 
 
 # ----------------------------------------------------------------------------- 13. episode end

@@ -30,6 +30,24 @@ def test_pettingzoo_seed_test_and_aec_conversion_pass():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # AEC conversion of a parallel env warns about its own wrapper
         api_test(parallel_to_aec(parallel_env("rrm_gym/FastLoop-v2", episode_steps=3)), num_cycles=5)
+        # the AEC test samples with info["action_mask"]: Joint's is a tuple per entry when nested
+        api_test(parallel_to_aec(parallel_env("rrm_gym/Joint-v2", episode_steps=3, info="nested")), num_cycles=5)
+
+
+@pytest.mark.parametrize("info", ["flat", "nested"])
+def test_action_mask_is_what_sample_takes_for_every_env(info):
+    for env_id in ENV_IDS:
+        par = parallel_env(env_id, episode_steps=3, info=info)
+        _, infos = par.reset(seed=0)
+        while par.agents:
+            for agent in par.agents:
+                mask, seen = par.action_mask(agent), infos[agent]["action_mask"]
+                if info == "nested" or not isinstance(mask, tuple):
+                    assert type(seen) is type(mask)
+                joined = np.concatenate(mask) if isinstance(mask, tuple) else mask
+                np.testing.assert_array_equal(joined, np.concatenate(seen) if isinstance(seen, tuple) else seen)
+            actions = {a: par.action_space(a).sample(mask=par.action_mask(a)) for a in par.agents}
+            _, _, _, _, infos = par.step(actions)
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
@@ -100,6 +118,8 @@ def test_bad_actions_and_ids_are_clear_errors():
     with pytest.raises(ValueError, match="unknown env_id"):
         RRMParallelEnv("rrm_gym/Nope-v0")
     par = parallel_env("rrm_gym/FastLoop-v2", episode_steps=1)
+    with pytest.raises(RuntimeError, match=r"call reset\(\) before step\(\)"):
+        par.step({a: 0 for a in par.possible_agents})
     par.reset(seed=0)
     full = {a: 0 for a in par.agents}
     with pytest.raises(ValueError, match=r"missing actions for \['ap_3'\]"):

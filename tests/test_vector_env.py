@@ -258,6 +258,35 @@ def test_bad_actions_and_arguments_are_clear_errors():
         FastLoopVectorEnv(2, "office", render_mode="rgb_array")
     with pytest.raises(ValueError, match="unknown reward"):
         FastLoopVectorEnv(2, "office", reward="joy")
+    with pytest.raises(ValueError, match="episode_steps=5 and max_episode_steps=3 disagree"):
+        gymnasium.make_vec("rrm_gym/FastLoop-v2", num_envs=2, episode_steps=5, max_episode_steps=3)
+    with pytest.raises(ValueError, match="num_envs must be in"):
+        FastLoopVectorEnv(10**9, "office")  # refused before anything is allocated
+    with pytest.raises(TypeError, match="num_envs must be an integer"):
+        FastLoopVectorEnv(2.0, "office")
+    env.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        env.step(np.zeros((2, env.num_aps), dtype=np.int64))
+
+
+def test_numpy_counts_and_the_make_vec_alias_give_the_single_envs_defaults():
+    assert FastLoopVectorEnv(np.int64(2), "office").num_envs == 2
+    assert gymnasium.make_vec("rrm_gym/SlowLoop-v2", num_envs=2).episode_steps == 24  # SlowLoopEnv's default
+    assert gymnasium.make_vec("rrm_gym/FastLoop-v2", num_envs=2).episode_steps == 60
+    assert gymnasium.make_vec("rrm_gym/SlowLoop-v2", num_envs=2, max_episode_steps=3).episode_steps == 3
+    assert (
+        gymnasium.make_vec("rrm_gym/FastLoop-v2", num_envs=2, episode_steps=4, max_episode_steps=4).episode_steps == 4
+    )
+
+
+def test_rewards_are_not_a_view_of_the_logged_kpis():
+    env = gymnasium.make_vec("rrm_gym/FastLoop-v2", num_envs=2, reward="pf")
+    env.reset(seed=0)
+    _, reward, _, _, info = env.step(env.current_power_action())
+    logged = info["kpi"]["pf_utility"].copy()
+    np.testing.assert_array_equal(reward, logged)
+    reward *= 0.0  # an in-place reward transform
+    np.testing.assert_array_equal(info["kpi"]["pf_utility"], logged)
 
 
 def reference_observation(loop, s, network: int = 0) -> dict[str, np.ndarray]:
@@ -396,9 +425,15 @@ def test_make_vec_gives_the_batched_slow_loop_with_per_network_channel_masks():
     assert reward.shape == (2,) and info["sim_time_s"][0] == 360.0 and env.observation_space.contains(obs)
     masks = env.action_masks()
     assert masks.shape == (2, int(env.single_action_space.nvec.sum())) and np.array_equal(masks, info["action_mask"])
-    with pytest.raises(ValueError, match="fast_policy must return"):
-        bad = SlowLoopVectorEnv(2, "office", episode_steps=2, slow_period_s=300, fast_policy=lambda o, i: np.zeros(3))
-        bad.reset(seed=0)
+    bad = SlowLoopVectorEnv(2, "office", episode_steps=2, slow_period_s=300, fast_policy=lambda o, i: np.zeros(3))
+    bad.reset(seed=0)
+    with pytest.raises(ValueError, match=r"fast_policy \(network 0\) must return"):
+        bad.step(keep)
+    with pytest.raises(RuntimeError, match="failed part-way .*fast_policy.*call reset"):
+        bad.step(keep)  # the agent's channels went in before the policy failed: no going on from there
+    bad.fast_policy = lambda o, i: np.full(env.num_aps, 0.9)  # not a choice: refused, not truncated to 0
+    bad.reset(seed=0)
+    with pytest.raises(ValueError, match="whole-number choices"):
         bad.step(keep)
 
 

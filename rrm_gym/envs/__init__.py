@@ -5,7 +5,7 @@ hence torch, which nothing else here imports)."""
 
 from typing import Any
 
-from rrm_gym.envs.core import RRMEnv
+from rrm_gym.envs.core import RRMEnv, StepFailedError
 from rrm_gym.envs.fast import FastLoopEnv
 from rrm_gym.envs.joint import JointEnv
 from rrm_gym.envs.registration import ENV_IDS, register_envs
@@ -24,6 +24,7 @@ __all__ = [
     "SafetyVectorWrapper",
     "SlowLoopEnv",
     "SlowLoopVectorEnv",
+    "StepFailedError",
     "register_envs",
 ]
 

@@ -4,7 +4,7 @@ reward, cost and ``info``. The concrete envs (fast, slow, joint) say when they a
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,38 @@ def check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
     return bool(value)
+
+
+def whole_numbers(a: np.ndarray) -> bool:
+    """Whether ``a`` holds whole numbers: an integer array, or a float one with only finite,
+    integer values (``2.0`` is a choice, ``0.9`` is not rounded to one)."""
+    return bool(
+        np.issubdtype(a.dtype, np.integer)
+        or (np.issubdtype(a.dtype, np.floating) and np.all(np.isfinite(a) & (a == np.round(a))))
+    )
+
+
+def check_choices(name: str, value: Any, nvec: Sequence[int]) -> np.ndarray:
+    """An other-loop policy's answer as ``int64`` choices, one per entry of ``nvec`` with
+    ``0 <= a < nvec``; ``ValueError`` naming ``name`` otherwise (held to the agent's rule)."""
+    a = np.asarray(value)
+    limit = np.asarray(nvec)
+    if a.shape != limit.shape or not whole_numbers(a) or (a < 0).any() or (a >= limit).any():
+        raise ValueError(
+            f"{name} must return {len(limit)} whole-number choices with 0 <= a < {list(nvec)}; got {value!r}"
+        )
+    return a.astype(np.int64)
+
+
+class StepFailedError(RuntimeError):
+    """A step raised part-way (say, an other-loop policy failed after the agent's changes went
+    in): the env stays refused until ``reset()``, so no episode goes on from half a step."""
+
+
+def failure_summary(e: BaseException, limit: int = 200) -> str:
+    """``e`` as one short line (its type and message) for :class:`StepFailedError`."""
+    text = " ".join(f"{type(e).__name__}: {e}".split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def check_policy(name: str, policy: Any) -> None:
@@ -270,6 +302,7 @@ class RRMEnv(gym.Env):
         self._events_seen: Counter = Counter()
         self._sensing: Sensing | None = None
         self._obs: dict[str, np.ndarray] | None = None
+        self._failed: str | None = None  # why the last step raised part-way, until reset()
         self._info: dict[str, Any] = {}
         self._compliance_prev = self.event_loop.compliance.counters()
         self._rollbacks_prev = 0
@@ -347,6 +380,7 @@ class RRMEnv(gym.Env):
         self.sim = WirelessSimulation(self.scenario, seed=sim_seed)
         self.event_loop = self._make_loop(self.sim)
         self._steps = 0
+        self._failed = None
         self._compliance_prev = self.event_loop.compliance.counters()
         self._rollbacks_prev = 0
         self._own_rollbacks_prev = 0
@@ -362,17 +396,24 @@ class RRMEnv(gym.Env):
             raise RuntimeError("call reset() before step()")
         if self._steps >= self.episode_steps:
             raise RuntimeError(episode_over_message(self.episode_steps))
+        if self._failed is not None:
+            raise StepFailedError(f"the last step failed part-way ({self._failed}): call reset()")
         a = np.asarray(action)
-        integral = np.issubdtype(a.dtype, np.integer) or (
-            np.issubdtype(a.dtype, np.floating) and bool(np.all(np.isfinite(a) & (a == np.round(a))))
-        )
-        if a.shape != self.action_space.shape or not integral or not self.action_space.contains(a.astype(np.int64)):
+        if (
+            a.shape != self.action_space.shape
+            or not whole_numbers(a)
+            or not self.action_space.contains(a.astype(np.int64))
+        ):
             raise ValueError(
                 f"action must be integers of shape {self.action_space.shape} with 0 <= a < {self.action_space.nvec}; "
                 f"got {action!r}"
             )
         self._events_seen = Counter(self.event_loop.events_by_type)
-        sensing, results, audit_ids, events = self._act_and_run(a.astype(np.int64))
+        try:
+            sensing, results, audit_ids, events = self._act_and_run(a.astype(np.int64))
+        except BaseException as e:
+            self._failed = failure_summary(e)
+            raise
         self._steps += 1
         self._sensing = sensing
         self._obs = self._observe()
@@ -388,10 +429,7 @@ class RRMEnv(gym.Env):
 
     # ------------------------------------------------------------------ helpers for subclasses
     def _policy_action(self, policy: Policy, nvec: list[int], name: str, info: dict[str, Any]) -> np.ndarray:
-        choice = np.asarray(policy(self._obs, info), dtype=np.int64)
-        if choice.shape != (len(nvec),) or (choice < 0).any() or (choice >= np.asarray(nvec)).any():
-            raise ValueError(f"{name} must return {len(nvec)} choices with 0 <= a < {nvec}; got {choice!r}")
-        return choice
+        return check_choices(name, policy(self._obs, info), nvec)
 
     def _submit_channels(self, choice: np.ndarray, loop: str) -> None:
         for ap in range(self.num_aps):

@@ -20,7 +20,7 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
     ) from e
 
 from rrm_gym.config import Scenario
-from rrm_gym.envs.core import RRMEnv, check_bool, episode_over_message, flat_info
+from rrm_gym.envs.core import RRMEnv, check_bool, episode_over_message, flat_info, whole_numbers
 from rrm_gym.envs.observation import NETWORK_KEYS
 from rrm_gym.sim.sensing import client_utility
 
@@ -63,7 +63,9 @@ class RRMParallelEnv(ParallelEnv):
     ``compliance``, ``shield``, ``events``, ``rollbacks``, ``audit_records``; the cost is the
     network's, shared like the team reward), with ``action_mask`` narrowed to the agent's own
     choices (true exactly for what the shield would accept; for Joint the channel and power
-    masks one after the other). With ``info="flat"`` (the default) nested entries are spelt
+    masks one after the other with ``info="flat"``, as TorchRL reads it, and the tuple that
+    ``MultiDiscrete.sample(mask=...)`` takes with ``info="nested"``; :meth:`action_mask` gives
+    the sampling form in every mode). With ``info="flat"`` (the default) nested entries are spelt
     ``"kpi/sle"``, ``"cost_terms/rollbacks"``, ...: one level of numpy numbers and arrays, the
     same keys at reset and at every step, as TorchRL's PettingZoo wrapper needs;
     ``info="nested"`` keeps the single-agent layout.
@@ -200,6 +202,8 @@ class RRMParallelEnv(ParallelEnv):
         return self._split_obs(obs), self._split_info(info)
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        if self._obs is None:
+            raise RuntimeError("call reset() before step()")
         if not self.agents:
             raise RuntimeError(f"{episode_over_message(self.rrm_env.episode_steps)} (no agents left)")
         missing = [a for a in self.agents if a not in actions]
@@ -215,11 +219,8 @@ class RRMParallelEnv(ParallelEnv):
         for agent, cols in self._columns.items():
             a = np.asarray(actions[agent])
             values = a.reshape(-1)
-            integral = np.issubdtype(a.dtype, np.integer) or (
-                np.issubdtype(a.dtype, np.floating) and bool(np.all(np.isfinite(values) & (values == np.round(values))))
-            )
             shape_ok = a.shape == (len(cols),) or (len(cols) == 1 and a.shape == ())
-            if not (shape_ok and integral and np.all((values >= 0) & (values < nvec[cols]))):
+            if not (shape_ok and whole_numbers(a) and np.all((values >= 0) & (values < nvec[cols]))):
                 raise ValueError(f"action of {agent} must be in {self.action_space(agent)}; got {actions[agent]!r}")
             flat[cols] = values
         obs, reward, terminated, truncated, info = self.rrm_env.step(flat)

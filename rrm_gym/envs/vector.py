@@ -11,7 +11,20 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from rrm_gym.config import Scenario
-from rrm_gym.envs.core import EVENT_KEYS, Policy, RRMEnv, check_policy, episode_over_message, network_kpis, rewards_of
+from rrm_gym.envs.core import (
+    EVENT_KEYS,
+    Policy,
+    RRMEnv,
+    StepFailedError,
+    check_choices,
+    check_int,
+    check_policy,
+    episode_over_message,
+    failure_summary,
+    network_kpis,
+    rewards_of,
+    whole_numbers,
+)
 from rrm_gym.envs.fast import FastLoopEnv
 from rrm_gym.envs.joint import JointEnv
 from rrm_gym.envs.observation import build_observations, current_channel_onehot
@@ -19,6 +32,10 @@ from rrm_gym.envs.slow import SlowLoopEnv
 from rrm_gym.radio.regulatory import SLOT_CHANNEL, SLOT_WIDTH_MHZ
 from rrm_gym.safety import ChangeRequest, EventLoop, Outcome, ShieldResult, Source
 from rrm_gym.sim import Sensing, WirelessSimulation
+
+# networks in one batched env: memory grows with it (a few MB a network on the packaged floors);
+# past this a mistyped count would exhaust memory before it could say so
+MAX_NUM_ENVS = 4096
 
 
 class _BatchedRRMEnv(VectorEnv):
@@ -37,14 +54,13 @@ class _BatchedRRMEnv(VectorEnv):
         scenario: str | Path | Scenario = "office",
         *,
         other_policy: Policy | None = None,
-        episode_steps: int = 60,
+        episode_steps: int | None = None,
         max_episode_steps: int | None = None,
         autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
         render_mode: str | None = None,
         **kwargs: Any,
     ) -> None:
-        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
-            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        num_envs = check_int("num_envs", num_envs, 1, MAX_NUM_ENVS)
         check_policy(self.other_policy_name or "other_policy", other_policy)
         if render_mode is not None:
             raise ValueError("the vector env does not render; make one FastLoop-v2 env to render a network")
@@ -53,10 +69,16 @@ class _BatchedRRMEnv(VectorEnv):
         except ValueError:
             modes = [m.value for m in AutoresetMode]
             raise ValueError(f"autoreset_mode must be one of {modes}, got {autoreset_mode!r}") from None
-        if max_episode_steps is not None:
+        if max_episode_steps is not None:  # an alias, as make_vec passes it
+            if episode_steps is not None and episode_steps != max_episode_steps:
+                raise ValueError(
+                    f"episode_steps={episode_steps!r} and max_episode_steps={max_episode_steps!r} disagree: give one"
+                )
             episode_steps = max_episode_steps
+        if episode_steps is not None:
+            kwargs["episode_steps"] = episode_steps  # else the single env's default (FastLoop 60, SlowLoop 24)
         # A FastLoopEnv checks the arguments and fixes the encodings every network shares.
-        self.template = self.template_class(scenario, episode_steps=episode_steps, **kwargs)
+        self.template = self.template_class(scenario, **kwargs)
         t = self.template
         self.num_envs = num_envs
         if self.other_policy_name is not None:
@@ -79,6 +101,7 @@ class _BatchedRRMEnv(VectorEnv):
         self.event_loop: EventLoop = t._make_loop(self.sim, record=False)
         self._steps = 0
         self._needs_reset = True
+        self._failed: str | None = None  # why the last step raised part-way, until reset()
         self._obs: dict[str, np.ndarray] | None = None
         self._info: dict[str, Any] = {}
         self._rewards = np.zeros(num_envs)
@@ -123,6 +146,7 @@ class _BatchedRRMEnv(VectorEnv):
         self.event_loop = self.template._make_loop(self.sim)
         self._steps = 0
         self._needs_reset = False
+        self._failed = None
         self._prev = self._counters()
         # one quiet fast period so that the first observation holds real measurements
         sensing = self.event_loop.advance(self.fast_period_s)
@@ -133,6 +157,10 @@ class _BatchedRRMEnv(VectorEnv):
 
     def step(self, actions: Any) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray, dict]:
         b_all = self.num_envs
+        if self.closed:
+            raise RuntimeError("the vector env is closed")
+        if self._failed is not None:
+            raise StepFailedError(f"the last step failed part-way ({self._failed}): call reset()")
         if self._needs_reset:
             if self._obs is None:
                 raise RuntimeError("call reset() before step()")
@@ -141,7 +169,11 @@ class _BatchedRRMEnv(VectorEnv):
             obs, infos = self.reset()  # NextStep autoreset: this step's actions are ignored
             return obs, np.zeros(b_all), np.zeros(b_all, dtype=bool), np.zeros(b_all, dtype=bool), infos
         a = self._check_actions(actions)
-        sensing = self._act_and_run(a)
+        try:
+            sensing = self._act_and_run(a)
+        except BaseException as e:
+            self._failed = failure_summary(e)
+            raise
         self._steps += 1
         loop = self.event_loop
         results = loop.step_results
@@ -172,10 +204,7 @@ class _BatchedRRMEnv(VectorEnv):
     def _check_actions(self, actions: Any) -> np.ndarray:
         a = np.asarray(actions)
         shape = (self.num_envs, len(self._nvec))
-        integral = np.issubdtype(a.dtype, np.integer) or (
-            np.issubdtype(a.dtype, np.floating) and bool(np.all(np.isfinite(a) & (a == np.round(a))))
-        )
-        if a.shape != shape or not integral or (a < 0).any() or (a >= self._nvec).any():
+        if a.shape != shape or not whole_numbers(a) or (a < 0).any() or (a >= self._nvec).any():
             raise ValueError(
                 f"actions must be integers of shape {shape} with 0 <= a < {self._nvec} in every row; got {actions!r}"
             )
@@ -197,10 +226,8 @@ class _BatchedRRMEnv(VectorEnv):
         name = self.other_policy_name
         for b in range(self.num_envs):
             obs_b = {k: v[b] for k, v in self._obs.items()}
-            choice = np.asarray(self.other_policy(obs_b, {**env_info(self._info, b), "action_mask": masks[b]}))
-            if choice.shape != (len(nvec),) or (choice < 0).any() or (choice >= np.asarray(nvec)).any():
-                raise ValueError(f"{name} must return {len(nvec)} choices with 0 <= a < {nvec}; got {choice!r}")
-            out[b] = choice
+            answer = self.other_policy(obs_b, {**env_info(self._info, b), "action_mask": masks[b]})
+            out[b] = check_choices(f"{name} (network {b})", answer, nvec)
         return out
 
     def _submit_channel_choices(self, choice: np.ndarray, loop: str) -> None:
@@ -266,7 +293,9 @@ class _BatchedRRMEnv(VectorEnv):
         events = now["events"].copy()
         events.subtract(prev["events"])
         kpi = network_kpis(s)
-        self._rewards = rewards_of(kpi)[self.reward_name]
+        self._rewards = np.array(
+            rewards_of(kpi)[self.reward_name], dtype=np.float64
+        )  # a copy: not a view of info["kpi"]
         comp, comp_prev = now["compliance"], prev["compliance"]
         cost_terms = {
             "shield_rejected": outcomes[:, order[Outcome.REJECTED]].astype(np.float64),
@@ -402,10 +431,9 @@ class SlowLoopVectorEnv(_BatchedRRMEnv, VectorEnv):
         scenario: str | Path | Scenario = "office",
         *,
         fast_policy: Policy | None = None,
-        episode_steps: int = 24,
         **kwargs: Any,
     ) -> None:
-        super().__init__(num_envs, scenario, other_policy=fast_policy, episode_steps=episode_steps, **kwargs)
+        super().__init__(num_envs, scenario, other_policy=fast_policy, **kwargs)
 
     def action_masks(self) -> np.ndarray:
         return self._channel_masks()
