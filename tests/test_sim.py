@@ -1127,3 +1127,31 @@ def test_client_utility_is_the_documented_formula():
     # starved: floored at 1 % of need, latency at ten times its bound
     assert u == pytest.approx([np.log(0.5) - np.log(2.0), np.log(3.0), np.log(0.01) - np.log(11.0)])
     assert dataclasses.replace(s, **replace).experience_utility()[0] == pytest.approx(u.mean())
+
+
+def test_wall_counts_past_a_byte_are_exact_in_the_raster_and_in_the_links():
+    from rrm_gym.sim.geometry import WallRaster, walls_crossed
+
+    # a corridor of 300 walls 0.5 m apart (a bookshelf library, say): far clients cross more than
+    # 127 and more than 255 of them, and must lose more, not wrap round to a gain
+    walls = np.array([(1.25 + 0.5 * i, 0.0, 1.25 + 0.5 * i, 10.0) for i in range(300)])
+    src = np.array([[0.5, 5.0]])
+    raster = WallRaster.build(src, walls, 160.0, 10.0)
+    cells = np.array([[x, 5.25] for x in (10.25, 70.25, 140.25, 155.25)])
+    direct = walls_crossed(cells, src[0], walls)
+    np.testing.assert_array_equal(raster.lookup(cells)[:, 0], direct)
+    assert direct.max() == 300 and (np.diff(direct) > 0).all()
+    # through the simulation: an AP at the corridor's end, one client near it and one far down
+    sc = small_scenario(
+        [{"position": [0.5, 5.0]}],
+        walls=tuple(map(tuple, walls)),
+        area=(160.0, 10.0),
+        hotspots=[{"center": [0.75, 5.25], "radius_m": 0.1}, {"center": [140.25, 5.25], "radius_m": 0.1}],
+        clients=40,
+    )
+    sim = WirelessSimulation(sc, seed=0)
+    far = sim.client_xy[0, :, 0] > 100
+    assert far.any() and (~far).any()
+    s = sim.run(60)
+    assert (s.client_ap[0][far] == -1).all()  # ~270 walls: no link, not a loud one
+    assert (s.client_ap[0][~far] == 0).all()

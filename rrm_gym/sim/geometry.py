@@ -123,7 +123,8 @@ def _cell_index(xy: np.ndarray, nx: int, ny: int) -> tuple[np.ndarray, np.ndarra
 
 
 class WallRaster:
-    """Walls crossed between fixed sources and every client grid cell, ``[S, ny, nx]`` int8.
+    """Walls crossed between fixed sources and every client grid cell, ``[S, ny, nx]``, in the
+    smallest unsigned integer type that holds the largest count (one byte on every packaged floor).
 
     Exact for client positions (cell centres); built once per simulation, and only where it
     stays small (``max_cells`` source-cells), else ``None`` is returned by :meth:`build`.
@@ -142,7 +143,8 @@ class WallRaster:
         xs = (np.arange(nx) + 0.5) * CLIENT_GRID_M
         ys = (np.arange(ny) + 0.5) * CLIENT_GRID_M
         cells = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)  # [ny * nx, 2]
-        counts = np.stack([walls_crossed(cells, s, walls) for s in src_xy]).astype(np.int8)
+        counts = np.stack([walls_crossed(cells, s, walls) for s in src_xy])
+        counts = counts.astype(np.min_scalar_type(int(counts.max())))  # exact: a count never wraps
         return cls(counts.reshape(len(src_xy), ny, nx))
 
     @classmethod
@@ -157,7 +159,8 @@ class WallRaster:
         return self.counts[:, iy, ix].T.astype(float)
 
 
-# Each raster holds at most 4 M source-cells (int8); least recently used floor plans are dropped.
+# Each raster holds at most 4 M source-cells (a byte each on a usual floor); least recently used
+# floor plans are dropped.
 _RASTERS: LRUCache[tuple, WallRaster | None] = LRUCache(32)
 
 
