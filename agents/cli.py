@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -143,6 +144,21 @@ def _bad_out(target: Path, err: Console) -> bool:
     """Whether ``target`` cannot be the output directory (after printing why): checked before a run,
     so that a file in the way is neither overwritten nor found out only after hours of work."""
     why = core.check_out_dir(target)
+    if why is None:
+        # made and written to once now (and what was made taken away again), so that a directory
+        # that cannot be is refused before the run, not after it
+        made = [p for p in (target, *target.parents) if not p.exists()]
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=target):
+                pass
+        except OSError as e:
+            why = f"{target} cannot be written to: {e.strerror or e}"
+        for p in made:  # deepest first
+            try:
+                p.rmdir()
+            except OSError:
+                break
     if why is not None:
         err.print(f"error: --out {why}", markup=False, highlight=False)
     return why is not None

@@ -15,6 +15,7 @@ Read it top to bottom: config, network, the multiplier, the rollout, the update,
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -34,6 +35,12 @@ FORMAT = "rrm_gym.ppo_lagrangian/1"
 
 
 # ----------------------------------------------------------------------------- config
+# network sizes a config may ask for: far past what these observations need, short of what
+# would exhaust memory when the networks are built
+MAX_LAYERS = 16
+MAX_LAYER_WIDTH = 4096
+
+
 @dataclass
 class PPOLagConfig:
     learning_rate: float = 3e-4
@@ -59,6 +66,8 @@ class PPOLagConfig:
             kind = int if integral else (int, float)
             if isinstance(v, bool) or not isinstance(v, kind):
                 raise ValueError(f"{name} must be {'an integer' if integral else 'a number'}, got {v!r}")
+            if not math.isfinite(v):
+                raise ValueError(f"{name} must be a finite number, got {v!r}")
             if v < lo or (lo_open and v == lo) or v > hi:
                 raise ValueError(f"{name} must be {'>' if lo_open else '>='} {lo:g}" + f" and <= {hi:g}" * (hi < 1e9))
 
@@ -70,8 +79,15 @@ class PPOLagConfig:
         number("clip_range", 0.0, True)
         for name in ("ent_coef", "vf_coef", "max_grad_norm", "cost_limit", "lambda_lr", "lambda_init", "lambda_max"):
             number(name, 0.0, False)
-        if not self.hidden or any(not isinstance(h, int) or h < 1 for h in self.hidden):
-            raise ValueError(f"hidden must be a list of positive layer sizes, got {self.hidden!r}")
+        if (
+            not self.hidden
+            or len(self.hidden) > MAX_LAYERS
+            or any(isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= MAX_LAYER_WIDTH for h in self.hidden)
+        ):
+            raise ValueError(
+                f"hidden must be a list of 1 to {MAX_LAYERS} layer sizes, each 1 to {MAX_LAYER_WIDTH}, "
+                f"got {self.hidden!r}"
+            )
         if not isinstance(self.use_masks, bool):
             raise ValueError(f"use_masks must be true or false, got {self.use_masks!r}")
 

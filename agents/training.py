@@ -8,6 +8,7 @@ and how it was trained), ``checkpoints/`` and ``tb/`` (TensorBoard logs).
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -32,6 +33,17 @@ PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 LOOPS = {"rrm_gym/FastLoop-v2": "fast", "rrm_gym/SlowLoop-v2": "slow"}
 
 
+# transitions a rollout may hold (n_steps x n_envs): a few GB of observations at most
+MAX_ROLLOUT = 2**20
+# SB3 arguments that must be numbers where given (SB3 itself finds out only when training)
+SB3_NUMBERS = frozenset(
+    {"learning_rate", "n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda", "clip_range", "clip_range_vf",
+     "ent_coef", "vf_coef", "max_grad_norm", "target_kl", "stats_window_size"}
+)  # fmt: skip
+# SB3 arguments the trainer sets itself
+SB3_SET_BY_TRAINER = frozenset({"seed", "device", "verbose", "tensorboard_log", "_init_setup_model"})
+
+
 class TrainConfigError(ValueError):
     """A training config that cannot be used; the message names the file and the field."""
 
@@ -43,8 +55,9 @@ class Pretrain(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     policy: str
-    episodes: int = Field(default=100, ge=1)
-    epochs: int = Field(default=30, ge=1)
+    # the demonstrations are held in memory: episodes x episode_steps observations
+    episodes: int = Field(default=100, ge=1, le=10_000, strict=True)
+    epochs: int = Field(default=30, ge=1, le=10_000, strict=True)
     learning_rate: float | None = Field(default=None, gt=0, lt=1)  # default: the RL learning rate
 
 
@@ -61,13 +74,13 @@ class TrainConfig(BaseModel):
     scenario: str = "office"
     env: dict[str, Any] = Field(default_factory=dict)
     other_policy: str
-    timesteps: int = Field(gt=0)
-    n_envs: int = Field(default=1, ge=1, le=256)
+    timesteps: int = Field(gt=0, le=10**12, strict=True)
+    n_envs: int = Field(default=1, ge=1, le=256, strict=True)
     # "separate": n_envs environments stepped in turn; "batched": the env's natively batched vector
     # env, all n_envs networks in one simulation (much faster per step)
     vectorization: Literal["separate", "batched"] = "separate"
-    seed: int = Field(default=1000, ge=0)
-    checkpoint_every: int = Field(default=10_000, gt=0)
+    seed: int = Field(default=1000, ge=0, le=2**32 - 1, strict=True)  # what numpy, torch and SB3 take
+    checkpoint_every: int = Field(default=10_000, gt=0, strict=True)
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     pretrain: Pretrain | None = None
     # residual control (agents.residual): the agent corrects this heuristic of its own loop,
@@ -140,6 +153,8 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
             f"{path}: other_policy: {cfg.other_policy!r} cannot run the "
             f"{'slow' if cfg.loop == 'fast' else 'fast'} loop; choose one of {sorted(allowed)}"
         )
+    if "render_mode" in cfg.env:
+        raise TrainConfigError(f"{path}: env.render_mode: training envs do not render (render an evaluation env)")
     try:
         check_hyperparameters(cfg)
     except (TypeError, ValueError, AssertionError) as e:
@@ -171,10 +186,17 @@ def check_hyperparameters(cfg: TrainConfig) -> None:
     """Raise (TypeError, ValueError or AssertionError, naming the key) unless the algorithm accepts
     ``cfg.hyperparameters``: PPO-Lagrangian checks its config; SB3 models are built once on a
     throw-away env, since SB3 checks its arguments in the constructor."""
+    hp = cfg.hyperparameters
+    n_steps = hp.get("n_steps", 240 if cfg.algorithm == "ppo_lagrangian" else 2048)
+    if isinstance(n_steps, int) and n_steps * cfg.n_envs > MAX_ROLLOUT:
+        raise ValueError(
+            f"n_steps {n_steps} x n_envs {cfg.n_envs} = {n_steps * cfg.n_envs:,} transitions a rollout, "
+            f"more than the {MAX_ROLLOUT:,} held in memory at most"
+        )
     if cfg.algorithm == "ppo_lagrangian":
         from agents.ppo_lagrangian import PPOLagConfig
 
-        PPOLagConfig.from_dict(cfg.hyperparameters)
+        PPOLagConfig.from_dict(hp)
         return
     import inspect
 
@@ -182,15 +204,42 @@ def check_hyperparameters(cfg: TrainConfig) -> None:
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import DummyVecEnv
 
+    from agents.ppo_lagrangian import MAX_LAYER_WIDTH, MAX_LAYERS
+
     algo = MaskablePPO if cfg.algorithm == "maskable_ppo" else PPO
     known = set(inspect.signature(algo.__init__).parameters) - {"self", "policy", "env"}
     unknown = set(cfg.hyperparameters) - known
     if unknown:
         raise ValueError(f"unknown {algo.__name__} arguments {sorted(unknown)}")
+    for key in SB3_NUMBERS & set(hp):
+        v = hp[key]
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+            raise ValueError(f"{key} must be a finite number, got {v!r}")
+    reserved = sorted(set(cfg.hyperparameters) & SB3_SET_BY_TRAINER)
+    if reserved:
+        raise ValueError(f"{reserved} set by the trainer (the seed is the config's top-level seed)")
+    sizes = _layer_sizes(
+        (hp.get("policy_kwargs") or {}).get("net_arch") if isinstance(hp.get("policy_kwargs"), dict) else None
+    )
+    if len(sizes) > 2 * MAX_LAYERS or any(not 1 <= n <= MAX_LAYER_WIDTH for n in sizes):
+        raise ValueError(f"policy_kwargs.net_arch: at most {MAX_LAYERS} layers of 1 to {MAX_LAYER_WIDTH} units each")
     try:
         algo("MultiInputPolicy", DummyVecEnv([lambda: make_env(cfg)]), device="cpu", **cfg.hyperparameters)
     except (TypeError, ValueError, AssertionError) as e:
         raise ValueError(f"{algo.__name__} refuses {cfg.hyperparameters}: {e}") from None
+
+
+def _layer_sizes(net_arch: Any) -> list[int]:
+    """Every layer size in an SB3 ``net_arch`` (a list of sizes, or ``{"pi": [...], "vf": [...]}``)."""
+    if isinstance(net_arch, bool):
+        return [0]
+    if isinstance(net_arch, int):
+        return [net_arch]
+    if isinstance(net_arch, dict):
+        return [n for v in net_arch.values() for n in _layer_sizes(v)]
+    if isinstance(net_arch, (list, tuple)):
+        return [n for v in net_arch for n in _layer_sizes(v)]
+    return []  # SB3 refuses what is left when it builds the model
 
 
 def make_env(cfg: TrainConfig, seed: int = 0) -> gym.Env:
@@ -229,6 +278,39 @@ def attach_other_policy(env: Any, loop: str, name: str, seed: int) -> None:
 Progress = Callable[[int, Mapping[str, float]], None]
 
 
+# what a resumed run may change: how long it goes on (and so how often it saves)
+RESUMABLE = frozenset({"timesteps", "checkpoint_every"})
+
+
+def _check_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> None:
+    """Refuse to train over another run: a directory that holds one is continued with ``--resume``
+    only, and only with the config it was started with (its networks and encodings must fit)."""
+    saved = run_dir / "config.yaml"
+    if not resume:
+        held = [
+            p.name for p in (saved, run_dir / "model.pt", run_dir / "model.zip", run_dir / "checkpoints") if p.exists()
+        ]
+        if held:
+            raise TrainConfigError(
+                f"{run_dir} already holds a training run ({', '.join(held)}): give --resume to continue it, "
+                f"or another --out"
+            )
+        return
+    try:
+        before = yaml.safe_load(saved.read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise TrainConfigError(f"--resume: cannot read the run's {saved} ({e})") from None
+    now = cfg.model_dump()
+    changed = sorted(
+        k for k in set(now) | set(before or {}) if k not in RESUMABLE and now.get(k) != (before or {}).get(k)
+    )
+    if changed:
+        raise TrainConfigError(
+            f"--resume: the config differs from the one {run_dir} was trained with in {changed}; "
+            f"only {sorted(RESUMABLE)} may change"
+        )
+
+
 def _latest_checkpoint(run_dir: Path) -> Path | None:
     found = []
     for p in (run_dir / "checkpoints").glob("model_*"):
@@ -245,6 +327,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, progress:
     checkpoint = _latest_checkpoint(run_dir) if resume else None
     if resume and checkpoint is None:
         raise FileNotFoundError(f"--resume: no checkpoint under {run_dir / 'checkpoints'}")
+    _check_run_dir(cfg, run_dir, resume)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     started = time.perf_counter()

@@ -109,7 +109,8 @@ def _cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
     try:
         sc = load_scenario(args.path)
     except ScenarioError as e:
-        err.print(f"[bold red]invalid scenario[/] ({len(e.problems)} problem{'s' * (len(e.problems) != 1)}):")
+        err.print("invalid scenario", style="bold red", end="")
+        err.print(f" ({len(e.problems)} problem{'s' * (len(e.problems) != 1)}):")
         for line in str(e).splitlines():
             err.print(f"  {line}", markup=False, highlight=False)
         return EXIT_USAGE
@@ -296,9 +297,10 @@ def main(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | No
     """Run the command line; ``parser`` lets ``agents.cli`` add the training-side commands."""
     parser = parser or build_parser()
     args = parser.parse_args(argv)
-    # tables piped to a file or a log keep their columns instead of wrapping at 80
-    out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-    err = Console(stderr=True, soft_wrap=True)
+    # tables piped to a file or a log keep their columns instead of wrapping at 80; no markup:
+    # names and paths the user chose ("lab [bold]", "out[/]x") print as they are
+    out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160, markup=False)
+    err = Console(stderr=True, soft_wrap=True, markup=False)
     try:
         kernels.threads_from_env()
     except ValueError as e:

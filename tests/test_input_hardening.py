@@ -414,6 +414,29 @@ def test_benchmark_out_naming_a_file_is_refused_before_any_work(tmp_path, capsys
     assert existing.read_text() == "keep me\n"
 
 
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs Linux's /proc, where nothing can be made")
+def test_an_out_directory_that_cannot_be_made_is_refused_before_any_work(capsys):
+    t = time.perf_counter()
+    code, text = run_cli(["benchmark", *SMALL_OUT, "--out", "/proc/rrm_gym_no/out"], capsys)
+    assert code == 2 and time.perf_counter() - t < 30
+    assert "--out /proc/rrm_gym_no/out cannot be written to" in text and "Traceback" not in text
+
+
+def test_an_out_directory_is_not_left_behind_by_a_refused_command(tmp_path, capsys):
+    out = tmp_path / "new" / "run"
+    config = Path(__file__).parents[1] / "configs" / "training" / "fast_office_ppo.yaml"
+    code, text = run_cli(["train", "--config", str(config), "--out", str(out), "--resume"], capsys)
+    assert code == 2 and "no checkpoint" in text
+    assert not (tmp_path / "new").exists()
+
+
+def test_names_and_paths_with_brackets_print_as_they_are(tmp_path, capsys):
+    out = tmp_path / "b[" / "]x [bold]"  # rich would read "[/]" and "[bold]" as markup
+    code, text = run_cli(["benchmark", *SMALL_OUT, "--out", str(out)], capsys)
+    assert code == 0 and "Traceback" not in text
+    assert f"wrote {out}" in text and (out / "benchmark.csv").is_file()
+
+
 def test_train_out_naming_a_file_is_refused(tmp_path, capsys):
     existing = tmp_path / "run"
     existing.write_text("keep me\n")

@@ -301,8 +301,13 @@ def test_ppo_lagrangian_config_rejects_unknown_keys_naming_them():
         PPOLagConfig.from_dict({"cost_limit": 1.0, "cost_limt": 2.0})
     cfg = PPOLagConfig.from_dict({"hidden": [32, 16], "cost_limit": 3})
     assert cfg.hidden == (32, 16) and cfg.cost_limit == 3
-    with pytest.raises(ValueError, match="hidden must be a list of positive layer sizes"):
-        PPOLagConfig.from_dict({"hidden": [32, "16"]})
+    for hidden in ([32, "16"], [True], [10**6], [8] * 17, []):
+        with pytest.raises(ValueError, match="hidden must be a list of 1 to 16 layer sizes, each 1 to 4096"):
+            PPOLagConfig.from_dict({"hidden": hidden})
+    for key, value in (("learning_rate", math.nan), ("learning_rate", math.inf), ("gamma", math.nan),
+                       ("cost_limit", math.inf), ("lambda_max", math.nan), ("clip_range", math.nan)):  # fmt: skip
+        with pytest.raises(ValueError, match=f"{key} must be a finite number"):
+            PPOLagConfig.from_dict({key: value})
 
 
 class RiskyEnv(gym.Env):
@@ -590,6 +595,13 @@ def bad_config(tmp_path):
         ({"n_envs": 100}, "n_envs", "at most 64 separate"),
         ({"residual": "dca"}, "residual", "'dca' is not a fast-loop heuristic"),
         ({"residual": "max", "vectorization": "batched"}, "residual", "needs vectorization: separate"),
+        ({"seed": 2**40}, "seed", "less than or equal to 4294967295"),
+        ({"seed": True}, "seed", "valid integer"),
+        ({"timesteps": "100"}, "timesteps", "valid integer"),
+        ({"env": {"render_mode": "human"}}, "env.render_mode", "training envs do not render"),
+        ({"pretrain": {"policy": "max", "episodes": 10**9}}, "pretrain.episodes", "less than or equal to 10000"),
+        ({"hyperparameters": {"n_steps": 10**9}}, "hyperparameters", "transitions a rollout"),
+        ({"hyperparameters": {"gamma": math.nan}}, "hyperparameters", "gamma must be a finite number"),
     ],
 )
 def test_a_bad_config_raises_naming_the_file_and_the_field(bad_config, changes, field, detail):
@@ -653,6 +665,14 @@ def test_cli_names_the_config_file_of_an_unknown_hyperparameter(tmp_path, capsys
         ("fast_office_ppo_lagrangian", {"learning_rate": "fast"}),
         ("fast_office_ppo_lagrangian", {"batch_size": 0}),
         ("fast_office_ppo", {"learning_rate": "fast"}),
+        ("fast_office_ppo", {"target_kl": "x"}),
+        ("fast_office_ppo", {"learning_rate": math.inf}),
+        ("fast_office_ppo", {"seed": 5}),  # the trainer sets these: not a clash found at train time
+        ("fast_office_ppo", {"verbose": 1}),
+        ("fast_office_ppo", {"tensorboard_log": "elsewhere"}),
+        ("fast_office_ppo", {"n_steps": 10**9}),  # refused before SB3 allocates its buffer
+        ("fast_office_ppo", {"policy_kwargs": {"net_arch": [200_000, 200_000]}}),
+        ("fast_office_ppo", {"policy_kwargs": {"net_arch": {"pi": [64], "vf": [10**6]}}}),
     ],
 )
 def test_cli_train_with_a_bad_hyperparameter_value_exits_2(tmp_path, capsys, config, bad):
@@ -660,6 +680,24 @@ def test_cli_train_with_a_bad_hyperparameter_value_exits_2(tmp_path, capsys, con
     assert main(["train", "--config", str(path), "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and next(iter(bad)) in err
+
+
+def test_training_into_another_run_is_refused_and_resume_needs_the_same_config(tmp_path, capsys):
+    run = tmp_path / "run"
+    path = write_tiny_yaml(tmp_path / "a.yaml", "fast_office_ppo_lagrangian")
+    assert main(["train", "--config", str(path), "--out", str(run)]) == 0
+    before = {p.name: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    # a second run into the same directory would overwrite the first and mix checkpoints
+    assert main(["train", "--config", str(path), "--out", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "already holds a training run" in err and "--resume" in err and "Traceback" not in err
+    # resuming with another network is refused: the checkpoint would not fit the config
+    other = write_tiny_yaml(tmp_path / "b.yaml", "fast_office_ppo_lagrangian", hp={"hidden": [32]})
+    assert main(["train", "--config", str(other), "--out", str(run), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "differs from the one" in err and "hyperparameters" in err
+    assert {p.name: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()} == before  # nothing touched
 
 
 def test_zero_steps_per_rollout_is_refused_rather_than_looping_forever():
