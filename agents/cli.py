@@ -56,8 +56,33 @@ def _combos(args: argparse.Namespace) -> list[tuple[str, str]]:
         combos = [(c, p) for c in CHANNEL_POLICIES for p in POWER_POLICIES]
         return combos + ([("oracle", "oracle")] if args.oracle else [])
     if args.policies:
-        return [_combo(spec) for spec in args.policies]
+        combos = [_combo(spec) for spec in args.policies]
+        twice = _twice(combos)
+        if twice:
+            raise ValueError(f"--policies: {', '.join('/'.join(c) for c in twice)} given more than once")
+        return combos
     return list(DEFAULT_COMBOS) + ([("oracle", "oracle")] if args.oracle else [])
+
+
+def _twice(values: Sequence) -> list:
+    """The values that occur more than once, in order of first occurrence."""
+    seen: dict = {}
+    for v in values:
+        seen[v] = seen.get(v, 0) + 1
+    return [v for v, n in seen.items() if n > 1]
+
+
+def _seeds_or_report(seeds: list[int] | None, err: Console) -> bool:
+    """Whether the seeds are usable (after printing why not): each seed is one paired sample, so
+    a seed given twice would count one episode as two and narrow every interval."""
+    twice = _twice(seeds or [])
+    if twice:
+        err.print(
+            f"error: --seeds: {', '.join(map(str, twice))} given more than once (each seed is one paired sample)",
+            markup=False,
+            highlight=False,
+        )
+    return not twice
 
 
 def _load_models(paths: Sequence[str] | None, err: Console) -> list | None:
@@ -65,6 +90,10 @@ def _load_models(paths: Sequence[str] | None, err: Console) -> list | None:
     from agents.training import load_policy
 
     models = []
+    twice = _twice([str(Path(p).resolve()) if Path(p).exists() else p for p in paths or []])
+    if twice:
+        err.print(f"error: --model: {', '.join(twice)} given more than once", markup=False, highlight=False)
+        return None
     for path in paths or []:
         try:
             models.append(load_policy(path))
@@ -183,7 +212,7 @@ def _cmd_benchmark(args: argparse.Namespace, out: Console, err: Console) -> int:
     if sc is None:
         return core.EXIT_USAGE
     target = Path(args.out) if args.out else Path("runs") / f"benchmark-{sc.name}"
-    if _bad_out(target, err):
+    if not _seeds_or_report(args.seeds, err) or _bad_out(target, err):
         return core.EXIT_USAGE
     try:
         combos = _combos(args)
@@ -237,7 +266,7 @@ def _cmd_evaluate(args: argparse.Namespace, out: Console, err: Console) -> int:
     if jobs is None:
         return core.EXIT_USAGE
     target = Path(args.out) if args.out else Path("runs") / f"evaluate-{models[0].meta.get('name', 'model')}-{sc.name}"
-    if _bad_out(target, err):
+    if not _seeds_or_report(args.seeds, err) or _bad_out(target, err):
         return core.EXIT_USAGE
     seeds = args.seeds if args.seeds else list(range(100, 100 + args.episodes))
     results = _run_rows(sc, jobs, seeds, args.hours, err, f"evaluate on {sc.name}")

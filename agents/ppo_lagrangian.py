@@ -475,7 +475,8 @@ class PPOLagrangian:
     @classmethod
     def load(cls, path: str | Path, envs: Sequence[gym.Env] | VectorEnv | None = None) -> PPOLagrangian:
         """A saved model; with ``envs`` it can go on learning where it stopped."""
-        state = torch.load(Path(path), map_location="cpu", weights_only=False)
+        # tensors, numbers, strings, lists and dicts only: a model file from elsewhere runs no code
+        state = torch.load(Path(path), map_location="cpu", weights_only=True)
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise ValueError(f"{path}: not a PPO-Lagrangian model (format {FORMAT})")
         cfg = PPOLagConfig.from_dict(state["config"])

@@ -74,7 +74,7 @@ class TrainConfig(BaseModel):
     scenario: str = "office"
     env: dict[str, Any] = Field(default_factory=dict)
     other_policy: str
-    timesteps: int = Field(gt=0, le=10**12, strict=True)
+    timesteps: int = Field(gt=0, le=10**10, strict=True)  # as --timesteps
     n_envs: int = Field(default=1, ge=1, le=256, strict=True)
     # "separate": n_envs environments stepped in turn; "batched": the env's natively batched vector
     # env, all n_envs networks in one simulation (much faster per step)
@@ -565,14 +565,31 @@ def load_policy(path: str | Path) -> TrainedPolicy:
     if not path.exists():
         shipped = ", ".join(pretrained_models()) or "none"
         raise FileNotFoundError(f"{path}: no such model file or run directory (pretrained models: {shipped})")
+    if path.suffix not in (".pt", ".zip"):
+        raise ValueError(f"{path}: give the model file (.pt or .zip) or its run directory, not this file")
     meta_path = path.with_suffix(".json")
     try:
         meta = json.loads(meta_path.read_text())
         algorithm, loop = meta["algorithm"], meta["loop"]
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{meta_path}: missing or unreadable model description ({e})") from None
     if algorithm not in ALGORITHMS or loop not in ("fast", "slow"):
         raise ValueError(f"{meta_path}: unknown algorithm {algorithm!r} or loop {loop!r}")
+    try:
+        return _load_trained(path, meta, algorithm, loop)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: not a readable {algorithm} model ({_short(e)})") from None
+    except Exception as e:  # a damaged file fails inside torch or SB3's unpickling in many ways
+        raise ValueError(f"{path}: not a readable {algorithm} model, or a damaged one ({_short(e)})") from None
+
+
+def _short(e: BaseException, limit: int = 160) -> str:
+    text = " ".join(f"{type(e).__name__}: {e}".split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _load_trained(path: Path, meta: dict, algorithm: str, loop: str) -> TrainedPolicy:
+    """The model at ``path`` described by ``meta`` (:func:`load_policy` turns its failures into one error)."""
     if algorithm == "ppo_lagrangian":
         import torch
 
@@ -604,7 +621,7 @@ def load_policy(path: str | Path) -> TrainedPolicy:
         try:
             residual = ResidualAdapter(meta["residual"], loop)
         except ValueError as e:
-            raise ValueError(f"{meta_path}: {e}") from None
+            raise ValueError(f"{path.with_suffix('.json')}: {e}") from None
     return TrainedPolicy(
         path,
         algorithm,

@@ -437,6 +437,20 @@ def test_names_and_paths_with_brackets_print_as_they_are(tmp_path, capsys):
     assert f"wrote {out}" in text and (out / "benchmark.csv").is_file()
 
 
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--seeds", "5", "7", "5"], "--seeds: 5 given more than once (each seed is one paired sample)"),
+        (["--policies", "static/max", "dca/tpc", "static/max"], "--policies: static/max given more than once"),
+        (["--model", "fast_office_ppo_lagrangian", "fast_office_ppo_lagrangian"], "given more than once"),
+    ],
+)
+def test_a_seed_policy_or_model_given_twice_is_refused(argv, message, tmp_path, capsys):
+    code, text = run_cli(["benchmark", "--no-oracle", "--hours", "0.1", *argv, "--out", str(tmp_path / "b")], capsys)
+    assert code == 2 and message in text and "Traceback" not in text
+    assert not (tmp_path / "b").exists()
+
+
 def test_train_out_naming_a_file_is_refused(tmp_path, capsys):
     existing = tmp_path / "run"
     existing.write_text("keep me\n")

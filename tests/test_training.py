@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -481,6 +482,43 @@ def test_load_policy_reports_a_missing_model_or_description(tmp_path):
     PPOLagrangian([FastLoopEnv("office", episode_steps=2)], seed=0).save(tmp_path / "model.pt")
     with pytest.raises(ValueError, match=r"model\.json: missing or unreadable"):
         load_policy(tmp_path)
+
+
+def test_a_damaged_or_wrong_model_file_is_an_error_naming_it(tmp_path, capsys):
+    shipped = Path(__file__).parents[1] / "agents" / "pretrained" / "fast_office_ppo_lagrangian"
+    meta = shipped.with_suffix(".json").read_text()
+    cases = {
+        "random": (os.urandom(4096), meta),
+        "truncated": (shipped.with_suffix(".pt").read_bytes()[:3000], meta),
+        "list_meta": (shipped.with_suffix(".pt").read_bytes(), "[]"),
+        "string_meta": (shipped.with_suffix(".pt").read_bytes(), '"x"'),
+    }
+    for name, (data, description) in cases.items():
+        (tmp_path / f"{name}.pt").write_bytes(data)
+        (tmp_path / f"{name}.json").write_text(description)
+        with pytest.raises(ValueError, match=rf"{name}\.(pt|json): (not a readable|missing or unreadable)"):
+            load_policy(tmp_path / f"{name}.pt")
+        assert main(["evaluate", "--model", str(tmp_path / f"{name}.pt"), "--out", str(tmp_path / "e")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: --model {tmp_path / name}.pt: ") and "Traceback" not in err
+    with pytest.raises(ValueError, match="give the model file"):
+        load_policy(shipped.with_suffix(".json"))  # its description, not the model
+
+
+def test_a_model_file_that_would_run_code_when_loaded_is_refused(tmp_path):
+    import pickle
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.write_text, (tmp_path / "ran", "code ran"))
+
+    shipped = Path(__file__).parents[1] / "agents" / "pretrained" / "fast_office_ppo_lagrangian"
+    state = torch.load(shipped.with_suffix(".pt"), weights_only=True)
+    torch.save({**state, "extra": Payload()}, tmp_path / "evil.pt", pickle_module=pickle)
+    (tmp_path / "evil.json").write_text(shipped.with_suffix(".json").read_text())
+    with pytest.raises(ValueError, match="not a readable ppo_lagrangian model"):
+        load_policy(tmp_path / "evil.pt")
+    assert not (tmp_path / "ran").exists()
 
 
 # ----------------------------------------------------------------------------- resume
