@@ -30,6 +30,8 @@ MAX_EPISODES = 10_000
 
 def _float(text: str) -> float:
     try:
+        if "_" in text:  # Python's 1_0 is 10; on a command line it is a slip
+            raise ValueError
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number") from None
@@ -55,6 +57,8 @@ def _hours(text: str) -> float:
 
 def _int(text: str) -> int:
     try:
+        if "_" in text:
+            raise ValueError
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer") from None
@@ -212,9 +216,19 @@ def _cmd_demo(args: argparse.Namespace, out: Console, err: Console) -> int:
     except (AuditConfigError, OSError) as e:
         err.print(f"error: {e}", markup=False, highlight=False)
         return EXIT_USAGE
-    with audit, Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
-        task = bar.add_task(f"demo on {sc.name}", total=args.periods)
-        report = run_demo(sc, args.periods, args.seed, audit, progress=lambda: bar.advance(task))
+    try:
+        with audit, Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+            task = bar.add_task(f"demo on {sc.name}", total=args.periods)
+            report = run_demo(sc, args.periods, args.seed, audit, progress=lambda: bar.advance(task))
+    except OSError as e:  # the disk filled up, the file system went away: every whole record stays
+        kept = (
+            f"; the records written before it are kept and verify with: "
+            f"rrm-gym audit verify {audit_path.parent} --allow-unsealed"
+            if audit_path is not None
+            else ""
+        )
+        err.print(f"error: {e.strerror or e}{kept}", markup=False, highlight=False)
+        return 1
     c = report.counters
     table = Table(
         title=f"event loop demo: {report.periods} x {report.period_s} s on {report.scenario}, seed {args.seed}"

@@ -8,7 +8,9 @@ import csv
 import hashlib
 import hmac
 import json
+import os
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -747,6 +749,17 @@ def test_cli_verify_tampered_log_exits_1_and_names_the_line(tmp_path, capsys, en
     assert f"TAMPERED: {path} line 4 (sequence 3): signature mismatch" in out
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_cli_verify_refuses_an_anchor_that_is_a_pipe_instead_of_waiting_on_it(tmp_path, capsys, env_key):
+    path = write_log(tmp_path / "audit.jsonl", n=2)
+    fifo = tmp_path / "anchor.fifo"
+    os.mkfifo(fifo)
+    t = time.perf_counter()
+    assert main(["verify", str(path), "--anchor", str(fifo)]) == 2
+    assert time.perf_counter() - t < 10
+    assert "is not a regular file" in capsys.readouterr().err
+
+
 def test_cli_verify_missing_path_or_missing_key_exits_2(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv(KEY_ENV_VAR, KEY.decode())
     assert main(["verify", str(tmp_path / "nope.jsonl")]) == 2
@@ -798,6 +811,35 @@ def test_cli_export_refuses_a_tampered_log_unless_forced(tmp_path, capsys, env_k
 
 def test_cli_export_missing_input_exits_2(tmp_path, capsys, env_key):
     assert main(["export", str(tmp_path / "nope"), "--out", str(tmp_path / "x.csv")]) == 2
+
+
+def test_cli_export_that_fails_leaves_an_earlier_export_as_it_was_and_names_the_target(
+    tmp_path, capsys, env_key, monkeypatch
+):
+    from rrm_gym.safety import audit_cli
+
+    path = write_log(tmp_path / "audit.jsonl", n=5)
+    out = tmp_path / "out.jsonl"
+    out.write_text("an earlier export\n")
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    working = audit_cli.dumps_record
+    monkeypatch.setattr(audit_cli, "dumps_record", broken)
+    assert main(["export", str(path), "--out", str(out)]) == 2
+    assert f"error: export to {str(out)!r} failed: No space left on device" in capsys.readouterr().err
+    assert out.read_text() == "an earlier export\n" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "audit.jsonl",
+        "audit.jsonl.anchor",
+        "out.jsonl",
+    ]
+    monkeypatch.setattr(audit_cli, "dumps_record", working)
+    (tmp_path / "dir.jsonl").mkdir()
+    assert main(["export", str(path), "--out", str(tmp_path / "dir.jsonl")]) == 2
+    assert "is not a file" in capsys.readouterr().err
+    assert main(["export", str(path), "--out", str(out)]) == 0  # an export is replaced by a new one
+    assert len(lines_of(out)) == 6
 
 
 def test_add_audit_parser_wires_into_a_parent_parser(tmp_path, capsys, env_key):

@@ -373,6 +373,8 @@ SMALL_OUT = ["--policies", "static/max", "--no-oracle", "--episodes", "1", "--ho
         (["simulate", "--hours", "1e9"], "argument --hours: must be at most 8760 hours"),
         (["simulate", "--seed", "-1"], "argument --seed: must be an integer in [0, 4294967295], got -1"),
         (["simulate", "--seed", "1.5"], "argument --seed: '1.5' is not an integer"),
+        (["simulate", "--seed", "1_0"], "argument --seed: '1_0' is not an integer"),
+        (["simulate", "--hours", "1_0"], "argument --hours: '1_0' is not a number"),
         (["demo", "--seed", "-1"], "argument --seed: must be an integer in [0, 4294967295], got -1"),
         (["demo", "--periods", "0"], "argument --periods: must be an integer in [1, 1000000], got 0"),
         (["benchmark", "--hours", "inf"], "argument --hours: must be a finite number, got inf"),
@@ -449,6 +451,32 @@ def test_a_seed_policy_or_model_given_twice_is_refused(argv, message, tmp_path, 
     code, text = run_cli(["benchmark", "--no-oracle", "--hours", "0.1", *argv, "--out", str(tmp_path / "b")], capsys)
     assert code == 2 and message in text and "Traceback" not in text
     assert not (tmp_path / "b").exists()
+
+
+def test_a_disk_that_fills_during_the_demo_is_a_message_and_the_records_written_stay(tmp_path, capsys, monkeypatch):
+    import errno
+    import os
+    import types
+
+    from rrm_gym.safety.audit import verify
+    from rrm_gym.safety.audit import writer as audit_writer
+
+    real_write, calls = os.write, {"n": 0}
+
+    def write(fd, data):
+        calls["n"] += 1
+        if calls["n"] > 40:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(audit_writer, "os", types.SimpleNamespace(**{**vars(os), "write": write}))
+    monkeypatch.setenv("RRM_GYM_AUDIT_KEY", "0123456789abcdef0123456789abcdef")
+    code, text = run_cli(["demo", "--periods", "60", "--audit-dir", str(tmp_path / "a")], capsys)
+    assert code == 1 and "Traceback" not in text
+    assert "No space left on device" in text and "--allow-unsealed" in text
+    monkeypatch.undo()
+    result = verify(tmp_path / "a", b"0123456789abcdef0123456789abcdef", allow_unsealed=True)
+    assert result.ok and result.records >= 30
 
 
 def test_train_out_naming_a_file_is_refused(tmp_path, capsys):

@@ -149,16 +149,22 @@ def cmd_export(args: argparse.Namespace, out: Any = None, err: Any = None) -> in
         _say(err, "warning: exporting a tampered log (--force); unparseable lines are skipped", stderr=True)
     fmt = args.format or ("csv" if args.out.lower().endswith(".csv") else "jsonl")
     out_path = Path(args.out)
+    partial: Path | None = None
     try:
         files = log_files(args.path)  # before the output exists, so that it cannot join the log
         refusal = _out_refusal(out_path, files, Path(args.path).is_dir())
         if refusal:
             _say(err, f"error: --out {args.out!r} {refusal}", stderr=True)
             return EXIT_USAGE
+        if out_path.exists() and not out_path.is_file():
+            _say(err, f"error: --out {args.out!r} is not a file (a directory or device is there)", stderr=True)
+            return EXIT_USAGE
         records = iter_records(args.path, skip_invalid=args.force)
         out_path.parent.mkdir(parents=True, exist_ok=True)
         count = 0
-        with open(out_path, "w", encoding="utf-8", newline="") as fh:
+        # written beside it and renamed over it at the end: a failed export leaves a file there as it was
+        partial = out_path.with_name(f".{out_path.name}.{os.getpid()}.partial")
+        with open(partial, "w", encoding="utf-8", newline="") as fh:
             if fmt == "csv":
                 writer = csv.writer(fh)
                 writer.writerow(CSV_COLUMNS)
@@ -173,8 +179,11 @@ def cmd_export(args: argparse.Namespace, out: Any = None, err: Any = None) -> in
                 for rec in records:
                     fh.write(dumps_record(rec) + "\n")
                     count += 1
+        os.replace(partial, out_path)
     except (OSError, AuditConfigError, ValueError) as e:
-        _say(err, f"error: export failed: {getattr(e, 'strerror', None) or e}", stderr=True)
+        if partial is not None:
+            partial.unlink(missing_ok=True)
+        _say(err, f"error: export to {args.out!r} failed: {getattr(e, 'strerror', None) or e}", stderr=True)
         return EXIT_USAGE
     _say(out, f"exported {count} records from {args.path} to {args.out} ({fmt})")
     return EXIT_OK

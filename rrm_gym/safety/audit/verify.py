@@ -25,6 +25,7 @@ import hmac
 import json
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,7 +115,11 @@ def read_anchor(path: str | Path, key: bytes) -> dict[str, Any]:
     """A verified anchor file's ``{"log", "sequence", "signature", "sealed"}``; :class:`AuditConfigError` otherwise."""
     where = f"anchor file {str(path)!r}"
     try:
-        with open(path, "rb") as fh:
+        # O_NONBLOCK: a FIFO or device in its place is refused below, not waited on forever
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise AuditConfigError(f"{where} is not a regular file")
             raw = fh.read(4097)
     except OSError as e:
         raise AuditConfigError(f"cannot read {where}: {e.strerror or e}") from None
