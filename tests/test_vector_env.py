@@ -264,6 +264,8 @@ def test_bad_actions_and_arguments_are_clear_errors():
         FastLoopVectorEnv(10**9, "office")  # refused before anything is allocated
     with pytest.raises(TypeError, match="num_envs must be an integer"):
         FastLoopVectorEnv(2.0, "office")
+    with pytest.raises(TypeError, match="one seed"):
+        env.reset(seed=[0, 1])
     env.close()
     with pytest.raises(RuntimeError, match="closed"):
         env.step(np.zeros((2, env.num_aps), dtype=np.int64))

@@ -64,7 +64,7 @@ def read_limited(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device, pipe or socket)"
-            raise YAMLLimitError(f"{kind}: give a scenario file")
+            raise YAMLLimitError(f"{kind}: give a YAML file")
         if st.st_size > max_bytes:
             raise YAMLLimitError(f"file of {st.st_size} bytes is over the limit of {max_bytes} bytes")
         with os.fdopen(os.dup(fd), "rb") as f:

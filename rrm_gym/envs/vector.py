@@ -140,6 +140,11 @@ class _BatchedRRMEnv(VectorEnv):
 
     # ------------------------------------------------------------------ lifecycle
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        if isinstance(seed, (list, tuple, np.ndarray)):
+            raise TypeError(
+                "the batched env draws every network from one seed (one simulation): give an int, "
+                "not one seed per network (vectorization_mode='sync' takes a list)"
+            )
         super().reset(seed=seed, options=options)
         sim_seed = int(self.np_random.integers(2**31 - 1))
         self.sim = WirelessSimulation(self.scenario, seed=sim_seed, num_networks=self.num_envs)
