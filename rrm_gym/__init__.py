@@ -2,6 +2,6 @@
 
 from rrm_gym.envs.registration import register_envs
 
-__version__ = "0.4.1"
+__version__ = "0.4.2"
 
 register_envs()
