@@ -7,6 +7,7 @@ The core package (``rrm_gym``) never imports ``agents``; this module extends its
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -176,14 +177,16 @@ def _bad_out(target: Path, err: Console) -> bool:
     if why is None:
         # made and written to once now (and what was made taken away again), so that a directory
         # that cannot be is refused before the run, not after it
-        made = [p for p in (target, *target.parents) if not p.exists()]
+        made = [p for p in (target, *target.parents) if not os.path.lexists(p)]
         try:
             target.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryFile(dir=target):
                 pass
         except OSError as e:
             why = f"{target} cannot be written to: {e.strerror or e}"
-        for p in made:  # deepest first
+        for p in made:  # deepest first (those never made are skipped)
+            if not os.path.lexists(p):
+                continue
             try:
                 p.rmdir()
             except OSError:

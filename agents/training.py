@@ -157,7 +157,7 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
         raise TrainConfigError(f"{path}: env.render_mode: training envs do not render (render an evaluation env)")
     try:
         check_hyperparameters(cfg)
-    except (TypeError, ValueError, AssertionError) as e:
+    except (TypeError, ValueError, AssertionError, OverflowError) as e:
         raise TrainConfigError(f"{path}: hyperparameters: {e}") from None
     own = POWER_POLICIES if cfg.loop == "fast" else CHANNEL_POLICIES
     if cfg.residual is not None:
@@ -278,8 +278,9 @@ def attach_other_policy(env: Any, loop: str, name: str, seed: int) -> None:
 Progress = Callable[[int, Mapping[str, float]], None]
 
 
-# what a resumed run may change: how long it goes on (and so how often it saves)
-RESUMABLE = frozenset({"timesteps", "checkpoint_every"})
+# what a resumed run may change: how long it goes on, how often it saves, and how its envs are
+# laid out and seeded (the networks and encodings come from the checkpoint and must fit)
+RESUMABLE = frozenset({"timesteps", "checkpoint_every", "n_envs", "vectorization", "seed"})
 
 
 def _check_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> None:
@@ -287,9 +288,10 @@ def _check_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> None:
     only, and only with the config it was started with (its networks and encodings must fit)."""
     saved = run_dir / "config.yaml"
     if not resume:
-        held = [
-            p.name for p in (saved, run_dir / "model.pt", run_dir / "model.zip", run_dir / "checkpoints") if p.exists()
-        ]
+        # a config.yaml alone is a run stopped before it saved anything: it may be started again
+        checkpoints = run_dir / "checkpoints"
+        held = [p.name for p in (run_dir / "model.pt", run_dir / "model.zip") if p.exists()]
+        held += ["checkpoints"] if checkpoints.is_dir() and any(checkpoints.iterdir()) else []
         if held:
             raise TrainConfigError(
                 f"{run_dir} already holds a training run ({', '.join(held)}): give --resume to continue it, "
@@ -297,13 +299,13 @@ def _check_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool) -> None:
             )
         return
     try:
-        before = yaml.safe_load(saved.read_text())
-    except (OSError, yaml.YAMLError) as e:
+        before = yaml.safe_load(saved.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
         raise TrainConfigError(f"--resume: cannot read the run's {saved} ({e})") from None
+    if not isinstance(before, dict):
+        raise TrainConfigError(f"--resume: the run's {saved} is not a training config")
     now = cfg.model_dump()
-    changed = sorted(
-        k for k in set(now) | set(before or {}) if k not in RESUMABLE and now.get(k) != (before or {}).get(k)
-    )
+    changed = sorted(k for k in set(now) | set(before) if k not in RESUMABLE and now.get(k) != before.get(k))
     if changed:
         raise TrainConfigError(
             f"--resume: the config differs from the one {run_dir} was trained with in {changed}; "

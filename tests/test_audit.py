@@ -10,7 +10,7 @@ import hmac
 import json
 import os
 import tempfile
-import time
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -754,10 +754,18 @@ def test_cli_verify_refuses_an_anchor_that_is_a_pipe_instead_of_waiting_on_it(tm
     path = write_log(tmp_path / "audit.jsonl", n=2)
     fifo = tmp_path / "anchor.fifo"
     os.mkfifo(fifo)
-    t = time.perf_counter()
-    assert main(["verify", str(path), "--anchor", str(fifo)]) == 2
-    assert time.perf_counter() - t < 10
-    assert "is not a regular file" in capsys.readouterr().err
+    done: list[int] = []
+    worker = threading.Thread(
+        target=lambda: done.append(main(["verify", str(path), "--anchor", str(fifo)])), daemon=True
+    )
+    worker.start()
+    worker.join(timeout=20)
+    if worker.is_alive():  # it waits on the pipe: let it go, so the test fails instead of hanging
+        with open(fifo, "wb"):
+            pass
+        worker.join(timeout=20)
+        pytest.fail("verify waited on a pipe given as the anchor")
+    assert done == [2] and "is not a regular file" in capsys.readouterr().err
 
 
 def test_cli_verify_missing_path_or_missing_key_exits_2(tmp_path, capsys, monkeypatch):
@@ -837,9 +845,25 @@ def test_cli_export_that_fails_leaves_an_earlier_export_as_it_was_and_names_the_
     monkeypatch.setattr(audit_cli, "dumps_record", working)
     (tmp_path / "dir.jsonl").mkdir()
     assert main(["export", str(path), "--out", str(tmp_path / "dir.jsonl")]) == 2
-    assert "is not a file" in capsys.readouterr().err
+    assert "is a directory" in capsys.readouterr().err
     assert main(["export", str(path), "--out", str(out)]) == 0  # an export is replaced by a new one
     assert len(lines_of(out)) == 6
+
+
+def test_cli_export_through_a_link_writes_its_target_and_keeps_its_permissions(tmp_path, capsys, env_key):
+    path = write_log(tmp_path / "audit.jsonl", n=3)
+    real = tmp_path / "exports" / "real.jsonl"
+    real.parent.mkdir()
+    real.write_text("old\n")
+    real.chmod(0o600)
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(real)
+    assert main(["export", str(path), "--out", str(link)]) == 0
+    assert link.is_symlink() and len(lines_of(real)) == 4
+    assert real.stat().st_mode & 0o777 == 0o600
+    (tmp_path / "to_log.jsonl").symlink_to(path)  # a link to the log itself is still refused
+    assert main(["export", str(path), "--out", str(tmp_path / "to_log.jsonl")]) == 2
+    assert "is one of the log's own files" in capsys.readouterr().err
 
 
 def test_add_audit_parser_wires_into_a_parent_parser(tmp_path, capsys, env_key):

@@ -430,6 +430,10 @@ def test_an_out_directory_is_not_left_behind_by_a_refused_command(tmp_path, caps
     code, text = run_cli(["train", "--config", str(config), "--out", str(out), "--resume"], capsys)
     assert code == 2 and "no checkpoint" in text
     assert not (tmp_path / "new").exists()
+    too_long = tmp_path / "new" / ("x" * 300)  # its parent can be made, it cannot
+    code, text = run_cli(["benchmark", *SMALL_OUT, "--out", str(too_long)], capsys)
+    assert code == 2 and "cannot be written to" in text
+    assert not (tmp_path / "new").exists()
 
 
 def test_names_and_paths_with_brackets_print_as_they_are(tmp_path, capsys):

@@ -736,6 +736,15 @@ def test_training_into_another_run_is_refused_and_resume_needs_the_same_config(t
     err = capsys.readouterr().err
     assert "differs from the one" in err and "hyperparameters" in err
     assert {p.name: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()} == before  # nothing touched
+    # a run stopped before it saved anything holds only its config: it may be started again
+    stopped = tmp_path / "stopped"
+    (stopped / "checkpoints").mkdir(parents=True)
+    (stopped / "config.yaml").write_text("name: x\n")
+    assert main(["train", "--config", str(path), "--out", str(stopped)]) == 0
+    # how the envs are laid out may change on resume; the checkpoint's network fits either way
+    assert (
+        main(["train", "--config", str(path), "--out", str(run), "--resume", "--n-envs", "2", "--timesteps", "64"]) == 0
+    )
 
 
 def test_zero_steps_per_rollout_is_refused_rather_than_looping_forever():

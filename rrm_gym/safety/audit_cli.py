@@ -16,9 +16,12 @@ import csv
 import glob
 import json
 import os
+import shutil
+import stat
 import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from rrm_gym.safety.audit import (
     KEY_ENV_VAR,
@@ -152,34 +155,29 @@ def cmd_export(args: argparse.Namespace, out: Any = None, err: Any = None) -> in
     partial: Path | None = None
     try:
         files = log_files(args.path)  # before the output exists, so that it cannot join the log
-        refusal = _out_refusal(out_path, files, Path(args.path).is_dir())
+        refusal = _out_refusal(Path(os.path.realpath(out_path)), files, Path(args.path).is_dir())
         if refusal:
             _say(err, f"error: --out {args.out!r} {refusal}", stderr=True)
             return EXIT_USAGE
-        if out_path.exists() and not out_path.is_file():
-            _say(err, f"error: --out {args.out!r} is not a file (a directory or device is there)", stderr=True)
+        st = out_path.stat() if out_path.exists() else None
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            _say(err, f"error: --out {args.out!r} is a directory: give a file name", stderr=True)
             return EXIT_USAGE
         records = iter_records(args.path, skip_invalid=args.force)
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        count = 0
-        # written beside it and renamed over it at the end: a failed export leaves a file there as it was
-        partial = out_path.with_name(f".{out_path.name}.{os.getpid()}.partial")
-        with open(partial, "w", encoding="utf-8", newline="") as fh:
-            if fmt == "csv":
-                writer = csv.writer(fh)
-                writer.writerow(CSV_COLUMNS)
-                for rec in records:
-                    row = [_csv_cell(rec.get(c)) for c in CSV_COLUMNS[:-1]]
-                    changes = json.dumps(
-                        rec.get("configuration_changes"), separators=(",", ":"), ensure_ascii=False, allow_nan=False
-                    )
-                    writer.writerow([*row, _csv_cell(changes)])
-                    count += 1
-            else:
-                for rec in records:
-                    fh.write(dumps_record(rec) + "\n")
-                    count += 1
-        os.replace(partial, out_path)
+        if st is not None and not stat.S_ISREG(st.st_mode):  # a pipe, a terminal (/dev/stdout): a stream
+            with open(out_path, "w", encoding="utf-8", newline="") as fh:
+                count = _write_records(fh, records, fmt)
+        else:
+            # written beside the file (a link's target, not the link) and renamed over it at the end, with
+            # its permissions: a failed export leaves a file there as it was
+            target = Path(os.path.realpath(out_path))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+            with open(partial, "w", encoding="utf-8", newline="") as fh:
+                count = _write_records(fh, records, fmt)
+            if st is not None:
+                shutil.copymode(target, partial)
+            os.replace(partial, target)
     except (OSError, AuditConfigError, ValueError) as e:
         if partial is not None:
             partial.unlink(missing_ok=True)
@@ -187,6 +185,26 @@ def cmd_export(args: argparse.Namespace, out: Any = None, err: Any = None) -> in
         return EXIT_USAGE
     _say(out, f"exported {count} records from {args.path} to {args.out} ({fmt})")
     return EXIT_OK
+
+
+def _write_records(fh: IO[str], records: Iterable[Mapping[str, Any]], fmt: str) -> int:
+    """``records`` written to ``fh`` as CSV or JSON Lines; returns how many."""
+    count = 0
+    if fmt == "csv":
+        writer = csv.writer(fh)
+        writer.writerow(CSV_COLUMNS)
+        for rec in records:
+            row = [_csv_cell(rec.get(c)) for c in CSV_COLUMNS[:-1]]
+            changes = json.dumps(
+                rec.get("configuration_changes"), separators=(",", ":"), ensure_ascii=False, allow_nan=False
+            )
+            writer.writerow([*row, _csv_cell(changes)])
+            count += 1
+    else:
+        for rec in records:
+            fh.write(dumps_record(rec) + "\n")
+            count += 1
+    return count
 
 
 def _out_refusal(out: Path, files: list[Path], whole_directory: bool) -> str:
