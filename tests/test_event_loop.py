@@ -341,3 +341,132 @@ def test_same_scenario_seed_and_requests_give_identical_counters_and_audit_trail
     assert np.array_equal(a.sim.slot, b.sim.slot) and np.array_equal(a.sim.power_dbm, b.sim.power_dbm)
     assert a.counters()["radar_hits"] > 0
     assert_compliant(a)
+
+
+# ----------------------------------------------------------------------------- bad input to the API
+def loop_state(loop: EventLoop) -> tuple:
+    """Everything a call that is refused must leave as it was."""
+    sim = loop.sim
+    return (
+        sim.slot.tolist(),
+        sim.power_dbm.tolist(),
+        sim.tx_enabled.tolist(),
+        list(loop.audit._memory),
+        json.dumps(loop.counters(), sort_keys=True, default=str),
+        sorted(loop.rollbacks.history),
+        loop.cooldown.last_change_s.tolist(),
+        len(loop._queue),
+    )
+
+
+class Sneaky(str):
+    def __eq__(self, other):  # equal to anything: a whitelist test by == would pass it
+        return True
+
+    __hash__ = str.__hash__
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda L: L.submit(ChangeRequest(1, channel=149, width_mhz=40, reason=5)), TypeError, "reason"),
+        (lambda L: L.submit(ChangeRequest(1, channel=149, loop=object())), TypeError, "loop"),
+        (lambda L: L.submit(ChangeRequest(1.7, power_dbm=11.0)), TypeError, "ap must be an integer"),
+        (lambda L: L.submit(ChangeRequest("3", power_dbm=11.0)), TypeError, "ap must be an integer"),
+        (lambda L: L.submit(ChangeRequest(True, power_dbm=11.0)), TypeError, "ap must be an integer"),
+        (lambda L: L.submit(ChangeRequest(0, power_dbm="x")), TypeError, "power_dbm must be a number"),
+        (lambda L: L.submit(ChangeRequest(0, power_dbm=11.0, network=0.9)), TypeError, "network must be an integer"),
+        (lambda L: L.submit(ChangeRequest(0, power_dbm=11.0, source="bogus")), ValueError, "source must be one of"),
+        (lambda L: L.submit(None), TypeError, "expected a ChangeRequest"),
+        (
+            lambda L: L.submit_many([ChangeRequest(0, power_dbm=10.0), ChangeRequest(1, power_dbm=11.0, reason=5)]),
+            TypeError,
+            "reason",
+        ),
+        (lambda L: L.inject_dfs_event(-1), ValueError, "ap_id must be in [0, 9]"),
+        (lambda L: L.inject_dfs_event(0, network=-1), ValueError, "network must be in [0, 0]"),
+        (lambda L: L.inject_dfs_event(1.0), TypeError, "ap_id must be an integer"),
+        (lambda L: L.inject_dfs_event(0, channel=52.7), TypeError, "channel must be an integer"),
+        (lambda L: L.inject_dfs_event(0, channel=999), ValueError, "channel 999"),
+        (lambda L: L.inject_interference_event(0, kind=object()), TypeError, "kind"),
+        (lambda L: L.inject_interference_event(0, duty_cycle=5), ValueError, "duty_cycle must be in [0, 1]"),
+        (lambda L: L.inject_interference_event(0, duty_cycle=math.nan), ValueError, "duty_cycle"),
+        (lambda L: L.inject_interference_event(0, duty_cycle="x"), TypeError, "duty_cycle must be a number"),
+        (lambda L: L.inject_interference_event(0, confidence=-3), ValueError, "confidence"),
+        (lambda L: L.inject_spectrum_saturation_event(0, 250.0), ValueError, "cca_busy_pct"),
+        (lambda L: L.advance(86_401), ValueError, "from 1 to 86,400"),  # just over: fails fast if it regresses
+        (lambda L: L.advance(math.nan), ValueError, "whole number of seconds"),
+        (lambda L: L.advance("60"), TypeError, "number of seconds"),
+    ],
+)
+def test_a_refused_call_changes_nothing_and_says_what_is_wrong(call, error, message):
+    _, loop = make_loop("office")
+    loop.advance(2)
+    before = loop_state(loop)
+    with pytest.raises(error) as info:
+        call(loop)
+    assert message in str(info.value)
+    assert loop_state(loop) == before
+
+
+def test_an_agent_cannot_claim_an_emergency_by_giving_its_source_as_text():
+    results = []
+    for source in (Source.AGENT, "agent"):
+        _, loop = make_loop("office")
+        loop.advance(2)
+        assert loop.submit(ChangeRequest(0, channel=157, width_mhz=40, source=source)).accepted
+        loop.advance(10)
+        again = loop.submit(ChangeRequest(0, channel=149, width_mhz=40, source=source, emergency=True))
+        assert again.request.source is Source.AGENT and not again.request.emergency
+        results.append((again.outcome, again.reason))
+    assert results[0] == results[1] and results[0][0] is Outcome.REJECTED  # cooldown holds for both
+
+
+def test_simulation_setters_and_views_refuse_what_numpy_would_take():
+    sim = WirelessSimulation("office")
+    with pytest.raises(ValueError, match="power outside"):
+        sim.set_powers(np.full((1, sim.num_aps), np.nan))
+    with pytest.raises(TypeError, match="channel must be an integer"):
+        sim.set_channel(0, 44.2, 40)
+    with pytest.raises(TypeError, match="enabled must be True or False"):
+        sim.set_tx_enabled(3, "no")
+    for view in (sim.ap_config, sim.ap_slot, sim.ap_power_dbm):
+        with pytest.raises(IndexError, match=f"there are {sim.num_aps} managed APs"):
+            view(sim.num_aps)  # the arrays behind hold the unmanaged neighbours too
+        with pytest.raises(IndexError):
+            view(-1)
+    with pytest.raises(ValueError, match="whole number of seconds from 1 to 86,400"):
+        sim.run(86_401)
+    with pytest.raises(TypeError, match="num_networks must be an integer"):
+        WirelessSimulation("office", num_networks=2.0)
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        WirelessSimulation("office", seed=-1)
+    a, b = sim.run(2), sim.run(3)
+    from rrm_gym.sim import Sensing
+
+    assert Sensing.concat([a, b]).ticks == 5
+    with pytest.raises(ValueError, match="does not follow"):
+        Sensing.concat([b, a])
+    with pytest.raises(ValueError, match="at least one span"):
+        Sensing.concat([])
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"execution_status": Sneaky("HACKED")}, "is not one of"),
+        ({"source": Sneaky("bogus")}, "is not one of"),
+        ({"configuration_changes": ["xyz"]}, r"configuration_changes\[0\]"),
+        ({"details": {1: "a", "1": "b"}}, "two keys read '1'"),
+        ({"details": {"n": 10**5000}}, "over 4,000 digits"),
+        ({"sim_time_s": "5"}, "sim_time_s must be a number"),
+        ({"sim_time_s": True}, "sim_time_s must be a number"),
+        ({"sim_time_s": -1.0}, "sim_time_s must be a finite number of seconds >= 0"),
+    ],
+)
+def test_audit_fields_that_would_sign_something_else_are_refused(fields, message):
+    log = AuditLog(KEY)
+    base = {"sim_time_s": 1.0, "event_type": "CHANGE_REQUEST", "source": "manual", "execution_status": "SUCCESS"}
+    with pytest.raises((TypeError, ValueError), match=message):
+        log.append(**{**base, **fields})
+    assert log.total == 0

@@ -258,7 +258,9 @@ def test_submit_and_submit_many_decide_changes_and_audit_exactly_as_the_general_
             ap = int(rng.integers(-1, n + 1)) if kind < 0.03 else int(rng.integers(0, n))
             # loop tags and reasons as agents, people and odd callers give them (a MAC is pseudonymised)
             odd = rng.random() < 0.1
-            loop_tag = [None, "fast", "manual", 7][int(rng.integers(0, 4)) if odd else int(rng.integers(1, 3))]
+            loop_tag = [None, "fast", "manual", "7 aa:bb:cc:dd:ee:ff"][
+                int(rng.integers(0, 4)) if odd else int(rng.integers(1, 3))
+            ]
             reason = str(rng.choice(["", "step", "client aa:bb:cc:dd:ee:ff roams"]))
             common = {"network": int(rng.integers(0, networks)), "loop": loop_tag, "reason": reason}
             if kind < 0.15:  # a channel request between power requests

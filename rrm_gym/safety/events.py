@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from typing import Any
 
+import numpy as np
+
 
 class EventType(IntEnum):
     """Event kinds; the value is the priority (lower is handled first)."""
@@ -53,7 +55,7 @@ class ChangeRequest:
     power_dbm: float | None = None
     network: int = 0
     source: Source = Source.AGENT
-    loop: str = "manual"  # "fast", "slow", "manual", "rule"
+    loop: str | None = "manual"  # "fast", "slow", "manual", "rule" (LOOPS); a label, audited as text
     emergency: bool = False  # bypasses cooldown (DFS moves)
     reason: str = ""
 
@@ -67,6 +69,63 @@ class ChangeRequest:
         if self.power_dbm is not None:
             out["power_dbm"] = self.power_dbm
         return out
+
+
+LOOPS = ("fast", "slow", "manual", "rule")
+
+
+def _index(value: Any, name: str) -> int:
+    if type(value) is int:
+        return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    raise TypeError(f"ChangeRequest.{name} must be an integer, got {type(value).__name__} {value!r}")
+
+
+def check_request(request: Any) -> ChangeRequest:
+    """``request`` with the types of its fields checked, before anything is shielded, applied or
+    audited (``TypeError`` / ``ValueError`` naming the field); numpy integers become ``int`` and a
+    source given as its text (``"agent"``) becomes the :class:`Source`, so that what the shield
+    and the audit see is what the request is. Values (an AP out of range, a NaN power, an illegal
+    channel) are the shield's to refuse, with a result and an audit record."""
+    if not isinstance(request, ChangeRequest):
+        raise TypeError(f"expected a ChangeRequest, got {type(request).__name__}")
+    ap, network = _index(request.ap, "ap"), _index(request.network, "network")
+    for name in ("channel", "width_mhz", "power_dbm"):  # numbers: the shield judges their values
+        value = getattr(request, name)
+        if value is not None and (
+            isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating))
+        ):
+            raise TypeError(f"ChangeRequest.{name} must be a number, got {type(value).__name__} {value!r}")
+    source = request.source
+    if type(source) is not Source:
+        try:
+            source = Source(source)
+        except ValueError:
+            raise ValueError(
+                f"ChangeRequest.source must be one of {', '.join(s.value for s in Source)}, got {source!r}"
+            ) from None
+    if request.loop is not None and not isinstance(request.loop, str):  # a label, audited as text
+        raise TypeError(
+            f"ChangeRequest.loop must be a string ({', '.join(LOOPS)}) or None, got {type(request.loop).__name__}"
+        )
+    if not isinstance(request.emergency, (bool, np.bool_)):
+        raise TypeError(f"ChangeRequest.emergency must be True or False, got {request.emergency!r}")
+    if not isinstance(request.reason, str):
+        raise TypeError(f"ChangeRequest.reason must be a string, got {type(request.reason).__name__}")
+    if ap is request.ap and network is request.network and source is request.source and type(request.emergency) is bool:
+        return request
+    return ChangeRequest(
+        ap,
+        request.channel,
+        request.width_mhz,
+        request.power_dbm,
+        network,
+        source,
+        request.loop,
+        bool(request.emergency),
+        request.reason,
+    )
 
 
 @dataclass(slots=True)

@@ -21,11 +21,21 @@ from rrm_gym.radio.regulatory import SLOT_CHANNEL, SLOT_MEMBERS, SLOT_WIDTH_MHZ,
 from rrm_gym.safety.audit import AuditLog
 from rrm_gym.safety.detectors import DetectorConfig, Detectors
 from rrm_gym.safety.dfs import ComplianceMonitor, DfsState
-from rrm_gym.safety.events import ChangeRequest, Event, EventQueue, EventType, Outcome, ShieldResult, Source
+from rrm_gym.safety.events import (
+    ChangeRequest,
+    Event,
+    EventQueue,
+    EventType,
+    Outcome,
+    ShieldResult,
+    Source,
+    check_request,
+)
 from rrm_gym.safety.rollback import RollbackConfig, RollbackManager, Watch
 from rrm_gym.safety.selector import ChannelSelector, SelectorWeights
 from rrm_gym.safety.shield import Cooldown, CooldownConfig, PowerChecks, Shield, ShieldConfig
 from rrm_gym.sim import Sensing, WirelessSimulation
+from rrm_gym.sim.simulation import check_duration
 
 # enum labels as plain strings (an enum's .name / .value is a slow descriptor in the hot path)
 _TYPE_NAME = {t: t.name for t in EventType}
@@ -102,11 +112,10 @@ class EventLoop:
         return self.sim.time_s
 
     def advance(self, duration_s: int) -> Sensing:
-        """Run the network for ``duration_s`` seconds under the safety layer; what was sensed."""
-        if int(duration_s) != duration_s or duration_s < 1:
-            raise ValueError(f"duration_s must be a whole number of seconds >= 1, got {duration_s}")
+        """Run the network for ``duration_s`` seconds (whole, at most a day) under the safety layer;
+        what was sensed."""
         sim = self.sim
-        end = sim.time_s + int(duration_s)
+        end = sim.time_s + check_duration(duration_s)
         parts = []
         while sim.time_s < end:
             now = sim.time_s
@@ -141,7 +150,10 @@ class EventLoop:
 
     def submit(self, request: ChangeRequest) -> ShieldResult:
         """Shield, apply, audit and (for non-emergency changes) watch one change request.
-        An agent cannot claim an emergency: only the loop's own rules and people bypass cooldown."""
+        An agent cannot claim an emergency: only the loop's own rules and people bypass cooldown.
+        A request whose fields have the wrong types is refused (``TypeError`` / ``ValueError``)
+        before anything is shielded, applied or audited."""
+        request = check_request(request)
         if request.channel is None and request.width_mhz is None:
             return self._submit_powers([request])[0]
         return self._submit_checked(request)
@@ -156,7 +168,10 @@ class EventLoop:
     def submit_many(self, requests: Iterable[ChangeRequest]) -> list[ShieldResult]:
         """``[submit(r) for r in requests]``, with the same results, changes, audit records and
         rollback watches, but with power-only requests checked and applied a batch at a time
-        (a batch holds at most one request per AP, so none depends on another)."""
+        (a batch holds at most one request per AP, so none depends on another). Every request's
+        fields are checked first: one with the wrong types refuses the whole call, and nothing of
+        it is applied or audited."""
+        requests = [check_request(r) for r in requests]
         out: list[ShieldResult] = []
         batch: list[ChangeRequest] = []
         seen: set = set()
@@ -190,8 +205,25 @@ class EventLoop:
         self.rollbacks.close(w)
         return self._restore(w, manual=True, reason="manual rollback")
 
+    def _where(self, ap_id: Any, network: Any) -> tuple[int, int]:
+        """An injected event's AP and network, checked: ``ValueError`` / ``TypeError`` naming what is
+        wrong before anything is counted or changed (numpy would read -1 as the last AP)."""
+        out = []
+        for name, value, count in (("ap_id", ap_id, self.sim.num_aps), ("network", network, self.sim.num_networks)):
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+            if not 0 <= value < count:
+                raise ValueError(f"{name} must be in [0, {count - 1}], got {value}")
+            out.append(int(value))
+        return out[0], out[1]
+
     def inject_dfs_event(self, ap_id: int, channel: int | None = None, network: int = 0) -> None:
         """Report radar on ``channel`` (default: the AP's primary channel) as AP ``ap_id`` would."""
+        ap_id, network = self._where(ap_id, network)
+        if channel is not None:
+            if isinstance(channel, (bool, np.bool_)) or not isinstance(channel, (int, np.integer)):
+                raise TypeError(f"channel must be an integer channel number, got {type(channel).__name__} {channel!r}")
+            slot_index(int(channel))  # ValueError naming the channel, if there is no such 20 MHz channel
         ch = int(self.sim.channel[network, ap_id]) if channel is None else int(channel)
         slot = int(self.sim.slot[network, ap_id])
         ev = Event(EventType.DFS_RADAR, network, ap_id, Source.INJECTED, self.now_s, {"channel": ch, "slot": slot})
@@ -200,6 +232,10 @@ class EventLoop:
     def inject_interference_event(
         self, ap_id: int, kind: str = "generic", duty_cycle: float = 0.8, confidence: float = 0.9, network: int = 0
     ) -> None:
+        ap_id, network = self._where(ap_id, network)
+        if type(kind) is not str or not kind:
+            raise TypeError(f"kind must be a non-empty string, got {kind!r}")
+        duty_cycle, confidence = _share("duty_cycle", duty_cycle), _share("confidence", confidence)
         data = {
             "kind": kind,
             "duty_cycle": duty_cycle,
@@ -209,7 +245,9 @@ class EventLoop:
         self._inject(Event(EventType.NON_WIFI_INTERFERENCE, network, ap_id, Source.INJECTED, self.now_s, data))
 
     def inject_spectrum_saturation_event(self, ap_id: int, cca_busy_pct: float, network: int = 0) -> None:
-        data = {"cca_busy_pct": float(cca_busy_pct), "slot": int(self.sim.slot[network, ap_id])}
+        ap_id, network = self._where(ap_id, network)
+        busy = 100.0 * _share("cca_busy_pct", cca_busy_pct / 100.0 if _is_number(cca_busy_pct) else cca_busy_pct)
+        data = {"cca_busy_pct": busy, "slot": int(self.sim.slot[network, ap_id])}
         self._inject(Event(EventType.SPECTRUM_SATURATION, network, ap_id, Source.INJECTED, self.now_s, data))
 
     def take_results(self) -> tuple[list[ShieldResult], list[str]]:
@@ -601,9 +639,24 @@ class EventLoop:
         )
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _share(name: str, value: Any) -> float:
+    """``value`` as a float in [0, 1]; ``TypeError`` / ``ValueError`` naming ``name`` otherwise."""
+    if not _is_number(value):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise ValueError(
+            f"{name} must be in [0, 1]" + (" (a percentage: [0, 100])" * (name == "cca_busy_pct")) + f", got {value}"
+        )
+    return float(value)
+
+
 def _without_agent_emergency(request: ChangeRequest) -> ChangeRequest:
     """An agent cannot claim an emergency: its request as an ordinary one."""
-    if request.emergency and request.source is Source.AGENT:
+    if request.emergency and request.source == Source.AGENT:
         return dataclasses.replace(request, emergency=False)
     return request
 

@@ -4,6 +4,7 @@ latency and application class)."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -100,7 +101,16 @@ class Sensing:
     @staticmethod
     def concat(parts: list[Sensing]) -> Sensing:
         """Join consecutive spans into one: per-tick readings along the tick axis, per-client
-        means weighted by each span's active ticks, the rest from the last span."""
+        means weighted by each span's active ticks, the rest from the last span. The parts must
+        follow each other in time (``ValueError`` otherwise)."""
+        if not parts:
+            raise ValueError("Sensing.concat needs at least one span")
+        for before, after in itertools.pairwise(parts):
+            if after.t0_s != before.t0_s + before.ticks:
+                raise ValueError(
+                    f"Sensing.concat: a span starting at {after.t0_s:g} s does not follow one of {before.ticks} ticks "
+                    f"from {before.t0_s:g} s"
+                )
         if len(parts) == 1:
             return parts[0]
         last = parts[-1]

@@ -31,7 +31,9 @@ neighbour APs, ``W = N + M`` Wi-Fi transmitters, ``K`` clients, ``I`` non-Wi-Fi 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -91,6 +93,23 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return v
 
 
+# the longest span one run() or EventLoop.advance() call covers: its readings are returned tick
+# by tick, so a longer span is run in several calls
+MAX_SPAN_S = 86_400
+
+
+def check_duration(duration_s: Any) -> int:
+    """``duration_s`` as whole seconds in ``[1, MAX_SPAN_S]``; ``TypeError`` / ``ValueError`` otherwise."""
+    if isinstance(duration_s, (bool, np.bool_)) or not isinstance(duration_s, (int, float, np.integer, np.floating)):
+        raise TypeError(f"duration_s must be a number of seconds, got {type(duration_s).__name__} {duration_s!r}")
+    if not (math.isfinite(duration_s) and 1 <= duration_s <= MAX_SPAN_S) or abs(round(duration_s) - duration_s) > 1e-9:
+        raise ValueError(
+            f"duration_s must be a whole number of seconds from 1 to {MAX_SPAN_S:,} (a day; run longer spans in "
+            f"several calls), got {duration_s}"
+        )
+    return int(round(duration_s))
+
+
 class WirelessSimulation:
     """B independent draws of one scenario's WLAN, advanced together.
 
@@ -105,8 +124,14 @@ class WirelessSimulation:
         kernels.threads_from_env()
         if not isinstance(scenario, Scenario):
             scenario = load_scenario(scenario)
+        for name, value in (("num_networks", num_networks), ("seed", seed)):
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
         if num_networks < 1:
             raise ValueError(f"num_networks must be >= 1, got {num_networks}")
+        if seed < 0:
+            raise ValueError(f"seed must be >= 0, got {seed}")
+        num_networks, seed = int(num_networks), int(seed)
         self.scenario = sc = scenario
         self.seed = seed
         self.domain = DOMAINS[sc.regulatory_domain]
@@ -236,6 +261,7 @@ class WirelessSimulation:
 
     def ap_config(self, ap: int, network: int = 0) -> dict[str, float | int]:
         """One AP's ``channel``, ``width_mhz`` and ``power_dbm`` as Python numbers."""
+        self._check_index(ap, network)
         s = self._slot.item(network, ap)
         return {
             "channel": int(SLOT_CHANNEL[s]),
@@ -245,13 +271,26 @@ class WirelessSimulation:
 
     def ap_power_dbm(self, ap: int, network: int = 0) -> float:
         """One AP's transmit power."""
+        self._check_index(ap, network)
         return self._power.item(network, ap)
 
     def ap_slot(self, ap: int, network: int = 0) -> int:
         """One AP's slot id."""
+        self._check_index(ap, network)
         return self._slot.item(network, ap)
 
+    def _check_index(self, ap: int, network: int) -> None:
+        """``IndexError`` unless ``ap`` is a managed AP and ``network`` a network (the arrays behind
+        also hold the unmanaged neighbours, and numpy would read -1 as the last of them)."""
+        if not (0 <= ap < self.num_aps and 0 <= network < self.num_networks):
+            raise IndexError(
+                f"AP {ap} of network {network}: there are {self.num_aps} managed APs and {self.num_networks} networks"
+            )
+
     def _check_ap(self, ap: int, network: int) -> None:
+        for name, value in (("AP index", ap), ("network index", network)):
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
         if not 0 <= ap < self.num_aps:
             raise ValueError(f"AP index {ap} out of range [0, {self.num_aps})")
         if not 0 <= network < self.num_networks:
@@ -268,6 +307,9 @@ class WirelessSimulation:
         """Retune AP ``ap`` of network ``network``; its clients lose service for a short
         re-association outage unless the move is announced with a channel switch announcement."""
         self._check_ap(ap, network)
+        for name, value in (("channel", channel), ("width_mhz", width_mhz)):
+            if value is not None and (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer))):
+                raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
         width = int(width_mhz if width_mhz is not None else SLOT_WIDTH_MHZ[self._slot[network, ap]])
         s = slot_index(channel, width)
         if not self.domain.allows(channel, width):
@@ -313,6 +355,8 @@ class WirelessSimulation:
         """Switch AP ``ap``'s radio on or off. An AP that is off (silent during a channel
         availability check) still listens, so it detects radar, but serves no client."""
         self._check_ap(ap, network)
+        if not isinstance(enabled, (bool, np.bool_)):
+            raise TypeError(f"enabled must be True or False, got {enabled!r}")
         if bool(enabled) != bool(self._tx_on[network, ap]):
             self._tx_on[network, ap] = bool(enabled)
             self._changed()
@@ -327,7 +371,7 @@ class WirelessSimulation:
         p = np.asarray(power_dbm, dtype=float)
         if p.shape != (self.num_networks, self.num_aps):
             raise ValueError(f"power array must have shape {(self.num_networks, self.num_aps)}, got {p.shape}")
-        if np.any(p < self.ap_min_power_dbm) or np.any(p > self.ap_max_power_dbm):
+        if not np.all((p >= self.ap_min_power_dbm) & (p <= self.ap_max_power_dbm)):  # NaN is outside too
             raise ValueError("power outside an AP's [min_power_dbm, max_power_dbm] range")
         self._power[:, : self.num_aps] = p
         self._changed()
@@ -347,10 +391,9 @@ class WirelessSimulation:
         return (self.scenario.start_hour + t / 3600.0) % 24.0
 
     def run(self, duration_s: float) -> Sensing:
-        """Advance ``duration_s`` seconds (a whole number of 1 s ticks) and return what was sensed."""
-        ticks = int(round(duration_s))
-        if ticks < 1 or abs(ticks - duration_s) > 1e-9:
-            raise ValueError(f"duration_s must be a positive whole number of seconds, got {duration_s}")
+        """Advance ``duration_s`` seconds (a whole number of 1 s ticks, at most a day: what was
+        sensed is returned tick by tick) and return what was sensed."""
+        ticks = check_duration(duration_s)
         end = self.time_s + ticks
         parts = []
         while self.time_s < end:

@@ -68,6 +68,9 @@ def _enum_text(value: enum.Enum) -> Any:
     return value.value if isinstance(value.value, str) else value.name
 
 
+_INT_LIMIT = 10**4000  # longer integers are refused (Python will not write one of over 4,300 digits)
+
+
 def to_jsonable(value: Any, where: str = "value", depth: int = 0) -> Any:
     """``value`` as plain JSON types: numpy scalars/arrays, tuples, sets, enums, paths and dataclasses converted.
 
@@ -76,8 +79,12 @@ def to_jsonable(value: Any, where: str = "value", depth: int = 0) -> Any:
     else, or nesting deeper than :data:`MAX_DEPTH`, raises ``TypeError`` naming where it was found.
     """
     t = type(value)
-    if t is str or t is int or t is bool or value is None:
+    if t is str or t is bool or value is None:
         return value
+    if t is int:
+        if -_INT_LIMIT < value < _INT_LIMIT:
+            return value
+        raise TypeError(f"{where}: an integer of over 4,000 digits")
     if t is float:
         return value if math.isfinite(value) else str(value)
     if depth >= MAX_DEPTH:
@@ -103,7 +110,7 @@ def _convert(value: Any, where: str, depth: int) -> Any:
     if isinstance(value, enum.Enum):
         return to_jsonable(_enum_text(value), where, depth)
     if isinstance(value, int):
-        return int(value)
+        return to_jsonable(int(value), where, depth)
     if isinstance(value, float):
         return to_jsonable(float(value), where, depth)
     if isinstance(value, np.ndarray):
@@ -116,6 +123,8 @@ def _convert(value: Any, where: str, depth: int) -> Any:
             k = _enum_text(k) if isinstance(k, enum.Enum) else k.item() if isinstance(k, np.generic) else k
             if not isinstance(k, (str, int, float, bool)) or k is None:
                 raise TypeError(f"{where}: dict key {k!r} of type {type(k).__name__} is not JSON-safe")
+            if str(k) in out:
+                raise TypeError(f"{where}: two keys read {str(k)!r} in JSON")
             out[str(k)] = to_jsonable(v, f"{where}.{k}", depth + 1)
         return out
     if isinstance(value, (list, tuple)):

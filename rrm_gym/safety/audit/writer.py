@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from .keys import KEY_ENV_VAR, KEY_HINT, AuditConfigError, resolve_key
 from .privacy import SAFE_FIELDS, clean_changes, clean_details, pseudonymise, scrub_text
 from .record import (
@@ -61,9 +63,10 @@ def _label(value: Any, name: str, allowed: tuple[str, ...] | None = None) -> str
         value = _enum_text(value)  # Source.AGENT its value, EventType.DFS_RADAR its name
     if not isinstance(value, str) or not value:
         raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    value = str.__str__(value)  # a plain str: a subclass's own == cannot pass the check below
     if allowed is not None and value not in allowed:
         raise ValueError(f"{name} {value!r} is not one of {', '.join(allowed)}")
-    return str.__str__(value)
+    return value
 
 
 def _changes(changes: Iterable[Any]) -> list[dict[str, Any]]:
@@ -79,6 +82,8 @@ def _changes(changes: Iterable[Any]) -> list[dict[str, Any]]:
             param, old, new = c["param"], c["old_value"], c["new_value"]
         else:
             try:
+                if not isinstance(c, (tuple, list)):  # a string of three letters is not a change
+                    raise TypeError
                 param, old, new = c
             except (TypeError, ValueError):
                 raise ValueError(
@@ -467,9 +472,13 @@ class AuditLog:
         details: Any,
     ) -> dict[str, Any]:
         """The record's fields, checked, converted to JSON types and cleaned of client identifiers."""
+        if isinstance(sim_time_s, (bool, np.bool_)) or not isinstance(
+            sim_time_s, (int, float, np.integer, np.floating)
+        ):
+            raise ValueError(f"sim_time_s must be a number of seconds, got {type(sim_time_s).__name__} {sim_time_s!r}")
         t = float(sim_time_s)
-        if not math.isfinite(t):
-            raise ValueError(f"sim_time_s must be finite, got {sim_time_s!r}")
+        if not (math.isfinite(t) and t >= 0.0):
+            raise ValueError(f"sim_time_s must be a finite number of seconds >= 0, got {sim_time_s!r}")
         if rollback_token is not None and not isinstance(rollback_token, str):
             raise ValueError(f"rollback_token must be a string or None, got {rollback_token!r}")
         if not isinstance(reason, str):
