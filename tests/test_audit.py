@@ -739,6 +739,21 @@ def test_cli_verify_reports_torn_tail_and_truncated_head(tmp_path, capsys, env_k
     assert "older files removed" in out and "torn tail" in out
 
 
+def test_cli_verify_with_another_key_hints_at_the_key(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(KEY_ENV_VAR, KEY.decode())
+    path = write_log(tmp_path / "audit.jsonl", n=3)
+    monkeypatch.setenv(KEY_ENV_VAR, "another key of enough length!!")
+    assert main(["verify", str(path), "--no-anchor"]) == 1
+    out = capsys.readouterr().out
+    assert "TAMPERED" in out and "check that this is the key the log was written with" in out
+    lines = lines_of(path)  # one edited record after good ones is tampering, not a key question
+    lines[2] = lines[2].replace('"reason":"step 2"', '"reason":"step 22"')
+    path.write_text("".join(lines))
+    monkeypatch.setenv(KEY_ENV_VAR, KEY.decode())
+    assert main(["verify", str(path), "--no-anchor"]) == 1
+    assert "check that this is the key" not in capsys.readouterr().out
+
+
 def test_cli_verify_tampered_log_exits_1_and_names_the_line(tmp_path, capsys, env_key):
     path = write_log(tmp_path / "audit.jsonl")
     lines = lines_of(path)

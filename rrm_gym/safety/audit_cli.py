@@ -114,6 +114,8 @@ def cmd_verify(args: argparse.Namespace, out: Any = None, err: Any = None) -> in
         _say(out, _problem_line(result))
         if result.intact and result.records and not args.allow_unsealed:
             _say(out, "(pass --allow-unsealed to accept an unsealed log for crash forensics)")
+        if not result.intact and result.records == 0 and result.reason.startswith("signature mismatch"):
+            _say(out, "(not even the first record verifies: check that this is the key the log was written with)")
         return EXIT_TAMPERED
     sealed = "sealed" if result.sealed else "NOT sealed"
     _say(out, f"OK: {result.records} records verified in {args.path}, {sealed}; head {result.head}")
