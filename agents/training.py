@@ -218,28 +218,28 @@ def check_hyperparameters(cfg: TrainConfig) -> None:
     reserved = sorted(set(cfg.hyperparameters) & SB3_SET_BY_TRAINER)
     if reserved:
         raise ValueError(f"{reserved} set by the trainer (the seed is the config's top-level seed)")
-    sizes = _layer_sizes(
+    nets = _networks(
         (hp.get("policy_kwargs") or {}).get("net_arch") if isinstance(hp.get("policy_kwargs"), dict) else None
     )
-    if len(sizes) > 2 * MAX_LAYERS or any(not 1 <= n <= MAX_LAYER_WIDTH for n in sizes):
-        raise ValueError(f"policy_kwargs.net_arch: at most {MAX_LAYERS} layers of 1 to {MAX_LAYER_WIDTH} units each")
+    if any(len(net) > MAX_LAYERS or any(not 1 <= n <= MAX_LAYER_WIDTH for n in net) for net in nets):
+        raise ValueError(
+            f"policy_kwargs.net_arch: each network at most {MAX_LAYERS} layers of 1 to {MAX_LAYER_WIDTH} units"
+        )
     try:
         algo("MultiInputPolicy", DummyVecEnv([lambda: make_env(cfg)]), device="cpu", **cfg.hyperparameters)
     except (TypeError, ValueError, AssertionError) as e:
         raise ValueError(f"{algo.__name__} refuses {cfg.hyperparameters}: {e}") from None
 
 
-def _layer_sizes(net_arch: Any) -> list[int]:
-    """Every layer size in an SB3 ``net_arch`` (a list of sizes, or ``{"pi": [...], "vf": [...]}``)."""
-    if isinstance(net_arch, bool):
-        return [0]
-    if isinstance(net_arch, int):
-        return [net_arch]
+def _networks(net_arch: Any) -> list[list[int]]:
+    """The layer sizes of each network an SB3 ``net_arch`` builds: a list of sizes is the actor's
+    and the critic's alike, ``{"pi": [...], "vf": [...]}`` one each (a boolean reads as size 0,
+    refused; what is not a size is left for SB3 to refuse when it builds the model)."""
     if isinstance(net_arch, dict):
-        return [n for v in net_arch.values() for n in _layer_sizes(v)]
+        return [net for v in net_arch.values() for net in _networks(v)]
     if isinstance(net_arch, (list, tuple)):
-        return [n for v in net_arch for n in _layer_sizes(v)]
-    return []  # SB3 refuses what is left when it builds the model
+        return [[0 if isinstance(n, bool) else n for n in net_arch if isinstance(n, int)]]
+    return []
 
 
 def make_env(cfg: TrainConfig, seed: int = 0) -> gym.Env:

@@ -711,6 +711,9 @@ def test_cli_names_the_config_file_of_an_unknown_hyperparameter(tmp_path, capsys
         ("fast_office_ppo", {"n_steps": 10**9}),  # refused before SB3 allocates its buffer
         ("fast_office_ppo", {"policy_kwargs": {"net_arch": [200_000, 200_000]}}),
         ("fast_office_ppo", {"policy_kwargs": {"net_arch": {"pi": [64], "vf": [10**6]}}}),
+        ("fast_office_ppo", {"policy_kwargs": {"net_arch": [8] * 17}}),  # 17 layers each for actor and critic
+        ("fast_office_ppo", {"policy_kwargs": {"net_arch": {"pi": [8] * 17, "vf": [8]}}}),
+        ("fast_office_ppo", {"policy_kwargs": {"net_arch": [True]}}),
     ],
 )
 def test_cli_train_with_a_bad_hyperparameter_value_exits_2(tmp_path, capsys, config, bad):
