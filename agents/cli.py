@@ -109,7 +109,8 @@ def _print_table(rows: list[dict], title: str, out: Console) -> None:
 
     table = Table(title=title)
     ref = rows[0]["reference"] if rows else ""
-    cols = ("channel", "power", "reward", f"Δ vs {ref}", "SLE", "p95 ms", "mean Mb/s", "p5 Mb/s", "elastic")
+    delta = [f"Δ vs {ref}"] if ref else []  # evaluate runs no reference row
+    cols = ("channel", "power", "reward", *delta, "SLE", "p95 ms", "mean Mb/s", "p5 Mb/s", "elastic")
     for col in (*cols, "CCA", "retry", "ch.chg", "shield", "rollb.", "DFS", "cost"):
         table.add_column(col, justify="left" if col in ("channel", "power") else "right")
 
@@ -122,7 +123,7 @@ def _print_table(rows: list[dict], title: str, out: Console) -> None:
             r["channel_policy"],
             r["power_policy"],
             cell(r, "reward", ".3f"),
-            diff_cell(r),
+            *([diff_cell(r)] if ref else []),
             cell(r, "sle", ".0%"),
             cell(r, "latency_p95_ms", ".0f"),
             cell(r, "throughput_mean_mbps", ".2f"),
@@ -196,12 +197,12 @@ def _bad_out(target: Path, err: Console) -> bool:
     return why is not None
 
 
-def _write(results: list, target: Path, title: str, err: Console, *reference: tuple[str, str]) -> list | None:
+def _write(results: list, target: Path, title: str, err: Console, reference: tuple[str, str] | None) -> list | None:
     """:func:`agents.evaluate.write_outputs`, or ``None`` after printing why it could not write."""
     from agents.evaluate import write_outputs
 
     try:
-        return write_outputs(results, target, title, *reference)
+        return write_outputs(results, target, title, reference)
     except OSError as e:
         err.print(f"error: cannot write to {target}: {e.strerror or e}", markup=False, highlight=False)
         return None
@@ -274,14 +275,14 @@ def _cmd_evaluate(args: argparse.Namespace, out: Console, err: Console) -> int:
     seeds = args.seeds if args.seeds else list(range(100, 100 + args.episodes))
     results = _run_rows(sc, jobs, seeds, args.hours, err, f"evaluate on {sc.name}")
     title = f"{models[0].label} on {sc.name}: {args.hours:g} h episodes, seeds {', '.join(map(str, seeds))}"
-    _print_table(summarise(results), title, out)
+    _print_table(summarise(results, None), title, out)
     mean, half = ci95([m["loop_cost"] for m in jobs[0][0].per_seed])
     out.print(
         f"mean ± 95 % confidence half-width over seeds; episode cost of the model's own loop (its training "
         f"signal): {mean:.2f} ± {half:.2f}",
         highlight=False,
     )
-    written = _write(results, target, title, err)
+    written = _write(results, target, title, err, None)  # no reference row: no differences
     if written is None:
         return 1
     out.print("wrote " + ", ".join(str(p) for p in written), highlight=False)

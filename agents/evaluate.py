@@ -40,9 +40,24 @@ METRICS = (*KPI_METRICS, "channel_changes", "shield_interventions", "rollbacks",
 REFERENCE = ("static", "max")  # the row every other is compared with, paired by seed
 CHANNEL_PERIOD_S = 600  # channel heuristics re-plan every 10 minutes (Cisco DCA's default interval)
 ORACLE_REPLAN_S = 600
-# Student t, 97.5 % quantile, by degrees of freedom (1..30); beyond 30 the normal 1.96
+# Student t, 97.5 % quantile, by degrees of freedom (1..30); past 30, t975()'s expansion
 _T975 = (12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23, 2.20, 2.18, 2.16, 2.14, 2.13,
          2.12, 2.11, 2.10, 2.09, 2.09, 2.08, 2.07, 2.07, 2.06, 2.06, 2.06, 2.05, 2.05, 2.05, 2.04)  # fmt: skip
+_Z975 = 1.959963984540054
+
+
+def t975(df: int) -> float:
+    """Student t's 97.5 % quantile with ``df`` degrees of freedom: the table to 30, then the
+    Cornish-Fisher expansion about the normal quantile (Abramowitz & Stegun 26.7.5), within
+    1e-5 of the exact value from 30 on."""
+    if df <= len(_T975):
+        return _T975[df - 1]
+    z = _Z975
+    g1 = (z**3 + z) / 4
+    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
+    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
+    g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160
+    return z + g1 / df + g2 / df**2 + g3 / df**3 + g4 / df**4
 
 
 def ci95(values: Sequence[float]) -> tuple[float, float]:
@@ -50,8 +65,7 @@ def ci95(values: Sequence[float]) -> tuple[float, float]:
     x = np.asarray(values, dtype=float)
     if len(x) < 2:
         return float(x.mean()) if len(x) else math.nan, math.nan
-    t = _T975[len(x) - 2] if len(x) - 1 <= len(_T975) else 1.96
-    return float(x.mean()), float(t * x.std(ddof=1) / math.sqrt(len(x)))
+    return float(x.mean()), float(t975(len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
 
 
 @dataclass
@@ -81,10 +95,11 @@ def paired_difference(result: Result, reference: Result, metric: str = "reward")
     return ci95(diffs) if diffs else (math.nan, math.nan)
 
 
-def summarise(results: list[Result], reference: tuple[str, str] = REFERENCE) -> list[dict[str, Any]]:
+def summarise(results: list[Result], reference: tuple[str, str] | None = REFERENCE) -> list[dict[str, Any]]:
     """Summary rows, best reward first, each with its paired difference from the ``reference``
     row in reward and SLE (``reward_diff``, ``reward_diff_ci95``, ``reward_diff_significant``:
-    the CI excludes zero); NaN where the reference did not run."""
+    the CI excludes zero); NaN where the reference did not run, and with ``reference=None``
+    (``reference`` then reads "")."""
     ref = next((r for r in results if (r.channel_policy, r.power_policy) == reference), None)
     rows = []
     for res in results:
@@ -94,7 +109,7 @@ def summarise(results: list[Result], reference: tuple[str, str] = REFERENCE) -> 
             row[f"{metric}_diff"] = diff
             row[f"{metric}_diff_ci95"] = half
             row[f"{metric}_diff_significant"] = bool(math.isfinite(half) and abs(diff) > half)
-        row["reference"] = "/".join(reference)
+        row["reference"] = "/".join(reference) if reference is not None else ""
         rows.append(row)
     return sorted(rows, key=lambda r: -r["reward"])
 
@@ -218,9 +233,12 @@ def model_labels(policy: TrainedPolicy) -> tuple[str, str]:
     return (policy.other_policy, policy.label) if policy.loop == "fast" else (policy.label, policy.other_policy)
 
 
-def write_outputs(results: list[Result], out: Path, title: str, reference: tuple[str, str] = REFERENCE) -> list[Path]:
+def write_outputs(
+    results: list[Result], out: Path, title: str, reference: tuple[str, str] | None = REFERENCE
+) -> list[Path]:
     """``benchmark.csv`` (a row per policy: means, 95 % half-widths and the paired difference from
-    the reference), ``benchmark_per_seed.csv``, ``benchmark.md`` and a PNG chart, into ``out``."""
+    the reference, if there is one), ``benchmark_per_seed.csv``, ``benchmark.md`` and a PNG chart
+    (the differences from the reference; the rewards themselves without one), into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     rows = summarise(results, reference)
     written = []
@@ -276,13 +294,15 @@ def diff_cell(r: dict[str, Any], m: str = "reward", fmt: str = "+.3f") -> str:
 
 
 def markdown_table(rows: list[dict[str, Any]], title: str) -> str:
-    cols = ("channel", "power", "reward", f"Δ vs {rows[0]['reference'] if rows else ''}", "SLE", "p95 latency ms",
+    ref = rows[0]["reference"] if rows else ""
+    cols = ("channel", "power", "reward", *([f"Δ vs {ref}"] if ref else []), "SLE", "p95 latency ms",
             "mean Mb/s", "p5 Mb/s", "elastic Mb/s", "CCA busy", "retry", "ch. changes", "shield", "rollbacks", "DFS",
             "cost")  # fmt: skip
     lines = [f"### {title}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
+        delta = f" {diff_cell(r)} |" if ref else ""
         lines.append(
-            f"| {r['channel_policy']} | {r['power_policy']} | {_cell(r, 'reward', '.3f')} | {diff_cell(r)} | "
+            f"| {r['channel_policy']} | {r['power_policy']} | {_cell(r, 'reward', '.3f')} |{delta} "
             f"{_cell(r, 'sle', '.1%')} | {_cell(r, 'latency_p95_ms', '.0f')} | "
             f"{_cell(r, 'throughput_mean_mbps', '.2f')} | {_cell(r, 'throughput_p5_mbps', '.2f')} | "
             f"{_cell(r, 'elastic_mean_mbps', '.1f')} | {_cell(r, 'cca_busy_mean', '.1%')} | "
@@ -293,9 +313,14 @@ def markdown_table(rows: list[dict[str, Any]], title: str) -> str:
     lines.append("")
     seeds = rows[0]["seeds"] if rows else 0
     ceiling = rows[0]["ceiling"] if rows else math.nan
+    delta = (
+        "Δ: the paired difference in reward from the reference row on the same seeds (* where its 95 % CI "
+        "excludes zero). "
+        if ref
+        else ""
+    )
     lines.append(
-        f"Mean ± 95 % confidence half-width over {seeds} seeds. Δ: the paired difference in reward from the "
-        f"reference row on the same seeds (* where its 95 % CI excludes zero). Reward: the experience utility "
+        f"Mean ± 95 % confidence half-width over {seeds} seeds. {delta}Reward: the experience utility "
         f"(nats; its demand ceiling on these seeds, every client served in full with no delay, is {ceiling:.3f})."
     )
     return "\n".join(lines) + "\n"
@@ -313,12 +338,17 @@ def _chart(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     fig = Figure(figsize=(8, 0.32 * len(rows) + 1.2), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    diffs = [r["reward_diff"] if math.isfinite(r["reward_diff"]) else 0.0 for r in order]
-    err = [r["reward_diff_ci95"] if math.isfinite(r["reward_diff_ci95"]) else 0.0 for r in order]
-    ax.barh(labels, diffs, xerr=err, color=["tab:green" if d > 0 else "tab:red" for d in diffs], alpha=0.8)
-    ax.axvline(0.0, color="black", linewidth=0.8)
     ref = rows[0]["reference"] if rows else ""
-    ax.set_xlabel(f"reward difference from {ref}, paired by seed, with 95 % CI (nats)")
+    # without a reference the rewards themselves; a difference or an interval that does not exist
+    # (no reference seed, one seed) is left undrawn, not drawn as zero
+    key = "reward_diff" if ref else "reward"
+    values = [r[key] for r in order]
+    err = [r[f"{key}_ci95"] for r in order]
+    colors = ["tab:green" if v > 0 else "tab:red" for v in values] if ref else "tab:blue"
+    ax.barh(labels, values, xerr=err, color=colors, alpha=0.8)
+    ax.axvline(0.0, color="black", linewidth=0.8)
+    what = f"reward difference from {ref}, paired by seed" if ref else "reward"
+    ax.set_xlabel(f"{what}, with 95 % CI (nats)")
     ax.set_title(title, fontsize=9)
     ax.tick_params(axis="y", labelsize=7)
     fig.tight_layout()

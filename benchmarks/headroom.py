@@ -29,7 +29,7 @@ from rrm_gym.config import load_scenario
 def _cell(diffs: list[float]) -> str:
     mean, half = ci95(diffs)
     mark = " *" if math.isfinite(half) and abs(mean) > half else ""
-    return f"{mean:+.3f} ± {half:.3f}{mark}"
+    return f"{mean:+.3f}" + (f" ± {half:.3f}" if math.isfinite(half) else " (one seed: no interval)") + mark
 
 
 def summarise(folder: Path) -> list[str]:

@@ -1,4 +1,4 @@
-"""Shipped RL policies against the best heuristic, seed by seed.
+"""Shipped RL policies against DCA channels at maximum power, seed by seed.
 
 For each pretrained model: reward (the experience utility) minus that of ``dca`` channels at ``max`` power on the same
 held-out seed (one-hour episodes on the model's scenario), the mean and 95 % confidence half-width
@@ -25,6 +25,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(100, 120)))
     parser.add_argument("--models", nargs="+", help="model names or paths (default: the shipped ones)")
     args = parser.parse_args()
+    if len(set(args.seeds)) != len(args.seeds):  # one episode counted twice would narrow the interval
+        parser.error("--seeds: a seed given more than once (each seed is one paired sample)")
     best: dict[str, list[float]] = {}  # scenario -> dca/max reward per seed, shared by its models
     for name in args.models or pretrained_models():
         policy = load_policy(name)

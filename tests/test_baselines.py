@@ -300,6 +300,19 @@ def test_ci95_is_the_mean_and_student_t_half_width():
     assert ev.ci95([1.0, 3.0]) == pytest.approx((2.0, 12.71))
 
 
+@pytest.mark.parametrize("df", [29, 30, 31, 40, 60, 120, 1000])
+def test_the_t_quantile_past_the_table_is_students_not_the_normals(df):
+    # the 97.5 % point: Student t's CDF there, integrated from its density, is 0.975
+    t = ev.t975(df)
+    x = np.linspace(0.0, t, 200_001)
+    log_c = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+    density = np.exp(log_c - (df + 1) / 2 * np.log1p(x**2 / df))
+    half = float(np.sum((density[1:] + density[:-1]) / 2 * np.diff(x)))
+    assert 0.5 + half == pytest.approx(0.975, abs=3e-4 if df <= 30 else 2e-6)  # the table has 2 decimals
+    if df > 30:
+        assert t > 1.96  # a z interval would be too narrow (about 4 % at 31)
+
+
 def test_ci95_of_a_single_sample_has_a_nan_half_width():
     mean, half = ev.ci95([0.7])
     assert mean == 0.7

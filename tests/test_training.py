@@ -793,7 +793,11 @@ def test_cli_evaluate_writes_the_models_row(runs, tmp_path, capsys):
     expected = ev.run_model("office", load_policy(run_dir), seed=100, hours=0.1)
     assert float(row["pf_utility"]) == pytest.approx(expected["pf_utility"])
     assert float(row["cost"]) == pytest.approx(expected["cost"])
-    assert "benchmark.csv" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "benchmark.csv" in printed
+    # no reference row was run: no difference from one is claimed, in the table, the CSV or the file
+    assert row["reference"] == "" and row["reward_diff"] == "nan" and "Δ vs" not in printed
+    assert "Δ" not in (out / "benchmark.md").read_text()
 
 
 def test_cli_evaluate_a_slow_loop_model(runs, tmp_path):
