@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -67,10 +68,7 @@ def _combos(args: argparse.Namespace) -> list[tuple[str, str]]:
 
 def _twice(values: Sequence) -> list:
     """The values that occur more than once, in order of first occurrence."""
-    seen: dict = {}
-    for v in values:
-        seen[v] = seen.get(v, 0) + 1
-    return [v for v, n in seen.items() if n > 1]
+    return [v for v, n in Counter(values).items() if n > 1]
 
 
 def _seeds_or_report(seeds: list[int] | None, err: Console) -> bool:

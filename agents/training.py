@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import rrm_gym  # noqa: F401  (registers the environments)
 from agents.baselines import CHANNEL_POLICIES, POWER_POLICIES
+from rrm_gym.envs.core import failure_summary
 
 if TYPE_CHECKING:
     from agents.residual import ResidualAdapter
@@ -215,7 +216,7 @@ def check_hyperparameters(cfg: TrainConfig) -> None:
         v = hp[key]
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
             raise ValueError(f"{key} must be a finite number, got {v!r}")
-    reserved = sorted(set(cfg.hyperparameters) & SB3_SET_BY_TRAINER)
+    reserved = sorted(set(hp) & SB3_SET_BY_TRAINER)
     if reserved:
         raise ValueError(f"{reserved} set by the trainer (the seed is the config's top-level seed)")
     nets = _networks(
@@ -580,14 +581,10 @@ def load_policy(path: str | Path) -> TrainedPolicy:
     try:
         return _load_trained(path, meta, algorithm, loop)
     except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: not a readable {algorithm} model ({_short(e)})") from None
+        raise ValueError(f"{path}: not a readable {algorithm} model ({failure_summary(e, 160)})") from None
     except Exception as e:  # a damaged file fails inside torch or SB3's unpickling in many ways
-        raise ValueError(f"{path}: not a readable {algorithm} model, or a damaged one ({_short(e)})") from None
-
-
-def _short(e: BaseException, limit: int = 160) -> str:
-    text = " ".join(f"{type(e).__name__}: {e}".split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+        why = failure_summary(e, 160)
+        raise ValueError(f"{path}: not a readable {algorithm} model, or a damaged one ({why})") from None
 
 
 def _load_trained(path: Path, meta: dict, algorithm: str, loop: str) -> TrainedPolicy:

@@ -12,6 +12,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from rrm_gym.checks import check_int, is_number
 from rrm_gym.config import Scenario, load_scenario
 from rrm_gym.radio.regulatory import SLOT_BAND_GHZ, SLOT_CHANNEL, SLOT_WIDTH_MHZ
 from rrm_gym.safety import AuditLog, ChangeRequest, EventLoop, EventLoopConfig, Outcome, Source
@@ -53,20 +54,6 @@ MAX_EPISODE_STEPS = 10_000_000
 def episode_over_message(episode_steps: int) -> str:
     """What stepping an ended episode says, the same in every env."""
     return f"the episode is over (truncated after {episode_steps} steps): call reset() before step()"
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def check_int(name: str, value: Any, low: int, high: int) -> int:
-    """``value`` as an ``int`` in ``[low, high]``; ``TypeError`` / ``ValueError`` naming ``name``
-    otherwise (no float, string or boolean is rounded or read as a number)."""
-    if not _is_int(value):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
-    return int(value)
 
 
 def check_bool(name: str, value: Any) -> bool:
@@ -138,7 +125,7 @@ def check_cost_weights(cost_weights: Any) -> dict[str, float]:
         raise ValueError(f"unknown cost terms {sorted(map(str, unknown))}; known: {sorted(DEFAULT_COST_WEIGHTS)}")
     out = {}
     for key, w in cost_weights.items():
-        if isinstance(w, (bool, np.bool_)) or not isinstance(w, (int, float, np.integer, np.floating)):
+        if not is_number(w):
             raise TypeError(f"cost_weights[{key!r}] must be a number, got {type(w).__name__} {w!r}")
         if not (np.isfinite(w) and w >= 0):
             raise ValueError(f"cost_weights[{key!r}] must be a finite number >= 0, got {w}")

@@ -10,6 +10,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from rrm_gym.checks import check_int
 from rrm_gym.config import Scenario
 from rrm_gym.envs.core import (
     EVENT_KEYS,
@@ -17,7 +18,6 @@ from rrm_gym.envs.core import (
     RRMEnv,
     StepFailedError,
     check_choices,
-    check_int,
     check_policy,
     episode_over_message,
     failure_summary,
@@ -298,9 +298,7 @@ class _BatchedRRMEnv(VectorEnv):
         events = now["events"].copy()
         events.subtract(prev["events"])
         kpi = network_kpis(s)
-        self._rewards = np.array(
-            rewards_of(kpi)[self.reward_name], dtype=np.float64
-        )  # a copy: not a view of info["kpi"]
+        self._rewards = rewards_of(kpi)[self.reward_name].astype(np.float64)  # a copy, not info["kpi"]'s
         comp, comp_prev = now["compliance"], prev["compliance"]
         cost_terms = {
             "shield_rejected": outcomes[:, order[Outcome.REJECTED]].astype(np.float64),

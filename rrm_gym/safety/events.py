@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from rrm_gym.checks import is_number, require_int
+
 
 class EventType(IntEnum):
     """Event kinds; the value is the priority (lower is handled first)."""
@@ -74,14 +76,6 @@ class ChangeRequest:
 LOOPS = ("fast", "slow", "manual", "rule")
 
 
-def _index(value: Any, name: str) -> int:
-    if type(value) is int:
-        return value
-    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
-        return int(value)
-    raise TypeError(f"ChangeRequest.{name} must be an integer, got {type(value).__name__} {value!r}")
-
-
 def check_request(request: Any) -> ChangeRequest:
     """``request`` with the types of its fields checked, before anything is shielded, applied or
     audited (``TypeError`` / ``ValueError`` naming the field); numpy integers become ``int`` and a
@@ -90,12 +84,11 @@ def check_request(request: Any) -> ChangeRequest:
     channel) are the shield's to refuse, with a result and an audit record."""
     if not isinstance(request, ChangeRequest):
         raise TypeError(f"expected a ChangeRequest, got {type(request).__name__}")
-    ap, network = _index(request.ap, "ap"), _index(request.network, "network")
+    ap = request.ap if type(request.ap) is int else require_int("ChangeRequest.ap", request.ap)
+    network = request.network if type(request.network) is int else require_int("ChangeRequest.network", request.network)
     for name in ("channel", "width_mhz", "power_dbm"):  # numbers: the shield judges their values
         value = getattr(request, name)
-        if value is not None and (
-            isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating))
-        ):
+        if value is not None and not is_number(value):
             raise TypeError(f"ChangeRequest.{name} must be a number, got {type(value).__name__} {value!r}")
     source = request.source
     if type(source) is not Source:

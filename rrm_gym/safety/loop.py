@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from rrm_gym.checks import check_int, is_number, require_int
 from rrm_gym.radio.regulatory import SLOT_CHANNEL, SLOT_MEMBERS, SLOT_WIDTH_MHZ, slot_index
 from rrm_gym.safety.audit import AuditLog
 from rrm_gym.safety.detectors import DetectorConfig, Detectors
@@ -208,22 +209,15 @@ class EventLoop:
     def _where(self, ap_id: Any, network: Any) -> tuple[int, int]:
         """An injected event's AP and network, checked: ``ValueError`` / ``TypeError`` naming what is
         wrong before anything is counted or changed (numpy would read -1 as the last AP)."""
-        out = []
-        for name, value, count in (("ap_id", ap_id, self.sim.num_aps), ("network", network, self.sim.num_networks)):
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-                raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-            if not 0 <= value < count:
-                raise ValueError(f"{name} must be in [0, {count - 1}], got {value}")
-            out.append(int(value))
-        return out[0], out[1]
+        return check_int("ap_id", ap_id, 0, self.sim.num_aps - 1), check_int(
+            "network", network, 0, self.sim.num_networks - 1
+        )
 
     def inject_dfs_event(self, ap_id: int, channel: int | None = None, network: int = 0) -> None:
         """Report radar on ``channel`` (default: the AP's primary channel) as AP ``ap_id`` would."""
         ap_id, network = self._where(ap_id, network)
         if channel is not None:
-            if isinstance(channel, (bool, np.bool_)) or not isinstance(channel, (int, np.integer)):
-                raise TypeError(f"channel must be an integer channel number, got {type(channel).__name__} {channel!r}")
-            slot_index(int(channel))  # ValueError naming the channel, if there is no such 20 MHz channel
+            slot_index(require_int("channel", channel))  # ValueError naming it, if no such 20 MHz channel
         ch = int(self.sim.channel[network, ap_id]) if channel is None else int(channel)
         slot = int(self.sim.slot[network, ap_id])
         ev = Event(EventType.DFS_RADAR, network, ap_id, Source.INJECTED, self.now_s, {"channel": ch, "slot": slot})
@@ -246,8 +240,7 @@ class EventLoop:
 
     def inject_spectrum_saturation_event(self, ap_id: int, cca_busy_pct: float, network: int = 0) -> None:
         ap_id, network = self._where(ap_id, network)
-        busy = 100.0 * _share("cca_busy_pct", cca_busy_pct / 100.0 if _is_number(cca_busy_pct) else cca_busy_pct)
-        data = {"cca_busy_pct": busy, "slot": int(self.sim.slot[network, ap_id])}
+        data = {"cca_busy_pct": _share("cca_busy_pct", cca_busy_pct, 100.0), "slot": int(self.sim.slot[network, ap_id])}
         self._inject(Event(EventType.SPECTRUM_SATURATION, network, ap_id, Source.INJECTED, self.now_s, data))
 
     def take_results(self) -> tuple[list[ShieldResult], list[str]]:
@@ -639,24 +632,18 @@ class EventLoop:
         )
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-
-
-def _share(name: str, value: Any) -> float:
-    """``value`` as a float in [0, 1]; ``TypeError`` / ``ValueError`` naming ``name`` otherwise."""
-    if not _is_number(value):
+def _share(name: str, value: Any, top: float = 1.0) -> float:
+    """``value`` as a float in [0, ``top``]; ``TypeError`` / ``ValueError`` naming ``name`` otherwise."""
+    if not is_number(value):
         raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    if not 0.0 <= value <= 1.0:  # NaN fails too
-        raise ValueError(
-            f"{name} must be in [0, 1]" + (" (a percentage: [0, 100])" * (name == "cca_busy_pct")) + f", got {value}"
-        )
+    if not 0.0 <= value <= top:  # NaN fails too
+        raise ValueError(f"{name} must be in [0, {top:g}], got {value}")
     return float(value)
 
 
 def _without_agent_emergency(request: ChangeRequest) -> ChangeRequest:
     """An agent cannot claim an emergency: its request as an ordinary one."""
-    if request.emergency and request.source == Source.AGENT:
+    if request.emergency and request.source is Source.AGENT:
         return dataclasses.replace(request, emergency=False)
     return request
 

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from rrm_gym.checks import is_number, require_int
 from rrm_gym.config import Scenario, load_scenario
 from rrm_gym.radio.mac import PACKET_BITS, RETRY_LIMIT, TAU, TAU_CONTENDERS, attempts_and_delivery, beacon_airtime_frac
 from rrm_gym.radio.phy import MCS_SINR_THRESHOLD_DB, NUM_MCS, packet_error_rate
@@ -100,7 +101,7 @@ MAX_SPAN_S = 86_400
 
 def check_duration(duration_s: Any) -> int:
     """``duration_s`` as whole seconds in ``[1, MAX_SPAN_S]``; ``TypeError`` / ``ValueError`` otherwise."""
-    if isinstance(duration_s, (bool, np.bool_)) or not isinstance(duration_s, (int, float, np.integer, np.floating)):
+    if not is_number(duration_s):
         raise TypeError(f"duration_s must be a number of seconds, got {type(duration_s).__name__} {duration_s!r}")
     if not (math.isfinite(duration_s) and 1 <= duration_s <= MAX_SPAN_S) or abs(round(duration_s) - duration_s) > 1e-9:
         raise ValueError(
@@ -124,14 +125,11 @@ class WirelessSimulation:
         kernels.threads_from_env()
         if not isinstance(scenario, Scenario):
             scenario = load_scenario(scenario)
-        for name, value in (("num_networks", num_networks), ("seed", seed)):
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-                raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+        num_networks, seed = require_int("num_networks", num_networks), require_int("seed", seed)
         if num_networks < 1:
             raise ValueError(f"num_networks must be >= 1, got {num_networks}")
         if seed < 0:
             raise ValueError(f"seed must be >= 0, got {seed}")
-        num_networks, seed = int(num_networks), int(seed)
         self.scenario = sc = scenario
         self.seed = seed
         self.domain = DOMAINS[sc.regulatory_domain]
@@ -288,9 +286,8 @@ class WirelessSimulation:
             )
 
     def _check_ap(self, ap: int, network: int) -> None:
-        for name, value in (("AP index", ap), ("network index", network)):
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-                raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+        require_int("AP index", ap)
+        require_int("network index", network)
         if not 0 <= ap < self.num_aps:
             raise ValueError(f"AP index {ap} out of range [0, {self.num_aps})")
         if not 0 <= network < self.num_networks:
@@ -307,9 +304,9 @@ class WirelessSimulation:
         """Retune AP ``ap`` of network ``network``; its clients lose service for a short
         re-association outage unless the move is announced with a channel switch announcement."""
         self._check_ap(ap, network)
-        for name, value in (("channel", channel), ("width_mhz", width_mhz)):
-            if value is not None and (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer))):
-                raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+        require_int("channel", channel)
+        if width_mhz is not None:
+            require_int("width_mhz", width_mhz)
         width = int(width_mhz if width_mhz is not None else SLOT_WIDTH_MHZ[self._slot[network, ap]])
         s = slot_index(channel, width)
         if not self.domain.allows(channel, width):

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
+from rrm_gym.checks import is_number
 
 from .keys import KEY_ENV_VAR, KEY_HINT, AuditConfigError, resolve_key
 from .privacy import SAFE_FIELDS, clean_changes, clean_details, pseudonymise, scrub_text
@@ -472,9 +472,7 @@ class AuditLog:
         details: Any,
     ) -> dict[str, Any]:
         """The record's fields, checked, converted to JSON types and cleaned of client identifiers."""
-        if isinstance(sim_time_s, (bool, np.bool_)) or not isinstance(
-            sim_time_s, (int, float, np.integer, np.floating)
-        ):
+        if not is_number(sim_time_s):
             raise ValueError(f"sim_time_s must be a number of seconds, got {type(sim_time_s).__name__} {sim_time_s!r}")
         t = float(sim_time_s)
         if not (math.isfinite(t) and t >= 0.0):
