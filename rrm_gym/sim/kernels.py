@@ -28,6 +28,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from rrm_gym.checks import is_int
 from rrm_gym.sim.medium import AIRTIME_TOL, SPLIT_RTOL
 
 THREADS_ENV_VAR = "RRM_GYM_THREADS"
@@ -347,7 +348,7 @@ def set_threads(count: int) -> None:
     """Run the per-network and per-client loops of ``solve_states`` and ``adapt_rates`` on
     ``count`` threads (1: none, the default). More threads than numba allows (the CPU count, or
     ``$NUMBA_NUM_THREADS``) are refused."""
-    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+    if not is_int(count) or count < 1:
         raise ValueError(f"threads must be a whole number >= 1, got {count!r}")
     count = int(count)
     if count > numba.config.NUMBA_NUM_THREADS:
